@@ -1,0 +1,2 @@
+//! The `pmem2` command-line tool.
+fn main() {}

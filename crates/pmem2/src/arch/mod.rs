@@ -1,0 +1,125 @@
+//! CPU specifics: cache-line flush and store fence instructions, chosen once.
+//!
+//! Each architecture module provides zero-sized types implementing [`Flush`]
+//! (one per flush instruction) and a `fence()` that orders flushes and
+//! non-temporal stores. Code that flushes is generic over [`Flush`], so each
+//! instruction gets its own monomorphised function with no indirect call in
+//! the loop, and the one runtime choice ([`flush_kind`]) picks among them.
+//!
+//! Under Miri, and on architectures without a specific module, the generic
+//! module is used: it has no flush instruction and uses a sequentially
+//! consistent fence.
+
+#[cfg_attr(all(target_arch = "x86_64", not(miri)), path = "x86_64/mod.rs")]
+#[cfg_attr(all(target_arch = "aarch64", not(miri)), path = "aarch64/mod.rs")]
+#[cfg_attr(
+    any(miri, not(any(target_arch = "x86_64", target_arch = "aarch64"))),
+    path = "generic/mod.rs"
+)]
+mod imp;
+
+pub(crate) use imp::{detect_flush, fence};
+
+/// Size of the unit a flush instruction writes back.
+pub const CACHE_LINE_SIZE: usize = 64;
+
+/// The instruction used to write a cache line back to persistent memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlushKind {
+    /// x86_64 `CLWB`: writes the line back and may keep it cached.
+    Clwb,
+    /// x86_64 `CLFLUSHOPT`: writes back and evicts, weakly ordered.
+    Clflushopt,
+    /// x86_64 `CLFLUSH`: writes back and evicts, strongly ordered.
+    Clflush,
+    /// aarch64 `DC CVAP`: clean to the point of persistence (ARMv8.2 DCPoP).
+    DcCvap,
+    /// aarch64 `DC CVAC`: clean to the point of coherency.
+    DcCvac,
+    /// No flush instruction (other architectures, Miri).
+    None,
+}
+
+impl FlushKind {
+    /// The lower-case name used by the CLI and in logs, e.g. `"clwb"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlushKind::Clwb => "clwb",
+            FlushKind::Clflushopt => "clflushopt",
+            FlushKind::Clflush => "clflush",
+            FlushKind::DcCvap => "dc_cvap",
+            FlushKind::DcCvac => "dc_cvac",
+            FlushKind::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for FlushKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A cache-line flush instruction.
+///
+/// Implementors are zero-sized markers; generic code calls
+/// [`Flush::flush_line`] and gets the instruction inlined.
+pub(crate) trait Flush {
+    /// Which instruction this is.
+    const KIND: FlushKind;
+
+    /// Writes back the cache line containing `line`.
+    ///
+    /// # Safety
+    /// `line` must point into memory mapped in this process (a flush of an
+    /// unmapped address faults like a load would).
+    unsafe fn flush_line(line: *const u8);
+}
+
+/// Flushes every cache line overlapping `[addr, addr + len)`.
+///
+/// # Safety
+/// The whole range must be mapped in this process.
+#[inline(always)]
+pub(crate) unsafe fn flush_range<F: Flush>(addr: *const u8, len: usize) {
+    if len == 0 {
+        return;
+    }
+    let start = addr as usize & !(CACHE_LINE_SIZE - 1);
+    let end = (addr as usize).saturating_add(len);
+    let mut line = start;
+    while line < end {
+        // SAFETY: `line` lies within a cache line that overlaps the caller's
+        // range, which the caller guarantees is mapped; a cache line never
+        // straddles a page, so the line's page is mapped too.
+        unsafe { F::flush_line(addr.wrapping_add(line.wrapping_sub(addr as usize))) };
+        line += CACHE_LINE_SIZE;
+    }
+}
+
+/// The flush instruction this process uses, chosen once from the CPU and
+/// the environment (`PMEM_NO_CLWB`, `PMEM_NO_CLFLUSHOPT`).
+#[must_use]
+pub fn flush_kind() -> FlushKind {
+    static KIND: std::sync::OnceLock<FlushKind> = std::sync::OnceLock::new();
+    *KIND.get_or_init(|| detect_flush(crate::env::tunables()))
+}
+
+/// A flush that does nothing: for byte granularity (eADR) and NOFLUSH.
+pub(crate) struct NoFlush;
+
+impl Flush for NoFlush {
+    const KIND: FlushKind = FlushKind::None;
+    #[inline(always)]
+    unsafe fn flush_line(_line: *const u8) {}
+}
+
+/// Calls `$body` with the type implementing [`Flush`] for `$kind` bound to
+/// `$F`: the single point where the runtime flush choice becomes a type.
+macro_rules! with_flush {
+    ($kind:expr, $F:ident => $body:expr) => {
+        $crate::arch::imp::with_flush_impl!($kind, $F => $body)
+    };
+}
+pub(crate) use with_flush;

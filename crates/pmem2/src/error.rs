@@ -1,0 +1,267 @@
+//! The crate's one error type.
+//!
+//! Every failure is an [`Error`]: one variant per `PMEM2_E_*` code of PMDK's
+//! `libpmem2/base.h`, plus [`Error::Os`] for an operating-system errno.
+//! [`Error::code`] gives the value the C library returns (a `PMEM2_E_*`
+//! constant, or a negated errno), and `Display` gives the message PMDK stores
+//! for `pmem2_errormsg()`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+pub use rustix::io::Errno;
+
+/// A message attached to an error: static where PMDK's text is fixed,
+/// formatted where it carries a number.
+pub type Message = Cow<'static, str>;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Generates the enum, the code table and the `Display` impl from one list,
+/// so a variant, its C name and its value can never drift apart.
+macro_rules! pmem2_errors {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $cname:ident; )*) => {
+        /// An error from a pmem2 operation.
+        ///
+        /// Each variant but [`Error::Os`] corresponds to one `PMEM2_E_*` code
+        /// and carries the human-readable message.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum Error {
+            $( $(#[$doc])* #[doc = concat!("\n\nC code: `", stringify!($cname), "` (", stringify!($code), ").")] $variant(Message), )*
+            /// An operating-system error, returned to C as the negated errno.
+            Os {
+                /// The errno the system call failed with.
+                errno: Errno,
+                /// What failed, e.g. `"fstat"`; the message is `"<context>: <strerror>"`.
+                context: Message,
+            },
+        }
+
+        /// The `PMEM2_E_*` constants, with the values of PMDK's `libpmem2/base.h`.
+        pub mod codes {
+            $( #[doc = concat!("`", stringify!($cname), "`")] pub const $cname: i32 = $code; )*
+        }
+
+        impl Error {
+            /// The value PMDK's C API returns for this error: a `PMEM2_E_*`
+            /// code, or `-errno` for [`Error::Os`].
+            #[must_use]
+            pub fn code(&self) -> i32 {
+                match self {
+                    $( Error::$variant(_) => $code, )*
+                    Error::Os { errno, .. } => -errno.raw_os_error(),
+                }
+            }
+
+            /// The C name of the code, e.g. `"PMEM2_E_MAP_RANGE"`, or
+            /// `"errno"` for [`Error::Os`].
+            #[must_use]
+            pub fn code_name(&self) -> &'static str {
+                match self {
+                    $( Error::$variant(_) => stringify!($cname), )*
+                    Error::Os { .. } => "errno",
+                }
+            }
+
+            /// The C name of a `PMEM2_E_*` value, if it is one.
+            #[must_use]
+            pub fn name_of_code(code: i32) -> Option<&'static str> {
+                match code {
+                    $( $code => Some(stringify!($cname)), )*
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for Error {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $( Error::$variant(msg) => f.write_str(msg), )*
+                    Error::Os { errno, context } => {
+                        write!(f, "{context}: {}", strerror(*errno))
+                    }
+                }
+            }
+        }
+    };
+}
+
+pmem2_errors! {
+    /// An unexpected failure, e.g. malformed data from the platform.
+    Unknown = -100_000, PMEM2_E_UNKNOWN;
+    /// The operation is not supported for this source or platform.
+    NotSupported = -100_001, PMEM2_E_NOSUPP;
+    /// No file handle was set (kept for code compatibility).
+    FileHandleNotSet = -100_003, PMEM2_E_FILE_HANDLE_NOT_SET;
+    /// The file descriptor is invalid, closed or write-only.
+    InvalidFileHandle = -100_004, PMEM2_E_INVALID_FILE_HANDLE;
+    /// The file type can't be mapped (directory, block device, pipe, ...).
+    InvalidFileType = -100_005, PMEM2_E_INVALID_FILE_TYPE;
+    /// Offset and length don't fit in the source.
+    MapRange = -100_006, PMEM2_E_MAP_RANGE;
+    /// The requested range is already occupied by a mapping.
+    MappingExists = -100_007, PMEM2_E_MAPPING_EXISTS;
+    /// No required store granularity was set in the config.
+    GranularityNotSet = -100_008, PMEM2_E_GRANULARITY_NOT_SET;
+    /// The granularity is invalid, or the platform can't provide it.
+    GranularityNotSupported = -100_009, PMEM2_E_GRANULARITY_NOT_SUPPORTED;
+    /// The offset is out of range.
+    OffsetOutOfRange = -100_010, PMEM2_E_OFFSET_OUT_OF_RANGE;
+    /// The offset is not a multiple of the required alignment.
+    OffsetUnaligned = -100_011, PMEM2_E_OFFSET_UNALIGNED;
+    /// The alignment reported by the platform can't be parsed.
+    InvalidAlignmentFormat = -100_012, PMEM2_E_INVALID_ALIGNMENT_FORMAT;
+    /// The alignment reported by the platform is not a power of two.
+    InvalidAlignmentValue = -100_013, PMEM2_E_INVALID_ALIGNMENT_VALUE;
+    /// The size reported by the platform can't be parsed.
+    InvalidSizeFormat = -100_014, PMEM2_E_INVALID_SIZE_FORMAT;
+    /// The length is not a multiple of the required alignment.
+    LengthUnaligned = -100_015, PMEM2_E_LENGTH_UNALIGNED;
+    /// No mapping was found.
+    MappingNotFound = -100_016, PMEM2_E_MAPPING_NOT_FOUND;
+    /// The caller's buffer is too small.
+    BufferTooSmall = -100_017, PMEM2_E_BUFFER_TOO_SMALL;
+    /// The source is empty (size 0).
+    SourceEmpty = -100_018, PMEM2_E_SOURCE_EMPTY;
+    /// The sharing value is invalid.
+    InvalidSharingValue = -100_019, PMEM2_E_INVALID_SHARING_VALUE;
+    /// A device DAX can't be mapped privately.
+    SrcDevdaxPrivate = -100_020, PMEM2_E_SRC_DEVDAX_PRIVATE;
+    /// Invalid address request type (kept for code compatibility).
+    InvalidAddressRequestType = -100_021, PMEM2_E_INVALID_ADDRESS_REQUEST_TYPE;
+    /// The address is not aligned as required.
+    AddressUnaligned = -100_022, PMEM2_E_ADDRESS_UNALIGNED;
+    /// A NULL address was given (kept for code compatibility).
+    AddressNull = -100_023, PMEM2_E_ADDRESS_NULL;
+    /// The deep-flush range is outside the mapping.
+    DeepFlushRange = -100_024, PMEM2_E_DEEP_FLUSH_RANGE;
+    /// A region description can't be parsed (kept for code compatibility).
+    InvalidRegionFormat = -100_025, PMEM2_E_INVALID_REGION_FORMAT;
+    /// No NVDIMM region backs the source.
+    DaxRegionNotFound = -100_026, PMEM2_E_DAX_REGION_NOT_FOUND;
+    /// A device number in sysfs can't be parsed.
+    InvalidDevFormat = -100_027, PMEM2_E_INVALID_DEV_FORMAT;
+    /// The bounds of a namespace can't be read.
+    CannotReadBounds = -100_028, PMEM2_E_CANNOT_READ_BOUNDS;
+    /// No (more) bad blocks were found.
+    NoBadBlockFound = -100_029, PMEM2_E_NO_BAD_BLOCK_FOUND;
+    /// The length is out of range.
+    LengthOutOfRange = -100_030, PMEM2_E_LENGTH_OUT_OF_RANGE;
+    /// The protection flags are invalid.
+    InvalidProtFlag = -100_031, PMEM2_E_INVALID_PROT_FLAG;
+    /// The file can't be mapped with the requested protection.
+    NoAccess = -100_032, PMEM2_E_NO_ACCESS;
+    /// The reservation still holds mappings.
+    VmReservationNotEmpty = -100_033, PMEM2_E_VM_RESERVATION_NOT_EMPTY;
+    /// The range overlaps an already registered mapping.
+    MapExists = -100_034, PMEM2_E_MAP_EXISTS;
+    /// The source has no file descriptor (anonymous).
+    FileDescriptorNotSet = -100_035, PMEM2_E_FILE_DESCRIPTOR_NOT_SET;
+    /// The operation is not supported for this source type.
+    SourceTypeNotSupported = -100_036, PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED;
+    /// An I/O error or a machine check hit the operation.
+    IoFail = -100_037, PMEM2_E_IO_FAIL;
+}
+
+impl Error {
+    /// An OS error with the operation that failed, shown as `"<context>: <strerror>"`.
+    #[must_use]
+    pub fn os(errno: Errno, context: impl Into<Message>) -> Self {
+        Error::Os {
+            errno,
+            context: context.into(),
+        }
+    }
+
+    /// The errno of an [`Error::Os`], if this is one.
+    #[must_use]
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Os { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+
+    /// The errno equivalent of this error, as PMDK's `pmem2_err_to_errno`
+    /// computes it: `ENOTSUP` for [`Error::NotSupported`], `EINVAL` for any
+    /// other library code, the errno itself for [`Error::Os`].
+    #[must_use]
+    pub fn to_errno(&self) -> Errno {
+        match self {
+            Error::NotSupported(_) => Errno::NOTSUP,
+            Error::Os { errno, .. } => *errno,
+            _ => Errno::INVAL,
+        }
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(err: Error) -> Self {
+        let kind_errno = err.to_errno();
+        std::io::Error::new(
+            std::io::Error::from_raw_os_error(kind_errno.raw_os_error()).kind(),
+            err,
+        )
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The C library's text for an errno, as `strerror(3)` prints it (without
+/// std's " (os error N)" suffix), so messages match PMDK's byte for byte.
+#[must_use]
+pub fn strerror(errno: Errno) -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is a writable buffer of the length passed; the XSI
+    // `strerror_r` (libc's `strerror_r` on glibc with the `__xpg_` name)
+    // writes a NUL-terminated string into it and touches nothing else.
+    let rc = unsafe {
+        libc::strerror_r(
+            errno.raw_os_error(),
+            buf.as_mut_ptr().cast::<libc::c_char>(),
+            buf.len(),
+        )
+    };
+    if rc != 0 {
+        return format!("Unknown error {}", errno.raw_os_error());
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..len]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_pmdk_header() {
+        assert_eq!(Error::Unknown("".into()).code(), -100_000);
+        assert_eq!(Error::NotSupported("".into()).code(), -100_001);
+        assert_eq!(Error::FileHandleNotSet("".into()).code(), -100_003);
+        assert_eq!(Error::MapRange("".into()).code(), -100_006);
+        assert_eq!(Error::IoFail("".into()).code(), -100_037);
+        assert_eq!(codes::PMEM2_E_MAP_EXISTS, -100_034);
+        assert_eq!(Error::name_of_code(-100_002), None);
+        assert_eq!(
+            Error::name_of_code(-100_009),
+            Some("PMEM2_E_GRANULARITY_NOT_SUPPORTED")
+        );
+    }
+
+    #[test]
+    fn os_error_code_and_message() {
+        let err = Error::os(Errno::BADF, "fstat");
+        assert_eq!(err.code(), -9);
+        assert_eq!(err.to_string(), "fstat: Bad file descriptor");
+        assert_eq!(err.errno(), Some(Errno::BADF));
+    }
+
+    #[test]
+    fn err_to_errno_follows_pmdk() {
+        assert_eq!(Error::NotSupported("".into()).to_errno(), Errno::NOTSUP);
+        assert_eq!(Error::Unknown("".into()).to_errno(), Errno::INVAL);
+        assert_eq!(Error::os(Errno::NOTSUP, "x").to_errno(), Errno::NOTSUP);
+    }
+}
