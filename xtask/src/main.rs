@@ -1,0 +1,39 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! Each command lives in its own module; this file only dispatches.
+
+use std::process::ExitCode;
+
+type Task = fn(&[String]) -> Result<(), String>;
+
+/// Commands: name, one-line help, entry point.
+const TASKS: &[(&str, &str, Task)] = &[];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(name) = args.first() else {
+        usage();
+        return ExitCode::from(2);
+    };
+    match TASKS.iter().find(|(n, _, _)| n == name) {
+        Some((_, _, task)) => match task(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                eprintln!("xtask {name}: {msg}");
+                ExitCode::FAILURE
+            }
+        },
+        None => {
+            eprintln!("xtask: unknown command '{name}'");
+            usage();
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn usage() {
+    eprintln!("usage: cargo xtask <command> [args]\n\ncommands:");
+    for (name, help, _) in TASKS {
+        eprintln!("  {name:<14} {help}");
+    }
+}
