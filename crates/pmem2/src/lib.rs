@@ -20,6 +20,8 @@ pub mod arch;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod persist;
+mod registry;
 
 pub use arch::{flush_kind, FlushKind};
 pub use config::{Config, Granularity, Protection, Sharing};
