@@ -20,9 +20,11 @@ pub mod arch;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod mem;
 pub mod persist;
 mod registry;
 
 pub use arch::{flush_kind, FlushKind};
 pub use config::{Config, Granularity, Protection, Sharing};
 pub use error::{Error, Result};
+pub use mem::MemFlags;
