@@ -33,7 +33,7 @@ use crate::sys::linux::{eadr, SYSFS_ROOT};
 const MEGABYTE: usize = 1 << 20;
 const GIGABYTE: usize = 1 << 30;
 
-/// PMDK's message when MAP_SYNC was refused.
+/// PMDK's message when `MAP_SYNC` was refused.
 pub(crate) const NO_MAP_SYNC_MSG: &str = "requested granularity not available because fd doesn't point to DAX-enabled file or kernel doesn't support MAP_SYNC flag (Linux >= 4.15)";
 /// PMDK's message when the platform is not eADR.
 pub(crate) const NO_EADR_MSG: &str =
@@ -129,6 +129,8 @@ pub struct Map {
     /// Page-rounded length of the address range the map occupies.
     reserved: usize,
     granularity: Granularity,
+    /// Whether the kernel accepted `MAP_SYNC`.
+    #[allow(clippy::struct_field_names)] // `map_sync` is the kernel flag's name
     map_sync: bool,
     protection: Protection,
     source: SourceId,
@@ -184,7 +186,7 @@ impl Map {
         };
         let alignment = source.alignment()?;
         let source_size = source.size()?;
-        if config.offset % alignment != 0 {
+        if !config.offset.is_multiple_of(alignment) {
             return Err(Error::OffsetUnaligned(
                 format!("offset is not a multiple of {alignment}").into(),
             ));
@@ -491,14 +493,13 @@ impl Map {
     /// As [`Map::persist`].
     pub fn flush(&self, offset: usize, len: usize) -> Result<()> {
         let ptr = self.checked_range(offset, len)?;
-        match self.granularity {
-            Granularity::Page => persist::sync_pages(ptr, len),
-            _ => {
-                // SAFETY: the range is inside this live map.
-                unsafe { (self.persist_ops().flush)(ptr.cast::<c_void>(), len) };
-                Ok(())
-            }
+        if self.granularity == Granularity::Page {
+            // Unlike the C function, report msync failures.
+            return persist::sync_pages(ptr, len);
         }
+        // SAFETY: the range is inside this live map.
+        unsafe { (self.persist_ops().flush)(ptr.cast::<c_void>(), len) };
+        Ok(())
     }
 
     /// Waits for earlier flushes (and non-temporal stores) to complete.
