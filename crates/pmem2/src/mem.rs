@@ -575,6 +575,143 @@ fn sync_or_abort(ptr: *const u8, len: usize) {
     }
 }
 
+impl crate::Map {
+    /// The memory functions of this map's granularity (identical for every
+    /// map of that granularity).
+    #[must_use]
+    pub fn mem_ops(&self) -> &'static MemOps {
+        ops(self.store_granularity())
+    }
+
+    /// Copies `data` to `offset` with the memcpy of this map's granularity
+    /// and `flags`, as `pmem2_memcpy_fn`.
+    ///
+    /// Unlike the C function, memory is always fenced on return: with
+    /// `NODRAIN` or `NOFLUSH` the kernel choice is the C one (no flush with
+    /// `NOFLUSH`), but a fence follows, which Rust requires after
+    /// non-temporal stores. With page granularity an `msync` failure is
+    /// reported instead of aborting.
+    ///
+    /// # Errors
+    /// [`Error::MapRange`](crate::Error::MapRange) when the range is outside
+    /// the map, [`Error::NoAccess`](crate::Error::NoAccess) when the map
+    /// isn't writable, [`Error::Os`](crate::Error::Os) when `msync` fails.
+    pub fn copy_from_slice(
+        &mut self,
+        offset: usize,
+        data: &[u8],
+        flags: MemFlags,
+    ) -> crate::Result<()> {
+        self.require(crate::Protection::WRITE, "writ")?;
+        let dest = self.checked_range(offset, data.len())?;
+        let granularity = self.store_granularity();
+        let run = if granularity == Granularity::Page {
+            Granularity::CacheLine
+        } else {
+            granularity
+        };
+        // SAFETY: `dest..dest + len` is inside this writable map (checked
+        // above); `data` is readable for its length; the memory functions
+        // allow overlap.
+        unsafe {
+            (ops(run).memmove)(
+                dest.cast(),
+                data.as_ptr().cast(),
+                data.len(),
+                (flags | MemFlags::NODRAIN).bits(),
+            );
+        }
+        finish(dest, data.len(), granularity, flags)
+    }
+
+    /// Fills `[offset, offset + len)` with `byte` using the memset of this
+    /// map's granularity and `flags`, as `pmem2_memset_fn`; always fenced on
+    /// return, as [`Map::copy_from_slice`].
+    ///
+    /// # Errors
+    /// As [`Map::copy_from_slice`].
+    pub fn fill(
+        &mut self,
+        offset: usize,
+        len: usize,
+        byte: u8,
+        flags: MemFlags,
+    ) -> crate::Result<()> {
+        self.require(crate::Protection::WRITE, "writ")?;
+        let dest = self.checked_range(offset, len)?;
+        let granularity = self.store_granularity();
+        let run = if granularity == Granularity::Page {
+            Granularity::CacheLine
+        } else {
+            granularity
+        };
+        // SAFETY: `dest..dest + len` is inside this writable map.
+        unsafe {
+            (ops(run).memset)(
+                dest.cast(),
+                c_int::from(byte),
+                len,
+                (flags | MemFlags::NODRAIN).bits(),
+            );
+        }
+        finish(dest, len, granularity, flags)
+    }
+
+    /// Moves `len` bytes from `src_offset` to `dst_offset` inside the map
+    /// (the ranges may overlap), as `pmem2_memmove_fn`; always fenced on
+    /// return, as [`Map::copy_from_slice`].
+    ///
+    /// # Errors
+    /// As [`Map::copy_from_slice`], for either range.
+    pub fn copy_within(
+        &mut self,
+        src_offset: usize,
+        dst_offset: usize,
+        len: usize,
+        flags: MemFlags,
+    ) -> crate::Result<()> {
+        self.require(
+            crate::Protection::WRITE | crate::Protection::READ,
+            "read and writ",
+        )?;
+        let src = self.checked_range(src_offset, len)?;
+        let dest = self.checked_range(dst_offset, len)?;
+        let granularity = self.store_granularity();
+        let run = if granularity == Granularity::Page {
+            Granularity::CacheLine
+        } else {
+            granularity
+        };
+        // SAFETY: both ranges are inside this readable and writable map;
+        // the memory functions allow overlap.
+        unsafe {
+            (ops(run).memmove)(
+                dest.cast(),
+                src.cast(),
+                len,
+                (flags | MemFlags::NODRAIN).bits(),
+            );
+        }
+        finish(dest, len, granularity, flags)
+    }
+}
+
+/// The end of a safe memory operation: the fence (always, see
+/// [`Map::copy_from_slice`](crate::Map::copy_from_slice)), then for page
+/// granularity the `msync` unless `NOFLUSH`, with its error reported.
+fn finish(
+    dest: *mut u8,
+    len: usize,
+    granularity: Granularity,
+    flags: MemFlags,
+) -> crate::Result<()> {
+    arch::fence();
+    if granularity == Granularity::Page && !flags.contains(MemFlags::NOFLUSH) && len > 0 {
+        crate::persist::sync_pages(dest, len)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,14 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 /// Copies `src[src_off..src_off+len]` into a guarded destination at
 /// `dst_off` and checks the result and the guards.
-fn check_copy(ops: &MemOps, flags: MemFlags, dst_off: usize, src_off: usize, len: usize, what: &str) {
+fn check_copy(
+    ops: &MemOps,
+    flags: MemFlags,
+    dst_off: usize,
+    src_off: usize,
+    len: usize,
+    what: &str,
+) {
     let src = pattern(src_off + len, 7);
     let mut dst = vec![GUARD_BYTE; GUARD + dst_off + len + GUARD];
     let mut want = dst.clone();
@@ -87,7 +94,10 @@ fn check_set(ops: &MemOps, flags: MemFlags, dst_off: usize, len: usize, byte: u8
         assert_eq!(r, d, "{what}: return value");
     }
     pmem2_fence_for_nodrain(flags);
-    assert!(dst == want, "{what}: memset flags {flags:?} dst_off {dst_off} len {len}");
+    assert!(
+        dst == want,
+        "{what}: memset flags {flags:?} dst_off {dst_off} len {len}"
+    );
 }
 
 /// Moves `len` bytes within one buffer from `src` to `dst` and compares
@@ -107,11 +117,17 @@ fn check_overlap(ops: &MemOps, flags: MemFlags, src: usize, dst: usize, len: usi
         std::ptr::copy(want.as_ptr().add(src), want.as_mut_ptr().add(dst), len);
     }
     pmem2_fence_for_nodrain(flags);
-    assert!(ours == want, "{what}: overlap flags {flags:?} src {src} dst {dst} len {len}");
+    assert!(
+        ours == want,
+        "{what}: overlap flags {flags:?} src {src} dst {dst} len {len}"
+    );
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "too slow under Miri; the unit tests cover the generic kernel")]
+#[cfg_attr(
+    miri,
+    ignore = "too slow under Miri; the unit tests cover the generic kernel"
+)]
 fn every_size_up_to_4226() {
     for (k, g, ops) in all_ops() {
         for flags in FLAG_SETS {
@@ -128,7 +144,10 @@ fn every_size_up_to_4226() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "too slow under Miri; the unit tests cover the generic kernel")]
+#[cfg_attr(
+    miri,
+    ignore = "too slow under Miri; the unit tests cover the generic kernel"
+)]
 fn every_alignment_pair() {
     let sizes = [0usize, 1, 5, 64, 100, 257, 700];
     for (k, g, ops) in all_ops() {
@@ -151,7 +170,10 @@ fn every_alignment_pair() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "too slow under Miri; the unit tests cover the generic kernel")]
+#[cfg_attr(
+    miri,
+    ignore = "too slow under Miri; the unit tests cover the generic kernel"
+)]
 fn overlapping_moves_both_ways() {
     let sizes = [1usize, 31, 64, 65, 200, 256, 1000, 3000];
     for (k, g, ops) in all_ops() {
@@ -169,7 +191,10 @@ fn overlapping_moves_both_ways() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "too slow under Miri; the unit tests cover the generic kernel")]
+#[cfg_attr(
+    miri,
+    ignore = "too slow under Miri; the unit tests cover the generic kernel"
+)]
 fn random_large_sizes() {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {
@@ -207,7 +232,10 @@ fn pointers_are_process_wide_and_kernels_are_distinct() {
         let forced = mem::ops_with(mem::kernel_kind(), g).unwrap();
         assert_eq!(default.memmove as usize, forced.memmove as usize);
     }
-    let kinds: Vec<_> = KernelKind::ALL.into_iter().filter(|k| k.is_supported()).collect();
+    let kinds: Vec<_> = KernelKind::ALL
+        .into_iter()
+        .filter(|k| k.is_supported())
+        .collect();
     for (i, a) in kinds.iter().enumerate() {
         for b in &kinds[i + 1..] {
             let (pa, pb) = (
@@ -268,8 +296,13 @@ proptest! {
 fn child_report(vars: &[(&str, &str)]) -> String {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(["--exact", "env_child_report", "--nocapture", "--test-threads=1"])
-        .env("PMEM2_MEM_TEST_CHILD", "1");
+    cmd.args([
+        "--exact",
+        "env_child_report",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("PMEM2_MEM_TEST_CHILD", "1");
     for var in [
         "PMEM_NO_MOVNT",
         "PMEM_NO_GENERIC_MEMCPY",
@@ -288,7 +321,11 @@ fn child_report(vars: &[(&str, &str)]) -> String {
     }
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
         .lines()
         .find_map(|l| l.split_once("MEMINFO ").map(|(_, rest)| rest))
@@ -322,7 +359,10 @@ fn env_child_report() {
 #[test]
 fn environment_selects_the_kernel() {
     let default = child_report(&[]);
-    assert!(default.contains(&format!("kernel={}", mem::kernel_name())), "{default}");
+    assert!(
+        default.contains(&format!("kernel={}", mem::kernel_name())),
+        "{default}"
+    );
     assert!(default.contains("threshold=256"), "{default}");
 
     let r = child_report(&[("PMEM_NO_MOVNT", "1")]);
@@ -365,4 +405,85 @@ fn environment_selects_the_kernel() {
         let r = child_report(&[("PMEM_NO_CLWB", "1"), ("PMEM_NO_CLFLUSHOPT", "1")]);
         assert!(r.contains("flush=clflush "), "{r}");
     }
+}
+
+/// A map of a fresh file in /dev/shm (page granularity there) and of
+/// anonymous memory (byte granularity).
+#[cfg(not(miri))]
+fn maps(size: usize) -> Vec<pmem2::Map> {
+    use pmem2::{Config, Map, Source};
+    let path = std::env::temp_dir().join(format!("pmem2-mem-test-{}-{size}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    file.set_len(size as u64).unwrap();
+    let source = Source::from_file(&file).unwrap();
+    let file_map = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let anon = Source::anonymous(size).unwrap();
+    let anon_map = Map::new(&Config::with_granularity(Granularity::Page), &anon).unwrap();
+    vec![file_map, anon_map]
+}
+
+#[cfg(not(miri))]
+#[test]
+fn safe_map_api_copies_fills_and_checks_ranges() {
+    use pmem2::error::codes::PMEM2_E_MAP_RANGE;
+    for mut map in maps(64 * 1024) {
+        let size = map.size();
+        let data = pattern(5000, 9);
+        for flags in FLAG_SETS.into_iter().chain([MemFlags::all()]) {
+            map.copy_from_slice(123, &data, flags).unwrap();
+            let mut back = vec![0u8; data.len()];
+            map.read(123, &mut back).unwrap();
+            assert_eq!(back, data, "{flags:?} {}", map.store_granularity());
+
+            map.fill(7, 3000, 0xcd, flags).unwrap();
+            map.read(0, &mut back).unwrap();
+            assert!(back[7..3007].iter().all(|&b| b == 0xcd));
+            assert_eq!(&back[3007..], &data[3007 - 123..5000 - 123]);
+
+            map.copy_within(7, 100, 4000, flags).unwrap();
+            map.read(100, &mut back[..4000]).unwrap();
+            assert!(back[..3000].iter().all(|&b| b == 0xcd));
+        }
+        map.copy_from_slice(size - 10, &data[..10], MemFlags::empty())
+            .unwrap();
+        map.fill(size, 0, 1, MemFlags::empty()).unwrap();
+        for err in [
+            map.copy_from_slice(size - 9, &data[..10], MemFlags::empty()),
+            map.fill(size - 1, 2, 0, MemFlags::empty()),
+            map.fill(usize::MAX, 2, 0, MemFlags::empty()),
+            map.copy_within(0, size - 1, 2, MemFlags::empty()),
+            map.copy_within(size, 0, 1, MemFlags::empty()),
+        ] {
+            let err = err.unwrap_err();
+            assert_eq!(err.code(), PMEM2_E_MAP_RANGE);
+            assert!(err.to_string().contains("outside the map"), "{err}");
+        }
+        let ops = map.mem_ops();
+        assert_eq!(
+            ops.memmove as usize,
+            mem::memmove_fn(map.store_granularity()) as usize
+        );
+    }
+}
+
+#[cfg(not(miri))]
+#[test]
+fn read_only_map_refuses_writes() {
+    use pmem2::{Config, Map, Protection, Source};
+    let source = Source::anonymous(8192).unwrap();
+    let mut config = Config::with_granularity(Granularity::Page);
+    config.set_protection(Protection::READ);
+    let mut map = Map::new(&config, &source).unwrap();
+    assert_eq!(
+        map.fill(0, 10, 1, MemFlags::empty()).unwrap_err().code(),
+        pmem2::error::codes::PMEM2_E_NO_ACCESS
+    );
+    assert!(map.copy_from_slice(0, &[1, 2], MemFlags::empty()).is_err());
 }
