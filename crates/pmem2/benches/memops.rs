@@ -239,6 +239,12 @@ struct Cell {
 }
 
 /// Runs `iters` operations and returns the elapsed time.
+///
+/// Streaming, the calls walk the file from `*pos` (wrapping), and the
+/// source from the same offset. The caller picks a fresh random `*pos` for
+/// each batch of each side: in a VM some pages of the same file are
+/// markedly slower than others, and memory touched recently is faster, so
+/// fixed or lockstep positions favour one side; random ones don't.
 fn run(
     side: Side,
     cell: &Cell,
@@ -248,23 +254,17 @@ fn run(
     pos: &mut usize,
 ) -> Duration {
     let (size, flags) = (cell.size, cell.flags.bits());
-    let span = file_size - size;
+    let span = file_size.min(src.len()) - size;
     let t = Instant::now();
     for _ in 0..iters {
         let off = if cell.mode == Mode::Hot { 0 } else { *pos };
-        let src_off = off % (src.len() - size + 1);
-        // SAFETY: `off + size <= file_size`, inside the side's mapping;
-        // `src_off + size <= src.len()`.
+        // SAFETY: `off + size <= file_size`, inside the side's mapping, and
+        // `off + size <= src.len()`.
         unsafe {
             let d = side.base.add(off).cast::<c_void>();
             match cell.op {
                 Op::Memcpy => {
-                    black_box((side.memcpy)(
-                        d,
-                        src.as_ptr().add(src_off).cast(),
-                        size,
-                        flags,
-                    ));
+                    black_box((side.memcpy)(d, src.as_ptr().add(off).cast(), size, flags));
                 }
                 Op::Memset => {
                     black_box((side.memset)(d, 0x5a, size, flags));
@@ -282,6 +282,14 @@ fn run(
     t.elapsed()
 }
 
+/// xorshift64: the benchmark's reproducible randomness.
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -289,27 +297,27 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Median ns per operation for each side, measured alternately.
 fn measure(sides: [Side; 2], cell: &Cell, src: &[u8], o: &Options) -> [f64; 2] {
-    let mut pos = [0usize; 2];
-    // Warm up and calibrate on the first side.
-    let once = run(sides[0], cell, src, o.file_size, 1, &mut pos[0]);
-    let _ = run(sides[1], cell, src, o.file_size, 1, &mut pos[1]);
+    let span = o.file_size.min(src.len()) - cell.size;
+    let mut rng = (cell.size as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let random_pos = |rng: &mut u64| (next_random(rng) as usize % (span + 1)) & !4095;
+    // Warm up both sides, then calibrate the batch length on the first.
+    let mut pos = 0;
+    let once = run(sides[0], cell, src, o.file_size, 1, &mut pos);
+    let _ = run(sides[1], cell, src, o.file_size, 1, &mut pos);
     let per = once.as_nanos().max(1) as f64;
     let iters = ((o.batch.as_nanos() as f64 / per) as usize).clamp(1, 1_000_000);
-    let probe = run(sides[0], cell, src, o.file_size, iters, &mut pos[0]);
+    let probe = run(sides[0], cell, src, o.file_size, iters, &mut pos);
     let per = probe.as_nanos() as f64 / iters as f64;
     let iters = ((o.batch.as_nanos() as f64 / per) as usize).clamp(1, 1_000_000);
     let mut times = [Vec::new(), Vec::new()];
-    let mut order = cell.size as u64 | 1;
     for _ in 0..o.rounds {
-        // Pseudo-random order per round, so a periodic neighbour can't
-        // line up with one side.
-        order ^= order << 13;
-        order ^= order >> 7;
-        order ^= order << 17;
-        let first = (order >> 32) as usize & 1;
+        // Random order per round, so a periodic neighbour can't line up
+        // with one side.
+        let first = (next_random(&mut rng) >> 32) as usize & 1;
         for k in 0..2 {
             let which = (k + first) % 2;
-            let d = run(sides[which], cell, src, o.file_size, iters, &mut pos[which]);
+            let mut pos = random_pos(&mut rng);
+            let d = run(sides[which], cell, src, o.file_size, iters, &mut pos);
             times[which].push(d.as_nanos() as f64 / iters as f64);
         }
     }
