@@ -254,7 +254,7 @@ fn run(
     pos: &mut usize,
 ) -> Duration {
     let (size, flags) = (cell.size, cell.flags.bits());
-    let span = file_size.min(src.len()) - size;
+    let span = stream_span(cell, src, file_size);
     let t = Instant::now();
     for _ in 0..iters {
         let off = if cell.mode == Mode::Hot { 0 } else { *pos };
@@ -296,8 +296,17 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 /// Median ns per operation for each side, measured alternately.
+/// The last offset a streaming cell may start at (only copies read `src`).
+fn stream_span(cell: &Cell, src: &[u8], file_size: usize) -> usize {
+    if cell.op == Op::Memcpy {
+        file_size.min(src.len()) - cell.size
+    } else {
+        file_size - cell.size
+    }
+}
+
 fn measure(sides: [Side; 2], cell: &Cell, src: &[u8], o: &Options) -> [f64; 2] {
-    let span = o.file_size.min(src.len()) - cell.size;
+    let span = stream_span(cell, src, o.file_size);
     let mut rng = (cell.size as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let random_pos = |rng: &mut u64| (next_random(rng) as usize % (span + 1)) & !4095;
     // Warm up both sides, then calibrate the batch length on the first.
@@ -600,53 +609,96 @@ fn map_cycle(o: &Options, lib: &CLib, summary: &mut Summary) {
 
 // ---------------------------------------------------------------- machine references
 
-/// GB/s of `f` copying or filling 256 MiB through a 1 GiB scratch mapping.
-fn bandwidth(o: &Options, dst: *mut u8, size: usize, mut f: impl FnMut(*mut u8)) -> f64 {
-    let mut pos = 0;
-    let mut v = Vec::new();
-    for _ in 0..o.rounds {
-        let t = Instant::now();
-        // SAFETY: `pos + size <= file_size`.
-        f(unsafe { dst.add(pos) });
-        v.push(size as f64 / t.elapsed().as_nanos() as f64);
-        pos += size;
-        if pos + size > o.file_size {
-            pos = 0;
-        }
-    }
-    median(&mut v)
+unsafe extern "C" fn plain_nt_memcpy(
+    d: *mut c_void,
+    s: *const c_void,
+    n: usize,
+    _: u32,
+) -> *mut c_void {
+    // SAFETY: the benchmark passes valid, 64-aligned ranges of 256-byte multiples.
+    unsafe { nt_copy(d.cast(), s.cast(), n) };
+    d
 }
 
+unsafe extern "C" fn plain_nt_memset(d: *mut c_void, _: c_int, n: usize, _: u32) -> *mut c_void {
+    // SAFETY: as above.
+    unsafe { nt_fill(d.cast(), n) };
+    d
+}
+
+unsafe extern "C" fn glibc_memcpy(
+    d: *mut c_void,
+    s: *const c_void,
+    n: usize,
+    _: u32,
+) -> *mut c_void {
+    // SAFETY: the benchmark passes valid, non-overlapping ranges.
+    unsafe { libc::memcpy(d, s, n) }
+}
+
+unsafe extern "C" fn glibc_memset(d: *mut c_void, c: c_int, n: usize, _: u32) -> *mut c_void {
+    // SAFETY: the benchmark passes a valid range.
+    unsafe { libc::memset(d, c, n) }
+}
+
+/// pmem2's cache-line memcpy/memset, non-temporal, against the machine's
+/// own loops and glibc, interleaved like the other cells.
 fn machine(o: &Options, src: &[u8], summary: &Summary) {
     let file = scratch_file(&o.dir, "machine", o.file_size);
     let source = Source::from_file(&file).unwrap();
     let map = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
-    let dst = map.addr();
-    prefault(dst, o.file_size);
-    let size = 256 * MIB;
-    println!(
-        "\nmachine, 256 MiB streaming (GB/s, median of {}):",
-        o.rounds
-    );
-    // SAFETY (closures): `d..d+size` is inside the mapping, `src` holds 256 MiB.
-    let glibc = bandwidth(o, dst, size, |d| unsafe {
-        libc::memcpy(d.cast(), src.as_ptr().cast(), size);
-    });
-    let nt = bandwidth(o, dst, size, |d| unsafe { nt_copy(d, src.as_ptr(), size) });
-    let set = bandwidth(o, dst, size, |d| unsafe {
-        libc::memset(d.cast(), 1, size);
-    });
-    let nt_set = bandwidth(o, dst, size, |d| unsafe { nt_fill(d, size) });
-    println!("  glibc memcpy      {glibc:6.1}");
-    println!("  plain NT copy     {nt:6.1}   ({})", nt_loop_name());
-    println!("  glibc memset      {set:6.1}");
-    println!("  plain NT fill     {nt_set:6.1}");
+    let base = map.addr();
+    prefault(base, o.file_size);
+    let g = Granularity::CacheLine;
+    let pmem2 = Side {
+        memcpy: mem::memcpy_fn(g),
+        memset: mem::memset_fn(g),
+        persist: pmem2::persist::persist_fn(g),
+        base,
+    };
+    let plain = Side {
+        memcpy: plain_nt_memcpy,
+        memset: plain_nt_memset,
+        ..pmem2
+    };
+    let glibc = Side {
+        memcpy: glibc_memcpy,
+        memset: glibc_memset,
+        ..pmem2
+    };
+    println!("\npmem2 (cache_line, NONTEMPORAL) against the machine, streaming; pmem2's share of the reference's bandwidth:");
+    for size in [MIB, 256 * MIB] {
+        for (op, reference, name) in [
+            (Op::Memcpy, plain, "plain NT copy"),
+            (Op::Memcpy, glibc, "glibc memcpy"),
+            (Op::Memset, plain, "plain NT fill"),
+            (Op::Memset, glibc, "glibc memset"),
+        ] {
+            let cell = Cell {
+                op,
+                flags: MemFlags::NONTEMPORAL,
+                size,
+                mode: Mode::Stream,
+            };
+            if !matches(o, &format!("machine {} {}", op.name(), fmt_size(size))) {
+                continue;
+            }
+            let [r, m] = measure([pmem2, reference], &cell, src, o);
+            println!(
+                "  {:<7} {:>5}  pmem2 {:>12}  {name:<14} {:>12}  {:>4.0}%",
+                op.name(),
+                fmt_size(size),
+                fmt_time(r, size, op),
+                fmt_time(m, size, op),
+                100.0 * m / r
+            );
+        }
+    }
+    println!("  (plain NT copy: {})", nt_loop_name());
     if let Some([r, c]) = summary.nt_copy_256m {
-        let (r, c) = (size as f64 / r, size as f64 / c);
         println!(
-            "  cache_line memcpy NONTEMPORAL 256M: pmem2 {r:.1} ({:.0}% of plain NT copy), C {c:.1} ({:.0}%)",
-            100.0 * r / nt,
-            100.0 * c / nt
+            "  cache_line memcpy NONTEMPORAL 256M in the table: pmem2/C = {:.2}x",
+            c / r
         );
     }
 }
