@@ -17,10 +17,16 @@
 #![cfg_attr(miri, allow(dead_code, unused_macros, unused_imports))]
 
 pub mod arch;
+pub mod badblock;
 pub mod config;
+pub mod deep_flush;
 pub mod env;
 pub mod error;
+pub mod mcsafe;
+pub mod ras;
+pub mod sys;
 
 pub use arch::{flush_kind, FlushKind};
 pub use config::{Config, Granularity, Protection, Sharing};
+pub use badblock::{BadBlock, BadBlockContext};
 pub use error::{Error, Result};
