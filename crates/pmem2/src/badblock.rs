@@ -34,8 +34,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::FallocateFlags;
 
 use crate::error::{Error, Result};
+use crate::source::{FileType, Source, SourceId};
 use crate::sys::linux::fiemap::{self, Extent};
-use crate::sys::linux::nd::{NamespaceMode, SectorRange, SourceId, SourceKind, Sysfs};
+use crate::sys::linux::nd::{NamespaceMode, SectorRange, Sysfs};
 
 /// One bad block: `length` bytes at `offset` from the start of the source.
 /// Layout-compatible with C's `struct pmem2_badblock` on 64-bit targets.
@@ -64,7 +65,7 @@ enum State {
 #[derive(Debug)]
 pub struct BadBlockContext {
     fd: OwnedFd,
-    kind: SourceKind,
+    file_type: FileType,
     state: State,
 }
 
@@ -103,7 +104,11 @@ pub fn clip_to_namespace(region_bad: &[BadBlock], ns_offset: u64, ns_size: u64) 
 /// is treated as 1). Results follow the order of `device_bad`, then of
 /// `extents`.
 #[must_use]
-pub fn device_to_file(device_bad: &[BadBlock], extents: &[Extent], block_size: u64) -> Vec<BadBlock> {
+pub fn device_to_file(
+    device_bad: &[BadBlock],
+    extents: &[Extent],
+    block_size: u64,
+) -> Vec<BadBlock> {
     let bs = block_size.max(1);
     let mut out = Vec::new();
     for bb in device_bad {
@@ -134,6 +139,15 @@ pub fn device_to_file(device_bad: &[BadBlock], extents: &[Extent], block_size: u
 }
 
 impl BadBlockContext {
+    /// Creates a context for a source (`pmem2_badblock_context_new`),
+    /// reading `/sys`.
+    ///
+    /// # Errors
+    /// As [`BadBlockContext::with_sysfs`].
+    pub fn new(source: &Source<'_>) -> Result<Self> {
+        Self::with_sysfs(&Sysfs::default(), &source.id(), source.fd().ok())
+    }
+
     /// Creates a context for a source described by its identity and file
     /// descriptor, reading sysfs under `sysfs`.
     ///
@@ -147,7 +161,7 @@ impl BadBlockContext {
     /// [`Error::Unknown`] for malformed sysfs files; [`Error::Os`] for
     /// failing system calls (`dup`, `fstat`, `FS_IOC_FIEMAP`, sysfs reads).
     pub fn with_sysfs(sysfs: &Sysfs, id: &SourceId, fd: Option<BorrowedFd<'_>>) -> Result<Self> {
-        if id.kind == SourceKind::Anonymous {
+        if id.file_type == FileType::Anonymous {
             return Err(Error::NotSupported(
                 "Anonymous source does not support bad blocks".into(),
             ));
@@ -161,23 +175,24 @@ impl BadBlockContext {
         let Some(m) = sysfs.find(id)? else {
             return Ok(BadBlockContext {
                 fd,
-                kind: id.kind,
+                file_type: id.file_type,
                 state: State::NoDevice,
             });
         };
 
-        let device_bad = match (m.namespace.kind(), &m.block_device) {
-            (NamespaceMode::Fsdax, Some(bdev)) => {
-                let path = sysfs.block_device(bdev).join("badblocks");
-                sectors_to_bytes(&crate::sys::linux::nd::read_badblocks(&path)?)
-            }
-            _ => {
-                let (ns_off, ns_size) = m.namespace.bounds(sysfs, &m.region)?;
-                clip_to_namespace(&sectors_to_bytes(&m.region.badblocks()?), ns_off, ns_size)
-            }
+        let fsdax_bdev = match (m.namespace.kind(), &m.block_device) {
+            (NamespaceMode::Fsdax, Some(bdev)) => Some(bdev),
+            _ => None,
+        };
+        let device_bad = if let Some(bdev) = fsdax_bdev {
+            let path = sysfs.block_device(bdev).join("badblocks");
+            sectors_to_bytes(&crate::sys::linux::nd::read_badblocks(&path)?)
+        } else {
+            let (ns_off, ns_size) = m.namespace.bounds(sysfs, &m.region)?;
+            clip_to_namespace(&sectors_to_bytes(&m.region.badblocks()?), ns_off, ns_size)
         };
 
-        let list = if id.kind == SourceKind::Regular && !device_bad.is_empty() {
+        let list = if id.file_type == FileType::Regular && !device_bad.is_empty() {
             let st = rustix::fs::fstat(&fd).map_err(|e| Error::os(e, "fstat"))?;
             let exts = fiemap::extents(fd.as_fd(), st.st_size.max(0) as u64)?;
             device_to_file(&device_bad, &exts, st.st_blksize.max(0) as u64)
@@ -186,7 +201,7 @@ impl BadBlockContext {
         };
         Ok(BadBlockContext {
             fd,
-            kind: id.kind,
+            file_type: id.file_type,
             state: State::Blocks { list, pos: 0 },
         })
     }
@@ -203,9 +218,10 @@ impl BadBlockContext {
                 "Cannot find any matching device, no bad blocks found".into(),
             )),
             State::Blocks { list, pos } => {
-                let bb = list.get(*pos).copied().ok_or_else(|| {
-                    Error::NoBadBlockFound("no more bad blocks".into())
-                })?;
+                let bb = list
+                    .get(*pos)
+                    .copied()
+                    .ok_or_else(|| Error::NoBadBlockFound("no more bad blocks".into()))?;
                 *pos += 1;
                 Ok(bb)
             }
@@ -221,7 +237,7 @@ impl BadBlockContext {
     /// offset or length exceeds `i64::MAX`; [`Error::Os`] if `fallocate`
     /// fails; [`Error::NotSupported`] for a device DAX (see the module docs).
     pub fn clear(&self, bb: &BadBlock) -> Result<()> {
-        if self.kind == SourceKind::DeviceDax {
+        if self.file_type == FileType::DeviceDax {
             return Err(Error::NotSupported(
                 "clearing bad blocks of a device DAX needs the NVDIMM bus clear-error \
                  command, which pmem2 does not issue; use ndctl to clear them"
@@ -293,10 +309,7 @@ mod tests {
     #[test]
     fn clip_keeps_the_namespace_part_relative_to_it() {
         let region = [bb(0, 512), bb(1024, 2048), bb(10_000, 512), bb(4000, 0)];
-        assert_eq!(
-            clip_to_namespace(&region, 2048, 4096),
-            [bb(0, 1024)]
-        );
+        assert_eq!(clip_to_namespace(&region, 2048, 4096), [bb(0, 1024)]);
         assert_eq!(
             clip_to_namespace(&region, 0, 1 << 20),
             [bb(0, 512), bb(1024, 2048), bb(10_000, 512)]
@@ -326,28 +339,39 @@ mod tests {
         let got = device_to_file(&[bb((1 << 20) + 100, 10)], &exts, 0);
         assert_eq!(got, [bb(100, 10)]);
         // huge numbers saturate instead of overflowing
-        let got = device_to_file(&[bb(u64::MAX - 10, 100)], &[ext(u64::MAX - 5, u64::MAX - 20, 100)], 4096);
+        let got = device_to_file(
+            &[bb(u64::MAX - 10, 100)],
+            &[ext(u64::MAX - 5, u64::MAX - 20, 100)],
+            4096,
+        );
         assert_eq!(got.len(), 1);
     }
 
     #[test]
     fn anonymous_is_not_supported_before_anything_else() {
         let dir = tempfile::tempdir().unwrap();
-        let e = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &SourceId::anonymous(), None)
+        let e = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &fake::anon_id(), None)
             .unwrap_err();
         assert_eq!(e.code(), PMEM2_E_NOSUPP);
-        assert_eq!(e.to_string(), "Anonymous source does not support bad blocks");
+        assert_eq!(
+            e.to_string(),
+            "Anonymous source does not support bad blocks"
+        );
     }
 
     #[test]
     fn no_matching_device_gives_no_bad_block_found() {
         let dir = tempfile::tempdir().unwrap();
         let f = tempfile::tempfile().unwrap();
-        let id = SourceId::from_fd(f.as_fd()).unwrap();
-        let mut ctx = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
+        let id = fake::file_id(f.as_fd());
+        let mut ctx =
+            BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
         let e = ctx.next().unwrap_err();
         assert_eq!(e.code(), PMEM2_E_NO_BAD_BLOCK_FOUND);
-        assert_eq!(e.to_string(), "Cannot find any matching device, no bad blocks found");
+        assert_eq!(
+            e.to_string(),
+            "Cannot find any matching device, no bad blocks found"
+        );
         assert!(Iterator::next(&mut ctx).is_none());
     }
 
@@ -360,11 +384,15 @@ mod tests {
         fake::devdax_namespace(root, 0, 0, "252:0", 0x1_0020_0000, 8 << 20);
         // sectors: [8,16) before the ns; [4094, 4098) across its start
         // (ns starts at sector 4096); [4196, 4197) inside
-        fake::write(root, "bus/nd/devices/region0/badblocks", "8 8\n4094 4\n4196 1\n");
+        fake::write(
+            root,
+            "bus/nd/devices/region0/badblocks",
+            "8 8\n4094 4\n4196 1\n",
+        );
         let id = SourceId {
-            kind: SourceKind::DeviceDax,
-            st_dev: 0,
-            st_rdev: rustix::fs::makedev(252, 0),
+            file_type: FileType::DeviceDax,
+            dev: 0,
+            rdev: rustix::fs::makedev(252, 0),
         };
         (dir, id)
     }
@@ -373,7 +401,8 @@ mod tests {
     fn devdax_region_bad_blocks_are_clipped_to_the_namespace() {
         let (dir, id) = devdax_tree();
         let f = tempfile::tempfile().unwrap();
-        let ctx = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
+        let ctx =
+            BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
         let all: Vec<BadBlock> = ctx.map(Result::unwrap).collect();
         assert_eq!(all, [bb(0, 1024), bb(100 * 512, 512)]);
     }
@@ -382,7 +411,8 @@ mod tests {
     fn devdax_clear_is_not_supported_with_a_reason() {
         let (dir, id) = devdax_tree();
         let f = tempfile::tempfile().unwrap();
-        let mut ctx = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
+        let mut ctx =
+            BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
         let first = ctx.next().unwrap();
         let e = ctx.clear(&first).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_NOSUPP);
@@ -394,25 +424,40 @@ mod tests {
         let (dir, id) = devdax_tree();
         fake::write(dir.path(), "bus/nd/devices/dax0.0/resource", "\n");
         let f = tempfile::tempfile().unwrap();
-        let e = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap_err();
+        let e =
+            BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_CANNOT_READ_BOUNDS);
-        assert!(e.to_string().starts_with("(dax) cannot read offset of the namespace"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("(dax) cannot read offset of the namespace"),
+            "{e}"
+        );
     }
 
     #[test]
     fn fsdax_file_without_bad_blocks_on_its_device() {
         let f = tempfile::tempfile().unwrap();
-        let id = SourceId::from_fd(f.as_fd()).unwrap();
-        let (maj, min) = (rustix::fs::major(id.st_dev), rustix::fs::minor(id.st_dev));
+        let id = fake::file_id(f.as_fd());
+        let (maj, min) = (rustix::fs::major(id.dev), rustix::fs::minor(id.dev));
         let dir = tempfile::tempdir().unwrap();
         fake::region(dir.path(), 0, 0x1_0000_0000, 16 << 20, &["nmem0"]);
-        fake::fsdax_namespace(dir.path(), 0, 0, "pmem0", &format!("{maj}:{min}"), 0x1_0020_0000, 8 << 20);
-        let mut ctx = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
+        fake::fsdax_namespace(
+            dir.path(),
+            0,
+            0,
+            "pmem0",
+            &format!("{maj}:{min}"),
+            0x1_0020_0000,
+            8 << 20,
+        );
+        let mut ctx =
+            BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
         let e = ctx.next().unwrap_err();
         assert_eq!(e.code(), PMEM2_E_NO_BAD_BLOCK_FOUND);
         // a malformed badblocks file is reported, naming it
         fake::write(dir.path(), "block/pmem0/badblocks", "1 x\n");
-        let e = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap_err();
+        let e =
+            BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_UNKNOWN);
         assert!(e.to_string().contains("block/pmem0/badblocks"), "{e}");
     }
@@ -421,9 +466,10 @@ mod tests {
     fn clear_on_a_regular_file_punches_and_reallocates() {
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(&vec![0x5au8; 16384]).unwrap();
-        let id = SourceId::from_fd(f.as_fd()).unwrap();
+        let id = fake::file_id(f.as_fd());
         let dir = tempfile::tempdir().unwrap();
-        let ctx = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
+        let ctx =
+            BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
         match ctx.clear(&bb(4096, 4096)) {
             Ok(()) => {
                 let mut data = Vec::new();

@@ -236,7 +236,7 @@ impl Config {
         if source_size == 0 {
             return Err(Error::SourceEmpty("file length is equal 0".into()));
         }
-        if self.length % alignment != 0 {
+        if !self.length.is_multiple_of(alignment) {
             return Err(Error::LengthUnaligned(
                 format!("length is not a multiple of {alignment}").into(),
             ));

@@ -17,9 +17,11 @@
 
 use std::io::Write;
 
-use crate::config::Granularity;
+use crate::config::{Granularity, Protection};
 use crate::error::{Error, Result};
-use crate::sys::linux::nd::{self, Region, SourceId, SourceKind, Sysfs};
+use crate::source::{FileType, SourceId};
+use crate::sys::linux::nd::{self, Region, Sysfs};
+use crate::Map;
 
 /// What a deep flush needs to know about a mapping.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +34,10 @@ pub struct DeepFlushTarget {
     pub granularity: Granularity,
     /// The identity of its source.
     pub source: SourceId,
+    /// Whether the mapping is writable. A read-only or `PROT_NONE` mapping
+    /// holds no dirty cache lines, and a cache flush of an inaccessible
+    /// page would fault, so the CPU flush is skipped for it.
+    pub writable: bool,
 }
 
 /// Writes back the CPU cache lines of a range and fences.
@@ -106,34 +112,52 @@ pub unsafe fn deep_flush_range(
     ptr: *const u8,
     len: usize,
 ) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { deep_flush_at(sysfs, target, ptr as usize, len) }
+}
+
+/// [`deep_flush_range`] with the address as a number: it is only compared
+/// with the mapping's bounds; memory is accessed through pointers derived
+/// from `target.addr`.
+///
+/// # Safety
+/// As [`deep_flush_range`].
+unsafe fn deep_flush_at(
+    sysfs: &Sysfs,
+    target: &DeepFlushTarget,
+    flush_addr: usize,
+    len: usize,
+) -> Result<()> {
     let map_addr = target.addr as usize;
     let map_end = map_addr.checked_add(target.size);
-    let flush_addr = ptr as usize;
     let flush_end = flush_addr.checked_add(len);
-    let inside = matches!((map_end, flush_end), (Some(me), Some(fe)) if flush_addr >= map_addr && fe <= me);
+    let inside =
+        matches!((map_end, flush_end), (Some(me), Some(fe)) if flush_addr >= map_addr && fe <= me);
     if !inside {
         return Err(Error::DeepFlushRange(
             format!(
-                "requested deep flush rage ptr {ptr:p} size {len} exceeds map range {:p}",
-                target.addr
+                "requested deep flush rage ptr {:p} size {len} exceeds map range {:p}",
+                flush_addr as *const u8, target.addr
             )
             .into(),
         ));
     }
+    // The flushed range, with the mapping's provenance.
+    let ptr = target.addr.wrapping_add(flush_addr - map_addr);
     match target.granularity {
         Granularity::Page => return Ok(()),
-        Granularity::Byte if target.source.kind == SourceKind::Anonymous => {
+        Granularity::Byte if target.source.file_type == FileType::Anonymous => {
             return Err(Error::NotSupported(
                 "Anonymous source does not support deep flush".into(),
             ))
         }
         Granularity::Byte | Granularity::CacheLine => {}
     }
-    match target.source.kind {
-        SourceKind::Anonymous => Err(Error::NotSupported(
+    match target.source.file_type {
+        FileType::Anonymous => Err(Error::NotSupported(
             "Anonymous source does not support deep flush".into(),
         )),
-        SourceKind::Regular => {
+        FileType::Regular => {
             let page = rustix::param::page_size();
             let start = flush_addr & !(page - 1);
             let full = len + (flush_addr - start);
@@ -152,14 +176,55 @@ pub unsafe fn deep_flush_range(
             }
             .map_err(|e| Error::os(e, "msync"))
         }
-        SourceKind::DeviceDax => {
-            // SAFETY: the range is inside the live mapping (checked above).
-            unsafe { cpu_persist(ptr, len) };
+        FileType::DeviceDax => {
+            if target.writable {
+                // SAFETY: the range is inside the live, accessible mapping
+                // (checked above).
+                unsafe { cpu_persist(ptr, len) };
+            }
             let Some(m) = sysfs.find(&target.source)? else {
                 return Err(Error::DaxRegionNotFound("unknown region".into()));
             };
             region_deep_flush(&m.region)
         }
+    }
+}
+
+impl Map {
+    /// The [`DeepFlushTarget`] describing this map.
+    #[must_use]
+    pub fn deep_flush_target(&self) -> DeepFlushTarget {
+        DeepFlushTarget {
+            addr: self.addr(),
+            size: self.size(),
+            granularity: self.store_granularity(),
+            source: self.source_id(),
+            writable: self.protection().contains(Protection::WRITE),
+        }
+    }
+
+    /// Deep-flushes `len` bytes at `offset` of the map (`pmem2_deep_flush`):
+    /// see the [module docs](crate::deep_flush) for what that means per
+    /// granularity.
+    ///
+    /// # Errors
+    /// [`Error::DeepFlushRange`] if the range is not inside the map; as
+    /// [`deep_flush_range`] otherwise.
+    pub fn deep_flush(&self, offset: usize, len: usize) -> Result<()> {
+        self.deep_flush_ptr(self.addr().wrapping_add(offset), len)
+    }
+
+    /// Deep-flushes `[ptr, ptr + len)`, which must lie inside the map: the
+    /// C ABI's `pmem2_deep_flush(map, ptr, size)`. The pointer is only
+    /// compared, never dereferenced outside the map.
+    ///
+    /// # Errors
+    /// As [`Map::deep_flush`].
+    pub fn deep_flush_ptr(&self, ptr: *const u8, len: usize) -> Result<()> {
+        let target = self.deep_flush_target();
+        // SAFETY: `target` describes this map, which stays mapped while
+        // `self` is borrowed (unmapping consumes the map).
+        unsafe { deep_flush_at(&Sysfs::default(), &target, ptr as usize, len) }
     }
 }
 
@@ -174,8 +239,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fake::region(dir.path(), 0, 0x1_0000_0000, 1 << 30, &[]);
         fake::devdax_namespace(dir.path(), 0, 0, "252:7", 0x1_0000_0000, 1 << 30);
-        let s = Sysfs::new(dir.path());
-        (dir, s)
+        let sysfs = Sysfs::new(dir.path());
+        (dir, sysfs)
     }
 
     #[test]
@@ -187,10 +252,10 @@ mod tests {
         let p = fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "0\n");
         region_deep_flush(&region).unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "0\n");
-        fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "1\n");
+        fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "7\n");
         region_deep_flush(&region).unwrap();
-        // the fake file now holds what was written
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "1");
+        // the fake file now holds what was written over its first byte
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "1\n");
         fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "yes\n");
         let e = region_deep_flush(&region).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_UNKNOWN);
@@ -240,25 +305,30 @@ mod tests {
     #[test]
     fn range_check_uses_pmdk_message() {
         let (f, p) = mapping(8192);
-        let t = DeepFlushTarget {
+        let target = DeepFlushTarget {
             addr: p,
             size: 8192,
             granularity: Granularity::CacheLine,
-            source: SourceId::from_fd(f.as_fd()).unwrap(),
+            source: fake::file_id(f.as_fd()),
+            writable: true,
         };
-        let s = Sysfs::new("/nonexistent");
-        // SAFETY: `t` describes the live mapping above.
+        let sysfs = Sysfs::new("/nonexistent");
+        // SAFETY: `target` describes the live mapping above.
         unsafe {
-            deep_flush_range(&s, &t, p.wrapping_add(100), 8000).unwrap();
-            let e = deep_flush_range(&s, &t, p.wrapping_add(100), 8100).unwrap_err();
+            deep_flush_range(&sysfs, &target, p.wrapping_add(100), 8000).unwrap();
+            let e = deep_flush_range(&sysfs, &target, p.wrapping_add(100), 8100).unwrap_err();
             assert_eq!(e.code(), PMEM2_E_DEEP_FLUSH_RANGE);
-            assert!(e.to_string().starts_with("requested deep flush rage ptr 0x"), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with("requested deep flush rage ptr 0x"),
+                "{e}"
+            );
             assert!(e.to_string().contains("size 8100 exceeds map range"), "{e}");
-            let e = deep_flush_range(&s, &t, p.wrapping_sub(1), 1).unwrap_err();
+            let e = deep_flush_range(&sysfs, &target, p.wrapping_sub(1), 1).unwrap_err();
             assert_eq!(e.code(), PMEM2_E_DEEP_FLUSH_RANGE);
-            let e = deep_flush_range(&s, &t, p, usize::MAX).unwrap_err();
+            let e = deep_flush_range(&sysfs, &target, p, usize::MAX).unwrap_err();
             assert_eq!(e.code(), PMEM2_E_DEEP_FLUSH_RANGE);
-            deep_flush_range(&s, &t, p, 0).unwrap();
+            deep_flush_range(&sysfs, &target, p, 0).unwrap();
         }
         unmap(p, 8192);
     }
@@ -266,50 +336,55 @@ mod tests {
     #[test]
     fn per_granularity_behaviour() {
         let (f, p) = mapping(4096);
-        let s = Sysfs::new("/nonexistent");
-        let mut t = DeepFlushTarget {
+        let sysfs = Sysfs::new("/nonexistent");
+        let mut target = DeepFlushTarget {
             addr: p,
             size: 4096,
             granularity: Granularity::Page,
-            source: SourceId::from_fd(f.as_fd()).unwrap(),
+            source: fake::file_id(f.as_fd()),
+            writable: true,
         };
-        // SAFETY: `t` describes the live mapping above (or an anonymous
+        // SAFETY: `target` describes the live mapping above (or an anonymous
         // source refused before any access).
         unsafe {
-            deep_flush_range(&s, &t, p, 4096).unwrap();
-            t.granularity = Granularity::Byte;
-            deep_flush_range(&s, &t, p.wrapping_add(10), 10).unwrap();
-            t.source = SourceId::anonymous();
-            let e = deep_flush_range(&s, &t, p, 1).unwrap_err();
+            deep_flush_range(&sysfs, &target, p, 4096).unwrap();
+            target.granularity = Granularity::Byte;
+            deep_flush_range(&sysfs, &target, p.wrapping_add(10), 10).unwrap();
+            target.source = fake::anon_id();
+            let e = deep_flush_range(&sysfs, &target, p, 1).unwrap_err();
             assert_eq!(e.code(), PMEM2_E_NOSUPP);
-            assert_eq!(e.to_string(), "Anonymous source does not support deep flush");
-            t.granularity = Granularity::Page;
-            deep_flush_range(&s, &t, p, 1).unwrap();
+            assert_eq!(
+                e.to_string(),
+                "Anonymous source does not support deep flush"
+            );
+            target.granularity = Granularity::Page;
+            deep_flush_range(&sysfs, &target, p, 1).unwrap();
         }
         unmap(p, 4096);
     }
 
     #[test]
     fn devdax_deep_flush_goes_through_the_region() {
-        let (d, s) = region_tree();
+        let (d, sysfs) = region_tree();
         let (_f, p) = mapping(4096);
-        let mut t = DeepFlushTarget {
+        let mut target = DeepFlushTarget {
             addr: p,
             size: 4096,
             granularity: Granularity::CacheLine,
             source: SourceId {
-                kind: SourceKind::DeviceDax,
-                st_dev: 0,
-                st_rdev: rustix::fs::makedev(252, 7),
+                file_type: FileType::DeviceDax,
+                dev: 0,
+                rdev: rustix::fs::makedev(252, 7),
             },
+            writable: true,
         };
-        let flag = fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "1\n");
-        // SAFETY: `t` describes the live mapping above.
+        let flag = fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "2\n");
+        // SAFETY: `target` describes the live mapping above.
         unsafe {
-            deep_flush_range(&s, &t, p, 64).unwrap();
-            assert_eq!(std::fs::read_to_string(&flag).unwrap(), "1");
-            t.source.st_rdev = rustix::fs::makedev(252, 8);
-            let e = deep_flush_range(&s, &t, p, 64).unwrap_err();
+            deep_flush_range(&sysfs, &target, p, 64).unwrap();
+            assert_eq!(std::fs::read_to_string(&flag).unwrap(), "1\n");
+            target.source.rdev = rustix::fs::makedev(252, 8);
+            let e = deep_flush_range(&sysfs, &target, p, 64).unwrap_err();
             assert_eq!(e.code(), PMEM2_E_DAX_REGION_NOT_FOUND);
         }
         unmap(p, 4096);

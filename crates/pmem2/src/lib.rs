@@ -22,11 +22,17 @@ pub mod config;
 pub mod deep_flush;
 pub mod env;
 pub mod error;
+pub mod map;
 pub mod mcsafe;
+pub mod persist;
 pub mod ras;
+mod registry;
+pub mod source;
 pub mod sys;
 
 pub use arch::{flush_kind, FlushKind};
-pub use config::{Config, Granularity, Protection, Sharing};
 pub use badblock::{BadBlock, BadBlockContext};
+pub use config::{Config, Granularity, Protection, Sharing};
 pub use error::{Error, Result};
+pub use map::{DeleteError, Map};
+pub use source::{FileType, Source, SourceId};

@@ -44,13 +44,13 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::error::{Errno, Error, Result};
-use crate::sys::linux::nd::SourceKind;
+use crate::source::{FileType, Source};
 
 /// What a machine-check-safe operation needs to know about a source.
 #[derive(Debug, Clone, Copy)]
 pub struct McsafeTarget<'fd> {
     /// The kind of source.
-    pub kind: SourceKind,
+    pub file_type: FileType,
     /// Its file descriptor (`None` for anonymous sources).
     pub fd: Option<BorrowedFd<'fd>>,
     /// Its size in bytes (`pmem2_source_size`).
@@ -60,15 +60,62 @@ pub struct McsafeTarget<'fd> {
     pub alignment: u64,
 }
 
+impl Source<'_> {
+    /// The [`McsafeTarget`] describing this source: its type, descriptor,
+    /// current size and alignment (not read for an anonymous source).
+    ///
+    /// # Errors
+    /// As [`Source::size`] and [`Source::alignment`].
+    pub fn mcsafe_target(&self) -> Result<McsafeTarget<'_>> {
+        if self.file_type() == FileType::Anonymous {
+            return Ok(McsafeTarget {
+                file_type: FileType::Anonymous,
+                fd: None,
+                size: 0,
+                alignment: 0,
+            });
+        }
+        Ok(McsafeTarget {
+            file_type: self.file_type(),
+            fd: self.fd().ok(),
+            size: self.size()? as u64,
+            alignment: self.alignment()? as u64,
+        })
+    }
+
+    /// Reads `buf.len()` bytes at `offset` (`pmem2_source_pread_mcsafe`):
+    /// see [`pread`].
+    ///
+    /// # Errors
+    /// As [`pread`], and as [`Source::mcsafe_target`].
+    pub fn pread_mcsafe(&self, buf: &mut [u8], offset: usize) -> Result<()> {
+        pread(&self.mcsafe_target()?, buf, offset as u64)
+    }
+
+    /// Writes `buf` at `offset` (`pmem2_source_pwrite_mcsafe`): see
+    /// [`pwrite`].
+    ///
+    /// # Errors
+    /// As [`pwrite`], and as [`Source::mcsafe_target`].
+    pub fn pwrite_mcsafe(&self, buf: &[u8], offset: usize) -> Result<()> {
+        pwrite(&self.mcsafe_target()?, buf, offset as u64)
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
     Read,
     Write,
 }
 
-fn check<'fd>(target: &McsafeTarget<'fd>, len: usize, offset: u64, op: Op) -> Result<BorrowedFd<'fd>> {
-    let fd = match (target.kind, target.fd) {
-        (SourceKind::Anonymous, _) | (_, None) => {
+fn check<'fd>(
+    target: &McsafeTarget<'fd>,
+    len: usize,
+    offset: u64,
+    op: Op,
+) -> Result<BorrowedFd<'fd>> {
+    let fd = match (target.file_type, target.fd) {
+        (FileType::Anonymous, _) | (_, None) => {
             return Err(Error::SourceTypeNotSupported(
                 "operation doesn't support provided source type, only sources created from \
                  file descriptor or file handle are supported"
@@ -102,8 +149,8 @@ fn check<'fd>(target: &McsafeTarget<'fd>, len: usize, offset: u64, op: Op) -> Re
 /// other failures.
 pub fn pread(target: &McsafeTarget<'_>, buf: &mut [u8], offset: u64) -> Result<()> {
     let fd = check(target, buf.len(), offset, Op::Read)?;
-    match target.kind {
-        SourceKind::DeviceDax => guarded_copy(fd, target.alignment, offset, Dir::FromMap(buf)),
+    match target.file_type {
+        FileType::DeviceDax => guarded_copy(fd, target.alignment, offset, Dir::FromMap(buf)),
         _ => file_pread(fd, buf, offset),
     }
 }
@@ -115,8 +162,8 @@ pub fn pread(target: &McsafeTarget<'_>, buf: &mut [u8], offset: u64) -> Result<(
 /// As [`pread`].
 pub fn pwrite(target: &McsafeTarget<'_>, buf: &[u8], offset: u64) -> Result<()> {
     let fd = check(target, buf.len(), offset, Op::Write)?;
-    match target.kind {
-        SourceKind::DeviceDax => guarded_copy(fd, target.alignment, offset, Dir::ToMap(buf)),
+    match target.file_type {
+        FileType::DeviceDax => guarded_copy(fd, target.alignment, offset, Dir::ToMap(buf)),
         _ => file_pwrite(fd, buf, offset),
     }
 }
@@ -310,7 +357,10 @@ impl HandlerGuard {
         // SAFETY: `sigaction` reads `new` and writes `old`, both valid; the
         // handler is async-signal-safe (see `sigbus_handler`).
         if unsafe { libc::sigaction(libc::SIGBUS, &raw const new, &raw mut old) } != 0 {
-            return Err(Error::os(Errno::from_raw_os_error(last_errno()), "sigaction"));
+            return Err(Error::os(
+                Errno::from_raw_os_error(last_errno()),
+                "sigaction",
+            ));
         }
         OLD_HANDLER.store(old.sa_sigaction, Ordering::SeqCst);
         OLD_FLAGS.store(old.sa_flags, Ordering::SeqCst);
@@ -348,11 +398,11 @@ fn last_errno() -> i32 {
 /// with constant initialisers (no lazy init, no destructor), atomics, and
 /// raw system calls (`mmap`, `sigaction`, `raise`).
 extern "C" fn sigbus_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler;
-    // `si_addr` is meaningful for SIGBUS.
     let addr = if info.is_null() {
         0
     } else {
+        // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO
+        // handler; `si_addr` is meaningful for SIGBUS.
         unsafe { (*info).si_addr() as usize }
     };
     let start = GUARD_START.with(Cell::get);
@@ -435,9 +485,9 @@ mod tests {
         f
     }
 
-    fn target(f: &std::fs::File, kind: SourceKind) -> McsafeTarget<'_> {
+    fn target(f: &std::fs::File, file_type: FileType) -> McsafeTarget<'_> {
         McsafeTarget {
-            kind,
+            file_type,
             fd: Some(f.as_fd()),
             size: f.metadata().unwrap().len(),
             alignment: rustix::param::page_size() as u64,
@@ -448,7 +498,7 @@ mod tests {
     fn regular_file_read_and_write() {
         let data: Vec<u8> = (0..8192u32).map(|i| i as u8).collect();
         let f = file_with(&data);
-        let t = target(&f, SourceKind::Regular);
+        let t = target(&f, FileType::Regular);
         let mut buf = vec![0u8; 100];
         pread(&t, &mut buf, 4000).unwrap();
         assert_eq!(buf, data[4000..4100]);
@@ -462,7 +512,7 @@ mod tests {
     #[test]
     fn ranges_past_the_end_are_length_out_of_range() {
         let f = file_with(&[1u8; 4096]);
-        let t = target(&f, SourceKind::Regular);
+        let t = target(&f, FileType::Regular);
         let mut buf = [0u8; 2];
         let e = pread(&t, &mut buf, 4095).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_LENGTH_OUT_OF_RANGE);
@@ -481,7 +531,7 @@ mod tests {
     #[test]
     fn anonymous_and_fdless_sources_are_refused_first() {
         let t = McsafeTarget {
-            kind: SourceKind::Anonymous,
+            file_type: FileType::Anonymous,
             fd: None,
             size: 0,
             alignment: 4096,
@@ -498,7 +548,7 @@ mod tests {
         let f = file_with(&[0u8; 64]);
         let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
         let ro = std::fs::File::open(path).unwrap();
-        let t = target(&ro, SourceKind::Regular);
+        let t = target(&ro, FileType::Regular);
         let e = pwrite(&t, &[1u8; 4], 0).unwrap_err();
         assert_eq!(e.errno(), Some(Errno::BADF), "{e}");
         assert!(e.to_string().starts_with("pwrite: "));
@@ -506,7 +556,9 @@ mod tests {
 
     #[test]
     fn guarded_copy_reads_a_mapping() {
-        let _lock = SIGNAL_TESTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _lock = SIGNAL_TESTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let page = rustix::param::page_size();
         let data: Vec<u8> = (0..3 * page).map(|i| (i % 251) as u8).collect();
         let f = file_with(&data);
@@ -521,7 +573,9 @@ mod tests {
 
     #[test]
     fn sigbus_becomes_io_fail_and_the_old_handler_is_restored() {
-        let _lock = SIGNAL_TESTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _lock = SIGNAL_TESTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let page = rustix::param::page_size();
         let data = vec![0x11u8; 3 * page];
         let f = file_with(&data);
@@ -537,12 +591,20 @@ mod tests {
         let mut buf = vec![0xffu8; 3 * page];
         let e = guarded_copy(f.as_fd(), page as u64, 0, Dir::FromMap(&mut buf)).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_IO_FAIL);
-        assert_eq!(e.to_string(), "physical I/O error occurred, possible bad block");
+        assert_eq!(
+            e.to_string(),
+            "physical I/O error occurred, possible bad block"
+        );
         // the readable page was copied; the poisoned ones read as zeros
         assert!(buf[..page].iter().all(|&b| b == 0x11));
         assert!(buf[page..].iter().all(|&b| b == 0));
-        let e = guarded_copy(f.as_fd(), page as u64, page as u64 * 2, Dir::ToMap(&[1u8; 8]))
-            .unwrap_err();
+        let e = guarded_copy(
+            f.as_fd(),
+            page as u64,
+            page as u64 * 2,
+            Dir::ToMap(&[1u8; 8]),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), PMEM2_E_IO_FAIL);
         // SAFETY: as above.
         let after = unsafe {
@@ -559,7 +621,9 @@ mod tests {
 
     #[test]
     fn concurrent_guarded_copies_only_fail_where_they_fault() {
-        let _lock = SIGNAL_TESTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _lock = SIGNAL_TESTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let page = rustix::param::page_size();
         let good = file_with(&vec![0x22u8; 2 * page]);
         let bad = file_with(&vec![0x33u8; 2 * page]);

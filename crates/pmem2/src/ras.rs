@@ -8,7 +8,8 @@
 //! [`Error::NotSupported`] before anything is read.
 
 use crate::error::{Error, Result};
-use crate::sys::linux::nd::{NdMatch, SourceId, SourceKind, Sysfs};
+use crate::source::{FileType, Source, SourceId};
+use crate::sys::linux::nd::{NdMatch, Sysfs};
 
 fn region_of(sysfs: &Sysfs, id: &SourceId) -> Result<Option<NdMatch>> {
     sysfs.find(id)
@@ -23,7 +24,7 @@ fn region_of(sysfs: &Sysfs, id: &SourceId) -> Result<Option<NdMatch>> {
 /// source, or when a DIMM has no unique id; sysfs errors as
 /// [`Sysfs::find`] and [`crate::sys::linux::nd::Region::dimms`] report them.
 pub fn device_id(sysfs: &Sysfs, id: &SourceId) -> Result<String> {
-    if id.kind == SourceKind::Anonymous {
+    if id.file_type == FileType::Anonymous {
         return Err(Error::NotSupported(
             "Anonymous source does not have device id".into(),
         ));
@@ -84,7 +85,7 @@ pub fn device_id_to_c(id: &str, buf: Option<&mut [u8]>, len: &mut usize) -> Resu
 /// [`Error::Unknown`] if the sum overflows or a counter is malformed.
 pub fn device_usc(sysfs: &Sysfs, id: &SourceId) -> Result<u64> {
     const NOSUPP: &str = "Unsafe shutdown count is not supported for this source";
-    if id.kind == SourceKind::Anonymous {
+    if id.file_type == FileType::Anonymous {
         return Err(Error::NotSupported(
             "Anonymous source does not support unsafe shutdown count".into(),
         ));
@@ -112,7 +113,7 @@ pub fn device_usc(sysfs: &Sysfs, id: &SourceId) -> Result<u64> {
 /// [`Error::DaxRegionNotFound`] when no region backs the source;
 /// [`Error::Unknown`] if `numa_node` is malformed.
 pub fn numa_node(sysfs: &Sysfs, id: &SourceId) -> Result<i32> {
-    if id.kind == SourceKind::Anonymous {
+    if id.file_type == FileType::Anonymous {
         return Err(Error::NotSupported(
             "Anonymous sources are not bound to numa nodes.".into(),
         ));
@@ -123,6 +124,33 @@ pub fn numa_node(sysfs: &Sysfs, id: &SourceId) -> Result<i32> {
     m.region.numa_node()
 }
 
+impl Source<'_> {
+    /// The device id (`pmem2_source_device_id`): see [`device_id`].
+    ///
+    /// # Errors
+    /// As [`device_id`].
+    pub fn device_id(&self) -> Result<String> {
+        device_id(&Sysfs::default(), &self.id())
+    }
+
+    /// The unsafe shutdown count (`pmem2_source_device_usc`): see
+    /// [`device_usc`].
+    ///
+    /// # Errors
+    /// As [`device_usc`].
+    pub fn device_usc(&self) -> Result<u64> {
+        device_usc(&Sysfs::default(), &self.id())
+    }
+
+    /// The NUMA node (`pmem2_source_numa_node`): see [`numa_node`].
+    ///
+    /// # Errors
+    /// As [`numa_node`].
+    pub fn numa_node(&self) -> Result<i32> {
+        numa_node(&Sysfs::default(), &self.id())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,17 +159,17 @@ mod tests {
 
     fn fsdax_id() -> SourceId {
         SourceId {
-            kind: SourceKind::Regular,
-            st_dev: rustix::fs::makedev(259, 0),
-            st_rdev: 0,
+            file_type: FileType::Regular,
+            dev: rustix::fs::makedev(259, 0),
+            rdev: 0,
         }
     }
 
     fn devdax_id() -> SourceId {
         SourceId {
-            kind: SourceKind::DeviceDax,
-            st_dev: 0,
-            st_rdev: rustix::fs::makedev(252, 1),
+            file_type: FileType::DeviceDax,
+            dev: 0,
+            rdev: rustix::fs::makedev(252, 1),
         }
     }
 
@@ -222,7 +250,11 @@ mod tests {
     #[test]
     fn usc_malformed_counter_is_reported() {
         let (d, s) = tree();
-        fake::write(d.path(), "bus/nd/devices/nmem1/nfit/dirty_shutdown", "many\n");
+        fake::write(
+            d.path(),
+            "bus/nd/devices/nmem1/nfit/dirty_shutdown",
+            "many\n",
+        );
         let e = device_usc(&s, &fsdax_id()).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_UNKNOWN);
         assert!(e.to_string().contains("nmem1/nfit/dirty_shutdown"), "{e}");
@@ -241,7 +273,7 @@ mod tests {
         assert_eq!(numa_node(&s, &fsdax_id()).unwrap(), 1);
         assert_eq!(numa_node(&s, &devdax_id()).unwrap(), -1);
         let other = SourceId {
-            st_dev: rustix::fs::makedev(8, 1),
+            dev: rustix::fs::makedev(8, 1),
             ..fsdax_id()
         };
         let e = numa_node(&s, &other).unwrap_err();
@@ -256,7 +288,7 @@ mod tests {
     fn anonymous_is_refused_without_reading_sysfs() {
         // a root that doesn't exist: nothing may be read
         let s = Sysfs::new("/nonexistent/pmem2-test-root");
-        let anon = SourceId::anonymous();
+        let anon = fake::anon_id();
         assert_eq!(device_id(&s, &anon).unwrap_err().code(), PMEM2_E_NOSUPP);
         assert_eq!(device_usc(&s, &anon).unwrap_err().code(), PMEM2_E_NOSUPP);
         assert_eq!(numa_node(&s, &anon).unwrap_err().code(), PMEM2_E_NOSUPP);

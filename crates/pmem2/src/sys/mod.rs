@@ -1,6 +1,6 @@
-//! Operating-system specifics.
+//! Operating-system specifics. Only Linux is supported, as in PMDK 2.x.
 //!
-//! Only Linux is supported; everything here reads the kernel's interfaces
-//! (sysfs, ioctls) directly, without libndctl or libdaxctl.
+//! Everything here reads the kernel's interfaces (sysfs, ioctls) directly,
+//! without libndctl or libdaxctl.
 
 pub mod linux;

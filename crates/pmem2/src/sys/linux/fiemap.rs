@@ -19,6 +19,7 @@ pub struct Extent {
 /// `struct fiemap` of `<linux/fiemap.h>` (the fixed header).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
+#[allow(clippy::struct_field_names)] // the kernel's field names, kept for grep-ability
 struct FiemapHeader {
     fm_start: u64,
     fm_length: u64,
@@ -31,6 +32,7 @@ struct FiemapHeader {
 /// `struct fiemap_extent` of `<linux/fiemap.h>`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
+#[allow(clippy::struct_field_names)] // the kernel's field names, kept for grep-ability
 struct FiemapExtent {
     fe_logical: u64,
     fe_physical: u64,
@@ -54,7 +56,8 @@ struct FiemapBuf {
 const FIEMAP_EXTENT_LAST: u32 = 0x1;
 
 /// `FS_IOC_FIEMAP` = `_IOWR('f', 11, struct fiemap)`.
-const FS_IOC_FIEMAP: rustix::ioctl::Opcode = rustix::ioctl::opcode::read_write::<FiemapHeader>(b'f', 11);
+const FS_IOC_FIEMAP: rustix::ioctl::Opcode =
+    rustix::ioctl::opcode::read_write::<FiemapHeader>(b'f', 11);
 
 // The layouts the kernel expects.
 const _: () = assert!(std::mem::size_of::<FiemapHeader>() == 32);

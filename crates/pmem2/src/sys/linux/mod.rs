@@ -1,8 +1,13 @@
-//! Linux: sysfs readers and ioctls.
+//! Linux specifics: sysfs readers and ioctls.
 //!
-//! Every sysfs reader takes the sysfs root as a parameter (see
-//! [`nd::Sysfs`], `/sys` by default), so tests run them on fake trees built
-//! in a temporary directory.
+//! Every reader takes the sysfs root as a parameter (`/sys` in production,
+//! [`SYSFS_ROOT`]), so tests run them over fake trees in a temporary
+//! directory.
 
+pub mod dax;
+pub mod eadr;
 pub mod fiemap;
 pub mod nd;
+
+/// The real sysfs mount point.
+pub const SYSFS_ROOT: &str = "/sys";

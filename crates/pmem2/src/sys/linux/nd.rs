@@ -17,7 +17,6 @@
 //! Parsers never panic: a missing file is an [`Error::Os`] naming it, a
 //! malformed one an [`Error::Unknown`] (or the closest PMDK code) naming it.
 
-use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -25,6 +24,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{major, minor};
 
 use crate::error::{Errno, Error, Result};
+use crate::source::{FileType, SourceId};
 
 /// Bytes per sector in sysfs bad-block lists.
 pub const SECTOR_SIZE: u64 = 512;
@@ -38,71 +38,7 @@ pub struct Sysfs {
 impl Default for Sysfs {
     /// The system's sysfs, `/sys`.
     fn default() -> Self {
-        Sysfs::new("/sys")
-    }
-}
-
-/// What kind of file a source is, as far as the NVDIMM lookups care.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SourceKind {
-    /// An anonymous source: no device behind it.
-    Anonymous,
-    /// A regular file (on fsdax, or any file system).
-    Regular,
-    /// A device DAX character device.
-    DeviceDax,
-}
-
-/// The identity of a source: its kind and device numbers, what matching a
-/// source to its NVDIMM region needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SourceId {
-    /// The kind of source.
-    pub kind: SourceKind,
-    /// `st_dev`: the device holding the file (regular files).
-    pub st_dev: u64,
-    /// `st_rdev`: the device a character device stands for (device DAX).
-    pub st_rdev: u64,
-}
-
-impl SourceId {
-    /// The identity of an anonymous source.
-    #[must_use]
-    pub fn anonymous() -> Self {
-        SourceId {
-            kind: SourceKind::Anonymous,
-            st_dev: 0,
-            st_rdev: 0,
-        }
-    }
-
-    /// The identity of an open file: a regular file, or a character device
-    /// (taken to be a device DAX; the caller decides that).
-    ///
-    /// # Errors
-    /// `fstat` failing ([`Error::Os`]); a directory or another file type
-    /// ([`Error::InvalidFileType`]).
-    pub fn from_fd(fd: std::os::fd::BorrowedFd<'_>) -> Result<Self> {
-        let st = rustix::fs::fstat(fd).map_err(|e| Error::os(e, "fstat"))?;
-        let kind = match rustix::fs::FileType::from_raw_mode(st.st_mode) {
-            rustix::fs::FileType::RegularFile => SourceKind::Regular,
-            rustix::fs::FileType::CharacterDevice => SourceKind::DeviceDax,
-            rustix::fs::FileType::Directory => {
-                return Err(Error::InvalidFileType(
-                    "cannot check region or namespace of a directory".into(),
-                ))
-            }
-            _ => {
-                return Err(Error::InvalidFileType(
-                    "file type is neither a regular file nor a character device".into(),
-                ))
-            }
-        };
-        Ok(SourceId {
-            kind,
-            st_dev: st.st_dev,
-            st_rdev: st.st_rdev,
-        })
+        Sysfs::new(super::SYSFS_ROOT)
     }
 }
 
@@ -371,7 +307,7 @@ fn list_dir(path: &Path) -> Result<Vec<String>> {
             names.push(name.to_owned());
         }
     }
-    names.sort_by(|a, b| natural_key(a).cmp(&natural_key(b)));
+    names.sort_by_key(|n| natural_key(n));
     Ok(names)
 }
 
@@ -542,7 +478,7 @@ impl Sysfs {
     /// [`Error::InvalidDevFormat`] for a `dev` file that is empty or lacks
     /// its newline; [`Error::Os`] for unreadable files.
     pub fn find(&self, src: &SourceId) -> Result<Option<NdMatch>> {
-        if src.kind == SourceKind::Anonymous {
+        if src.file_type == FileType::Anonymous {
             return Err(Error::NotSupported(
                 "Anonymous source is not backed by an NVDIMM region".into(),
             ));
@@ -550,11 +486,11 @@ impl Sysfs {
         for region in self.regions()? {
             for ns in self.namespaces(&region)? {
                 let is_dax = ns.holder.as_deref().is_some_and(|h| h.starts_with("dax"));
-                match (src.kind, is_dax) {
-                    (SourceKind::DeviceDax, true) => {
+                match (src.file_type, is_dax) {
+                    (FileType::DeviceDax, true) => {
                         for dax in self.namespace_dax_devices(&ns)? {
                             let dev = self.nd_device(ns.holder.as_deref().unwrap_or_default());
-                            if read_dev_matches(&dev.join(&dax).join("dev"), src.st_rdev)? {
+                            if read_dev_matches(&dev.join(&dax).join("dev"), src.rdev)? {
                                 return Ok(Some(NdMatch {
                                     region,
                                     namespace: ns,
@@ -564,12 +500,12 @@ impl Sysfs {
                             }
                         }
                     }
-                    (SourceKind::Regular, false) => {
+                    (FileType::Regular, false) => {
                         let Some(bdev) = self.namespace_block_device(&ns)? else {
                             continue;
                         };
                         let dev_file = self.block_device(&bdev).join("dev");
-                        if read_dev_matches(&dev_file, src.st_dev)? {
+                        if read_dev_matches(&dev_file, src.dev)? {
                             return Ok(Some(NdMatch {
                                 region,
                                 namespace: ns,
@@ -790,22 +726,35 @@ impl Dimm {
     }
 }
 
-impl fmt::Display for SourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SourceKind::Anonymous => "anonymous",
-            SourceKind::Regular => "regular file",
-            SourceKind::DeviceDax => "device dax",
-        })
-    }
-}
-
 /// Builders of fake sysfs trees, for this crate's tests and for
 /// integration tests (public, but not part of the stable API).
 #[doc(hidden)]
+#[allow(clippy::must_use_candidate)] // builders are mostly called for their side effect
 pub mod fake {
     use std::fs;
+    use std::os::fd::BorrowedFd;
     use std::path::{Path, PathBuf};
+
+    use crate::source::{FileType, Source, SourceId};
+
+    /// The identity of an anonymous source.
+    #[must_use]
+    pub fn anon_id() -> SourceId {
+        SourceId {
+            file_type: FileType::Anonymous,
+            dev: 0,
+            rdev: 0,
+        }
+    }
+
+    /// The identity of an open regular file or device DAX.
+    ///
+    /// # Panics
+    /// If the descriptor can't be a source (test helper).
+    #[must_use]
+    pub fn file_id(fd: BorrowedFd<'_>) -> SourceId {
+        Source::from_fd(fd).expect("a source").id()
+    }
 
     /// Writes `content` to `root/rel`, creating parent directories.
     ///
@@ -836,7 +785,11 @@ pub mod fake {
         let r = format!("bus/nd/devices/region{id}");
         write(root, &format!("{r}/resource"), &format!("{resource:#x}\n"));
         write(root, &format!("{r}/size"), &format!("{size}\n"));
-        write(root, &format!("{r}/mappings"), &format!("{}\n", dimms.len()));
+        write(
+            root,
+            &format!("{r}/mappings"),
+            &format!("{}\n", dimms.len()),
+        );
         for (k, d) in dimms.iter().enumerate() {
             write(
                 root,
@@ -905,7 +858,11 @@ pub mod fake {
             write(root, &format!("{d}/nfit/id"), &format!("{id}\n"));
         }
         if let Some(usc) = dirty_shutdown {
-            write(root, &format!("{d}/nfit/dirty_shutdown"), &format!("{usc}\n"));
+            write(
+                root,
+                &format!("{d}/nfit/dirty_shutdown"),
+                &format!("{usc}\n"),
+            );
         }
     }
 }
@@ -1013,9 +970,9 @@ mod tests {
         let sysfs = Sysfs::new(dir.path());
         assert!(sysfs.regions().unwrap().is_empty());
         let id = SourceId {
-            kind: SourceKind::Regular,
-            st_dev: dev(8, 1),
-            st_rdev: 0,
+            file_type: FileType::Regular,
+            dev: dev(8, 1),
+            rdev: 0,
         };
         assert_eq!(sysfs.find(&id).unwrap(), None);
     }
@@ -1024,16 +981,16 @@ mod tests {
     fn matches_fsdax_file_by_st_dev() {
         let (_d, sysfs) = tree();
         let id = SourceId {
-            kind: SourceKind::Regular,
-            st_dev: dev(259, 0),
-            st_rdev: 0,
+            file_type: FileType::Regular,
+            dev: dev(259, 0),
+            rdev: 0,
         };
         let m = sysfs.find(&id).unwrap().unwrap();
         assert_eq!(m.region.id, 0);
         assert_eq!(m.namespace.name, "namespace0.0");
         assert_eq!(m.block_device.as_deref(), Some("pmem0"));
         let other = SourceId {
-            st_dev: dev(8, 1),
+            dev: dev(8, 1),
             ..id
         };
         assert_eq!(sysfs.find(&other).unwrap(), None);
@@ -1043,18 +1000,18 @@ mod tests {
     fn matches_devdax_by_st_rdev() {
         let (_d, sysfs) = tree();
         let id = SourceId {
-            kind: SourceKind::DeviceDax,
-            st_dev: dev(0, 6),
-            st_rdev: dev(252, 3),
+            file_type: FileType::DeviceDax,
+            dev: dev(0, 6),
+            rdev: dev(252, 3),
         };
         let m = sysfs.find(&id).unwrap().unwrap();
         assert_eq!(m.region.id, 1);
         assert_eq!(m.dax_device.as_deref(), Some("dax1.0"));
         // a regular file never matches a devdax namespace, even with equal numbers
         let reg = SourceId {
-            kind: SourceKind::Regular,
-            st_dev: dev(252, 3),
-            st_rdev: 0,
+            file_type: FileType::Regular,
+            dev: dev(252, 3),
+            rdev: 0,
         };
         assert_eq!(sysfs.find(&reg).unwrap(), None);
     }
@@ -1064,9 +1021,9 @@ mod tests {
         let (d, sysfs) = tree();
         fake::write(d.path(), "block/pmem0/dev", "259:0");
         let id = SourceId {
-            kind: SourceKind::Regular,
-            st_dev: dev(259, 0),
-            st_rdev: 0,
+            file_type: FileType::Regular,
+            dev: dev(259, 0),
+            rdev: 0,
         };
         let e = sysfs.find(&id).unwrap_err();
         assert_eq!(e.code(), crate::error::codes::PMEM2_E_INVALID_DEV_FORMAT);
@@ -1078,7 +1035,7 @@ mod tests {
     #[test]
     fn anonymous_is_not_supported() {
         let (_d, sysfs) = tree();
-        let e = sysfs.find(&SourceId::anonymous()).unwrap_err();
+        let e = sysfs.find(&fake::anon_id()).unwrap_err();
         assert_eq!(e.code(), crate::error::codes::PMEM2_E_NOSUPP);
     }
 
@@ -1164,6 +1121,11 @@ mod tests {
         fake::write(d.path(), "bus/nd/devices/region0/mappings", "x\n");
         assert!(r0.dimms(&sysfs).is_err());
         fake::write(d.path(), "bus/nd/devices/region0/mappings", "3\n");
+        fake::write(
+            d.path(),
+            "bus/nd/devices/region0/mapping1",
+            "nmem1,0,4096,1\n",
+        );
         let e = r0.dimms(&sysfs).unwrap_err();
         assert!(e.to_string().contains("mapping2"), "{e}");
     }
@@ -1179,15 +1141,5 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with("(pfn) cannot read size of the namespace"));
-    }
-
-    #[test]
-    fn source_id_from_fd() {
-        let f = tempfile::tempfile().unwrap();
-        let id = SourceId::from_fd(std::os::fd::AsFd::as_fd(&f)).unwrap();
-        assert_eq!(id.kind, SourceKind::Regular);
-        let d = fs::File::open(std::env::temp_dir()).unwrap();
-        let e = SourceId::from_fd(std::os::fd::AsFd::as_fd(&d)).unwrap_err();
-        assert_eq!(e.code(), crate::error::codes::PMEM2_E_INVALID_FILE_TYPE);
     }
 }
