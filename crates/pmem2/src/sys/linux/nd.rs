@@ -29,10 +29,12 @@ use crate::source::{FileType, SourceId};
 /// Bytes per sector in sysfs bad-block lists.
 pub const SECTOR_SIZE: u64 = 512;
 
-/// A sysfs root: where the NVDIMM model is read from.
+/// A sysfs root: where the NVDIMM model is read from; with the device
+/// directory (`/dev`) where the NVDIMM bus devices (`ndctlN`) live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sysfs {
     root: PathBuf,
+    dev_dir: PathBuf,
 }
 
 impl Default for Sysfs {
@@ -347,7 +349,23 @@ impl Sysfs {
     /// A sysfs tree rooted at `root` (normally `/sys`).
     #[must_use]
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Sysfs { root: root.into() }
+        Sysfs {
+            root: root.into(),
+            dev_dir: PathBuf::from("/dev"),
+        }
+    }
+
+    /// The same tree with another device directory (default `/dev`).
+    #[must_use]
+    pub fn with_dev_dir(mut self, dev_dir: impl Into<PathBuf>) -> Self {
+        self.dev_dir = dev_dir.into();
+        self
+    }
+
+    /// The NVDIMM bus device of bus `N`, `<dev>/ndctlN`.
+    #[must_use]
+    pub fn bus_device(&self, bus: u32) -> PathBuf {
+        self.dev_dir.join(format!("ndctl{bus}"))
     }
 
     /// The root directory.
@@ -616,6 +634,20 @@ impl Region {
         read_badblocks(&self.attr("badblocks"))
     }
 
+    /// The number `N` of the bus (`ndbusN`) the region sits on: the
+    /// parent directory of the region's real sysfs path. `None` when it
+    /// isn't an `ndbusN` directory.
+    #[must_use]
+    pub fn bus_id(&self) -> Option<u32> {
+        let real = fs::canonicalize(&self.path).ok()?;
+        let parent = real.parent()?.file_name()?.to_str()?;
+        let digits = parent.strip_prefix("ndbus")?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+
     /// The region's `deep_flush` attribute.
     #[must_use]
     pub fn deep_flush_path(&self) -> PathBuf {
@@ -826,6 +858,20 @@ pub mod fake {
         let path = root.join(rel);
         fs::create_dir_all(&path).expect("create fake sysfs dir");
         path
+    }
+
+    /// Like [`region`], but the region's directory lives under
+    /// `devices/ndbus<bus>/` and `bus/nd/devices/regionN` links to it, as
+    /// in the real sysfs.
+    ///
+    /// # Panics
+    /// If the link can't be made (test helper).
+    pub fn region_on_bus(root: &Path, bus: u32, id: u32, resource: u64, size: u64) {
+        let real = mkdir(root, &format!("devices/ndbus{bus}/region{id}"));
+        mkdir(root, "bus/nd/devices");
+        std::os::unix::fs::symlink(&real, root.join(format!("bus/nd/devices/region{id}")))
+            .expect("link fake region");
+        region(root, id, resource, size, &[]);
     }
 
     /// A region `regionN` with `resource`, `size` and the given DIMMs as
