@@ -146,22 +146,25 @@ unsafe impl Send for Map {}
 // SAFETY: as above: shared references allow only reads and cache flushes.
 unsafe impl Sync for Map {}
 
-/// A failed [`Map::delete`]: the map is still valid and is handed back.
+/// A refused `delete`: the object is still valid and is handed back.
+///
+/// Returned by [`Map::delete`] and
+/// [`VmReservation::delete`](crate::VmReservation::delete).
 #[derive(Debug)]
-pub struct DeleteError {
-    /// The map, still mapped and registered.
-    pub map: Map,
+pub struct DeleteError<T> {
+    /// The object, unchanged and still usable.
+    pub handle: T,
     /// Why it could not be deleted.
     pub error: Error,
 }
 
-impl std::fmt::Display for DeleteError {
+impl<T> std::fmt::Display for DeleteError<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.error.fmt(f)
     }
 }
 
-impl std::error::Error for DeleteError {}
+impl<T: std::fmt::Debug> std::error::Error for DeleteError<T> {}
 
 impl Map {
     /// Maps `source` as `config` says, as `pmem2_map_new`.
@@ -320,12 +323,12 @@ impl Map {
     ///
     /// # Errors
     /// On failure the map is handed back in [`DeleteError`], still valid.
-    pub fn delete(mut self) -> std::result::Result<(), DeleteError> {
+    pub fn delete(mut self) -> std::result::Result<(), DeleteError<Map>> {
         let start = self.addr.as_ptr() as usize;
         let Some((end, registered)) = registry::write().remove(start) else {
             return Err(DeleteError {
                 error: Error::MappingNotFound("mapping not found".into()),
-                map: self,
+                handle: self,
             });
         };
         match self.release_memory() {
@@ -333,7 +336,10 @@ impl Map {
             Err(error) => {
                 // Keep the map usable, as PMDK does: register it again.
                 registry::write().insert(start, end, registered).ok();
-                Err(DeleteError { map: self, error })
+                Err(DeleteError {
+                    handle: self,
+                    error,
+                })
             }
         }
     }
