@@ -95,6 +95,9 @@ pub(crate) enum Origin {
     Owned,
     /// The caller mapped it ([`Map::from_existing`]); never unmapped by pmem2.
     Existing,
+    /// Mapped inside a reservation; on delete the range is refilled with an
+    /// inaccessible mapping so it stays reserved.
+    Reserved(crate::reservation::Placement),
 }
 
 /// A mapping of a [`Source`].
@@ -215,21 +218,32 @@ impl Map {
         }
         let reserved = size.next_multiple_of(page_size());
 
-        let target =
-            Target::Placeholder(Placeholder::new(reserved, map_alignment(size, alignment))?);
+        let target = match &config.reservation {
+            Some((rsv, offset)) => Target::InReservation(rsv.claim(*offset, reserved, alignment)?),
+            None => {
+                Target::Placeholder(Placeholder::new(reserved, map_alignment(size, alignment))?)
+            }
+        };
 
         let mapped = map_at(&target, size, config, source, effective_offset);
         let map_sync = match mapped {
             Ok(map_sync) => map_sync,
             Err(err) => {
-                let Target::Placeholder(p) = target;
-                p.release_all();
+                // Dropping a reservation placement mends and frees its range.
+                if let Target::Placeholder(p) = target {
+                    p.release_all();
+                }
                 return Err(err);
             }
         };
         let addr = target.address();
-        let Target::Placeholder(p) = target;
-        p.trim_to(addr, reserved);
+        let origin = match target {
+            Target::Placeholder(p) => {
+                p.trim_to(addr, reserved);
+                Origin::Owned
+            }
+            Target::InReservation(p) => Origin::Reserved(p),
+        };
 
         let available = effective_granularity(
             anonymous,
@@ -238,7 +252,6 @@ impl Map {
             map_sync,
             platform_is_eadr(),
         );
-        let origin = Origin::Owned;
         let mut map = Map {
             // SAFETY: `addr` came from a successful mmap, which never returns 0
             // for a non-fixed request and equals a non-null hint for a fixed one.
@@ -270,6 +283,9 @@ impl Map {
         registry::write()
             .insert(start, start + self.reserved, Registered { owned })
             .map_err(|_| Error::MapExists("the range overlaps an existing mapping".into()))?;
+        if let Origin::Reserved(p) = &mut self.origin {
+            p.commit();
+        }
         Ok(())
     }
 
@@ -323,6 +339,7 @@ impl Map {
     ///
     /// # Errors
     /// On failure the map is handed back in [`DeleteError`], still valid.
+    #[allow(clippy::result_large_err)] // the rare failure hands the map back by value
     pub fn delete(mut self) -> std::result::Result<(), DeleteError<Map>> {
         let start = self.addr.as_ptr() as usize;
         let Some((end, registered)) = registry::write().remove(start) else {
@@ -349,8 +366,9 @@ impl Map {
         if self.released {
             return Ok(());
         }
-        match &self.origin {
+        match &mut self.origin {
             Origin::Existing => {}
+            Origin::Reserved(p) => p.release()?,
             Origin::Owned => {
                 // SAFETY: pmem2 mapped exactly `[addr, addr + reserved)` for
                 // this map and nothing else refers to it once released.
@@ -539,12 +557,14 @@ fn map_alignment(len: usize, source_alignment: usize) -> usize {
 /// Where the real mapping goes.
 enum Target {
     Placeholder(Placeholder),
+    InReservation(crate::reservation::Placement),
 }
 
 impl Target {
     fn address(&self) -> usize {
         match self {
             Target::Placeholder(p) => p.aligned,
+            Target::InReservation(p) => p.address(),
         }
     }
 }
