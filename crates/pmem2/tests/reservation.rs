@@ -265,13 +265,15 @@ fn from_existing_is_never_unmapped() {
     unsafe { rustix::mm::munmap(raw, len) }.unwrap();
 }
 
+/// Page-sized slots of the stress test's reservation.
+const SLOTS: usize = 64;
+
 /// 16 threads creating, finding and dropping mappings in one reservation.
 /// Each map is filled with its owner's tag and checked before it is
 /// dropped: two overlapping live mappings would clobber each other.
 #[test]
 fn concurrent_stress() {
     const THREADS: usize = 16;
-    const SLOTS: usize = 64;
     let ops_per_thread: usize = std::env::var("PMEM2_STRESS_OPS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -314,7 +316,6 @@ fn stress_worker(
     refused: &AtomicUsize,
     ops: usize,
 ) {
-    const SLOTS: usize = 64;
     let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ (t as u64 + 1);
     let mut next = move || {
         rng ^= rng << 13;
