@@ -470,9 +470,9 @@ impl VmReservation {
 
     /// Walks from `cursor` in address order (upwards when `forward`) to the
     /// first committed mapping, skipping ranges claimed by maps in creation.
-    fn first_mapped(
-        state: &State,
-        mut cursor: Option<(usize, usize, &SlotState)>,
+    fn first_mapped<'a>(
+        state: &'a State,
+        mut cursor: Option<(usize, usize, &'a SlotState)>,
         forward: bool,
     ) -> Result<ReservedMap> {
         while let Some((start, end, slot)) = cursor {
