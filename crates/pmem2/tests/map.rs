@@ -318,7 +318,7 @@ fn delete_reports_and_unmaps() {
             usize::from_str_radix(s, 16).unwrap(),
             usize::from_str_radix(e, 16).unwrap(),
         );
-        s <= addr && addr < e && l.contains("pmem2-it")
+        s <= addr && addr < e && l.ends_with(f.path.to_str().unwrap())
     });
     assert!(!mapped, "the file mapping is gone after delete");
 }
