@@ -24,9 +24,11 @@ pub mod env;
 pub mod error;
 pub mod map;
 pub mod mcsafe;
+pub mod mem;
 pub mod persist;
 pub mod ras;
 mod registry;
+pub mod reservation;
 pub mod source;
 pub mod sys;
 
@@ -35,4 +37,6 @@ pub use badblock::{BadBlock, BadBlockContext};
 pub use config::{Config, Granularity, Protection, Sharing};
 pub use error::{Error, Result};
 pub use map::{DeleteError, Map};
+pub use mem::MemFlags;
+pub use reservation::{ReservedMap, VmReservation};
 pub use source::{FileType, Source, SourceId};
