@@ -351,7 +351,9 @@ impl HandlerGuard {
         let (mut new, mut old): (libc::sigaction, libc::sigaction) =
             unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
         new.sa_sigaction = sigbus_handler as *const () as usize;
-        new.sa_flags = libc::SA_SIGINFO;
+        // SA_ONSTACK: like std's own SIGBUS/SIGSEGV handler, so a forwarded
+        // stack-overflow fault still runs on the alternate stack.
+        new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         // SAFETY: `sa_mask` is a valid sigset_t owned by `new`.
         unsafe { libc::sigemptyset(&raw mut new.sa_mask) };
         // SAFETY: `sigaction` reads `new` and writes `old`, both valid; the
