@@ -621,6 +621,46 @@ mod tests {
         assert_eq!(one, [0x11; 4]);
     }
 
+    static FORWARDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    extern "C" fn custom(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+        FORWARDED.store(true, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn foreign_sigbus_goes_to_the_previous_handler() {
+        let _lock = SIGNAL_TESTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // SAFETY: installs a handler that only stores to an atomic, keeping
+        // the original action to put back at the end.
+        let original = unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = custom as *const () as usize;
+            act.sa_flags = libc::SA_SIGINFO;
+            let mut old: libc::sigaction = std::mem::zeroed();
+            assert_eq!(
+                libc::sigaction(libc::SIGBUS, &raw const act, &raw mut old),
+                0
+            );
+            old
+        };
+        FORWARDED.store(false, Ordering::SeqCst);
+        {
+            let _guard = HandlerGuard::install().unwrap();
+            // SAFETY: a user-sent SIGBUS outside any guarded copy.
+            unsafe { libc::raise(libc::SIGBUS) };
+            assert!(FORWARDED.load(Ordering::SeqCst));
+        }
+        // SAFETY: querying, then restoring the original action.
+        unsafe {
+            let mut now: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGBUS, std::ptr::null(), &raw mut now);
+            assert_eq!(now.sa_sigaction, custom as *const () as usize);
+            libc::sigaction(libc::SIGBUS, &raw const original, std::ptr::null_mut());
+        }
+    }
+
     #[test]
     fn concurrent_guarded_copies_only_fail_where_they_fault() {
         let _lock = SIGNAL_TESTS
