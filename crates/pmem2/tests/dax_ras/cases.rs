@@ -208,7 +208,8 @@ pub fn devdax_mcsafe(dev: &Path) -> Outcome {
 }
 
 /// The bad-block iterator works on a device DAX; emulated NVDIMMs have no
-/// unsafe shutdown count.
+/// unsafe shutdown count. (Bad blocks can't be injected into a device DAX
+/// without firmware error injection, so clearing is not exercised here.)
 pub fn devdax_bad_blocks_and_usc(dev: &Path) -> Outcome {
     let file = open_dev(dev)?;
     let source = Source::from_file(&file).map_err(e2s("Source"))?;
