@@ -466,7 +466,7 @@ mod tests {
     }
 
     #[test]
-    fn devdax_bounds_errors_surface() {
+    fn devdax_bounds_failures_surface() {
         let (dir, id) = devdax_tree();
         fake::write(dir.path(), "bus/nd/devices/dax0.0/resource", "\n");
         let f = tempfile::tempfile().unwrap();

@@ -545,7 +545,7 @@ mod tests {
     }
 
     #[test]
-    fn os_errors_carry_the_errno() {
+    fn os_failures_carry_the_errno() {
         // a read-only descriptor can't be written: EBADF, not IO_FAIL
         let f = file_with(&[0u8; 64]);
         let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));

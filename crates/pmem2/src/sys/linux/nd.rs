@@ -1270,7 +1270,7 @@ mod tests {
     }
 
     #[test]
-    fn bounds_errors_use_cannot_read_bounds() {
+    fn unreadable_bounds_use_cannot_read_bounds() {
         let (d, sysfs) = tree();
         let r0 = sysfs.region(0).unwrap();
         let ns = sysfs.namespaces(&r0).unwrap().remove(0);

@@ -128,7 +128,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_bus_device_is_an_os_error_naming_it() {
+    fn a_missing_bus_device_is_reported_by_name() {
         let e = clear_error(Path::new("/nonexistent/ndctl0"), 0, 512).unwrap_err();
         assert_eq!(e.errno(), Some(Errno::NOENT));
         assert!(
