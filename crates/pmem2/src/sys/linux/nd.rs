@@ -985,6 +985,29 @@ mod tests {
         (dir, sysfs)
     }
 
+    proptest::proptest! {
+        /// Any content, however malformed, gives a value or an error.
+        #[test]
+        fn parsers_never_panic(text in "\\PC*", dev_num in proptest::prelude::any::<u64>()) {
+            let p = Path::new("/fuzz");
+            let _ = parse_u64(&text);
+            let _ = parse_i64(&text);
+            if let Ok(list) = parse_badblocks(p, &text) {
+                for r in list {
+                    proptest::prop_assert!(r.to_bytes().is_some());
+                }
+            }
+            let _ = dev_matches(p, &text, dev_num);
+        }
+
+        /// Numbers round-trip in both sysfs spellings.
+        #[test]
+        fn numbers_round_trip(n in proptest::prelude::any::<u64>()) {
+            proptest::prop_assert_eq!(parse_u64(&format!("{n}\n")), Some(n));
+            proptest::prop_assert_eq!(parse_u64(&format!("{n:#x}")), Some(n));
+        }
+    }
+
     #[test]
     fn parses_numbers() {
         assert_eq!(parse_u64("0x10\n"), Some(16));
