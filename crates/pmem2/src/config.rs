@@ -142,6 +142,7 @@ pub struct Config {
     pub(crate) granularity: Option<Granularity>,
     pub(crate) sharing: Sharing,
     pub(crate) protection: Protection,
+    pub(crate) reservation: Option<(crate::VmReservation, usize)>,
 }
 
 impl Config {
@@ -196,6 +197,24 @@ impl Config {
     pub fn set_protection(&mut self, protection: Protection) -> &mut Self {
         self.protection = protection;
         self
+    }
+
+    /// Places the mapping at `offset` of a virtual-memory reservation
+    /// (`None` clears it), as `pmem2_config_set_vm_reservation`. The offset
+    /// is checked by [`Map::new`](crate::Map::new).
+    pub fn set_vm_reservation(
+        &mut self,
+        reservation: Option<&crate::VmReservation>,
+        offset: usize,
+    ) -> &mut Self {
+        self.reservation = reservation.map(|r| (r.clone(), offset));
+        self
+    }
+
+    /// The reservation and offset set with [`Config::set_vm_reservation`].
+    #[must_use]
+    pub fn vm_reservation(&self) -> Option<(&crate::VmReservation, usize)> {
+        self.reservation.as_ref().map(|(r, o)| (r, *o))
     }
 
     /// The required store granularity, if set.
