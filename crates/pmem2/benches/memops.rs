@@ -89,6 +89,25 @@ fn parse_args() -> Options {
 
 // ---------------------------------------------------------------- C library
 
+/// The function `name` of a `dlopen`ed library, as the function-pointer
+/// type `T`.
+///
+/// # Safety
+/// `T` is a function-pointer type matching the symbol's C signature.
+unsafe fn symbol<T: Copy>(handle: *mut c_void, name: &str) -> Result<T, String> {
+    assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<*mut c_void>());
+    let c_name = CString::new(name).unwrap();
+    // SAFETY: a valid handle and C string.
+    let p = unsafe { libc::dlsym(handle, c_name.as_ptr()) };
+    if p.is_null() {
+        return Err(format!("libpmem2.so.1 has no {name}"));
+    }
+    // SAFETY: the caller guarantees `T` is the symbol's function-pointer
+    // type; function and data pointers have the same size and
+    // representation on Linux (checked above).
+    Ok(unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) })
+}
+
 type Ret = c_int;
 #[allow(clippy::struct_field_names)] // named as the C functions
 struct CLib {
@@ -116,38 +135,23 @@ impl CLib {
         if handle.is_null() {
             return Err("can't dlopen libpmem2.so.1 (apt-get install libpmem2)".into());
         }
-        let sym = |s: &str| -> Result<*mut c_void, String> {
-            let c = CString::new(s).unwrap();
-            // SAFETY: a valid handle and C string.
-            let p = unsafe { libc::dlsym(handle, c.as_ptr()) };
-            if p.is_null() {
-                Err(format!("libpmem2.so.1 has no {s}"))
-            } else {
-                Ok(p)
-            }
-        };
         // SAFETY: each symbol is the libpmem2 function with the signature
-        // of its field (PMDK's libpmem2/base.h); function pointers and data
-        // pointers have the same size on Linux.
+        // of its field (PMDK's libpmem2/base.h).
         unsafe {
             Ok(CLib {
-                source_from_fd: std::mem::transmute::<*mut c_void, _>(sym("pmem2_source_from_fd")?),
-                source_delete: std::mem::transmute::<*mut c_void, _>(sym("pmem2_source_delete")?),
-                config_new: std::mem::transmute::<*mut c_void, _>(sym("pmem2_config_new")?),
-                config_delete: std::mem::transmute::<*mut c_void, _>(sym("pmem2_config_delete")?),
-                config_set_gran: std::mem::transmute::<*mut c_void, _>(sym(
-                    "pmem2_config_set_required_store_granularity",
-                )?),
-                map_new: std::mem::transmute::<*mut c_void, _>(sym("pmem2_map_new")?),
-                map_delete: std::mem::transmute::<*mut c_void, _>(sym("pmem2_map_delete")?),
-                map_addr: std::mem::transmute::<*mut c_void, _>(sym("pmem2_map_get_address")?),
-                map_gran: std::mem::transmute::<*mut c_void, _>(sym(
-                    "pmem2_map_get_store_granularity",
-                )?),
-                get_memcpy: std::mem::transmute::<*mut c_void, _>(sym("pmem2_get_memcpy_fn")?),
-                get_memset: std::mem::transmute::<*mut c_void, _>(sym("pmem2_get_memset_fn")?),
-                get_persist: std::mem::transmute::<*mut c_void, _>(sym("pmem2_get_persist_fn")?),
-                errormsg: std::mem::transmute::<*mut c_void, _>(sym("pmem2_errormsg")?),
+                source_from_fd: symbol(handle, "pmem2_source_from_fd")?,
+                source_delete: symbol(handle, "pmem2_source_delete")?,
+                config_new: symbol(handle, "pmem2_config_new")?,
+                config_delete: symbol(handle, "pmem2_config_delete")?,
+                config_set_gran: symbol(handle, "pmem2_config_set_required_store_granularity")?,
+                map_new: symbol(handle, "pmem2_map_new")?,
+                map_delete: symbol(handle, "pmem2_map_delete")?,
+                map_addr: symbol(handle, "pmem2_map_get_address")?,
+                map_gran: symbol(handle, "pmem2_map_get_store_granularity")?,
+                get_memcpy: symbol(handle, "pmem2_get_memcpy_fn")?,
+                get_memset: symbol(handle, "pmem2_get_memset_fn")?,
+                get_persist: symbol(handle, "pmem2_get_persist_fn")?,
+                errormsg: symbol(handle, "pmem2_errormsg")?,
             })
         }
     }
@@ -246,7 +250,7 @@ struct Cell {
 /// markedly slower than others, and memory touched recently is faster, so
 /// fixed or lockstep positions favour one side; random ones don't.
 fn run(
-    side: Side,
+    lib: Side,
     cell: &Cell,
     src: &[u8],
     file_size: usize,
@@ -254,32 +258,32 @@ fn run(
     pos: &mut usize,
 ) -> Duration {
     let (size, flags) = (cell.size, cell.flags.bits());
-    let span = stream_span(cell, src, file_size);
-    let t = Instant::now();
+    let last = stream_span(cell, src, file_size);
+    let start = Instant::now();
     for _ in 0..iters {
         let off = if cell.mode == Mode::Hot { 0 } else { *pos };
         // SAFETY: `off + size <= file_size`, inside the side's mapping, and
         // `off + size <= src.len()`.
         unsafe {
-            let d = side.base.add(off).cast::<c_void>();
+            let d = lib.base.add(off).cast::<c_void>();
             match cell.op {
                 Op::Memcpy => {
-                    black_box((side.memcpy)(d, src.as_ptr().add(off).cast(), size, flags));
+                    black_box((lib.memcpy)(d, src.as_ptr().add(off).cast(), size, flags));
                 }
                 Op::Memset => {
-                    black_box((side.memset)(d, 0x5a, size, flags));
+                    black_box((lib.memset)(d, 0x5a, size, flags));
                 }
-                Op::Persist => (side.persist)(d, size),
+                Op::Persist => (lib.persist)(d, size),
             }
         }
         if cell.mode == Mode::Stream {
             *pos += size;
-            if *pos > span {
+            if *pos > last {
                 *pos = 0;
             }
         }
     }
-    t.elapsed()
+    start.elapsed()
 }
 
 /// xorshift64: the benchmark's reproducible randomness.
@@ -740,14 +744,14 @@ unsafe fn nt_copy_avx512(dst: *mut u8, src: *const u8, len: usize) {
     // SAFETY: `i + 256 <= len`; `dst + i` is 64-aligned; sfence at the end.
     unsafe {
         while i + 256 <= len {
-            let a = _mm512_loadu_si512(src.add(i).cast());
-            let b = _mm512_loadu_si512(src.add(i + 64).cast());
-            let c = _mm512_loadu_si512(src.add(i + 128).cast());
-            let d = _mm512_loadu_si512(src.add(i + 192).cast());
-            _mm512_stream_si512(dst.add(i).cast(), a);
-            _mm512_stream_si512(dst.add(i + 64).cast(), b);
-            _mm512_stream_si512(dst.add(i + 128).cast(), c);
-            _mm512_stream_si512(dst.add(i + 192).cast(), d);
+            let v0 = _mm512_loadu_si512(src.add(i).cast());
+            let v1 = _mm512_loadu_si512(src.add(i + 64).cast());
+            let v2 = _mm512_loadu_si512(src.add(i + 128).cast());
+            let v3 = _mm512_loadu_si512(src.add(i + 192).cast());
+            _mm512_stream_si512(dst.add(i).cast(), v0);
+            _mm512_stream_si512(dst.add(i + 64).cast(), v1);
+            _mm512_stream_si512(dst.add(i + 128).cast(), v2);
+            _mm512_stream_si512(dst.add(i + 192).cast(), v3);
             i += 256;
         }
         _mm_sfence();

@@ -95,11 +95,11 @@ pub enum KernelKind {
     Libc,
     /// Portable 8-byte stores: `PMEM_NO_MOVNT=1`, non-x86 CPUs, Miri.
     Generic,
-    /// x86_64 SSE2, 16-byte vectors.
+    /// `x86_64` SSE2, 16-byte vectors.
     Sse2,
-    /// x86_64 AVX, 32-byte vectors.
+    /// `x86_64` AVX, 32-byte vectors.
     Avx,
-    /// x86_64 AVX-512F, 64-byte vectors.
+    /// `x86_64` AVX-512F, 64-byte vectors.
     Avx512f,
 }
 
@@ -198,7 +198,7 @@ pub(crate) fn wc_workaround() -> bool {
 /// Chooses the kernel from the CPU and the environment.
 ///
 /// `PMEM_NO_MOVNT=1` (or a CPU without SIMD kernels) → generic, or libc with
-/// `PMEM_NO_GENERIC_MEMCPY`. Otherwise the measured default for x86_64:
+/// `PMEM_NO_GENERIC_MEMCPY`. Otherwise the measured default for `x86_64`:
 /// see [`choose_simd`](crate::arch::imp::mem::choose_simd).
 fn choose_kernel(tunables: &crate::env::Tunables) -> KernelKind {
     let fallback = if tunables.no_generic_memcpy {
@@ -222,10 +222,12 @@ fn choose_kernel(tunables: &crate::env::Tunables) -> KernelKind {
 /// The memory functions of `granularity`, chosen once per process.
 #[must_use]
 pub fn ops(granularity: Granularity) -> &'static MemOps {
-    ops_with(kernel_kind(), granularity).unwrap_or_else(|| {
-        // choose_kernel only returns supported kernels, and generic always is.
-        ops_with(KernelKind::Generic, granularity).expect("the generic kernel is always supported")
-    })
+    static TABLE: OnceLock<[MemOps; 3]> = OnceLock::new();
+    &TABLE.get_or_init(|| {
+        // `choose_kernel` only returns supported kernels; the generic one
+        // always is.
+        build_for(kernel_kind()).unwrap_or_else(|| build_generic(arch::flush_kind()))
+    })[granularity as usize]
 }
 
 /// The memory functions of `granularity` built on a given kernel family,
@@ -248,9 +250,7 @@ fn build_for(kind: KernelKind) -> Option<[MemOps; 3]> {
     let flush = arch::flush_kind();
     Some(match kind {
         KernelKind::Libc => with_flush!(flush, F => build_table::<LibcKernel, F>()),
-        KernelKind::Generic => {
-            with_flush!(flush, F => build_table::<arch::generic_mem::Generic, F>())
-        }
+        KernelKind::Generic => build_generic(flush),
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         KernelKind::Sse2 => with_flush!(flush, F => build_table::<arch::imp::mem::Sse2, F>()),
         #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -262,6 +262,10 @@ fn build_for(kind: KernelKind) -> Option<[MemOps; 3]> {
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         KernelKind::Sse2 | KernelKind::Avx | KernelKind::Avx512f => return None,
     })
+}
+
+fn build_generic(flush: arch::FlushKind) -> [MemOps; 3] {
+    with_flush!(flush, F => build_table::<arch::generic_mem::Generic, F>())
 }
 
 fn build_table<K: Kernel, F: Flush>() -> [MemOps; 3] {
@@ -416,11 +420,13 @@ fn eadr_path(flags: MemFlags) -> Path {
 #[inline(always)]
 unsafe fn move_nodrain<K: Kernel, F: Flush>(d: *mut u8, s: *const u8, len: usize, flags: MemFlags) {
     let threshold = crate::env::tunables().movnt_threshold;
-    // SAFETY (all three): the caller of the C function guarantees the ranges.
-    match non_eadr_path(flags, len, threshold) {
-        Path::TemporalNoFlush => unsafe { K::copy_t::<NoFlush>(d, s, len) },
-        Path::NonTemporal => unsafe { K::copy_nt::<F>(d, s, len) },
-        Path::Temporal => unsafe { K::copy_t::<F>(d, s, len) },
+    // SAFETY: the caller of the C function guarantees the ranges.
+    unsafe {
+        match non_eadr_path(flags, len, threshold) {
+            Path::TemporalNoFlush => K::copy_t::<NoFlush>(d, s, len),
+            Path::NonTemporal => K::copy_nt::<F>(d, s, len),
+            Path::Temporal => K::copy_t::<F>(d, s, len),
+        }
     }
 }
 
@@ -428,11 +434,13 @@ unsafe fn move_nodrain<K: Kernel, F: Flush>(d: *mut u8, s: *const u8, len: usize
 #[inline(always)]
 unsafe fn set_nodrain<K: Kernel, F: Flush>(d: *mut u8, c: u8, len: usize, flags: MemFlags) {
     let threshold = crate::env::tunables().movnt_threshold;
-    // SAFETY (all three): the caller of the C function guarantees the range.
-    match non_eadr_path(flags, len, threshold) {
-        Path::TemporalNoFlush => unsafe { K::set_t::<NoFlush>(d, c, len) },
-        Path::NonTemporal => unsafe { K::set_nt::<F>(d, c, len) },
-        Path::Temporal => unsafe { K::set_t::<F>(d, c, len) },
+    // SAFETY: the caller of the C function guarantees the range.
+    unsafe {
+        match non_eadr_path(flags, len, threshold) {
+            Path::TemporalNoFlush => K::set_t::<NoFlush>(d, c, len),
+            Path::NonTemporal => K::set_nt::<F>(d, c, len),
+            Path::Temporal => K::set_t::<F>(d, c, len),
+        }
     }
 }
 
@@ -490,12 +498,14 @@ unsafe extern "C" fn memmove_byte<K: Kernel, F: Flush>(
     }
     let flags = MemFlags::from_bits_retain(flags);
     let (d, s) = (dest.cast::<u8>(), src.cast::<u8>());
-    // SAFETY (all branches): the caller guarantees the ranges.
-    match eadr_path(flags) {
-        Path::TemporalNoFlush => unsafe { K::copy_t::<NoFlush>(d, s, len) },
-        _ if !K::HAS_NT => unsafe { K::copy_t::<F>(d, s, len) },
-        Path::NonTemporal => unsafe { K::copy_nt::<NoFlush>(d, s, len) },
-        Path::Temporal => unsafe { K::copy_t::<NoFlush>(d, s, len) },
+    // SAFETY: the caller guarantees the ranges.
+    unsafe {
+        match eadr_path(flags) {
+            Path::TemporalNoFlush => K::copy_t::<NoFlush>(d, s, len),
+            _ if !K::HAS_NT => K::copy_t::<F>(d, s, len),
+            Path::NonTemporal => K::copy_nt::<NoFlush>(d, s, len),
+            Path::Temporal => K::copy_t::<NoFlush>(d, s, len),
+        }
     }
     if drains(flags) {
         arch::fence();
@@ -514,12 +524,14 @@ unsafe extern "C" fn memset_byte<K: Kernel, F: Flush>(
     }
     let flags = MemFlags::from_bits_retain(flags);
     let (d, c) = (dest.cast::<u8>(), c as u8);
-    // SAFETY (all branches): the caller guarantees the range.
-    match eadr_path(flags) {
-        Path::TemporalNoFlush => unsafe { K::set_t::<NoFlush>(d, c, len) },
-        _ if !K::HAS_NT => unsafe { K::set_t::<F>(d, c, len) },
-        Path::NonTemporal => unsafe { K::set_nt::<NoFlush>(d, c, len) },
-        Path::Temporal => unsafe { K::set_t::<NoFlush>(d, c, len) },
+    // SAFETY: the caller guarantees the range.
+    unsafe {
+        match eadr_path(flags) {
+            Path::TemporalNoFlush => K::set_t::<NoFlush>(d, c, len),
+            _ if !K::HAS_NT => K::set_t::<F>(d, c, len),
+            Path::NonTemporal => K::set_nt::<NoFlush>(d, c, len),
+            Path::Temporal => K::set_t::<NoFlush>(d, c, len),
+        }
     }
     if drains(flags) {
         arch::fence();

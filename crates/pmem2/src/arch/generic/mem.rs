@@ -290,9 +290,11 @@ mod tests {
     use crate::arch::FlushKind;
     use std::cell::RefCell;
 
+    /// (address, width) of every store, and every flushed line.
+    type Log = (Vec<(usize, usize)>, Vec<usize>);
+
     thread_local! {
-        /// (address, width) of every store, and every flushed line.
-        static LOG: RefCell<(Vec<(usize, usize)>, Vec<usize>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+        static LOG: RefCell<Log> = const { RefCell::new((Vec::new(), Vec::new())) };
     }
 
     struct Recorder;
@@ -318,7 +320,7 @@ mod tests {
         }
     }
 
-    fn take_log() -> (Vec<(usize, usize)>, Vec<usize>) {
+    fn take_log() -> Log {
         LOG.with(|l| std::mem::take(&mut *l.borrow_mut()))
     }
 
@@ -334,7 +336,7 @@ mod tests {
             }
         }
         assert!(covered.iter().all(|&c| c == 1), "dst {dst:#x} len {len}");
-        if dst % 8 == 0 && len % 8 == 0 {
+        if dst.is_multiple_of(8) && len.is_multiple_of(8) {
             assert!(
                 stores.iter().all(|&(_, w)| w == 8),
                 "dst {dst:#x} len {len}"
@@ -344,9 +346,9 @@ mod tests {
         if len == 0 {
             lines.clear();
         }
-        let mut flushed = flushes.clone();
-        flushed.sort_unstable();
-        assert_eq!(flushed, lines, "dst {dst:#x} len {len}");
+        let mut sorted = flushes;
+        sorted.sort_unstable();
+        assert_eq!(sorted, lines, "dst {dst:#x} len {len}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! x86_64 memory-op kernels: SSE2, AVX and AVX-512F.
+//! `x86_64` memory-op kernels: SSE2, AVX and AVX-512F.
 //!
 //! One algorithm ([`copy`], [`set`]) is written once over the [`Vector`]
 //! trait and instantiated per instruction set inside a

@@ -1,4 +1,4 @@
-//! SSE2 (baseline x86_64): 16-byte vectors.
+//! SSE2 (baseline `x86_64`): 16-byte vectors.
 
 use core::arch::x86_64::{
     __m128i, _mm_loadu_si128, _mm_set1_epi8, _mm_storeu_si128, _mm_stream_si128,
