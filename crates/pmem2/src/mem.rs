@@ -23,6 +23,15 @@
 //! generic kernel (`PMEM_NO_MOVNT=1`, non-x86 CPUs) stores 8 bytes at a time
 //! wherever `dest` and `len` are 8-byte aligned.
 //!
+//! Kernels: SSE2, AVX and AVX-512F on `x86_64` (chosen as PMDK does, with
+//! `PMEM_AVX=0` / `PMEM_AVX512F=0` to step down), the portable 8-byte
+//! kernel with `PMEM_NO_MOVNT=1` and on other CPUs, libc's memmove/memset
+//! plus a flush with `PMEM_NO_MOVNT=1 PMEM_NO_GENERIC_MEMCPY=1`.
+//! `PMEM_MOVNT_THRESHOLD` and `PMEM_WC_WORKAROUND` work as in PMDK.
+//! MOVDIR64B (`PMEM_MOVDIR64B`) is not implemented (untestable here: the
+//! development CPU lacks it); the variable is accepted and changes nothing.
+//! [`kernel_name`] and [`info`] say what this process uses.
+//!
 //! Non-temporal stores are followed by an `SFENCE` where PMDK issues one:
 //! always on byte granularity and with `CLFLUSH`; with `CLWB`/`CLFLUSHOPT`
 //! the drain fence orders them, so with `NODRAIN` the caller must drain
@@ -222,25 +231,33 @@ fn choose_kernel(tunables: &crate::env::Tunables) -> KernelKind {
 /// The memory functions of `granularity`, chosen once per process.
 #[must_use]
 pub fn ops(granularity: Granularity) -> &'static MemOps {
-    static TABLE: OnceLock<[MemOps; 3]> = OnceLock::new();
-    &TABLE.get_or_init(|| {
-        // `choose_kernel` only returns supported kernels; the generic one
-        // always is.
-        build_for(kernel_kind()).unwrap_or_else(|| build_generic(arch::flush_kind()))
-    })[granularity as usize]
+    // `choose_kernel` only returns supported kernels; the generic one
+    // always is.
+    &table(kernel_kind()).unwrap_or_else(generic_table)[granularity as usize]
 }
 
 /// The memory functions of `granularity` built on a given kernel family,
 /// `None` if this CPU or build can't run it. Tests and benchmarks use this
-/// to force a kernel; programs want [`ops`].
+/// to force a kernel; programs want [`ops`]. For the process's own kernel
+/// it returns the very functions [`ops`] does.
 #[must_use]
 pub fn ops_with(kind: KernelKind, granularity: Granularity) -> Option<&'static MemOps> {
+    table(kind).map(|t| &t[granularity as usize])
+}
+
+/// The table of a kernel family, built once per process.
+fn table(kind: KernelKind) -> Option<&'static [MemOps; 3]> {
     static TABLES: [OnceLock<Option<[MemOps; 3]>>; 5] = [const { OnceLock::new() }; 5];
+    if kind == KernelKind::Generic {
+        return Some(generic_table());
+    }
     let slot = KernelKind::ALL.iter().position(|&k| k == kind)?;
-    TABLES[slot]
-        .get_or_init(|| build_for(kind))
-        .as_ref()
-        .map(|table| &table[granularity as usize])
+    TABLES[slot].get_or_init(|| build_for(kind)).as_ref()
+}
+
+fn generic_table() -> &'static [MemOps; 3] {
+    static GENERIC: OnceLock<[MemOps; 3]> = OnceLock::new();
+    GENERIC.get_or_init(|| build_generic(arch::flush_kind()))
 }
 
 fn build_for(kind: KernelKind) -> Option<[MemOps; 3]> {
@@ -638,10 +655,10 @@ impl crate::Map {
 
     /// Fills `[offset, offset + len)` with `byte` using the memset of this
     /// map's granularity and `flags`, as `pmem2_memset_fn`; always fenced on
-    /// return, as [`Map::copy_from_slice`].
+    /// return, as [`Map::copy_from_slice`](crate::Map::copy_from_slice).
     ///
     /// # Errors
-    /// As [`Map::copy_from_slice`].
+    /// As [`Map::copy_from_slice`](crate::Map::copy_from_slice).
     pub fn fill(
         &mut self,
         offset: usize,
@@ -671,10 +688,10 @@ impl crate::Map {
 
     /// Moves `len` bytes from `src_offset` to `dst_offset` inside the map
     /// (the ranges may overlap), as `pmem2_memmove_fn`; always fenced on
-    /// return, as [`Map::copy_from_slice`].
+    /// return, as [`Map::copy_from_slice`](crate::Map::copy_from_slice).
     ///
     /// # Errors
-    /// As [`Map::copy_from_slice`], for either range.
+    /// As [`Map::copy_from_slice`](crate::Map::copy_from_slice), for either range.
     pub fn copy_within(
         &mut self,
         src_offset: usize,

@@ -119,12 +119,19 @@ macro_rules! line_impl {
 }
 pub(crate) use line_impl;
 
-/// The measured default instruction set for this CPU, after the
-/// environment switches (`PMEM_AVX=0`, `PMEM_AVX512F=0`).
+/// The default instruction set: the widest the CPU has, after the
+/// environment switches (`PMEM_AVX=0`, `PMEM_AVX512F=0`), as in PMDK.
 ///
-/// PMDK takes the widest available. On the AMD EPYC this was tuned on, the
-/// widest is not the fastest: see `docs/benchmarks.md` for the measurements
-/// behind this choice.
+/// Measured on the AMD EPYC this was tuned on (`cargo xtask bench
+/// --kernels --reference avx512f`, see `docs/benchmarks.md`): with this
+/// module's loop shape the three widths are equal within noise at every
+/// size, so the width stays PMDK's choice. What made PMDK's AVX-512 copy
+/// slow there is its loop shape (32 lines loaded, then 32 stored), not the
+/// width: the same shape in this module lost most of its lead over C, and
+/// software prefetching made no measurable difference either way.
+///
+/// MOVDIR64B (`PMEM_MOVDIR64B`) is not implemented: the CPU this was built
+/// on lacks it, so it could not be tested; asking for it changes nothing.
 pub(crate) fn choose_simd(cpu: CpuFeatures, tunables: &Tunables) -> KernelKind {
     let mut kind = KernelKind::Sse2;
     if cpu.avx && tunables.avx {
