@@ -311,7 +311,11 @@ fn stream_span(cell: &Cell, src: &[u8], file_size: usize) -> usize {
 
 fn measure(sides: [Side; 2], cell: &Cell, src: &[u8], o: &Options) -> [f64; 2] {
     let span = stream_span(cell, src, o.file_size);
-    let mut rng = (cell.size as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    // A different sequence for every cell and run.
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut rng = (clock ^ cell.size as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let random_pos = |rng: &mut u64| (next_random(rng) as usize % (span + 1)) & !4095;
     // Warm up both sides, then calibrate the batch length on the first.
     let mut pos = 0;
@@ -856,6 +860,7 @@ fn kernels(o: &Options, lib: &CLib, src: &[u8]) {
             (Op::Memcpy, MemFlags::TEMPORAL, 4 * KIB, Mode::Hot),
             (Op::Memcpy, MemFlags::empty(), 64, Mode::Hot),
             (Op::Memset, MemFlags::NONTEMPORAL, 256 * MIB, Mode::Stream),
+            (Op::Memset, MemFlags::NONTEMPORAL, MIB, Mode::Stream),
             (Op::Memset, MemFlags::TEMPORAL, 4 * KIB, Mode::Hot),
         ] {
             let cell = Cell {

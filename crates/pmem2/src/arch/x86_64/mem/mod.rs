@@ -441,20 +441,31 @@ pub(crate) unsafe fn set<V: Vector, F: Flush, const NT: bool>(dst: *mut u8, byte
             let mut left = len - head;
             let wc = NT && wc_workaround();
             let mut since_fence = 0;
-            while left >= LINE {
+            let put = |d: *mut u8| {
                 V::store_line::<NT>(d, line);
                 if !NT {
                     F::flush_line(d);
                 }
-                d = d.add(LINE);
-                left -= LINE;
+            };
+            while left >= BLOCK {
+                put(d);
+                put(d.add(LINE));
+                put(d.add(2 * LINE));
+                put(d.add(3 * LINE));
+                d = d.add(BLOCK);
+                left -= BLOCK;
                 if wc {
-                    since_fence += LINE;
+                    since_fence += BLOCK;
                     if since_fence >= WC_SPAN {
                         fence();
                         since_fence = 0;
                     }
                 }
+            }
+            while left >= LINE {
+                put(d);
+                d = d.add(LINE);
+                left -= LINE;
             }
             if NT && nt_tail_size(left) {
                 let p8 = u64::from_ne_bytes([byte; 8]);
