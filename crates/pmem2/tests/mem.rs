@@ -336,18 +336,21 @@ fn child_report(vars: &[(&str, &str)]) -> String {
 }
 
 /// In a child process (see [`child_report`]): prints the chosen kernel and
-/// checks that the default functions copy correctly with it.
+/// checks that the default functions, and every kernel with this process's
+/// flush instruction, copy correctly.
 #[test]
 fn env_child_report() {
     if std::env::var_os("PMEM2_MEM_TEST_CHILD").is_none() {
         return;
     }
     let info = mem::info();
-    for g in Granularity::ALL {
+    let mut all: Vec<&MemOps> = Granularity::ALL.into_iter().map(mem::ops).collect();
+    all.extend(all_ops().into_iter().map(|(_, _, ops)| ops));
+    for ops in all {
         for flags in FLAG_SETS {
             for len in [0, 3, 64, 255, 256, 257, 5000] {
-                check_copy(mem::ops(g), flags, 3, 1, len, "child");
-                check_set(mem::ops(g), flags, 5, len, 0x42, "child");
+                check_copy(ops, flags, 3, 1, len, "child");
+                check_set(ops, flags, 5, len, 0x42, "child");
             }
         }
     }

@@ -486,13 +486,21 @@ pub(crate) unsafe fn set<V: Vector, F: Flush, const NT: bool>(dst: *mut u8, byte
 macro_rules! simd_kernel {
     ($name:ident, $vector:ty, $feature:literal) => {
         #[target_feature(enable = $feature)]
-        unsafe fn copy_entry<F: Flush, const NT: bool>(dst: *mut u8, src: *const u8, len: usize) {
+        pub(super) unsafe fn copy_entry<F: Flush, const NT: bool>(
+            dst: *mut u8,
+            src: *const u8,
+            len: usize,
+        ) {
             // SAFETY: forwarded contract; this function enables the feature.
             unsafe { super::copy::<$vector, F, NT>(dst, src, len) }
         }
 
         #[target_feature(enable = $feature)]
-        unsafe fn set_entry<F: Flush, const NT: bool>(dst: *mut u8, byte: u8, len: usize) {
+        pub(super) unsafe fn set_entry<F: Flush, const NT: bool>(
+            dst: *mut u8,
+            byte: u8,
+            len: usize,
+        ) {
             // SAFETY: forwarded contract; this function enables the feature.
             unsafe { super::set::<$vector, F, NT>(dst, byte, len) }
         }
@@ -523,3 +531,140 @@ macro_rules! simd_kernel {
     };
 }
 use simd_kernel;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::FlushKind;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static FLUSHED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Records the lines it is asked to flush. Its kind is CLWB so the
+    /// kernels skip the trailing `SFENCE` as they do with CLWB; the test
+    /// fences itself.
+    struct Recorder;
+    impl Flush for Recorder {
+        const KIND: FlushKind = FlushKind::Clwb;
+        unsafe fn flush_line(line: *const u8) {
+            FLUSHED.with(|f| f.borrow_mut().push(line as usize & !(LINE - 1)));
+        }
+    }
+
+    type CopyEntry = unsafe fn(*mut u8, *const u8, usize);
+    type SetEntry = unsafe fn(*mut u8, u8, usize);
+
+    /// (name, supported, temporal copy, NT copy, temporal set, NT set).
+    fn kernels() -> Vec<(&'static str, bool, [CopyEntry; 2], [SetEntry; 2])> {
+        let cpu = super::super::cpu_features();
+        vec![
+            (
+                "sse2",
+                true,
+                [
+                    sse2::copy_entry::<Recorder, false>,
+                    sse2::copy_entry::<Recorder, true>,
+                ],
+                [
+                    sse2::set_entry::<Recorder, false>,
+                    sse2::set_entry::<Recorder, true>,
+                ],
+            ),
+            (
+                "avx",
+                cpu.avx,
+                [
+                    avx::copy_entry::<Recorder, false>,
+                    avx::copy_entry::<Recorder, true>,
+                ],
+                [
+                    avx::set_entry::<Recorder, false>,
+                    avx::set_entry::<Recorder, true>,
+                ],
+            ),
+            (
+                "avx512f",
+                cpu.avx512f,
+                [
+                    avx512::copy_entry::<Recorder, false>,
+                    avx512::copy_entry::<Recorder, true>,
+                ],
+                [
+                    avx512::set_entry::<Recorder, false>,
+                    avx512::set_entry::<Recorder, true>,
+                ],
+            ),
+        ]
+    }
+
+    /// The lines overlapping `[addr, addr + len)`.
+    fn lines_of(addr: usize, len: usize) -> Vec<usize> {
+        if len == 0 {
+            return Vec::new();
+        }
+        (addr & !(LINE - 1)..addr + len).step_by(LINE).collect()
+    }
+
+    /// Checks the flushes of one call: temporal flushes every written line
+    /// exactly once; non-temporal flushes only lines it didn't stream
+    /// (never a line outside the range, never twice), and nothing at all
+    /// when the range is whole lines.
+    fn check_flushes(nt: bool, dst: usize, len: usize, what: &str) {
+        let mut flushed = FLUSHED.with(|f| std::mem::take(&mut *f.borrow_mut()));
+        flushed.sort_unstable();
+        let lines = lines_of(dst, len);
+        if nt {
+            let mut unique = flushed.clone();
+            unique.dedup();
+            assert_eq!(unique, flushed, "{what}: a line flushed twice");
+            assert!(
+                flushed.iter().all(|l| lines.contains(l)),
+                "{what}: flush outside the range"
+            );
+            if dst.is_multiple_of(LINE) && len.is_multiple_of(LINE) {
+                assert!(flushed.is_empty(), "{what}: whole lines were flushed");
+            }
+        } else {
+            assert_eq!(flushed, lines, "{what}: temporal flushes");
+        }
+    }
+
+    #[test]
+    fn every_kernel_flushes_what_it_leaves_in_cache() {
+        let src: Vec<u8> = (0..2000u32).map(|i| (i * 7 + 1) as u8).collect();
+        let mut buf = vec![0u8; 2200];
+        for (name, supported, copies, sets) in kernels() {
+            if !supported {
+                continue;
+            }
+            for (nt, (copy, set)) in [false, true].into_iter().zip(copies.into_iter().zip(sets)) {
+                for off in [0usize, 1, 17, 63] {
+                    for len in [
+                        0usize, 1, 4, 8, 16, 32, 63, 64, 65, 100, 128, 260, 320, 1000, 1024,
+                    ] {
+                        let base = buf.as_mut_ptr();
+                        let off = off + (64 - base as usize % 64) % 64;
+                        let what = format!("{name} nt={nt} off={off} len={len}");
+                        // SAFETY: `off + len <= 63 + 63 + 1024 < 2200`; the
+                        // CPU has the kernel's features (checked above).
+                        unsafe {
+                            copy(base.add(off), src.as_ptr(), len);
+                            fence();
+                        }
+                        check_flushes(nt, base as usize + off, len, &what);
+                        assert_eq!(&buf[off..off + len], &src[..len], "{what}");
+                        // SAFETY: as above.
+                        unsafe {
+                            set(buf.as_mut_ptr().add(off), 0xa7, len);
+                            fence();
+                        }
+                        check_flushes(nt, buf.as_ptr() as usize + off, len, &what);
+                        assert!(buf[off..off + len].iter().all(|&b| b == 0xa7), "{what}");
+                    }
+                }
+            }
+        }
+    }
+}
