@@ -35,3 +35,6 @@
 pub mod config;
 pub mod errormsg;
 pub mod guard;
+pub mod map;
+pub mod persist;
+pub mod source;
