@@ -36,8 +36,8 @@ report(const char *label, int rc)
 /* aborts the test on an unexpected condition */
 #define REQUIRE(cond) do { \
 	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: requirement failed: %s (errormsg: %s)\n", \
-			__FILE__, __LINE__, #cond, pmem2_errormsg()); \
+		fprintf(stderr, "%s:%d: requirement failed: %s (errno: %s, errormsg: %s)\n", \
+			__FILE__, __LINE__, #cond, strerror(errno), pmem2_errormsg()); \
 		exit(1); \
 	} \
 } while (0)
