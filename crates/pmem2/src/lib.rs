@@ -23,6 +23,7 @@ pub mod error;
 pub mod map;
 pub mod persist;
 mod registry;
+pub mod reservation;
 pub mod source;
 pub mod sys;
 
@@ -30,4 +31,5 @@ pub use arch::{flush_kind, FlushKind};
 pub use config::{Config, Granularity, Protection, Sharing};
 pub use error::{Error, Result};
 pub use map::{DeleteError, Map};
+pub use reservation::{ReservedMap, VmReservation};
 pub use source::{FileType, Source, SourceId};

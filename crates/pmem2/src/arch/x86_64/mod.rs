@@ -1,4 +1,4 @@
-//! x86_64: CLWB, CLFLUSHOPT or CLFLUSH, and SFENCE.
+//! `x86_64`: CLWB, CLFLUSHOPT or CLFLUSH, and SFENCE.
 //!
 //! Stable Rust has no intrinsics for CLWB and CLFLUSHOPT, so they are emitted
 //! with `asm!`. The blocks deliberately omit `nomem`: that keeps them compiler
@@ -71,7 +71,7 @@ pub struct CpuFeatures {
     pub avx512f: bool,
     /// CPUID.(7,0):ECX[28].
     pub movdir64b: bool,
-    /// Vendor string is "GenuineIntel".
+    /// Vendor string is `GenuineIntel`.
     pub intel: bool,
 }
 
