@@ -5,6 +5,7 @@ use std::os::raw::{c_int, c_uint};
 use pmem2::{Config, Granularity, Protection, Sharing};
 
 use crate::guard::{self, call};
+use crate::reservation::ReservationHandle;
 
 /// `struct pmem2_config`: opaque to C.
 #[derive(Debug, Clone, Default)]
@@ -132,6 +133,33 @@ pub unsafe extern "C" fn pmem2_config_set_protection(
         // SAFETY: caller's contract: NULL or a live, unaliased config.
         let cfg = unsafe { guard::handle_mut(cfg, F, "cfg") }?;
         cfg.config.set_protection(Protection::from_c(prot)?);
+        Ok(())
+    })
+}
+
+/// Makes maps of this config go to `offset` of the reservation `rsv`
+/// (NULL: no reservation). Always 0; the offset is checked by
+/// `pmem2_map_new`. The config keeps the reservation's range reserved until
+/// it is cleared or the config deleted, even if the reservation is deleted
+/// first (PMDK would keep a dangling pointer).
+///
+/// # Safety
+/// `cfg` must be NULL (→ `-EINVAL`) or a live config; `rsv` NULL or a live
+/// reservation.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_config_set_vm_reservation(
+    cfg: *mut ConfigHandle,
+    rsv: *mut ReservationHandle,
+    offset: usize,
+) -> c_int {
+    const F: &str = "pmem2_config_set_vm_reservation";
+    call(F, || {
+        // SAFETY: caller's contract: NULL or a live, unaliased config.
+        let cfg = unsafe { guard::handle_mut(cfg, F, "cfg") }?;
+        // SAFETY: caller's contract: NULL or a live reservation.
+        let rsv = unsafe { rsv.cast_const().as_ref() };
+        cfg.config
+            .set_vm_reservation(rsv.map(|r| &r.reservation), offset);
         Ok(())
     })
 }

@@ -37,4 +37,5 @@ pub mod errormsg;
 pub mod guard;
 pub mod map;
 pub mod persist;
+pub mod reservation;
 pub mod source;

@@ -1,14 +1,41 @@
 //! `pmem2_map_*`: mappings.
 
+use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::ptr::NonNull;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pmem2::{Error, Granularity, Map};
 
 use crate::config::ConfigHandle;
 use crate::guard::{self, call, value};
 use crate::source::SourceHandle;
+
+/// Live map handles by start address, so that the reservation `find`
+/// functions return the very pointer C holds.
+static HANDLES: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
+
+fn handles() -> MutexGuard<'static, BTreeMap<usize, usize>> {
+    HANDLES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The C handle of the live map starting at `addr`.
+pub fn handle_at(addr: usize) -> Option<*mut MapHandle> {
+    handles().get(&addr).map(|&p| p as *mut MapHandle)
+}
+
+/// Boxes a new map, records it by address and stores the pointer in `*out`.
+///
+/// # Safety
+/// `out` must be valid for a pointer write.
+unsafe fn give_map(out: *mut *mut MapHandle, map: Map) {
+    let addr = map.addr() as usize;
+    let ptr = Box::into_raw(Box::new(MapHandle::new(map)));
+    handles().insert(addr, ptr as usize);
+    // SAFETY: forwarded from the caller.
+    unsafe { out.write(ptr) };
+}
 
 /// `struct pmem2_map`: opaque to C.
 ///
@@ -56,7 +83,7 @@ pub unsafe extern "C" fn pmem2_map_new(
         let src = unsafe { guard::handle(src, F, "src") }?;
         let map = Map::new(&cfg.config, &src.source)?;
         // SAFETY: `map_ptr` was checked above.
-        unsafe { guard::give(map_ptr, MapHandle::new(map)) };
+        unsafe { give_map(map_ptr, map) };
         Ok(())
     })
 }
@@ -94,7 +121,7 @@ pub unsafe extern "C" fn pmem2_map_from_existing(
         // SAFETY: the caller keeps the range mapped while the map exists.
         let wrapped = unsafe { Map::from_existing(&src.source, addr, len, granularity) }?;
         // SAFETY: `map` was checked above.
-        unsafe { guard::give(map, MapHandle::new(wrapped)) };
+        unsafe { give_map(map, wrapped) };
         Ok(())
     })
 }
@@ -123,14 +150,16 @@ pub unsafe extern "C" fn pmem2_map_delete(map_ptr: *mut *mut MapHandle) -> c_int
         let Some(map) = handle.map.take() else {
             return Err(Error::MappingNotFound("the map was already deleted".into()));
         };
+        let addr = map.addr() as usize;
         match map.delete() {
             Ok(()) => {
-                // SAFETY: `*map_ptr` is ours (from `give`); C gives it up now.
+                handles().remove(&addr);
+                // SAFETY: `*map_ptr` is ours (from `give_map`); C gives it up now.
                 drop(unsafe { guard::take(map_ptr) });
                 Ok(())
             }
             Err(failed) => {
-                handle.map = Some(failed.map);
+                handle.map = Some(failed.handle);
                 Err(failed.error)
             }
         }

@@ -93,6 +93,22 @@ pub fn exported(lib: &Path) -> Result<BTreeSet<String>, String> {
         .collect())
 }
 
+/// API functions the library references but doesn't define.
+pub fn undefined_api(lib: &Path) -> Result<Vec<String>, String> {
+    let out = Command::new("readelf")
+        .args(["--dyn-syms", "-W"])
+        .arg(lib)
+        .output()
+        .map_err(|e| format!("readelf: {e}"))?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f.len() >= 8 && f[6] == "UND" && f[7].starts_with("pmem2_")).then(|| f[7].to_string())
+        })
+        .collect())
+}
+
 /// The soname of a shared library.
 pub fn soname(lib: &Path) -> Result<String, String> {
     let out = Command::new("readelf")

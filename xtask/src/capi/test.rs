@@ -45,6 +45,9 @@ const PMEM_ENV: &[&str] = &[
     "LD_PRELOAD",
 ];
 
+/// Time limit of one test program (`timeout(1)` syntax).
+const TIMEOUT: &str = "120";
+
 /// Pass/fail counts.
 #[derive(Default)]
 struct Tally {
@@ -124,8 +127,9 @@ impl Harness {
         ));
         let _ = fs::remove_dir_all(&scratch);
         fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(exe);
-        cmd.arg(&scratch);
+        // A hung program fails its check instead of the whole run.
+        let mut cmd = Command::new("timeout");
+        cmd.args(["--kill-after=5", TIMEOUT]).arg(exe).arg(&scratch);
         for var in PMEM_ENV {
             cmd.env_remove(var);
         }
@@ -247,7 +251,7 @@ fn header_checks(h: &Harness, t: &mut Tally) {
 }
 
 /// Runs everything; `Err` when anything failed.
-pub fn run_all(args: &[String]) -> Result<(), String> {
+pub fn run_all(args: &[String], allow_unwired: bool) -> Result<(), String> {
     if let Some(a) = args.first() {
         return Err(format!("unexpected argument '{a}'"));
     }
@@ -255,7 +259,7 @@ pub fn run_all(args: &[String]) -> Result<(), String> {
     let work = std::env::temp_dir().join(format!("pmem2-c-test-{}", std::process::id()));
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-    let result = run_in(&work, &mut t);
+    let result = run_in(&work, &mut t, allow_unwired);
     let _ = fs::remove_dir_all(&work);
     result?;
     println!("{} passed, {} failed", t.passed, t.failed);
@@ -266,8 +270,8 @@ pub fn run_all(args: &[String]) -> Result<(), String> {
     }
 }
 
-fn run_in(work: &Path, t: &mut Tally) -> Result<(), String> {
-    let built = build();
+fn run_in(work: &Path, t: &mut Tally, allow_unwired: bool) -> Result<(), String> {
+    let built = build(allow_unwired);
     if !t.record(
         "build-c",
         built
@@ -357,7 +361,9 @@ fn run_in(work: &Path, t: &mut Tally) -> Result<(), String> {
                     .arg(h.prefix.join("lib/libpmem2.a"))
                     .args(super::NATIVE_LIBS),
             )?;
-            let out = Command::new(&exe)
+            let out = Command::new("timeout")
+                .args(["--kill-after=5", TIMEOUT])
+                .arg(&exe)
                 .arg(work)
                 .env_remove("LD_LIBRARY_PATH")
                 .output()
