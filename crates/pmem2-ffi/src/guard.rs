@@ -11,6 +11,7 @@ use pmem2::Error;
 use crate::errormsg::set_message;
 
 /// Records `err` as the thread's message and returns its C code.
+#[must_use = "the code must be returned to C"]
 pub fn fail(err: &Error) -> c_int {
     set_message(&err.to_string());
     err.code()
@@ -46,13 +47,11 @@ pub fn value<T>(func: &'static str, fallback: T, body: impl FnOnce() -> Result<T
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(v)) => v,
         Ok(Err(err)) => {
-            fail(&err);
+            set_message(&err.to_string());
             fallback
         }
         Err(payload) => {
-            fail(&Error::Unknown(
-                format!("{func}: internal error: {}", panic_text(&*payload)).into(),
-            ));
+            set_message(&format!("{func}: internal error: {}", panic_text(&*payload)));
             fallback
         }
     }

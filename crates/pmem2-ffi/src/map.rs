@@ -21,6 +21,7 @@ fn handles() -> MutexGuard<'static, BTreeMap<usize, usize>> {
 }
 
 /// The C handle of the live map starting at `addr`.
+#[must_use]
 pub fn handle_at(addr: usize) -> Option<*mut MapHandle> {
     handles().get(&addr).map(|&p| p as *mut MapHandle)
 }

@@ -172,7 +172,7 @@ mod tests {
             assert_eq!(pmem2_source_get_fd(src, &raw mut fd), 0);
             assert_eq!(fd, raw);
             assert_eq!(pmem2_source_delete(&raw mut src), 0);
-            src = 1usize as *mut SourceHandle;
+            src = std::ptr::dangling_mut::<SourceHandle>();
             assert_eq!(
                 pmem2_source_from_fd(&raw mut src, -1),
                 PMEM2_E_INVALID_FILE_HANDLE
