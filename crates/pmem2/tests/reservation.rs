@@ -265,13 +265,15 @@ fn from_existing_is_never_unmapped() {
     unsafe { rustix::mm::munmap(raw, len) }.unwrap();
 }
 
+/// Page-sized slots of the stress test's reservation.
+const SLOTS: usize = 64;
+
 /// 16 threads creating, finding and dropping mappings in one reservation.
 /// Each map is filled with its owner's tag and checked before it is
 /// dropped: two overlapping live mappings would clobber each other.
 #[test]
 fn concurrent_stress() {
     const THREADS: usize = 16;
-    const SLOTS: usize = 64;
     let ops_per_thread: usize = std::env::var("PMEM2_STRESS_OPS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -286,75 +288,7 @@ fn concurrent_stress() {
             let rsv = Arc::clone(&rsv);
             let created = Arc::clone(&created);
             let refused = Arc::clone(&refused);
-            std::thread::spawn(move || {
-                let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ (t as u64 + 1);
-                let mut next = move || {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    rng
-                };
-                let mut held: Vec<(Map, u64)> = Vec::new();
-                for op in 0..ops_per_thread {
-                    match next() % 4 {
-                        0 | 1 => {
-                            let pages = 1 + (next() % 3) as usize;
-                            let slot = (next() % SLOTS as u64) as usize;
-                            let source = Source::anonymous(pages * page()).unwrap();
-                            let mut config = Config::with_granularity(Granularity::Byte);
-                            config.set_vm_reservation(Some(&rsv), slot * page());
-                            match Map::new(&config, &source) {
-                                Ok(mut map) => {
-                                    let tag = ((t as u64) << 32) | op as u64;
-                                    let bytes = tag.to_le_bytes();
-                                    for p in 0..pages {
-                                        map.write(p * page(), &bytes).unwrap();
-                                    }
-                                    created.fetch_add(1, Ordering::Relaxed);
-                                    held.push((map, tag));
-                                }
-                                Err(e) => {
-                                    let c = e.code();
-                                    assert!(
-                                        c == PMEM2_E_MAPPING_EXISTS
-                                            || c == PMEM2_E_LENGTH_OUT_OF_RANGE,
-                                        "unexpected {e}"
-                                    );
-                                    refused.fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
-                        }
-                        2 => {
-                            if !held.is_empty() {
-                                let i = (next() as usize) % held.len();
-                                let (map, tag) = held.swap_remove(i);
-                                let mut buf = [0u8; 8];
-                                for p in 0..map.size() / page() {
-                                    map.read(p * page(), &mut buf).unwrap();
-                                    assert_eq!(
-                                        u64::from_le_bytes(buf),
-                                        tag,
-                                        "a live map was clobbered"
-                                    );
-                                }
-                                drop(map);
-                            }
-                        }
-                        _ => {
-                            let slot = (next() % SLOTS as u64) as usize;
-                            match rsv.map_find(slot * page(), page()) {
-                                Ok(found) => assert!(found.offset + found.len <= SLOTS * page()),
-                                Err(e) => assert_eq!(e.code(), PMEM2_E_MAPPING_NOT_FOUND),
-                            }
-                        }
-                    }
-                }
-                for (map, tag) in held {
-                    let mut buf = [0u8; 8];
-                    map.read(0, &mut buf).unwrap();
-                    assert_eq!(u64::from_le_bytes(buf), tag);
-                }
-            })
+            std::thread::spawn(move || stress_worker(t, &rsv, &created, &refused, ops_per_thread))
         })
         .collect();
     for t in threads {
@@ -372,4 +306,76 @@ fn concurrent_stress() {
         perms_in(start, start + SLOTS * page()).is_empty(),
         "reservation released"
     );
+}
+
+/// One thread of [`concurrent_stress`]: random map / verify-and-drop / find.
+fn stress_worker(
+    t: usize,
+    rsv: &VmReservation,
+    created: &AtomicUsize,
+    refused: &AtomicUsize,
+    ops: usize,
+) {
+    let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ (t as u64 + 1);
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut held: Vec<(Map, u64)> = Vec::new();
+    for op in 0..ops {
+        match next() % 4 {
+            0 | 1 => {
+                let pages = 1 + (next() % 3) as usize;
+                let slot = (next() % SLOTS as u64) as usize;
+                let source = Source::anonymous(pages * page()).unwrap();
+                let mut config = Config::with_granularity(Granularity::Byte);
+                config.set_vm_reservation(Some(rsv), slot * page());
+                match Map::new(&config, &source) {
+                    Ok(mut map) => {
+                        let tag = ((t as u64) << 32) | op as u64;
+                        let bytes = tag.to_le_bytes();
+                        for p in 0..pages {
+                            map.write(p * page(), &bytes).unwrap();
+                        }
+                        created.fetch_add(1, Ordering::Relaxed);
+                        held.push((map, tag));
+                    }
+                    Err(e) => {
+                        let c = e.code();
+                        assert!(
+                            c == PMEM2_E_MAPPING_EXISTS || c == PMEM2_E_LENGTH_OUT_OF_RANGE,
+                            "unexpected {e}"
+                        );
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            2 => {
+                if !held.is_empty() {
+                    let i = (next() as usize) % held.len();
+                    let (map, tag) = held.swap_remove(i);
+                    let mut buf = [0u8; 8];
+                    for p in 0..map.size() / page() {
+                        map.read(p * page(), &mut buf).unwrap();
+                        assert_eq!(u64::from_le_bytes(buf), tag, "a live map was clobbered");
+                    }
+                    drop(map);
+                }
+            }
+            _ => {
+                let slot = (next() % SLOTS as u64) as usize;
+                match rsv.map_find(slot * page(), page()) {
+                    Ok(found) => assert!(found.offset + found.len <= SLOTS * page()),
+                    Err(e) => assert_eq!(e.code(), PMEM2_E_MAPPING_NOT_FOUND),
+                }
+            }
+        }
+    }
+    for (map, tag) in held {
+        let mut buf = [0u8; 8];
+        map.read(0, &mut buf).unwrap();
+        assert_eq!(u64::from_le_bytes(buf), tag);
+    }
 }

@@ -18,6 +18,10 @@
 )]
 pub(crate) mod imp;
 
+/// The portable memory-op kernel, used on every architecture.
+#[path = "generic/mem.rs"]
+pub(crate) mod generic_mem;
+
 pub(crate) use imp::{detect_flush, fence};
 
 /// Size of the unit a flush instruction writes back.

@@ -7,6 +7,8 @@
 use core::arch::asm;
 use core::arch::x86_64::__cpuid_count;
 
+pub(crate) mod mem;
+
 use super::{Flush, FlushKind};
 use crate::env::Tunables;
 
