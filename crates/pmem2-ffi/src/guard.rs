@@ -51,7 +51,10 @@ pub fn value<T>(func: &'static str, fallback: T, body: impl FnOnce() -> Result<T
             fallback
         }
         Err(payload) => {
-            set_message(&format!("{func}: internal error: {}", panic_text(&*payload)));
+            set_message(&format!(
+                "{func}: internal error: {}",
+                panic_text(&*payload)
+            ));
             fallback
         }
     }

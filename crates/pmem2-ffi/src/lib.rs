@@ -36,6 +36,8 @@ pub mod config;
 pub mod errormsg;
 pub mod guard;
 pub mod map;
+pub mod mem;
 pub mod persist;
+pub mod ras;
 pub mod reservation;
 pub mod source;
