@@ -6,11 +6,12 @@
 //! functions are thin: argument checks and conversion; the logic lives in
 //! `pmem2`.
 //!
-//! `cargo xtask build-c` relinks this crate's static library into
-//! `libpmem2.so.1` with a version script (every symbol at `LIBPMEM2_2.0`,
-//! aliases at `LIBPMEM2_1.0`) and adds the small C file `c/pmem2_shim.c`
-//! for `pmem2_perror`, which is variadic and so can't be defined in stable
-//! Rust.
+//! `pmem2_perror` is variadic, which stable Rust can't define: it is the
+//! small C file `c/pmem2_perror.c`, compiled by `build.rs` and bundled into
+//! this crate's static library. `cargo xtask build-c` relinks that library
+//! into `libpmem2.so.1` with a version script (every symbol at
+//! `LIBPMEM2_2.0`) plus `c/pmem2_compat.c`, which binds the same functions
+//! at `LIBPMEM2_1.0` with `.symver` for binaries built against PMDK 1.x.
 //!
 //! ## Panics
 //! No panic crosses the C boundary: every entry point runs its body through

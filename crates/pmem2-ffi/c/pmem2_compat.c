@@ -1,59 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * pmem2_shim.c -- the part of libpmem2 that stable Rust can't express.
- *
- * 1. pmem2_perror: variadic, so it lives here; it formats with vsnprintf
- *    and appends pmem2_errormsg() (implemented in Rust).
- * 2. With PMEM2_SHIM_COMPAT_1_0 (shared library only): every symbol of
- *    PMDK 1.x's LIBPMEM2_1.0 version node, as a wrapper bound to
- *    "name@LIBPMEM2_1.0" with .symver, so binaries linked against PMDK
- *    1.10-1.13 run too. The default "name@@LIBPMEM2_2.0" is the Rust
- *    function itself (version script).
+ * pmem2_compat.c -- every symbol of PMDK 1.x's LIBPMEM2_1.0 version node,
+ * as a wrapper bound to "name@LIBPMEM2_1.0" with .symver, so binaries
+ * linked against PMDK 1.10-1.13 run too. The default "name@@LIBPMEM2_2.0"
+ * is the Rust function itself (version script). Linked into the shared
+ * library only (cargo xtask build-c).
  */
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include <libpmem2.h>
 
-/* prints "<formatted>: <pmem2_errormsg()>\n" on stderr */
-static void
-perror_va(const char *format, va_list ap)
-{
-	char small[1024];
-	char *text = small;
-	va_list again;
-	int len;
-
-	va_copy(again, ap);
-	len = vsnprintf(small, sizeof(small), format, ap);
-	if (len < 0) {
-		small[0] = '\0';
-	} else if ((size_t)len >= sizeof(small)) {
-		char *big = malloc((size_t)len + 1);
-		if (big != NULL) {
-			vsnprintf(big, (size_t)len + 1, format, again);
-			text = big;
-		}
-	}
-	va_end(again);
-
-	fprintf(stderr, "%s: %s\n", text, pmem2_errormsg());
-	if (text != small)
-		free(text);
-}
-
-void
-pmem2_perror(const char *format, ...)
-{
-	va_list ap;
-
-	va_start(ap, format);
-	perror_va(format, ap);
-	va_end(ap);
-}
-
-#ifdef PMEM2_SHIM_COMPAT_1_0
+void pmem2_perror_va(const char *format, va_list ap)
+	__attribute__((visibility("hidden")));
 
 #define COMPAT_NAME(name) name##_compat_1_0
 #define COMPAT_SYMVER(name) \
@@ -78,7 +36,7 @@ COMPAT_NAME(pmem2_perror)(const char *format, ...)
 	va_list ap;
 
 	va_start(ap, format);
-	perror_va(format, ap);
+	pmem2_perror_va(format, ap);
 	va_end(ap);
 }
 COMPAT_SYMVER(pmem2_perror)
@@ -180,4 +138,3 @@ COMPAT(int, pmem2_vm_reservation_new,
 COMPAT(int, pmem2_vm_reservation_shrink,
 	(struct pmem2_vm_reservation *r, size_t o, size_t n), (r, o, n))
 
-#endif /* PMEM2_SHIM_COMPAT_1_0 */
