@@ -2,7 +2,7 @@
 //!
 //! Every function of PMDK 2.x's `libpmem2.h` with PMDK's C semantics: the
 //! same return codes, output pointers set to NULL on failure, a per-thread
-//! message for [`pmem2_errormsg`] on every error, NULL-safe deletes. The
+//! message for [`pmem2_errormsg`](errormsg::pmem2_errormsg) on every error, NULL-safe deletes. The
 //! functions are thin: argument checks and conversion; the logic lives in
 //! `pmem2`.
 //!
