@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * common.h -- helpers of the C tests (tests/c/README.md).
+ * common.h -- helpers of the C tests (see README.md here).
  *
  * Every reported call prints one line "<label>: rc=<code> msg=<set|EMPTY|->"
  * (msg: whether pmem2_errormsg() is non-empty after a failure, "-" after
