@@ -151,15 +151,24 @@ pub unsafe extern "C" fn pmem2_map_delete(map_ptr: *mut *mut MapHandle) -> c_int
         let Some(map) = handle.map.take() else {
             return Err(Error::MappingNotFound("the map was already deleted".into()));
         };
+        // Forget the address before unmapping: once it is unmapped another
+        // thread may map (and record) the same address.
         let addr = map.addr() as usize;
+        {
+            let mut table = handles();
+            if table.get(&addr) == Some(&(ptr as usize)) {
+                table.remove(&addr);
+            }
+        }
         match map.delete() {
             Ok(()) => {
-                handles().remove(&addr);
                 // SAFETY: `*map_ptr` is ours (from `give_map`); C gives it up now.
                 drop(unsafe { guard::take(map_ptr) });
                 Ok(())
             }
             Err(failed) => {
+                // Still mapped, so nobody else can have taken the address.
+                handles().insert(addr, ptr as usize);
                 handle.map = Some(failed.handle);
                 Err(failed.error)
             }
@@ -261,6 +270,54 @@ mod tests {
             assert!(pmem2_map_get_address(null_mut()).is_null());
             assert_eq!(pmem2_map_get_size(null_mut()), 0);
             assert_eq!(pmem2_map_get_store_granularity(null_mut()), 2);
+            assert_eq!(pmem2_source_delete(&raw mut src), 0);
+            assert_eq!(pmem2_config_delete(&raw mut cfg), 0);
+        }
+    }
+
+    #[test]
+    fn reservation_find_returns_the_callers_handles() {
+        use crate::reservation::*;
+        let page = pmem2::persist::page_size();
+        let (mut cfg, mut src, mut rsv) = (null_mut(), null_mut(), null_mut());
+        let (mut a, mut b, mut found) = (null_mut(), null_mut(), null_mut());
+        // SAFETY: live locals; every handle is deleted at the end.
+        unsafe {
+            assert_eq!(pmem2_config_new(&raw mut cfg), 0);
+            assert_eq!(pmem2_config_set_required_store_granularity(cfg, 2), 0);
+            assert_eq!(pmem2_source_from_anon(&raw mut src, page), 0);
+            assert_eq!(
+                pmem2_vm_reservation_new(&raw mut rsv, null_mut(), 4 * page),
+                0
+            );
+            assert_eq!(pmem2_config_set_vm_reservation(cfg, rsv, page), 0);
+            assert_eq!(pmem2_map_new(&raw mut a, cfg, src), 0);
+            assert_eq!(pmem2_config_set_vm_reservation(cfg, rsv, 3 * page), 0);
+            assert_eq!(pmem2_map_new(&raw mut b, cfg, src), 0);
+            assert_eq!(pmem2_vm_reservation_map_find_first(rsv, &raw mut found), 0);
+            assert_eq!(found, a);
+            assert_eq!(
+                pmem2_vm_reservation_map_find_next(rsv, a, &raw mut found),
+                0
+            );
+            assert_eq!(found, b);
+            assert_eq!(
+                pmem2_vm_reservation_map_find(rsv, 0, page, &raw mut found),
+                PMEM2_E_MAPPING_NOT_FOUND
+            );
+            assert!(found.is_null());
+            assert_eq!(
+                pmem2_vm_reservation_delete(&raw mut rsv),
+                PMEM2_E_VM_RESERVATION_NOT_EMPTY
+            );
+            assert!(!rsv.is_null(), "a refused delete keeps the handle");
+            assert_eq!(pmem2_map_delete(&raw mut a), 0);
+            assert_eq!(pmem2_vm_reservation_map_find_last(rsv, &raw mut found), 0);
+            assert_eq!(found, b);
+            assert_eq!(pmem2_map_delete(&raw mut b), 0);
+            assert_eq!(pmem2_config_set_vm_reservation(cfg, null_mut(), 0), 0);
+            assert_eq!(pmem2_vm_reservation_delete(&raw mut rsv), 0);
+            assert!(rsv.is_null());
             assert_eq!(pmem2_source_delete(&raw mut src), 0);
             assert_eq!(pmem2_config_delete(&raw mut cfg), 0);
         }
