@@ -93,6 +93,27 @@ pub fn exported(lib: &Path) -> Result<BTreeSet<String>, String> {
         .collect())
 }
 
+/// The version nodes a program's `pmem2_*` imports are bound to.
+pub fn imported_versions(exe: &Path) -> Result<BTreeSet<String>, String> {
+    let out = Command::new("readelf")
+        .args(["--dyn-syms", "-W"])
+        .arg(exe)
+        .output()
+        .map_err(|e| format!("readelf: {e}"))?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // Name: "pmem2_x@LIBPMEM2_1.0", followed by "(3)".
+            (f.len() >= 8 && f[6] == "UND" && f[7].starts_with("pmem2_")).then(|| {
+                f[7].split_once('@')
+                    .map_or("<unversioned>", |(_, v)| v.trim_start_matches('@'))
+                    .to_string()
+            })
+        })
+        .collect())
+}
+
 /// API functions the library references but doesn't define.
 pub fn undefined_api(lib: &Path) -> Result<Vec<String>, String> {
     let out = Command::new("readelf")

@@ -421,6 +421,24 @@ fn differential(h: &Harness, src: &Path, name: &str, known: &BTreeSet<String>, t
         return;
     }
     let pmdk = pmdk.unwrap();
+    for (exe, want, what) in [
+        (ours.as_ref().ok(), "LIBPMEM2_2.0", "our build"),
+        (Some(&pmdk), "LIBPMEM2_1.0", "PMDK-built binary"),
+    ] {
+        let Some(exe) = exe else { continue };
+        let versions = symbols::imported_versions(exe);
+        if versions.as_ref().is_ok_and(BTreeSet::is_empty) {
+            continue; // calls nothing (diff_consts.c)
+        }
+        let result = versions.and_then(|v| {
+            if v.len() == 1 && v.contains(want) {
+                Ok(format!("imports pmem2_*@{want}"))
+            } else {
+                Err(format!("imports pmem2_* at {v:?}, expected only {want}"))
+            }
+        });
+        t.record(&format!("{name}: {what} binds to {want}"), result);
+    }
     let reference = match h
         .exec(&pmdk, Lib::System, "pmdk")
         .and_then(|o| succeeded(&o))
