@@ -4,12 +4,18 @@
 
 use std::process::ExitCode;
 
+mod bench;
 mod capi;
 
 type Task = fn(&[String]) -> Result<(), String>;
 
 /// Commands: name, one-line help, entry point.
 const TASKS: &[(&str, &str, Task)] = &[
+    (
+        "bench",
+        "pmem2 vs the C libpmem2: memcpy/memset/persist/map, side by side",
+        bench::run,
+    ),
     (
         "build-c",
         "build libpmem2.so.1 and libpmem2.a into target/capi/lib",
