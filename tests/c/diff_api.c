@@ -230,7 +230,24 @@ maps(void)
 	try_map("closed fd", cfg, src_late);
 	{
 		size_t size = 0;
+		int got = -1, numa = 0;
+		uint64_t usc = 0;
+		char b[16];
+		struct pmem2_badblock_context *bbctx = NULL;
+
 		CALL("source_size(closed fd)", pmem2_source_size(src_late, &size));
+		CALL("source_alignment(closed fd)",
+			pmem2_source_alignment(src_late, &size));
+		CALL("source_get_fd(closed fd)", pmem2_source_get_fd(src_late, &got));
+		CALL("pread_mcsafe(closed fd)",
+			pmem2_source_pread_mcsafe(src_late, b, sizeof(b), 0));
+		CALL("pwrite_mcsafe(closed fd)",
+			pmem2_source_pwrite_mcsafe(src_late, b, sizeof(b), 0));
+		CALL("device_usc(closed fd)", pmem2_source_device_usc(src_late, &usc));
+		CALL("numa_node(closed fd)", pmem2_source_numa_node(src_late, &numa));
+		if (CALL("badblock_context_new(closed fd)",
+				pmem2_badblock_context_new(&bbctx, src_late)) == 0)
+			pmem2_badblock_context_delete(&bbctx);
 	}
 
 	pmem2_source_delete(&src);
@@ -558,6 +575,17 @@ ras(void)
 			pmem2_badblock_context_new(&bbctx, src)) == 0) {
 		CALL("badblock_next(file)", pmem2_badblock_next(bbctx, &bb));
 		CALL("badblock_next(file) again", pmem2_badblock_next(bbctx, &bb));
+		bb.offset = 0;
+		bb.length = 4096;
+		CALL("badblock_clear(file, first page)",
+			pmem2_badblock_clear(bbctx, &bb));
+		bb.offset = (size_t)INT64_MAX + 1;
+		CALL("badblock_clear(file, offset > INT64_MAX)",
+			pmem2_badblock_clear(bbctx, &bb));
+		bb.offset = 0;
+		bb.length = (size_t)INT64_MAX + 1;
+		CALL("badblock_clear(file, length > INT64_MAX)",
+			pmem2_badblock_clear(bbctx, &bb));
 		pmem2_badblock_context_delete(&bbctx);
 		printf("badblock_context_delete ctx: %s\n",
 			bbctx == NULL ? "NULL" : "set");
