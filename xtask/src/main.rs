@@ -5,15 +5,33 @@
 use std::process::ExitCode;
 
 mod bench;
+mod capi;
 
 type Task = fn(&[String]) -> Result<(), String>;
 
 /// Commands: name, one-line help, entry point.
-const TASKS: &[(&str, &str, Task)] = &[(
-    "bench",
-    "pmem2 vs the C libpmem2: memcpy/memset/persist/map, side by side",
-    bench::run,
-)];
+const TASKS: &[(&str, &str, Task)] = &[
+    (
+        "bench",
+        "pmem2 vs the C libpmem2: memcpy/memset/persist/map, side by side",
+        bench::run,
+    ),
+    (
+        "build-c",
+        "build libpmem2.so.1 and libpmem2.a into target/capi/lib",
+        capi::build_c,
+    ),
+    (
+        "install-c",
+        "install the C library, headers and pkg-config file: --prefix DIR",
+        capi::install_c,
+    ),
+    (
+        "c-test",
+        "C library tests: symbols, headers, differential run against PMDK, examples",
+        capi::c_test,
+    ),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,0 +1,330 @@
+//! RAS: deep flush, device id, unsafe shutdown count, NUMA node, bad
+//! blocks, machine-check-safe I/O.
+//!
+//! As in PMDK, the device queries and `pmem2_badblock_context_new` report
+//! `PMEM2_E_NOSUPP` for an anonymous source before looking at their output
+//! pointers (PMDK's own tests pass NULL there).
+
+use std::ffi::{c_char, c_void};
+use std::os::raw::c_int;
+
+use pmem2::{BadBlock, BadBlockContext, Error, FileType};
+
+use crate::guard::{self, call};
+use crate::map::MapHandle;
+use crate::source::SourceHandle;
+
+/// `struct pmem2_badblock`: a bad range in bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CBadBlock {
+    /// Offset from the start of the file or device.
+    pub offset: usize,
+    /// Length.
+    pub length: usize,
+}
+
+/// `struct pmem2_badblock_context`: opaque to C.
+#[derive(Debug)]
+pub struct BadBlockHandle {
+    /// The Rust iterator.
+    pub context: BadBlockContext,
+}
+
+/// Makes `[ptr, ptr + size)` of the map durable down to the persistence
+/// domain; outside the map → `PMEM2_E_DEEP_FLUSH_RANGE`.
+///
+/// # Safety
+/// `map` must be NULL (→ `-EINVAL`) or a live map. `ptr` is only compared
+/// with the map's bounds.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_deep_flush(
+    map: *mut MapHandle,
+    ptr: *mut c_void,
+    size: usize,
+) -> c_int {
+    const F: &str = "pmem2_deep_flush";
+    call(F, || {
+        // SAFETY: caller's contract: NULL or a live map.
+        let handle = unsafe { guard::handle(map.cast_const(), F, "map") }?;
+        handle
+            .map()?
+            .deep_flush_ptr(ptr.cast::<u8>().cast_const(), size)
+    })
+}
+
+/// The source's device id: with `id` NULL, stores the size needed
+/// (NUL included) in `*len`; otherwise writes the NUL-terminated id into
+/// `id`, whose capacity is `*len` (`PMEM2_E_BUFFER_TOO_SMALL` if it
+/// doesn't fit). Unlike PMDK the buffer needn't start empty.
+///
+/// # Safety
+/// `src` NULL or a live source; `len` NULL or valid for reads and writes;
+/// a non-NULL `id` valid for `*len` bytes of writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_source_device_id(
+    src: *const SourceHandle,
+    id: *mut c_char,
+    len: *mut usize,
+) -> c_int {
+    const F: &str = "pmem2_source_device_id";
+    call(F, || {
+        // SAFETY: caller's contract: NULL or a live source.
+        let src = unsafe { guard::handle(src, F, "src") }?;
+        let device_id = src.source.device_id()?;
+        // SAFETY: caller's contract: NULL or valid for reads and writes.
+        let len = unsafe { guard::handle_mut(len, F, "len") }?;
+        let buf = if id.is_null() {
+            None
+        } else {
+            // SAFETY: the caller provides `*len` writable bytes at `id`.
+            Some(unsafe { std::slice::from_raw_parts_mut(id.cast::<u8>(), *len) })
+        };
+        pmem2::ras::device_id_to_c(&device_id, buf, len)
+    })
+}
+
+/// The unsafe shutdown count of the source's DIMMs → `*usc`.
+///
+/// # Safety
+/// `src` NULL or a live source; `usc` NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_source_device_usc(src: *const SourceHandle, usc: *mut u64) -> c_int {
+    const F: &str = "pmem2_source_device_usc";
+    call(F, || {
+        // SAFETY: caller's contract: NULL or a live source.
+        let src = unsafe { guard::handle(src, F, "src") }?;
+        let count = src.source.device_usc()?;
+        // SAFETY: caller's contract: NULL or valid for writes.
+        unsafe { guard::write_out(usc, count, F, "usc") }
+    })
+}
+
+/// The NUMA node of the source's NVDIMM region → `*numa_node`.
+///
+/// # Safety
+/// `src` NULL or a live source; `numa_node` NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_source_numa_node(
+    src: *const SourceHandle,
+    numa_node: *mut c_int,
+) -> c_int {
+    const F: &str = "pmem2_source_numa_node";
+    call(F, || {
+        // SAFETY: caller's contract: NULL or a live source.
+        let src = unsafe { guard::handle(src, F, "src") }?;
+        let node = src.source.numa_node()?;
+        // SAFETY: caller's contract: NULL or valid for writes.
+        unsafe { guard::write_out(numa_node, node, F, "numa_node") }
+    })
+}
+
+/// Creates an iterator over the source's bad blocks → `*bbctx` (NULL on
+/// failure).
+///
+/// # Safety
+/// `bbctx` NULL or valid for a pointer write; `src` NULL or a live source.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_badblock_context_new(
+    bbctx: *mut *mut BadBlockHandle,
+    src: *const SourceHandle,
+) -> c_int {
+    const F: &str = "pmem2_badblock_context_new";
+    call(F, || {
+        if !bbctx.is_null() {
+            // SAFETY: non-NULL and valid for writes (caller's contract).
+            unsafe { bbctx.write(std::ptr::null_mut()) };
+        }
+        // SAFETY: caller's contract: NULL or a live source.
+        let src = unsafe { guard::handle(src, F, "src") }?;
+        let context = BadBlockContext::new(&src.source)?;
+        if bbctx.is_null() {
+            return Err(guard::null_arg(F, "bbctx"));
+        }
+        // SAFETY: checked above.
+        unsafe { guard::give(bbctx, BadBlockHandle { context }) };
+        Ok(())
+    })
+}
+
+/// The next bad block → `*bb`; none left → `PMEM2_E_NO_BAD_BLOCK_FOUND`.
+///
+/// # Safety
+/// `bbctx` NULL or a live context; `bb` NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_badblock_next(
+    bbctx: *mut BadBlockHandle,
+    bb: *mut CBadBlock,
+) -> c_int {
+    const F: &str = "pmem2_badblock_next";
+    call(F, || {
+        // SAFETY: caller's contract: NULL or a live, unaliased context.
+        let ctx = unsafe { guard::handle_mut(bbctx, F, "bbctx") }?;
+        if bb.is_null() {
+            return Err(guard::null_arg(F, "bb"));
+        }
+        let next = ctx.context.next()?;
+        let out = CBadBlock {
+            offset: usize::try_from(next.offset)
+                .map_err(|_| Error::OffsetOutOfRange("bad block offset out of range".into()))?,
+            length: usize::try_from(next.length)
+                .map_err(|_| Error::LengthOutOfRange("bad block length out of range".into()))?,
+        };
+        // SAFETY: checked non-NULL; valid for writes by the caller's contract.
+        unsafe { guard::write_out(bb, out, F, "bb") }
+    })
+}
+
+/// Clears a bad block returned by [`pmem2_badblock_next`].
+///
+/// # Safety
+/// `bbctx` NULL or a live context; `bb` NULL or valid for reads.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_badblock_clear(
+    bbctx: *mut BadBlockHandle,
+    bb: *const CBadBlock,
+) -> c_int {
+    const F: &str = "pmem2_badblock_clear";
+    call(F, || {
+        // SAFETY: caller's contract: NULL or a live context.
+        let ctx = unsafe { guard::handle(bbctx.cast_const(), F, "bbctx") }?;
+        // SAFETY: caller's contract: NULL or valid for reads.
+        let bb = unsafe { guard::handle(bb, F, "bb") }?;
+        ctx.context.clear(&BadBlock {
+            offset: bb.offset as u64,
+            length: bb.length as u64,
+        })
+    })
+}
+
+/// Frees `*bbctx` and sets it to NULL; NULL at either level is fine.
+///
+/// # Safety
+/// `bbctx` NULL or valid for reads and writes; `*bbctx` NULL or a live
+/// context, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_badblock_context_delete(bbctx: *mut *mut BadBlockHandle) {
+    const F: &str = "pmem2_badblock_context_delete";
+    let _ = call(F, || {
+        if !bbctx.is_null() {
+            // SAFETY: valid for reads and writes; `*bbctx` is ours or NULL.
+            drop(unsafe { guard::take(bbctx) });
+        }
+        Ok(())
+    });
+}
+
+/// A byte slice over a C buffer for the mcsafe functions: NULL is allowed
+/// only for an empty transfer, or for an anonymous source (which the Rust
+/// side refuses with `PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED`, as PMDK does).
+///
+/// # Safety
+/// A non-NULL `buf` must be valid for `size` bytes of reads and writes.
+unsafe fn io_buffer<'a>(
+    f: &'static str,
+    src: &SourceHandle,
+    buf: *mut c_void,
+    size: usize,
+) -> Result<&'a mut [u8], Error> {
+    if buf.is_null() {
+        if size == 0 || src.source.file_type() == FileType::Anonymous {
+            return Ok(&mut []);
+        }
+        return Err(guard::null_arg(f, "buf"));
+    }
+    // SAFETY: caller's contract: `size` bytes at `buf`.
+    Ok(unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), size) })
+}
+
+/// Reads `size` bytes at `offset` of the source into `buf`; a poisoned
+/// range → `PMEM2_E_IO_FAIL` instead of a crash.
+///
+/// # Safety
+/// `src` NULL or a live source; `buf` NULL or valid for `size` bytes of writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_source_pread_mcsafe(
+    src: *mut SourceHandle,
+    buf: *mut c_void,
+    size: usize,
+    offset: usize,
+) -> c_int {
+    const F: &str = "pmem2_source_pread_mcsafe";
+    call(F, || {
+        // SAFETY: caller's contract: NULL or a live source.
+        let src = unsafe { guard::handle(src.cast_const(), F, "src") }?;
+        // SAFETY: caller's contract on `buf`.
+        let buf = unsafe { io_buffer(F, src, buf, size) }?;
+        src.source.pread_mcsafe(buf, offset)
+    })
+}
+
+/// Writes `size` bytes of `buf` at `offset` of the source; a poisoned
+/// range → `PMEM2_E_IO_FAIL` instead of a crash.
+///
+/// # Safety
+/// `src` NULL or a live source; `buf` NULL or valid for `size` bytes of reads.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pmem2_source_pwrite_mcsafe(
+    src: *mut SourceHandle,
+    buf: *mut c_void,
+    size: usize,
+    offset: usize,
+) -> c_int {
+    const F: &str = "pmem2_source_pwrite_mcsafe";
+    call(F, || {
+        // SAFETY: caller's contract: NULL or a live source.
+        let src = unsafe { guard::handle(src.cast_const(), F, "src") }?;
+        // SAFETY: caller's contract on `buf` (only read from here).
+        let buf = unsafe { io_buffer(F, src, buf, size) }?;
+        src.source.pwrite_mcsafe(buf, offset)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{pmem2_source_delete, pmem2_source_from_anon};
+    use pmem2::error::codes::*;
+    use std::ptr::null_mut;
+
+    #[test]
+    fn anonymous_sources_are_refused_before_outputs() {
+        let mut src: *mut SourceHandle = null_mut();
+        let mut ctx: *mut BadBlockHandle = null_mut();
+        // SAFETY: live locals; NULL outputs are accepted.
+        unsafe {
+            assert_eq!(pmem2_source_from_anon(&raw mut src, 4096), 0);
+            assert_eq!(
+                pmem2_source_device_id(src, null_mut(), null_mut()),
+                PMEM2_E_NOSUPP
+            );
+            assert_eq!(pmem2_source_device_usc(src, null_mut()), PMEM2_E_NOSUPP);
+            assert_eq!(pmem2_source_numa_node(src, null_mut()), PMEM2_E_NOSUPP);
+            assert_eq!(pmem2_badblock_context_new(null_mut(), src), PMEM2_E_NOSUPP);
+            assert_eq!(
+                pmem2_badblock_context_new(&raw mut ctx, src),
+                PMEM2_E_NOSUPP
+            );
+            assert!(ctx.is_null());
+            assert_eq!(
+                pmem2_source_pread_mcsafe(src, null_mut(), 16, 0),
+                PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED
+            );
+            pmem2_badblock_context_delete(null_mut());
+            pmem2_badblock_context_delete(&raw mut ctx);
+            assert_eq!(pmem2_source_delete(&raw mut src), 0);
+        }
+    }
+
+    #[test]
+    fn badblock_layout_is_pmdks() {
+        assert_eq!(
+            std::mem::size_of::<CBadBlock>(),
+            2 * std::mem::size_of::<usize>()
+        );
+        assert_eq!(
+            std::mem::offset_of!(CBadBlock, length),
+            std::mem::size_of::<usize>()
+        );
+    }
+}

@@ -1,0 +1,490 @@
+//! `cargo xtask c-test`: the C test suite of `libpmem2.so.1`.
+//!
+//! 1. build and install into a temporary prefix;
+//! 2. the symbol check (against Debian's `libpmem2.so.1` when installed);
+//! 3. the headers compile as C99 and C++11 with `-Wall -Wextra -Werror`;
+//! 4. every `tests/c/*.c` compiled twice — against our header and library,
+//!    and against the system's PMDK header and library (`libpmem2-dev`):
+//!    * `diff_*.c`: the differential test. Output of the PMDK-built binary
+//!      on PMDK's library, the same binary on ours, and our build on ours
+//!      must be identical, line by line, except the lines listed in
+//!      `tests/c/known-differences.txt` (each documented in `docs/c-abi.md`);
+//!    * `ex_*.c`, `ours_*.c`: programs that check themselves, run on our
+//!      library (both builds for `ex_*`, ours only for `ours_*`, which
+//!      test behaviour where PMDK crashes);
+//! 5. a program built with `pkg-config --cflags --libs libpmem2` against the
+//!    installed prefix, and one linked statically with `libpmem2.a`.
+//!
+//! Prints `N passed, M failed` last and fails when M > 0.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::{build, cc, install, root, symbols};
+
+/// PMDK's library and header from Debian's `libpmem2-dev`.
+const SYSTEM_LIB: &str = "/usr/lib/x86_64-linux-gnu/libpmem2.so.1";
+const SYSTEM_HEADER: &str = "/usr/include/libpmem2.h";
+
+/// Environment variables that change libpmem2's behaviour; cleared for
+/// every run so both libraries see the same environment.
+const PMEM_ENV: &[&str] = &[
+    "PMEM2_FORCE_GRANULARITY",
+    "PMEM_NO_CLWB",
+    "PMEM_NO_CLFLUSHOPT",
+    "PMEM_NO_MOVNT",
+    "PMEM_NO_GENERIC_MEMCPY",
+    "PMEM_MOVNT_THRESHOLD",
+    "PMEM_AVX",
+    "PMEM_AVX512F",
+    "PMEM_MOVDIR64B",
+    "PMEM_WC_WORKAROUND",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+];
+
+/// Time limit of one test program (`timeout(1)` syntax).
+const TIMEOUT: &str = "120";
+
+/// Pass/fail counts.
+#[derive(Default)]
+struct Tally {
+    passed: u32,
+    failed: u32,
+}
+
+impl Tally {
+    fn record(&mut self, name: &str, result: Result<String, String>) -> bool {
+        match result {
+            Ok(note) => {
+                self.passed += 1;
+                if note.is_empty() {
+                    println!("ok    {name}");
+                } else {
+                    println!("ok    {name}: {note}");
+                }
+                true
+            }
+            Err(why) => {
+                self.failed += 1;
+                println!("FAIL  {name}");
+                for line in why.lines() {
+                    println!("      {line}");
+                }
+                false
+            }
+        }
+    }
+}
+
+/// Which library a binary runs against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lib {
+    /// The system's (PMDK's).
+    System,
+    /// Ours, through `LD_LIBRARY_PATH`.
+    Ours,
+}
+
+struct Harness {
+    prefix: PathBuf,
+    work: PathBuf,
+    system: bool,
+}
+
+impl Harness {
+    /// Compiles one C file; `system` selects PMDK's header and library.
+    fn compile(&self, src: &Path, system: bool, extra: &[&str]) -> Result<PathBuf, String> {
+        let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
+        let exe = self
+            .work
+            .join(format!("{stem}.{}", if system { "pmdk" } else { "ours" }));
+        let mut cmd = cc();
+        cmd.args(["-std=gnu99", "-O1", "-Wall", "-Wextra", "-Werror", "-o"])
+            .arg(&exe)
+            .arg(src);
+        if system {
+            cmd.arg(SYSTEM_LIB);
+        } else {
+            cmd.arg("-I")
+                .arg(self.prefix.join("include"))
+                .arg("-L")
+                .arg(self.prefix.join("lib"))
+                .arg("-lpmem2");
+        }
+        cmd.args(extra);
+        super::run(&mut cmd)?;
+        Ok(exe)
+    }
+
+    /// Runs a test binary with a fresh scratch directory.
+    fn exec(&self, exe: &Path, lib: Lib, tag: &str) -> Result<Output, String> {
+        let scratch = self.work.join(format!(
+            "scratch-{}-{tag}",
+            exe.file_name().unwrap().to_string_lossy()
+        ));
+        let _ = fs::remove_dir_all(&scratch);
+        fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+        // A hung program fails its check instead of the whole run.
+        let mut cmd = Command::new("timeout");
+        cmd.args(["--kill-after=5", TIMEOUT]).arg(exe).arg(&scratch);
+        for var in PMEM_ENV {
+            cmd.env_remove(var);
+        }
+        if lib == Lib::Ours {
+            cmd.env("LD_LIBRARY_PATH", self.prefix.join("lib"));
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| format!("{}: {e}", exe.display()))?;
+        let _ = fs::remove_dir_all(&scratch);
+        Ok(out)
+    }
+}
+
+/// Fails unless the program exited 0; returns its stdout.
+fn succeeded(out: &Output) -> Result<String, String> {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "exit {}\n--- stdout\n{stdout}--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Line prefixes whose lines may differ (documented in docs/c-abi.md).
+fn known_differences() -> BTreeSet<String> {
+    fs::read_to_string(root().join("tests/c/known-differences.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// Whether a pair of differing lines is a documented difference: both
+/// start with an entry of `known-differences.txt`.
+fn is_documented(known: &BTreeSet<String>, a: &str, b: &str) -> bool {
+    known
+        .iter()
+        .any(|k| a.starts_with(k.as_str()) && b.starts_with(k.as_str()))
+}
+
+/// Compares two outputs line by line: `Ok(lines compared, documented differences)`.
+fn compare(
+    a_name: &str,
+    a: &str,
+    b_name: &str,
+    b: &str,
+    known: &BTreeSet<String>,
+) -> Result<(usize, usize), String> {
+    let (al, bl): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let mut problems = Vec::new();
+    let mut documented = 0;
+    for i in 0..al.len().max(bl.len()) {
+        let (x, y) = (al.get(i).copied(), bl.get(i).copied());
+        if x == y {
+            continue;
+        }
+        match (x, y) {
+            (Some(x), Some(y)) if is_documented(known, x, y) => {
+                documented += 1;
+            }
+            _ => problems.push(format!(
+                "line {}: {a_name}: {}\n{:>width$}  {b_name}: {}",
+                i + 1,
+                x.unwrap_or("<none>"),
+                "",
+                y.unwrap_or("<none>"),
+                width = 8 + i.to_string().len()
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok((al.len(), documented))
+    } else {
+        Err(format!(
+            "{} difference(s):\n{}",
+            problems.len(),
+            problems.join("\n")
+        ))
+    }
+}
+
+/// The header compiles standalone as C99 (pedantic) and C++11.
+fn header_checks(h: &Harness, t: &mut Tally) {
+    let tu = h.work.join("header_only.c");
+    let text = "#include <libpmem2.h>\n#include <libpmem2.h>\n\
+                int main(void) { struct pmem2_badblock bb = {0, 0}; \
+                return (int)(bb.offset + bb.length) + PMEM2_E_UNKNOWN - PMEM2_E_UNKNOWN; }\n";
+    if let Err(e) = fs::write(&tu, text) {
+        t.record("header", Err(e.to_string()));
+        return;
+    }
+    let include = h.prefix.join("include");
+    for (name, args) in [
+        (
+            "header compiles as C99",
+            &["-x", "c", "-std=c99", "-pedantic"][..],
+        ),
+        (
+            "header compiles as C11",
+            &["-x", "c", "-std=c11", "-pedantic"][..],
+        ),
+        (
+            "header compiles as C++11",
+            &["-x", "c++", "-std=c++11", "-pedantic"][..],
+        ),
+    ] {
+        let compiler = if args[1] == "c++" { "c++" } else { "cc" };
+        let mut cmd = Command::new(compiler);
+        cmd.args(args)
+            .args(["-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I"])
+            .arg(&include)
+            .arg(&tu);
+        t.record(name, super::run(&mut cmd).map(|_| String::new()));
+    }
+}
+
+/// Whether PMDK's library and header are installed; if not, tries to
+/// install Debian's `libpmem2-dev` (as root with apt-get, as CI machines
+/// start bare).
+fn system_pmdk() -> bool {
+    let present = || Path::new(SYSTEM_LIB).exists() && Path::new(SYSTEM_HEADER).exists();
+    if present() {
+        return true;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if root && Path::new("/usr/bin/apt-get").exists() {
+        println!("..    installing libpmem2-dev (PMDK 1.12.1) for the differential test");
+        let quiet = |args: &[&str]| {
+            Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let _ = quiet(&["update", "-qq"]) && quiet(&["install", "-y", "-qq", "libpmem2-dev"]);
+    }
+    present()
+}
+
+/// Runs everything; `Err` when anything failed.
+pub fn run_all(args: &[String], allow_unwired: bool) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("unexpected argument '{a}'"));
+    }
+    let mut t = Tally::default();
+    let work = std::env::temp_dir().join(format!("pmem2-c-test-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let result = run_in(&work, &mut t, allow_unwired);
+    let _ = fs::remove_dir_all(&work);
+    result?;
+    println!("{} passed, {} failed", t.passed, t.failed);
+    if t.failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{} check(s) failed", t.failed))
+    }
+}
+
+fn run_in(work: &Path, t: &mut Tally, allow_unwired: bool) -> Result<(), String> {
+    let built = build(allow_unwired);
+    if !t.record(
+        "build-c",
+        built
+            .as_ref()
+            .map(|b| b.shared.display().to_string())
+            .map_err(Clone::clone),
+    ) {
+        return Ok(());
+    }
+    let built = built?;
+    let prefix = work.join("prefix");
+    if !t.record(
+        "install-c",
+        install(&built, &prefix).map(|()| prefix.display().to_string()),
+    ) {
+        return Ok(());
+    }
+    let system = system_pmdk();
+    if !system {
+        t.record(
+            "PMDK's libpmem2-dev present",
+            Err(format!(
+                "{SYSTEM_LIB} or {SYSTEM_HEADER} missing: apt-get install libpmem2-dev"
+            )),
+        );
+    }
+    let ours_so = prefix.join("lib/libpmem2.so.1");
+    t.record(
+        "symbol check",
+        symbols::check(&ours_so, system.then_some(Path::new(SYSTEM_LIB))),
+    );
+
+    let h = Harness {
+        prefix,
+        work: work.to_path_buf(),
+        system,
+    };
+    header_checks(&h, t);
+
+    let known = known_differences();
+    let mut sources: Vec<PathBuf> = fs::read_dir(root().join("tests/c"))
+        .map_err(|e| format!("tests/c: {e}"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    sources.sort();
+    for src in &sources {
+        let name = src.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("diff_") {
+            differential(&h, src, &name, &known, t);
+        } else if name.starts_with("ex_") || name.starts_with("ours_") {
+            self_checking(&h, src, &name, t);
+        }
+    }
+
+    // A program built the way users build: pkg-config against the prefix.
+    let basic = root().join("tests/c/ex_basic.c");
+    let pc = super::run(
+        Command::new("pkg-config")
+            .env("PKG_CONFIG_PATH", h.prefix.join("lib/pkgconfig"))
+            .args(["--cflags", "--libs", "libpmem2"]),
+    );
+    t.record(
+        "pkg-config build of ex_basic.c",
+        pc.and_then(|flags| {
+            let exe = work.join("ex_basic.pkgconfig");
+            super::run(
+                cc().arg("-o")
+                    .arg(&exe)
+                    .arg(&basic)
+                    .args(flags.split_whitespace()),
+            )?;
+            succeeded(&h.exec(&exe, Lib::Ours, "pc")?).map(|_| flags.trim().to_string())
+        }),
+    );
+    // And one linked statically: no libpmem2.so at run time.
+    t.record(
+        "static link of ex_basic.c with libpmem2.a",
+        (|| {
+            let exe = work.join("ex_basic.static");
+            super::run(
+                cc().arg("-o")
+                    .arg(&exe)
+                    .arg("-I")
+                    .arg(h.prefix.join("include"))
+                    .arg(&basic)
+                    .arg(h.prefix.join("lib/libpmem2.a"))
+                    .args(super::NATIVE_LIBS),
+            )?;
+            let out = Command::new("timeout")
+                .args(["--kill-after=5", TIMEOUT])
+                .arg(&exe)
+                .arg(work)
+                .env_remove("LD_LIBRARY_PATH")
+                .output()
+                .map_err(|e| e.to_string())?;
+            succeeded(&out).map(|_| String::new())
+        })(),
+    );
+    Ok(())
+}
+
+/// A differential program: PMDK-built on PMDK, PMDK-built on ours, ours on ours.
+fn differential(h: &Harness, src: &Path, name: &str, known: &BTreeSet<String>, t: &mut Tally) {
+    let ours = h.compile(src, false, &[]);
+    let ours_ok = t.record(
+        &format!("{name}: compile against our header and library"),
+        ours.as_ref().map(|_| String::new()).map_err(Clone::clone),
+    );
+    if !h.system {
+        return;
+    }
+    let pmdk = h.compile(src, true, &[]);
+    if !t.record(
+        &format!("{name}: compile against PMDK's header and library"),
+        pmdk.as_ref().map(|_| String::new()).map_err(Clone::clone),
+    ) {
+        return;
+    }
+    let pmdk = pmdk.unwrap();
+    for (exe, want, what) in [
+        (ours.as_ref().ok(), "LIBPMEM2_2.0", "our build"),
+        (Some(&pmdk), "LIBPMEM2_1.0", "PMDK-built binary"),
+    ] {
+        let Some(exe) = exe else { continue };
+        let versions = symbols::imported_versions(exe);
+        if versions.as_ref().is_ok_and(BTreeSet::is_empty) {
+            continue; // calls nothing (diff_consts.c)
+        }
+        let result = versions.and_then(|v| {
+            if v.len() == 1 && v.contains(want) {
+                Ok(format!("imports pmem2_*@{want}"))
+            } else {
+                Err(format!("imports pmem2_* at {v:?}, expected only {want}"))
+            }
+        });
+        t.record(&format!("{name}: {what} binds to {want}"), result);
+    }
+    let reference = match h
+        .exec(&pmdk, Lib::System, "pmdk")
+        .and_then(|o| succeeded(&o))
+    {
+        Ok(out) => out,
+        Err(e) => {
+            t.record(&format!("{name}: run on PMDK's library"), Err(e));
+            return;
+        }
+    };
+    let mut runs = vec![(
+        "PMDK-built binary on our library",
+        h.exec(&pmdk, Lib::Ours, "swap"),
+    )];
+    if ours_ok {
+        runs.push((
+            "our build on our library",
+            h.exec(ours.as_ref().unwrap(), Lib::Ours, "ours"),
+        ));
+    }
+    for (what, out) in runs {
+        let calls = reference.lines().filter(|l| l.contains(" rc=")).count();
+        let result = out.and_then(|o| succeeded(&o)).and_then(|out| {
+            compare("PMDK", &reference, "ours", &out, known).map(|(n, documented)| {
+                format!(
+                    "{n} lines ({calls} calls) as on PMDK's library, \
+                     {documented} documented difference(s)"
+                )
+            })
+        });
+        t.record(&format!("{name}: {what}"), result);
+    }
+}
+
+/// A self-checking program: exit status 0 on our library.
+fn self_checking(h: &Harness, src: &Path, name: &str, t: &mut Tally) {
+    let mut builds = vec![(false, "our build")];
+    if h.system && name.starts_with("ex_") {
+        builds.push((true, "PMDK-built binary"));
+    }
+    for (system, what) in builds {
+        let result = h
+            .compile(src, system, &[])
+            .and_then(|exe| h.exec(&exe, Lib::Ours, what.split(' ').next().unwrap()))
+            .and_then(|o| succeeded(&o))
+            .map(|out| out.lines().last().unwrap_or("").to_string());
+        t.record(&format!("{name}: {what} on our library"), result);
+    }
+}
