@@ -628,6 +628,17 @@ unsafe extern "C" fn plain_nt_memcpy(
     d
 }
 
+unsafe extern "C" fn plain_nt_memcpy_ymm(
+    d: *mut c_void,
+    s: *const c_void,
+    n: usize,
+    _: u32,
+) -> *mut c_void {
+    // SAFETY: as above.
+    unsafe { nt_copy_ymm(d.cast(), s.cast(), n) };
+    d
+}
+
 unsafe extern "C" fn plain_nt_memset(d: *mut c_void, _: c_int, n: usize, _: u32) -> *mut c_void {
     // SAFETY: as above.
     unsafe { nt_fill(d.cast(), n) };
@@ -669,6 +680,10 @@ fn machine(o: &Options, src: &[u8], summary: &Summary) {
         memset: plain_nt_memset,
         ..pmem2
     };
+    let plain_ymm = Side {
+        memcpy: plain_nt_memcpy_ymm,
+        ..plain
+    };
     let glibc = Side {
         memcpy: glibc_memcpy,
         memset: glibc_memset,
@@ -677,7 +692,8 @@ fn machine(o: &Options, src: &[u8], summary: &Summary) {
     println!("\npmem2 (cache_line, NONTEMPORAL) against the machine, streaming; pmem2's share of the reference's bandwidth:");
     for size in [MIB, 256 * MIB] {
         for (op, reference, name) in [
-            (Op::Memcpy, plain, "plain NT copy"),
+            (Op::Memcpy, plain, "NT copy zmm"),
+            (Op::Memcpy, plain_ymm, "NT copy ymm"),
             (Op::Memcpy, glibc, "glibc memcpy"),
             (Op::Memset, plain, "plain NT fill"),
             (Op::Memset, glibc, "glibc memset"),
@@ -702,7 +718,11 @@ fn machine(o: &Options, src: &[u8], summary: &Summary) {
             );
         }
     }
-    println!("  (plain NT copy: {})", nt_loop_name());
+    println!(
+        "  (plain loops, 4 lines per iteration: NT copy zmm = {}, NT copy ymm = {})",
+        nt_loop_name(),
+        nt_ymm_loop_name()
+    );
     if let Some([r, c]) = summary.nt_copy_256m {
         println!(
             "  cache_line memcpy NONTEMPORAL 256M in the table: pmem2/C = {:.2}x",
@@ -714,10 +734,24 @@ fn machine(o: &Options, src: &[u8], summary: &Summary) {
 #[cfg(target_arch = "x86_64")]
 fn nt_loop_name() -> &'static str {
     if std::arch::is_x86_feature_detected!("avx512f") {
-        "AVX-512 vmovntdq, 4 lines per iteration"
+        "AVX-512 vmovntdq zmm"
     } else {
         "SSE2 movntdq"
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn nt_ymm_loop_name() -> &'static str {
+    if std::arch::is_x86_feature_detected!("avx") {
+        "AVX vmovntdq ymm"
+    } else {
+        "SSE2 movntdq"
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn nt_ymm_loop_name() -> &'static str {
+    nt_loop_name()
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -762,6 +796,42 @@ unsafe fn nt_copy_avx512(dst: *mut u8, src: *const u8, len: usize) {
     }
 }
 
+/// A plain non-temporal copy with 32-byte stores (AVX), else SSE2.
+///
+/// # Safety
+/// As [`nt_copy`].
+#[cfg(target_arch = "x86_64")]
+unsafe fn nt_copy_ymm(dst: *mut u8, src: *const u8, len: usize) {
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU has AVX; forwarded contract.
+        unsafe { nt_copy_avx(dst, src, len) }
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { nt_copy_sse2(dst, src, len) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn nt_copy_avx(dst: *mut u8, src: *const u8, len: usize) {
+    use std::arch::x86_64::{_mm256_loadu_si256, _mm256_stream_si256, _mm_sfence};
+    let mut i = 0;
+    // SAFETY: `i + 256 <= len`; `dst + i` is 64-aligned; sfence at the end.
+    unsafe {
+        while i + 256 <= len {
+            let mut v = [_mm256_loadu_si256(src.add(i).cast()); 8];
+            for (k, x) in v.iter_mut().enumerate().skip(1) {
+                *x = _mm256_loadu_si256(src.add(i + 32 * k).cast());
+            }
+            for (k, x) in v.iter().enumerate() {
+                _mm256_stream_si256(dst.add(i + 32 * k).cast(), *x);
+            }
+            i += 256;
+        }
+        _mm_sfence();
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 unsafe fn nt_copy_sse2(dst: *mut u8, src: *const u8, len: usize) {
     use std::arch::x86_64::{_mm_loadu_si128, _mm_sfence, _mm_stream_si128};
@@ -793,6 +863,12 @@ unsafe fn nt_fill(dst: *mut u8, len: usize) {
 
 #[cfg(not(target_arch = "x86_64"))]
 unsafe fn nt_copy(dst: *mut u8, src: *const u8, len: usize) {
+    // SAFETY: forwarded contract.
+    unsafe { std::ptr::copy_nonoverlapping(src, dst, len) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn nt_copy_ymm(dst: *mut u8, src: *const u8, len: usize) {
     // SAFETY: forwarded contract.
     unsafe { std::ptr::copy_nonoverlapping(src, dst, len) }
 }

@@ -23,8 +23,9 @@
 //! generic kernel (`PMEM_NO_MOVNT=1`, non-x86 CPUs) stores 8 bytes at a time
 //! wherever `dest` and `len` are 8-byte aligned.
 //!
-//! Kernels: SSE2, AVX and AVX-512F on `x86_64` (chosen as PMDK does, with
-//! `PMEM_AVX=0` / `PMEM_AVX512F=0` to step down), the portable 8-byte
+//! Kernels: SSE2, AVX and AVX-512F on `x86_64` (`PMEM_AVX=0` and
+//! `PMEM_AVX512F=0` rule them out as in PMDK; on non-Intel CPUs AVX is
+//! preferred to AVX-512F, measured faster, unless `PMEM_AVX512F=1`), the portable 8-byte
 //! kernel with `PMEM_NO_MOVNT=1` and on other CPUs, libc's memmove/memset
 //! plus a flush with `PMEM_NO_MOVNT=1 PMEM_NO_GENERIC_MEMCPY=1`.
 //! `PMEM_MOVNT_THRESHOLD` and `PMEM_WC_WORKAROUND` work as in PMDK.
@@ -220,7 +221,8 @@ fn choose_kernel(tunables: &crate::env::Tunables) -> KernelKind {
     }
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
-        arch::imp::mem::choose_simd(arch::imp::cpu_features(), tunables)
+        let avx512_opt_in = crate::env::secure_getenv("PMEM_AVX512F").is_some_and(|v| v != "0");
+        arch::imp::mem::choose_simd(arch::imp::cpu_features(), tunables, avx512_opt_in)
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     {

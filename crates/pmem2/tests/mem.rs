@@ -399,7 +399,11 @@ fn environment_selects_the_kernel() {
             assert!(r.contains("kernel=avx "), "{r}");
         }
         if KernelKind::Avx512f.is_supported() {
+            // With AVX ruled out, or AVX-512F asked for, it's AVX-512F on
+            // every vendor.
             let r = child_report(&[("PMEM_AVX", "0")]);
+            assert!(r.contains("kernel=avx512f"), "{r}");
+            let r = child_report(&[("PMEM_AVX512F", "1")]);
             assert!(r.contains("kernel=avx512f"), "{r}");
         }
         // MOVDIR64B is opt-in and not implemented: asking for it changes nothing.

@@ -119,28 +119,37 @@ macro_rules! line_impl {
 }
 pub(crate) use line_impl;
 
-/// The default instruction set: the widest the CPU has, after the
-/// environment switches (`PMEM_AVX=0`, `PMEM_AVX512F=0`), as in PMDK.
+/// The default instruction set, chosen by measurement rather than width.
 ///
-/// Measured on the AMD EPYC this was tuned on (`cargo xtask bench
-/// --kernels --reference avx512f`, see `docs/benchmarks.md`): with this
-/// module's loop shape the three widths are equal within noise at every
-/// size, so the width stays PMDK's choice. What made PMDK's AVX-512 copy
-/// slow there is its loop shape (32 lines loaded, then 32 stored), not the
-/// width: the same shape in this module lost most of its lead over C, and
-/// software prefetching made no measurable difference either way.
+/// Candidates: SSE2; AVX unless `PMEM_AVX=0`; AVX-512F unless
+/// `PMEM_AVX512F=0`. On Intel CPUs the widest candidate wins, as in PMDK
+/// (not measured here). On other CPUs AVX wins when it is a candidate,
+/// unless `avx512_opt_in` (`PMEM_AVX512F` set to anything but `0`): on
+/// the AMD EPYC this was tuned on, `cargo xtask bench --kernels --reference
+/// avx` measured the AVX-512F kernel 6-14 % slower and SSE2 9-11 % slower
+/// than AVX at a 256 MiB non-temporal copy, and all three equal elsewhere
+/// (see `docs/benchmarks.md`).
+///
+/// What made PMDK's AVX-512 copy slow there is mostly its loop shape (32
+/// lines loaded, then 32 stored): the same shape here lost most of pmem2's
+/// lead over C. Software prefetching made no measurable difference.
 ///
 /// MOVDIR64B (`PMEM_MOVDIR64B`) is not implemented: the CPU this was built
 /// on lacks it, so it could not be tested; asking for it changes nothing.
-pub(crate) fn choose_simd(cpu: CpuFeatures, tunables: &Tunables) -> KernelKind {
-    let mut kind = KernelKind::Sse2;
-    if cpu.avx && tunables.avx {
-        kind = KernelKind::Avx;
+pub(crate) fn choose_simd(
+    cpu: CpuFeatures,
+    tunables: &Tunables,
+    avx512_opt_in: bool,
+) -> KernelKind {
+    let avx = cpu.avx && tunables.avx;
+    let avx512 = cpu.avx512f && tunables.avx512f;
+    if avx512 && (cpu.intel || avx512_opt_in || !avx) {
+        KernelKind::Avx512f
+    } else if avx {
+        KernelKind::Avx
+    } else {
+        KernelKind::Sse2
     }
-    if cpu.avx512f && tunables.avx512f {
-        kind = KernelKind::Avx512f;
-    }
-    kind
 }
 
 /// Whether the write-combining workaround is on (read once).
@@ -536,6 +545,42 @@ use simd_kernel;
 mod tests {
     use super::*;
     use crate::arch::FlushKind;
+
+    #[test]
+    fn simd_choice() {
+        let t = Tunables::default();
+        let amd = CpuFeatures {
+            avx: true,
+            avx2: true,
+            avx512f: true,
+            ..CpuFeatures::default()
+        };
+        let intel = CpuFeatures { intel: true, ..amd };
+        assert_eq!(choose_simd(amd, &t, false), KernelKind::Avx);
+        assert_eq!(choose_simd(amd, &t, true), KernelKind::Avx512f);
+        assert_eq!(choose_simd(intel, &t, false), KernelKind::Avx512f);
+        let no_avx = Tunables {
+            avx: false,
+            ..t.clone()
+        };
+        assert_eq!(choose_simd(amd, &no_avx, false), KernelKind::Avx512f);
+        let no_512 = Tunables {
+            avx512f: false,
+            ..t.clone()
+        };
+        assert_eq!(choose_simd(intel, &no_512, false), KernelKind::Avx);
+        assert_eq!(choose_simd(amd, &no_512, true), KernelKind::Avx);
+        let neither = Tunables {
+            avx: false,
+            avx512f: false,
+            ..t.clone()
+        };
+        assert_eq!(choose_simd(intel, &neither, true), KernelKind::Sse2);
+        let old = CpuFeatures::default();
+        assert_eq!(choose_simd(old, &t, true), KernelKind::Sse2);
+        let avx_only = CpuFeatures { avx: true, ..old };
+        assert_eq!(choose_simd(avx_only, &t, true), KernelKind::Avx);
+    }
     use std::cell::RefCell;
 
     thread_local! {
