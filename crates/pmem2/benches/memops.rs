@@ -935,6 +935,8 @@ fn kernels(o: &Options, lib: &CLib, src: &[u8]) {
             (Op::Memcpy, MemFlags::TEMPORAL, 256 * MIB, Mode::Stream),
             (Op::Memcpy, MemFlags::TEMPORAL, 4 * KIB, Mode::Hot),
             (Op::Memcpy, MemFlags::empty(), 64, Mode::Hot),
+            (Op::Memcpy, MemFlags::NOFLUSH, 4 * KIB, Mode::Hot),
+            (Op::Memcpy, MemFlags::NOFLUSH, 64 * KIB, Mode::Hot),
             (Op::Memset, MemFlags::NONTEMPORAL, 256 * MIB, Mode::Stream),
             (Op::Memset, MemFlags::NONTEMPORAL, MIB, Mode::Stream),
             (Op::Memset, MemFlags::TEMPORAL, 4 * KIB, Mode::Hot),

@@ -24,8 +24,9 @@
 //! wherever `dest` and `len` are 8-byte aligned.
 //!
 //! Kernels: SSE2, AVX and AVX-512F on `x86_64` (`PMEM_AVX=0` and
-//! `PMEM_AVX512F=0` rule them out as in PMDK; on non-Intel CPUs AVX is
-//! preferred to AVX-512F, measured faster, unless `PMEM_AVX512F=1`), the portable 8-byte
+//! `PMEM_AVX512F=0` rule them out as in PMDK; on non-Intel CPUs with
+//! AVX-512F, non-temporal copies use AVX stores, measured faster, unless
+//! `PMEM_AVX512F=1`), the portable 8-byte
 //! kernel with `PMEM_NO_MOVNT=1` and on other CPUs, libc's memmove/memset
 //! plus a flush with `PMEM_NO_MOVNT=1 PMEM_NO_GENERIC_MEMCPY=1`.
 //! `PMEM_MOVNT_THRESHOLD` and `PMEM_WC_WORKAROUND` work as in PMDK.
@@ -111,16 +112,20 @@ pub enum KernelKind {
     Avx,
     /// `x86_64` AVX-512F, 64-byte vectors.
     Avx512f,
+    /// `x86_64` AVX-512F, except non-temporal copies, which use AVX: the
+    /// fastest on the AMD EPYC pmem2 was tuned on (see `docs/benchmarks.md`).
+    Avx512fAvxNtCopy,
 }
 
 impl KernelKind {
     /// Every kernel family, whether or not this CPU runs it.
-    pub const ALL: [KernelKind; 5] = [
+    pub const ALL: [KernelKind; 6] = [
         KernelKind::Libc,
         KernelKind::Generic,
         KernelKind::Sse2,
         KernelKind::Avx,
         KernelKind::Avx512f,
+        KernelKind::Avx512fAvxNtCopy,
     ];
 
     /// The lower-case name, e.g. `"avx512f"`.
@@ -132,6 +137,7 @@ impl KernelKind {
             KernelKind::Sse2 => "sse2",
             KernelKind::Avx => "avx",
             KernelKind::Avx512f => "avx512f",
+            KernelKind::Avx512fAvxNtCopy => "avx512f_avx_ntcopy",
         }
     }
 
@@ -146,8 +152,16 @@ impl KernelKind {
             KernelKind::Avx => arch::imp::cpu_features().avx,
             #[cfg(all(target_arch = "x86_64", not(miri)))]
             KernelKind::Avx512f => arch::imp::cpu_features().avx512f,
+            #[cfg(all(target_arch = "x86_64", not(miri)))]
+            KernelKind::Avx512fAvxNtCopy => {
+                let cpu = arch::imp::cpu_features();
+                cpu.avx512f && cpu.avx
+            }
             #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-            KernelKind::Sse2 | KernelKind::Avx | KernelKind::Avx512f => false,
+            KernelKind::Sse2
+            | KernelKind::Avx
+            | KernelKind::Avx512f
+            | KernelKind::Avx512fAvxNtCopy => false,
         }
     }
 }
@@ -249,7 +263,8 @@ pub fn ops_with(kind: KernelKind, granularity: Granularity) -> Option<&'static M
 
 /// The table of a kernel family, built once per process.
 fn table(kind: KernelKind) -> Option<&'static [MemOps; 3]> {
-    static TABLES: [OnceLock<Option<[MemOps; 3]>>; 5] = [const { OnceLock::new() }; 5];
+    static TABLES: [OnceLock<Option<[MemOps; 3]>>; KernelKind::ALL.len()] =
+        [const { OnceLock::new() }; KernelKind::ALL.len()];
     if kind == KernelKind::Generic {
         return Some(generic_table());
     }
@@ -278,8 +293,15 @@ fn build_for(kind: KernelKind) -> Option<[MemOps; 3]> {
         KernelKind::Avx512f => {
             with_flush!(flush, F => build_table::<arch::imp::mem::Avx512f, F>())
         }
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        KernelKind::Avx512fAvxNtCopy => {
+            type K = Mixed<arch::imp::mem::Avx512f, arch::imp::mem::Avx>;
+            with_flush!(flush, F => build_table::<K, F>())
+        }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-        KernelKind::Sse2 | KernelKind::Avx | KernelKind::Avx512f => return None,
+        KernelKind::Sse2 | KernelKind::Avx | KernelKind::Avx512f | KernelKind::Avx512fAvxNtCopy => {
+            return None
+        }
     })
 }
 
@@ -365,6 +387,31 @@ pub(crate) trait Kernel {
 #[allow(dead_code)] // only the x86_64 kernels have non-temporal stores
 pub(crate) fn sfence_after_nt<F: Flush>() -> bool {
     !matches!(F::KIND, arch::FlushKind::Clwb | arch::FlushKind::Clflushopt)
+}
+
+/// The functions of `T`, except the non-temporal copy, which is `N`'s.
+#[allow(dead_code)] // only x86_64 has two SIMD families to mix
+pub(crate) struct Mixed<T, N>(std::marker::PhantomData<(T, N)>);
+
+impl<T: Kernel, N: Kernel> Kernel for Mixed<T, N> {
+    const HAS_NT: bool = T::HAS_NT && N::HAS_NT;
+
+    unsafe fn copy_t<F: Flush>(dst: *mut u8, src: *const u8, len: usize) {
+        // SAFETY: same contract.
+        unsafe { T::copy_t::<F>(dst, src, len) }
+    }
+    unsafe fn copy_nt<F: Flush>(dst: *mut u8, src: *const u8, len: usize) {
+        // SAFETY: same contract.
+        unsafe { N::copy_nt::<F>(dst, src, len) }
+    }
+    unsafe fn set_t<F: Flush>(dst: *mut u8, byte: u8, len: usize) {
+        // SAFETY: same contract.
+        unsafe { T::set_t::<F>(dst, byte, len) }
+    }
+    unsafe fn set_nt<F: Flush>(dst: *mut u8, byte: u8, len: usize) {
+        // SAFETY: same contract.
+        unsafe { T::set_nt::<F>(dst, byte, len) }
+    }
 }
 
 /// `ptr::copy` / `ptr::write_bytes` (libc's memmove and memset) plus a flush.

@@ -123,12 +123,14 @@ pub(crate) use line_impl;
 ///
 /// Candidates: SSE2; AVX unless `PMEM_AVX=0`; AVX-512F unless
 /// `PMEM_AVX512F=0`. On Intel CPUs the widest candidate wins, as in PMDK
-/// (not measured here). On other CPUs AVX wins when it is a candidate,
-/// unless `avx512_opt_in` (`PMEM_AVX512F` set to anything but `0`): on
-/// the AMD EPYC this was tuned on, `cargo xtask bench --kernels --reference
-/// avx` measured the AVX-512F kernel 6-14 % slower and SSE2 9-11 % slower
-/// than AVX at a 256 MiB non-temporal copy, and all three equal elsewhere
-/// (see `docs/benchmarks.md`).
+/// (not measured here). On other CPUs with both AVX and AVX-512F, the
+/// mixed family wins (AVX-512F, but AVX for non-temporal copies) unless
+/// `avx512_opt_in` (`PMEM_AVX512F` set to anything but `0`) asks for
+/// AVX-512F throughout: on the AMD EPYC this was tuned on, `cargo xtask
+/// bench --kernels` measured AVX-512F non-temporal copies 3-14 % slower
+/// than AVX ones at 256 MiB (SSE2 0-11 % slower), while AVX-512F is 15 %
+/// faster than AVX for temporal copies of cached data and 0-6 % faster
+/// for non-temporal fills (see `docs/benchmarks.md`).
 ///
 /// What made PMDK's AVX-512 copy slow there is mostly its loop shape (32
 /// lines loaded, then 32 stored): the same shape here lost most of pmem2's
@@ -143,7 +145,9 @@ pub(crate) fn choose_simd(
 ) -> KernelKind {
     let avx = cpu.avx && tunables.avx;
     let avx512 = cpu.avx512f && tunables.avx512f;
-    if avx512 && (cpu.intel || avx512_opt_in || !avx) {
+    if avx512 && avx && !cpu.intel && !avx512_opt_in {
+        KernelKind::Avx512fAvxNtCopy
+    } else if avx512 {
         KernelKind::Avx512f
     } else if avx {
         KernelKind::Avx
@@ -556,7 +560,7 @@ mod tests {
             ..CpuFeatures::default()
         };
         let intel = CpuFeatures { intel: true, ..amd };
-        assert_eq!(choose_simd(amd, &t, false), KernelKind::Avx);
+        assert_eq!(choose_simd(amd, &t, false), KernelKind::Avx512fAvxNtCopy);
         assert_eq!(choose_simd(amd, &t, true), KernelKind::Avx512f);
         assert_eq!(choose_simd(intel, &t, false), KernelKind::Avx512f);
         let no_avx = Tunables {
