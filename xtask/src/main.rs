@@ -4,10 +4,16 @@
 
 use std::process::ExitCode;
 
+mod dax;
+
 type Task = fn(&[String]) -> Result<(), String>;
 
 /// Commands: name, one-line help, entry point.
-const TASKS: &[(&str, &str, Task)] = &[];
+const TASKS: &[(&str, &str, Task)] = &[(
+    "dax-test",
+    "run the DAX suite in a QEMU guest with emulated NVDIMMs (docs/dax-vm.md)",
+    dax::run,
+)];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
