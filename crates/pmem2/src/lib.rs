@@ -20,7 +20,14 @@ pub mod arch;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod map;
+pub mod persist;
+mod registry;
+pub mod source;
+pub mod sys;
 
 pub use arch::{flush_kind, FlushKind};
 pub use config::{Config, Granularity, Protection, Sharing};
 pub use error::{Error, Result};
+pub use map::{DeleteError, Map};
+pub use source::{FileType, Source, SourceId};

@@ -16,7 +16,7 @@
     any(miri, not(any(target_arch = "x86_64", target_arch = "aarch64"))),
     path = "generic/mod.rs"
 )]
-mod imp;
+pub(crate) mod imp;
 
 pub(crate) use imp::{detect_flush, fence};
 

@@ -1,0 +1,208 @@
+//! Persist, flush and drain for each store granularity.
+//!
+//! | granularity | persist | flush | drain |
+//! |---|---|---|---|
+//! | [`Page`](Granularity::Page) | `msync` of every live mapping overlapping the range | same | nothing |
+//! | [`CacheLine`](Granularity::CacheLine) | flush each line + fence | flush each line | fence |
+//! | [`Byte`](Granularity::Byte) | fence | nothing | fence |
+//!
+//! The functions are plain `extern "C"` functions that depend only on the
+//! granularity: they are chosen once per process (the flush instruction from
+//! CPUID and the environment), so two maps of equal granularity hand out
+//! identical pointers, and the C ABI returns them as they are. They work on
+//! any mapped address, not only inside a [`Map`](crate::Map).
+
+use std::ffi::c_void;
+use std::sync::OnceLock;
+
+use rustix::mm::{msync, MsyncFlags};
+
+use crate::arch::{self, flush_range, with_flush, Flush};
+use crate::config::Granularity;
+use crate::error::{Errno, Error, Result};
+use crate::registry;
+
+/// `pmem2_persist_fn`: makes `[ptr, ptr + len)` durable.
+pub type PersistFn = unsafe extern "C" fn(ptr: *const c_void, len: usize);
+/// `pmem2_flush_fn`: starts writing `[ptr, ptr + len)` back; [`DrainFn`] waits.
+pub type FlushFn = unsafe extern "C" fn(ptr: *const c_void, len: usize);
+/// `pmem2_drain_fn`: waits for earlier flushes to complete.
+pub type DrainFn = unsafe extern "C" fn();
+
+/// The persistence functions of one granularity.
+#[derive(Debug, Clone, Copy)]
+pub struct PersistOps {
+    /// Flush + drain.
+    pub persist: PersistFn,
+    /// Flush only.
+    pub flush: FlushFn,
+    /// Drain only.
+    pub drain: DrainFn,
+}
+
+/// The persistence functions of `granularity`, chosen once per process.
+#[must_use]
+pub fn ops(granularity: Granularity) -> &'static PersistOps {
+    static TABLE: OnceLock<[PersistOps; 3]> = OnceLock::new();
+    &TABLE.get_or_init(|| with_flush!(arch::flush_kind(), F => build_table::<F>()))
+        [granularity as usize]
+}
+
+fn build_table<F: Flush>() -> [PersistOps; 3] {
+    [
+        PersistOps {
+            persist: byte_persist,
+            flush: byte_flush,
+            drain: fence_drain,
+        },
+        PersistOps {
+            persist: cache_line_persist::<F>,
+            flush: cache_line_flush::<F>,
+            drain: fence_drain,
+        },
+        PersistOps {
+            persist: page_persist,
+            flush: page_persist,
+            drain: page_drain,
+        },
+    ]
+}
+
+/// `pmem2_get_persist_fn` for a granularity.
+#[must_use]
+pub fn persist_fn(granularity: Granularity) -> PersistFn {
+    ops(granularity).persist
+}
+
+/// `pmem2_get_flush_fn` for a granularity.
+#[must_use]
+pub fn flush_fn(granularity: Granularity) -> FlushFn {
+    ops(granularity).flush
+}
+
+/// `pmem2_get_drain_fn` for a granularity.
+#[must_use]
+pub fn drain_fn(granularity: Granularity) -> DrainFn {
+    ops(granularity).drain
+}
+
+unsafe extern "C" fn cache_line_persist<F: Flush>(ptr: *const c_void, len: usize) {
+    // SAFETY: the caller of a persist function guarantees the range is mapped.
+    unsafe { flush_range::<F>(ptr.cast(), len) };
+    arch::fence();
+}
+
+unsafe extern "C" fn cache_line_flush<F: Flush>(ptr: *const c_void, len: usize) {
+    // SAFETY: the caller of a flush function guarantees the range is mapped.
+    unsafe { flush_range::<F>(ptr.cast(), len) };
+}
+
+unsafe extern "C" fn byte_persist(_ptr: *const c_void, _len: usize) {
+    arch::fence();
+}
+
+unsafe extern "C" fn byte_flush(_ptr: *const c_void, _len: usize) {}
+
+unsafe extern "C" fn fence_drain() {
+    arch::fence();
+}
+
+unsafe extern "C" fn page_drain() {}
+
+unsafe extern "C" fn page_persist(ptr: *const c_void, len: usize) {
+    if let Err(err) = sync_pages(ptr.cast(), len) {
+        // A C persist function has no way to report failure, and returning
+        // would claim durability that was not achieved: PMDK aborts here too.
+        eprintln!("pmem2: msync failed, data may not be durable: {err}");
+        std::process::abort();
+    }
+}
+
+/// The system page size.
+#[must_use]
+pub fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(rustix::param::page_size)
+}
+
+/// Makes `[ptr, ptr + len)` durable by `msync(MS_SYNC)` of each live mapping
+/// that overlaps it (parts outside any mapping are skipped, as in PMDK).
+///
+/// The start is aligned down to a page; `EINTR` is retried.
+pub(crate) fn sync_pages(ptr: *const u8, len: usize) -> Result<()> {
+    let page = page_size();
+    let start = ptr as usize & !(page - 1);
+    let end = (ptr as usize).saturating_add(len);
+    if end <= start {
+        return Ok(());
+    }
+    let registry = registry::read();
+    for (map_start, map_end, _) in registry.overlapping(start, end) {
+        let from = start.max(map_start) & !(page - 1);
+        let to = end.min(map_end);
+        if to <= from {
+            continue;
+        }
+        msync_range(from, to - from)?;
+    }
+    Ok(())
+}
+
+/// `msync(MS_SYNC)` of a page-aligned range, retrying on `EINTR`.
+pub(crate) fn msync_range(addr: usize, len: usize) -> Result<()> {
+    loop {
+        // SAFETY: msync only writes back pages; on an address that is not
+        // mapped it fails with ENOMEM and changes nothing.
+        match unsafe { msync(addr as *mut c_void, len, MsyncFlags::SYNC) } {
+            Ok(()) => return Ok(()),
+            Err(Errno::INTR) => {}
+            Err(errno) => return Err(Error::os(errno, "msync")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_are_process_wide() {
+        for g in Granularity::ALL {
+            assert_eq!(persist_fn(g) as usize, persist_fn(g) as usize);
+            assert_eq!(flush_fn(g) as usize, flush_fn(g) as usize);
+            assert_eq!(drain_fn(g) as usize, drain_fn(g) as usize);
+        }
+        assert_ne!(
+            persist_fn(Granularity::Byte) as usize,
+            persist_fn(Granularity::CacheLine) as usize
+        );
+        assert_ne!(
+            persist_fn(Granularity::CacheLine) as usize,
+            persist_fn(Granularity::Page) as usize
+        );
+    }
+
+    #[test]
+    fn persist_functions_run_on_any_memory() {
+        let buf = vec![1u8; 10_000];
+        for g in Granularity::ALL {
+            let ops = ops(g);
+            // SAFETY: `buf` is live and mapped for its whole length.
+            unsafe {
+                (ops.persist)(buf.as_ptr().cast(), buf.len());
+                (ops.flush)(buf.as_ptr().add(3).cast(), 100);
+                (ops.drain)();
+                (ops.persist)(buf.as_ptr().cast(), 0);
+            }
+        }
+        assert!(buf.iter().all(|&b| b == 1));
+    }
+
+    #[test]
+    fn sync_pages_skips_unregistered_memory() {
+        let buf = vec![0u8; 4096 * 3];
+        assert!(sync_pages(buf.as_ptr(), buf.len()).is_ok());
+        assert!(sync_pages(buf.as_ptr(), 0).is_ok());
+        assert!(sync_pages(usize::MAX as *const u8, 10).is_ok());
+    }
+}

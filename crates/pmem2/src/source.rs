@@ -1,0 +1,475 @@
+//! Data sources: what a [`Map`](crate::Map) maps.
+//!
+//! A source is either a file descriptor (a regular file or a device DAX) or
+//! anonymous memory of a given size. File-descriptor sources borrow the
+//! descriptor (`Source<'fd>`, e.g. from a `&File`) or own it
+//! (`Source<'static>`); like PMDK, a source never duplicates it, and a map
+//! doesn't need it once created.
+
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use rustix::fs::{fcntl_getfl, fstat, FileType as StatType, OFlags, Stat};
+
+use crate::error::{Errno, Error, Result};
+use crate::persist::page_size;
+use crate::sys::linux::{dax, SYSFS_ROOT};
+
+/// What kind of thing a source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileType {
+    /// A regular file (on any file system; fsdax when mounted with `-o dax`).
+    Regular,
+    /// A device DAX character device (`/dev/daxX.Y`).
+    DeviceDax,
+    /// Anonymous memory ([`Source::anonymous`]).
+    Anonymous,
+}
+
+impl FileType {
+    /// The lower-case name used by the CLI: `"regular"`, `"devdax"`, `"anonymous"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileType::Regular => "regular",
+            FileType::DeviceDax => "devdax",
+            FileType::Anonymous => "anonymous",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Descriptor<'fd> {
+    Borrowed(BorrowedFd<'fd>),
+    Owned(OwnedFd),
+}
+
+impl Descriptor<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Descriptor::Borrowed(fd) => *fd,
+            Descriptor::Owned(fd) => fd.as_fd(),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Kind<'fd> {
+    File {
+        fd: Descriptor<'fd>,
+        file_type: FileType,
+        dev: u64,
+        rdev: u64,
+    },
+    Anonymous {
+        size: usize,
+    },
+}
+
+/// The identity of a source, copied into every map made from it (PMDK copies
+/// the source by value with the descriptor dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceId {
+    /// Regular, device DAX or anonymous.
+    pub file_type: FileType,
+    /// `st_dev` of the file (the file system's device), 0 if anonymous.
+    pub dev: u64,
+    /// `st_rdev` of a device DAX, 0 otherwise.
+    pub rdev: u64,
+}
+
+/// A data source to map: a file descriptor or anonymous memory.
+///
+/// ```no_run
+/// # fn main() -> pmem2::Result<()> {
+/// let file = std::fs::OpenOptions::new().read(true).write(true).open("/mnt/pmem/data")
+///     .map_err(|e| pmem2::Error::os(pmem2::error::Errno::from_io_error(&e).unwrap(), "open"))?;
+/// let source = pmem2::Source::from_file(&file)?;
+/// println!("{} bytes, alignment {}", source.size()?, source.alignment()?);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Source<'fd> {
+    kind: Kind<'fd>,
+}
+
+impl<'fd> Source<'fd> {
+    /// A source over a borrowed descriptor, as `pmem2_source_from_fd`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidFileHandle`] for a closed or write-only descriptor,
+    /// [`Error::InvalidFileType`] for anything but a regular file or a
+    /// device DAX (directories, other character devices, block devices,
+    /// pipes, sockets), [`Error::Os`] when sysfs can't tell a character
+    /// device's subsystem.
+    pub fn from_fd(fd: BorrowedFd<'fd>) -> Result<Self> {
+        Self::with_descriptor(Descriptor::Borrowed(fd), Path::new(SYSFS_ROOT))
+    }
+
+    /// A source over an open file, borrowing its descriptor.
+    ///
+    /// # Errors
+    /// As [`Source::from_fd`].
+    pub fn from_file(file: &'fd File) -> Result<Self> {
+        Self::from_fd(file.as_fd())
+    }
+
+    fn with_descriptor(fd: Descriptor<'fd>, sysfs: &Path) -> Result<Self> {
+        let raw = fd.as_fd();
+        let flags = fcntl_getfl(raw).map_err(|errno| match errno {
+            Errno::BADF => Error::InvalidFileHandle("fcntl: Bad file descriptor".into()),
+            other => Error::os(other, "fcntl"),
+        })?;
+        if flags & OFlags::ACCMODE == OFlags::WRONLY {
+            return Err(Error::InvalidFileHandle(
+                "fd must be open with O_RDONLY or O_RDWR".into(),
+            ));
+        }
+        let st = stat_fd(raw)?;
+        let file_type = classify(&st, sysfs)?;
+        Ok(Source {
+            kind: Kind::File {
+                fd,
+                file_type,
+                dev: st.st_dev,
+                rdev: st.st_rdev,
+            },
+        })
+    }
+
+    /// The kind of source.
+    #[must_use]
+    pub fn file_type(&self) -> FileType {
+        match &self.kind {
+            Kind::File { file_type, .. } => *file_type,
+            Kind::Anonymous { .. } => FileType::Anonymous,
+        }
+    }
+
+    /// The descriptor, as `pmem2_source_get_fd`.
+    ///
+    /// # Errors
+    /// [`Error::FileDescriptorNotSet`] for an anonymous source.
+    pub fn fd(&self) -> Result<BorrowedFd<'_>> {
+        match &self.kind {
+            Kind::File { fd, .. } => Ok(fd.as_fd()),
+            Kind::Anonymous { .. } => Err(Error::FileDescriptorNotSet(
+                "the source is anonymous and has no file descriptor".into(),
+            )),
+        }
+    }
+
+    /// The source's identity (type, `st_dev`, `st_rdev`).
+    #[must_use]
+    pub fn id(&self) -> SourceId {
+        match &self.kind {
+            Kind::File {
+                file_type,
+                dev,
+                rdev,
+                ..
+            } => SourceId {
+                file_type: *file_type,
+                dev: *dev,
+                rdev: *rdev,
+            },
+            Kind::Anonymous { .. } => SourceId {
+                file_type: FileType::Anonymous,
+                dev: 0,
+                rdev: 0,
+            },
+        }
+    }
+
+    /// Size in bytes: the file's current size (re-read each call, as PMDK
+    /// does), the device DAX's size from sysfs, or the anonymous size.
+    ///
+    /// # Errors
+    /// [`Error::InvalidFileHandle`] when the descriptor was closed;
+    /// [`Error::Os`] or [`Error::InvalidSizeFormat`] when sysfs can't be read.
+    pub fn size(&self) -> Result<usize> {
+        self.size_in(Path::new(SYSFS_ROOT))
+    }
+
+    pub(crate) fn size_in(&self, sysfs: &Path) -> Result<usize> {
+        match &self.kind {
+            Kind::Anonymous { size } => Ok(*size),
+            Kind::File { fd, .. } => {
+                let st = stat_fd(fd.as_fd())?;
+                match classify(&st, sysfs)? {
+                    FileType::DeviceDax => {
+                        let (major, minor) = dev_numbers(st.st_rdev);
+                        dax::device_dax_size(sysfs, major, minor)
+                    }
+                    _ => usize::try_from(st.st_size).map_err(|_| {
+                        Error::InvalidFileHandle(
+                            format!(
+                                "kernel says size of regular file is negative ({})",
+                                st.st_size
+                            )
+                            .into(),
+                        )
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Required alignment of offsets and lengths: the page size for files and
+    /// anonymous memory, the device's alignment for a device DAX.
+    ///
+    /// # Errors
+    /// As [`Source::size`]; [`Error::InvalidAlignmentValue`] when the
+    /// alignment is not a power of two.
+    pub fn alignment(&self) -> Result<usize> {
+        self.alignment_in(Path::new(SYSFS_ROOT))
+    }
+
+    pub(crate) fn alignment_in(&self, sysfs: &Path) -> Result<usize> {
+        let alignment = match &self.kind {
+            Kind::Anonymous { .. } => page_size(),
+            Kind::File { fd, .. } => {
+                let st = stat_fd(fd.as_fd())?;
+                match classify(&st, sysfs)? {
+                    FileType::DeviceDax => {
+                        let (major, minor) = dev_numbers(st.st_rdev);
+                        dax::device_dax_alignment(sysfs, major, minor)?
+                    }
+                    _ => page_size(),
+                }
+            }
+        };
+        if !alignment.is_power_of_two() {
+            return Err(Error::InvalidAlignmentValue(
+                format!("alignment ({alignment}) has to be a power of two").into(),
+            ));
+        }
+        Ok(alignment)
+    }
+}
+
+impl Source<'static> {
+    /// A source that owns its descriptor (closed when the source is dropped).
+    ///
+    /// # Errors
+    /// As [`Source::from_fd`].
+    pub fn from_owned_fd(fd: OwnedFd) -> Result<Self> {
+        Self::with_descriptor(Descriptor::Owned(fd), Path::new(SYSFS_ROOT))
+    }
+
+    /// Opens `path` read-write and makes a source that owns the descriptor.
+    ///
+    /// # Errors
+    /// [`Error::Os`] when the file can't be opened; then as [`Source::from_fd`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDWR | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|errno| Error::os(errno, format!("open \"{}\"", path.display())))?;
+        Self::from_owned_fd(fd)
+    }
+
+    /// A source over a raw descriptor that the caller keeps open, as the C
+    /// ABI's `pmem2_source_from_fd`.
+    ///
+    /// # Safety
+    /// The descriptor must not be closed and reused for another file while
+    /// the source exists (a closed descriptor is reported as
+    /// [`Error::InvalidFileHandle`], but a reused number would be followed
+    /// to the wrong file).
+    ///
+    /// # Errors
+    /// [`Error::InvalidFileHandle`] for a negative descriptor; then as
+    /// [`Source::from_fd`].
+    pub unsafe fn from_raw_fd(fd: RawFd) -> Result<Self> {
+        if fd < 0 {
+            return Err(Error::InvalidFileHandle(
+                format!("invalid file descriptor {fd}").into(),
+            ));
+        }
+        // SAFETY: the caller keeps `fd` open for the source's lifetime; a
+        // non-negative number is all `borrow_raw` requires to be well formed.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        Self::with_descriptor(Descriptor::Borrowed(fd), Path::new(SYSFS_ROOT))
+    }
+
+    /// Anonymous memory of `size` bytes: maps are zero-filled and backed by
+    /// no file. Their store granularity is always [`Byte`](crate::Granularity::Byte).
+    ///
+    /// # Errors
+    /// None today; `Result` keeps the signature of `pmem2_source_from_anon`.
+    pub fn anonymous(size: usize) -> Result<Self> {
+        Ok(Source {
+            kind: Kind::Anonymous { size },
+        })
+    }
+}
+
+fn stat_fd(fd: BorrowedFd<'_>) -> Result<Stat> {
+    fstat(fd).map_err(|errno| match errno {
+        Errno::BADF => Error::InvalidFileHandle("fstat: Bad file descriptor".into()),
+        other => Error::os(other, "fstat"),
+    })
+}
+
+/// The major and minor numbers of a device number.
+pub(crate) fn dev_numbers(dev: u64) -> (u32, u32) {
+    (rustix::fs::major(dev), rustix::fs::minor(dev))
+}
+
+/// Classifies a file as PMDK's `pmem2_get_type_from_stat` does.
+fn classify(st: &Stat, sysfs: &Path) -> Result<FileType> {
+    match StatType::from_raw_mode(st.st_mode) {
+        StatType::RegularFile => Ok(FileType::Regular),
+        StatType::Directory => Err(Error::InvalidFileType(
+            "cannot set fd to directory in pmem2_source_from_fd".into(),
+        )),
+        StatType::CharacterDevice => {
+            let (major, minor) = dev_numbers(st.st_rdev);
+            if dax::is_device_dax(sysfs, major, minor)? {
+                Ok(FileType::DeviceDax)
+            } else {
+                Err(Error::InvalidFileType(
+                    format!("character device {major}:{minor} is not a device DAX").into(),
+                ))
+            }
+        }
+        _ => Err(Error::InvalidFileType(
+            format!(
+                "file type 0{:o} not supported",
+                st.st_mode & rustix::fs::RawMode::from(libc::S_IFMT)
+            )
+            .into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::codes::*;
+    use crate::sys::linux::dax::tests::fake_sysfs;
+
+    fn temp_file(len: u64) -> (File, std::path::PathBuf) {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "pmem2-source-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let f = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(len).unwrap();
+        (f, path)
+    }
+
+    #[test]
+    fn regular_file() {
+        let (f, path) = temp_file(12345);
+        let s = Source::from_file(&f).unwrap();
+        assert_eq!(s.file_type(), FileType::Regular);
+        assert_eq!(s.size().unwrap(), 12345);
+        assert_eq!(s.alignment().unwrap(), page_size());
+        assert!(s.fd().is_ok());
+        f.set_len(100).unwrap();
+        assert_eq!(s.size().unwrap(), 100, "size is re-read");
+        let owned = Source::open(&path).unwrap();
+        assert_eq!(owned.size().unwrap(), 100);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn refused_descriptors() {
+        let dir = File::open(std::env::temp_dir()).unwrap();
+        let err = Source::from_file(&dir).unwrap_err();
+        assert_eq!(err.code(), PMEM2_E_INVALID_FILE_TYPE);
+
+        let (_, path) = temp_file(10);
+        let wronly = File::options().write(true).open(&path).unwrap();
+        let err = Source::from_file(&wronly).unwrap_err();
+        assert_eq!(err.code(), PMEM2_E_INVALID_FILE_HANDLE);
+        assert_eq!(err.to_string(), "fd must be open with O_RDONLY or O_RDWR");
+        std::fs::remove_file(path).unwrap();
+
+        let (r, w) = std::io::pipe().unwrap();
+        assert_eq!(
+            Source::from_fd(r.as_fd()).unwrap_err().code(),
+            PMEM2_E_INVALID_FILE_TYPE
+        );
+        drop(w);
+
+        let null = File::open("/dev/null").unwrap();
+        assert_eq!(
+            Source::from_file(&null).unwrap_err().code(),
+            PMEM2_E_INVALID_FILE_TYPE
+        );
+
+        let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        assert_eq!(
+            Source::from_fd(sock.as_fd()).unwrap_err().code(),
+            PMEM2_E_INVALID_FILE_TYPE
+        );
+
+        // SAFETY: -1 is never a valid descriptor; nothing is borrowed.
+        let err = unsafe { Source::from_raw_fd(-1) }.unwrap_err();
+        assert_eq!(err.code(), PMEM2_E_INVALID_FILE_HANDLE);
+    }
+
+    #[test]
+    fn closed_descriptor_is_invalid_handle() {
+        let (f, path) = temp_file(4096);
+        let raw = std::os::fd::IntoRawFd::into_raw_fd(f);
+        // SAFETY: `raw` is open here; it is closed below only after the
+        // source has been checked, and nothing reuses the number meanwhile
+        // in a way this test observes.
+        let s = unsafe { Source::from_raw_fd(raw) }.unwrap();
+        // SAFETY: we own `raw` (from into_raw_fd) and close it once.
+        drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) });
+        assert_eq!(s.size().unwrap_err().code(), PMEM2_E_INVALID_FILE_HANDLE);
+        assert_eq!(
+            s.alignment().unwrap_err().code(),
+            PMEM2_E_INVALID_FILE_HANDLE
+        );
+        // SAFETY: as above; the number is closed, which is what is tested.
+        let err = unsafe { Source::from_raw_fd(raw) }.unwrap_err();
+        assert_eq!(err.code(), PMEM2_E_INVALID_FILE_HANDLE);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn anonymous() {
+        let s = Source::anonymous(1 << 20).unwrap();
+        assert_eq!(s.file_type(), FileType::Anonymous);
+        assert_eq!(s.size().unwrap(), 1 << 20);
+        assert_eq!(s.alignment().unwrap(), page_size());
+        assert_eq!(s.fd().unwrap_err().code(), PMEM2_E_FILE_DESCRIPTOR_NOT_SET);
+        assert_eq!(s.id().file_type, FileType::Anonymous);
+    }
+
+    #[test]
+    fn classify_char_devices_through_sysfs() {
+        let t = fake_sysfs("4194304\n", Some("2097152\n"), None);
+        let mut st: Stat = fstat(File::open("/dev/null").unwrap()).unwrap();
+        st.st_rdev = rustix::fs::makedev(252, 3);
+        assert_eq!(classify(&st, t.path()).unwrap(), FileType::DeviceDax);
+        st.st_rdev = rustix::fs::makedev(1, 3);
+        assert_eq!(
+            classify(&st, t.path()).unwrap_err().code(),
+            PMEM2_E_INVALID_FILE_TYPE
+        );
+        st.st_rdev = rustix::fs::makedev(7, 7);
+        assert_eq!(
+            classify(&st, t.path()).unwrap_err().errno(),
+            Some(Errno::NOENT)
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Operating-system specifics. Only Linux is supported, as in PMDK 2.x.
+
+pub mod linux;
