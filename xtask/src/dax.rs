@@ -45,9 +45,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         configs: Vec::new(),
         echo: false,
         keep_images: false,
-        boot_timeout: Duration::from_secs(120),
-        total_timeout: Duration::from_secs(300),
-        build_timeout: Duration::from_secs(900),
+        boot_timeout: Duration::from_mins(2),
+        total_timeout: Duration::from_mins(5),
+        build_timeout: Duration::from_mins(15),
     };
     let mut it = args.iter();
     let secs = |v: Option<&String>, flag: &str| -> Result<Duration, String> {
@@ -91,7 +91,10 @@ fn workspace_root() -> PathBuf {
 }
 
 fn stage(name: &str, start: Instant) {
-    println!("dax-test: {name} done in {:.1}s", start.elapsed().as_secs_f64());
+    println!(
+        "dax-test: {name} done in {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
 }
 
 #[derive(Default)]
@@ -133,10 +136,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let t = Instant::now();
     let root = fetch::fetch(&base.join("cache"), &mut |m| println!("dax-test: {m}"))?;
-    stage(
-        &format!("packages (kernel {})", root.kernel_release),
-        t,
-    );
+    stage(&format!("packages (kernel {})", root.kernel_release), t);
 
     let t = Instant::now();
     println!("dax-test: building the DAX suite and the pmem2 tool (static)");
@@ -157,7 +157,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         root: &root,
         initramfs: &initrd,
         images: &images,
-        boot_timeout: opts.boot_timeout,
+        init_timeout: opts.boot_timeout,
         total_timeout: opts.total_timeout,
         echo: opts.echo,
     };
@@ -165,7 +165,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     for cfg in &opts.configs {
         let dir = vm::image_dir(&images, cfg);
         vm::fresh_images(cfg, &dir)?;
-        let boot = vm::Boot { images: &dir, ..boot };
+        let boot = vm::Boot {
+            images: &dir,
+            ..boot
+        };
         println!("dax-test: configuration {}: {}", cfg.name, cfg.about);
         for phase in ["write", "verify"] {
             let log = logs.join(format!("{}-{phase}.log", cfg.name));
@@ -185,7 +188,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 println!("---");
             }
             if console.problem.is_some() && phase == "write" {
-                println!("  {:<8} verify skipped: the write boot did not complete", cfg.name);
+                println!(
+                    "  {:<8} verify skipped: the write boot did not complete",
+                    cfg.name
+                );
                 totals.fail += 1;
                 break;
             }

@@ -19,13 +19,22 @@ pub struct Binaries {
     pub cli: PathBuf,
 }
 
-fn cargo(workspace: &Path, args: &[&str], want: (&str, &str), timeout: Duration) -> Result<PathBuf, String> {
+fn cargo(
+    workspace: &Path,
+    args: &[&str],
+    want: (&str, &str),
+    timeout: Duration,
+) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
         .env("RUSTFLAGS", RUSTFLAGS)
         .args(args)
-        .args(["--target", TARGET, "--message-format=json-render-diagnostics"]);
+        .args([
+            "--target",
+            TARGET,
+            "--message-format=json-render-diagnostics",
+        ]);
     let what = format!("cargo {}", args.join(" "));
     let out = run(&mut cmd, &what, timeout)?;
     if !out.status.success() {

@@ -34,7 +34,7 @@ const GUEST_PACKAGES: &[&str] = &[
     "libext2fs2",
 ];
 
-const APT_TIMEOUT: Duration = Duration::from_secs(300);
+const APT_TIMEOUT: Duration = Duration::from_mins(5);
 
 /// The unpacked packages.
 pub struct Root {
@@ -172,7 +172,11 @@ pub fn fetch(cache: &Path, log: &mut dyn FnMut(&str)) -> Result<Root, String> {
         .filter_map(|(_, file)| file.split('_').next())
         .collect();
     if missing.is_empty() {
-        log(&format!("{} packages cached in {}", files.len(), debs.display()));
+        log(&format!(
+            "{} packages cached in {}",
+            files.len(),
+            debs.display()
+        ));
     } else {
         log(&format!("downloading {} packages", missing.len()));
         let out = run(
@@ -208,9 +212,12 @@ pub fn fetch(cache: &Path, log: &mut dyn FnMut(&str)) -> Result<Root, String> {
         fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         for (_, file) in &files {
             run_ok(
-                Command::new("dpkg-deb").arg("-x").arg(debs.join(file)).arg(&dir),
+                Command::new("dpkg-deb")
+                    .arg("-x")
+                    .arg(debs.join(file))
+                    .arg(&dir),
                 &format!("dpkg-deb -x {file}"),
-                Duration::from_secs(120),
+                Duration::from_mins(2),
             )?;
         }
         fs::write(&stamp, &want).map_err(|e| format!("{}: {e}", stamp.display()))?;

@@ -98,20 +98,20 @@ impl Archive {
     pub fn write(&self, out: &Path) -> Result<u64, String> {
         let f = fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
         let mut w = BufWriter::new(f);
-        let mut ino = 1;
         let io = |e: std::io::Error| format!("{}: {e}", out.display());
-        for (path, body) in &self.entries {
+        for (ino, (path, body)) in (1..).zip(&self.entries) {
             let (mode, data): (u32, &[u8]) = match body {
                 Body::Dir => (0o040_755, &[]),
                 Body::File(data, perm) => (0o100_000 | perm, data),
                 Body::Symlink(target) => (0o120_777, target.as_bytes()),
             };
             write_entry(&mut w, ino, mode, path, data).map_err(io)?;
-            ino += 1;
         }
         write_entry(&mut w, 0, 0, "TRAILER!!!", &[]).map_err(io)?;
         w.flush().map_err(io)?;
-        Ok(fs::metadata(out).map_err(|e| format!("{}: {e}", out.display()))?.len())
+        Ok(fs::metadata(out)
+            .map_err(|e| format!("{}: {e}", out.display()))?
+            .len())
     }
 }
 
@@ -180,7 +180,10 @@ fn add_tool(ar: &mut Archive, root: &Root, src: &str, name: &str) -> Result<(), 
     for line in ldd.stdout.lines() {
         let path = match line.split_once("=>") {
             Some((_, rest)) => rest.split_whitespace().next(),
-            None => line.split_whitespace().next().filter(|p| p.starts_with('/')),
+            None => line
+                .split_whitespace()
+                .next()
+                .filter(|p| p.starts_with('/')),
         };
         let Some(path) = path.filter(|p| p.starts_with('/')) else {
             if line.contains("not found") {
@@ -208,6 +211,34 @@ fn modinfo(data: &[u8], key: &str) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
+/// Adds module `name` (after its dependencies) to `done`, unless built in.
+fn visit(
+    name: &str,
+    index: &BTreeMap<String, PathBuf>,
+    builtin: &BTreeSet<String>,
+    done: &mut Vec<String>,
+    data: &mut BTreeMap<String, Vec<u8>>,
+) -> Result<(), String> {
+    let name = name.replace('-', "_");
+    if done.contains(&name) || builtin.contains(&name) {
+        return Ok(());
+    }
+    let path = index
+        .get(&name)
+        .ok_or_else(|| format!("kernel module {name} not found"))?;
+    let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for dep in modinfo(&bytes, "depends")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|d| !d.is_empty())
+    {
+        visit(dep, index, builtin, done, data)?;
+    }
+    data.insert(name.clone(), bytes);
+    done.push(name);
+    Ok(())
+}
+
 /// Adds the wanted modules and their dependencies; returns the load order.
 fn add_modules(ar: &mut Archive, root: &Root) -> Result<Vec<String>, String> {
     let tree = root.modules();
@@ -232,32 +263,6 @@ fn add_modules(ar: &mut Archive, root: &Root) -> Result<Vec<String>, String> {
         .map(|m| m.replace('-', "_"))
         .collect();
 
-    fn visit(
-        name: &str,
-        index: &BTreeMap<String, PathBuf>,
-        builtin: &BTreeSet<String>,
-        done: &mut Vec<String>,
-        data: &mut BTreeMap<String, Vec<u8>>,
-    ) -> Result<(), String> {
-        let name = name.replace('-', "_");
-        if done.contains(&name) || builtin.contains(&name) {
-            return Ok(());
-        }
-        let path = index
-            .get(&name)
-            .ok_or_else(|| format!("kernel module {name} not found"))?;
-        let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        for dep in modinfo(&bytes, "depends")
-            .unwrap_or_default()
-            .split(',')
-            .filter(|d| !d.is_empty())
-        {
-            visit(dep, index, builtin, done, data)?;
-        }
-        data.insert(name.clone(), bytes);
-        done.push(name);
-        Ok(())
-    }
     let mut order = Vec::new();
     let mut data = BTreeMap::new();
     for m in MODULES {
@@ -273,8 +278,17 @@ fn add_modules(ar: &mut Archive, root: &Root) -> Result<Vec<String>, String> {
 pub fn build(root: &Root, payload: &[(&str, &Path)], out: &Path) -> Result<u64, String> {
     let mut ar = Archive::default();
     for d in [
-        "proc", "sys", "dev", "tmp", "run", "mnt/ext4", "mnt/xfs", "etc/ndctl.conf.d",
-        "etc/ndctl", "usr/bin", "sbin",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "run",
+        "mnt/ext4",
+        "mnt/xfs",
+        "etc/ndctl.conf.d",
+        "etc/ndctl",
+        "usr/bin",
+        "sbin",
     ] {
         ar.dir(d);
     }
@@ -284,7 +298,11 @@ pub fn build(root: &Root, payload: &[(&str, &Path)], out: &Path) -> Result<u64, 
         add_tool(&mut ar, root, src, name)?;
     }
     let order = add_modules(&mut ar, root)?;
-    ar.file("etc/dax-modules", (order.join("\n") + "\n").into_bytes(), 0o644);
+    ar.file(
+        "etc/dax-modules",
+        (order.join("\n") + "\n").into_bytes(),
+        0o644,
+    );
     ar.file("init", INIT.as_bytes().to_vec(), 0o755);
     for (dest, host) in payload {
         ar.copy(dest, host, 0o755)?;

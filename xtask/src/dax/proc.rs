@@ -30,7 +30,7 @@ impl Guard {
         die_with_parent(cmd);
         let child = cmd
             .spawn()
-            .map_err(|e| format!("cannot start {what} ({:?}): {e}", cmd.get_program()))?;
+            .map_err(|e| format!("cannot start {what} ({}): {e}", cmd.get_program().display()))?;
         Ok(Self {
             child: Some(child),
             what: what.to_owned(),

@@ -77,9 +77,8 @@ fn classify_info(path: &str, rc: i32, stdout: &str, stderr: &str) -> Row {
         || (rc == 0 && stdout.trim().is_empty());
     if missing {
         row.status = Status::Skip;
-        row.detail = format!(
-            "`pmem2 info` not available yet in the CLI (rc={rc}, no output): tolerated"
-        );
+        row.detail =
+            format!("`pmem2 info` not available yet in the CLI (rc={rc}, no output): tolerated");
         return row;
     }
     match serde_json::from_str::<serde_json::Value>(stdout.trim()) {
@@ -96,7 +95,10 @@ fn classify_info(path: &str, rc: i32, stdout: &str, stderr: &str) -> Row {
         }
         Err(e) => {
             row.status = Status::Fail;
-            row.detail = format!("rc={rc}, output is not JSON ({e}); stderr: {}", stderr.trim());
+            row.detail = format!(
+                "rc={rc}, output is not JSON ({e}); stderr: {}",
+                stderr.trim()
+            );
         }
     }
     row
@@ -187,7 +189,10 @@ pub fn parse(console: &Console) -> BootReport {
     match tests_exit {
         Some(0) => {}
         Some(rc) => fail("dax-suite-exit", format!("test binary exited with {rc}")),
-        None => fail("dax-suite-exit", "test binary did not report an exit status".into()),
+        None => fail(
+            "dax-suite-exit",
+            "test binary did not report an exit status".into(),
+        ),
     }
     if let Some(p) = &console.problem {
         fail("boot", p.clone());

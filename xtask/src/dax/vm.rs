@@ -100,7 +100,7 @@ pub struct Boot<'a> {
     /// Directory of the backing files.
     pub images: &'a Path,
     /// Time allowed to reach `/init`.
-    pub boot_timeout: Duration,
+    pub init_timeout: Duration,
     /// Time allowed for the whole boot.
     pub total_timeout: Duration,
     /// Copy the console to stdout as it comes.
@@ -160,13 +160,25 @@ fn qemu_command(b: &Boot, cfg: &Configuration, phase: &str) -> Command {
             cfg.name
         ))
         .args([
-            "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults",
-            "-no-reboot", "-net", "none",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-monitor",
+            "none",
+            "-nodefaults",
+            "-no-reboot",
+            "-net",
+            "none",
         ]);
     cmd
 }
 
-fn forward<R: Read + Send + 'static>(pipe: Option<R>, prefix: &'static str, tx: mpsc::Sender<String>) {
+fn forward<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    prefix: &'static str,
+    tx: mpsc::Sender<String>,
+) {
     let Some(pipe) = pipe else { return };
     std::thread::spawn(move || {
         let mut reader = BufReader::new(pipe);
@@ -205,7 +217,11 @@ pub fn boot(b: &Boot, cfg: &Configuration, phase: &str, log: &Path) -> Result<Co
     let mut booted = false;
     let mut problem = None;
     loop {
-        let limit = if booted { b.total_timeout } else { b.boot_timeout };
+        let limit = if booted {
+            b.total_timeout
+        } else {
+            b.init_timeout
+        };
         let Some(left) = limit.checked_sub(start.elapsed()) else {
             problem = Some(if booted {
                 format!("no power-off within {}s: QEMU killed", limit.as_secs())
