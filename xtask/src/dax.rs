@@ -28,6 +28,7 @@ struct Options {
     boot_timeout: Duration,
     total_timeout: Duration,
     build_timeout: Duration,
+    budget: Duration,
 }
 
 const HELP: &str = "usage: cargo xtask dax-test [options]
@@ -37,8 +38,10 @@ const HELP: &str = "usage: cargo xtask dax-test [options]
   --keep-images        keep the NVDIMM backing files (target/dax-vm/images)
   --boot-timeout S     seconds for a guest to reach /init (default 120)
   --total-timeout S    seconds for one boot, start to power-off (default 300)
-  --build-timeout S    seconds for each cargo build (default 900)
-logs: target/dax-vm/logs/<configuration>-<phase>.log";
+  --build-timeout S    seconds for each cargo build (default 360)
+  --budget S           seconds for the whole run (default 900): no boot starts after it,
+                       and a boot is cut short when it would end later
+files: <target dir>/dax-vm/{cache,logs,images}, logs as logs/<configuration>-<phase>.log";
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
@@ -47,7 +50,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         keep_images: false,
         boot_timeout: Duration::from_mins(2),
         total_timeout: Duration::from_mins(5),
-        build_timeout: Duration::from_mins(15),
+        build_timeout: Duration::from_mins(6),
+        budget: Duration::from_mins(15),
     };
     let mut it = args.iter();
     let secs = |v: Option<&String>, flag: &str| -> Result<Duration, String> {
@@ -70,6 +74,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--boot-timeout" => o.boot_timeout = secs(it.next(), a)?,
             "--total-timeout" => o.total_timeout = secs(it.next(), a)?,
             "--build-timeout" => o.build_timeout = secs(it.next(), a)?,
+            "--budget" => o.budget = secs(it.next(), a)?,
             "-h" | "--help" => {
                 println!("{HELP}");
                 std::process::exit(0);
@@ -88,6 +93,13 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` or `<workspace>/target`.
+fn target_dir(ws: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| ws.join("target"), |d| ws.join(PathBuf::from(d)))
 }
 
 fn stage(name: &str, start: Instant) {
@@ -130,7 +142,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let opts = parse_args(args)?;
     let t0 = Instant::now();
     let ws = workspace_root();
-    let base = ws.join("target/dax-vm");
+    let base = target_dir(&ws).join("dax-vm");
     let logs = base.join("logs");
     fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
 
@@ -172,6 +184,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("dax-test: configuration {}: {}", cfg.name, cfg.about);
         for phase in ["write", "verify"] {
             let log = logs.join(format!("{}-{phase}.log", cfg.name));
+            let Some(left) = opts.budget.checked_sub(t0.elapsed()) else {
+                println!(
+                    "  {:<8} {phase:<6} not run: the time budget is spent",
+                    cfg.name
+                );
+                totals.fail += 1;
+                break;
+            };
+            let boot = vm::Boot {
+                total_timeout: boot.total_timeout.min(left),
+                ..boot
+            };
             let console = vm::boot(&boot, cfg, phase, &log)?;
             let rep = report::parse(&console);
             print_rows(cfg.name, phase, &rep, &mut totals);

@@ -92,6 +92,7 @@ pub fn remove_images(cfg: &Configuration, dir: &Path) {
 }
 
 /// Everything needed to boot.
+#[derive(Clone, Copy)]
 pub struct Boot<'a> {
     /// The unpacked packages (QEMU, firmware, kernel).
     pub root: &'a Root,
