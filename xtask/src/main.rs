@@ -21,18 +21,16 @@ fn main() -> ExitCode {
         usage();
         return ExitCode::from(2);
     };
-    match TASKS.iter().find(|(n, _, _)| n == name) {
-        Some((_, _, task)) => match task(&args[1..]) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(msg) => {
-                eprintln!("xtask {name}: {msg}");
-                ExitCode::FAILURE
-            }
-        },
-        None => {
-            eprintln!("xtask: unknown command '{name}'");
-            usage();
-            ExitCode::from(2)
+    let Some((_, _, task)) = TASKS.iter().find(|(n, _, _)| n == name) else {
+        eprintln!("xtask: unknown command '{name}'");
+        usage();
+        return ExitCode::from(2);
+    };
+    match task(&args[1..]) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("xtask {name}: {msg}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -142,6 +142,7 @@ pub struct Config {
     pub(crate) granularity: Option<Granularity>,
     pub(crate) sharing: Sharing,
     pub(crate) protection: Protection,
+    pub(crate) reservation: Option<(crate::VmReservation, usize)>,
 }
 
 impl Config {
@@ -198,6 +199,24 @@ impl Config {
         self
     }
 
+    /// Places the mapping at `offset` of a virtual-memory reservation
+    /// (`None` clears it), as `pmem2_config_set_vm_reservation`. The offset
+    /// is checked by [`Map::new`](crate::Map::new).
+    pub fn set_vm_reservation(
+        &mut self,
+        reservation: Option<&crate::VmReservation>,
+        offset: usize,
+    ) -> &mut Self {
+        self.reservation = reservation.map(|r| (r.clone(), offset));
+        self
+    }
+
+    /// The reservation and offset set with [`Config::set_vm_reservation`].
+    #[must_use]
+    pub fn vm_reservation(&self) -> Option<(&crate::VmReservation, usize)> {
+        self.reservation.as_ref().map(|(r, o)| (r, *o))
+    }
+
     /// The required store granularity, if set.
     #[must_use]
     pub fn required_store_granularity(&self) -> Option<Granularity> {
@@ -236,7 +255,7 @@ impl Config {
         if source_size == 0 {
             return Err(Error::SourceEmpty("file length is equal 0".into()));
         }
-        if self.length % alignment != 0 {
+        if !self.length.is_multiple_of(alignment) {
             return Err(Error::LengthUnaligned(
                 format!("length is not a multiple of {alignment}").into(),
             ));

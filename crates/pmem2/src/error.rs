@@ -228,7 +228,12 @@ pub fn strerror(errno: Errno) -> String {
         return format!("Unknown error {}", errno.raw_os_error());
     }
     let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..len]).into_owned()
+    let text = String::from_utf8_lossy(&buf[..len]);
+    // Miri's emulated strerror_r formats like std; keep C's text either way.
+    let suffix = format!(" (os error {})", errno.raw_os_error());
+    text.strip_suffix(suffix.as_str())
+        .unwrap_or(&text)
+        .to_owned()
 }
 
 #[cfg(test)]

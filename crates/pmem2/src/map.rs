@@ -33,7 +33,7 @@ use crate::sys::linux::{eadr, SYSFS_ROOT};
 const MEGABYTE: usize = 1 << 20;
 const GIGABYTE: usize = 1 << 30;
 
-/// PMDK's message when MAP_SYNC was refused.
+/// PMDK's message when `MAP_SYNC` was refused.
 pub(crate) const NO_MAP_SYNC_MSG: &str = "requested granularity not available because fd doesn't point to DAX-enabled file or kernel doesn't support MAP_SYNC flag (Linux >= 4.15)";
 /// PMDK's message when the platform is not eADR.
 pub(crate) const NO_EADR_MSG: &str =
@@ -95,6 +95,9 @@ pub(crate) enum Origin {
     Owned,
     /// The caller mapped it ([`Map::from_existing`]); never unmapped by pmem2.
     Existing,
+    /// Mapped inside a reservation; on delete the range is refilled with an
+    /// inaccessible mapping so it stays reserved.
+    Reserved(crate::reservation::Placement),
 }
 
 /// A mapping of a [`Source`].
@@ -129,6 +132,8 @@ pub struct Map {
     /// Page-rounded length of the address range the map occupies.
     reserved: usize,
     granularity: Granularity,
+    /// Whether the kernel accepted `MAP_SYNC`.
+    #[allow(clippy::struct_field_names)] // `map_sync` is the kernel flag's name
     map_sync: bool,
     protection: Protection,
     source: SourceId,
@@ -144,22 +149,25 @@ unsafe impl Send for Map {}
 // SAFETY: as above: shared references allow only reads and cache flushes.
 unsafe impl Sync for Map {}
 
-/// A failed [`Map::delete`]: the map is still valid and is handed back.
+/// A refused `delete`: the object is still valid and is handed back.
+///
+/// Returned by [`Map::delete`] and
+/// [`VmReservation::delete`](crate::VmReservation::delete).
 #[derive(Debug)]
-pub struct DeleteError {
-    /// The map, still mapped and registered.
-    pub map: Map,
+pub struct DeleteError<T> {
+    /// The object, unchanged and still usable.
+    pub handle: T,
     /// Why it could not be deleted.
     pub error: Error,
 }
 
-impl std::fmt::Display for DeleteError {
+impl<T> std::fmt::Display for DeleteError<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.error.fmt(f)
     }
 }
 
-impl std::error::Error for DeleteError {}
+impl<T: std::fmt::Debug> std::error::Error for DeleteError<T> {}
 
 impl Map {
     /// Maps `source` as `config` says, as `pmem2_map_new`.
@@ -184,7 +192,7 @@ impl Map {
         };
         let alignment = source.alignment()?;
         let source_size = source.size()?;
-        if config.offset % alignment != 0 {
+        if !config.offset.is_multiple_of(alignment) {
             return Err(Error::OffsetUnaligned(
                 format!("offset is not a multiple of {alignment}").into(),
             ));
@@ -210,21 +218,32 @@ impl Map {
         }
         let reserved = size.next_multiple_of(page_size());
 
-        let target =
-            Target::Placeholder(Placeholder::new(reserved, map_alignment(size, alignment))?);
+        let target = match &config.reservation {
+            Some((rsv, offset)) => Target::InReservation(rsv.claim(*offset, reserved, alignment)?),
+            None => {
+                Target::Placeholder(Placeholder::new(reserved, map_alignment(size, alignment))?)
+            }
+        };
 
         let mapped = map_at(&target, size, config, source, effective_offset);
         let map_sync = match mapped {
             Ok(map_sync) => map_sync,
             Err(err) => {
-                let Target::Placeholder(p) = target;
-                p.release_all();
+                // Dropping a reservation placement mends and frees its range.
+                if let Target::Placeholder(p) = target {
+                    p.release_all();
+                }
                 return Err(err);
             }
         };
         let addr = target.address();
-        let Target::Placeholder(p) = target;
-        p.trim_to(addr, reserved);
+        let origin = match target {
+            Target::Placeholder(p) => {
+                p.trim_to(addr, reserved);
+                Origin::Owned
+            }
+            Target::InReservation(p) => Origin::Reserved(p),
+        };
 
         let available = effective_granularity(
             anonymous,
@@ -233,7 +252,6 @@ impl Map {
             map_sync,
             platform_is_eadr(),
         );
-        let origin = Origin::Owned;
         let mut map = Map {
             // SAFETY: `addr` came from a successful mmap, which never returns 0
             // for a non-fixed request and equals a non-null hint for a fixed one.
@@ -265,6 +283,9 @@ impl Map {
         registry::write()
             .insert(start, start + self.reserved, Registered { owned })
             .map_err(|_| Error::MapExists("the range overlaps an existing mapping".into()))?;
+        if let Origin::Reserved(p) = &mut self.origin {
+            p.commit();
+        }
         Ok(())
     }
 
@@ -318,12 +339,13 @@ impl Map {
     ///
     /// # Errors
     /// On failure the map is handed back in [`DeleteError`], still valid.
-    pub fn delete(mut self) -> std::result::Result<(), DeleteError> {
+    #[allow(clippy::result_large_err)] // the rare failure hands the map back by value
+    pub fn delete(mut self) -> std::result::Result<(), DeleteError<Map>> {
         let start = self.addr.as_ptr() as usize;
         let Some((end, registered)) = registry::write().remove(start) else {
             return Err(DeleteError {
                 error: Error::MappingNotFound("mapping not found".into()),
-                map: self,
+                handle: self,
             });
         };
         match self.release_memory() {
@@ -331,7 +353,10 @@ impl Map {
             Err(error) => {
                 // Keep the map usable, as PMDK does: register it again.
                 registry::write().insert(start, end, registered).ok();
-                Err(DeleteError { map: self, error })
+                Err(DeleteError {
+                    handle: self,
+                    error,
+                })
             }
         }
     }
@@ -341,8 +366,9 @@ impl Map {
         if self.released {
             return Ok(());
         }
-        match &self.origin {
+        match &mut self.origin {
             Origin::Existing => {}
+            Origin::Reserved(p) => p.release()?,
             Origin::Owned => {
                 // SAFETY: pmem2 mapped exactly `[addr, addr + reserved)` for
                 // this map and nothing else refers to it once released.
@@ -491,14 +517,13 @@ impl Map {
     /// As [`Map::persist`].
     pub fn flush(&self, offset: usize, len: usize) -> Result<()> {
         let ptr = self.checked_range(offset, len)?;
-        match self.granularity {
-            Granularity::Page => persist::sync_pages(ptr, len),
-            _ => {
-                // SAFETY: the range is inside this live map.
-                unsafe { (self.persist_ops().flush)(ptr.cast::<c_void>(), len) };
-                Ok(())
-            }
+        if self.granularity == Granularity::Page {
+            // Unlike the C function, report msync failures.
+            return persist::sync_pages(ptr, len);
         }
+        // SAFETY: the range is inside this live map.
+        unsafe { (self.persist_ops().flush)(ptr.cast::<c_void>(), len) };
+        Ok(())
     }
 
     /// Waits for earlier flushes (and non-temporal stores) to complete.
@@ -532,12 +557,14 @@ fn map_alignment(len: usize, source_alignment: usize) -> usize {
 /// Where the real mapping goes.
 enum Target {
     Placeholder(Placeholder),
+    InReservation(crate::reservation::Placement),
 }
 
 impl Target {
     fn address(&self) -> usize {
         match self {
             Target::Placeholder(p) => p.aligned,
+            Target::InReservation(p) => p.address(),
         }
     }
 }

@@ -26,6 +26,7 @@ impl<V> Default for IntervalMap<V> {
     }
 }
 
+#[allow(dead_code)] // the neighbour queries serve reservations
 impl<V> IntervalMap<V> {
     /// Inserts `[start, end)` unless it overlaps an interval already present,
     /// in which case the first overlapping interval's start is returned.

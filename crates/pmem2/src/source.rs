@@ -456,6 +456,44 @@ mod tests {
     }
 
     #[test]
+    fn device_dax_size_and_alignment_through_a_source() {
+        // /dev/null is character device 1:3; a fake sysfs that calls 1:3 a
+        // device DAX exercises the real open/fstat/sysfs path.
+        let t = crate::sys::linux::dax::tests::tempdir::TempDir::new();
+        let p = t.path();
+        let dev = p.join("devices/platform/ndbus0/region0/dax0.0/dax/dax0.0");
+        std::fs::create_dir_all(&dev).unwrap();
+        std::fs::create_dir_all(p.join("class/dax")).unwrap();
+        std::fs::create_dir_all(p.join("dev/char")).unwrap();
+        std::os::unix::fs::symlink(p.join("class/dax"), dev.join("subsystem")).unwrap();
+        std::fs::write(dev.join("size"), "16777216\n").unwrap();
+        std::fs::write(dev.join("align"), "2097152\n").unwrap();
+        std::os::unix::fs::symlink(&dev, p.join("dev/char/1:3")).unwrap();
+
+        let null = File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        let s = Source::with_descriptor(Descriptor::Borrowed(null.as_fd()), p).unwrap();
+        assert_eq!(s.file_type(), FileType::DeviceDax);
+        assert_eq!(s.size_in(p).unwrap(), 16 << 20);
+        assert_eq!(s.alignment_in(p).unwrap(), 2 << 20);
+        std::fs::write(dev.join("align"), "1000\n").unwrap();
+        // Not a power of two in decimal, so read as hex (old kernels): 0x1000.
+        assert_eq!(s.alignment_in(p).unwrap(), 0x1000);
+        std::fs::write(dev.join("align"), "3\n").unwrap();
+        let err = s.alignment_in(p).unwrap_err();
+        assert_eq!(err.code(), PMEM2_E_INVALID_ALIGNMENT_VALUE);
+        assert_eq!(err.to_string(), "alignment (3) has to be a power of two");
+        std::fs::write(dev.join("size"), "lots\n").unwrap();
+        assert_eq!(
+            s.size_in(p).unwrap_err().code(),
+            PMEM2_E_INVALID_SIZE_FORMAT
+        );
+    }
+
+    #[test]
     fn classify_char_devices_through_sysfs() {
         let t = fake_sysfs("4194304\n", Some("2097152\n"), None);
         let mut st: Stat = fstat(File::open("/dev/null").unwrap()).unwrap();

@@ -1,8 +1,8 @@
 //! CPU specifics: cache-line flush and store fence instructions, chosen once.
 //!
-//! Each architecture module provides zero-sized types implementing [`Flush`]
+//! Each architecture module provides zero-sized types implementing `Flush`
 //! (one per flush instruction) and a `fence()` that orders flushes and
-//! non-temporal stores. Code that flushes is generic over [`Flush`], so each
+//! non-temporal stores. Code that flushes is generic over `Flush`, so each
 //! instruction gets its own monomorphised function with no indirect call in
 //! the loop, and the one runtime choice ([`flush_kind`]) picks among them.
 //!
@@ -18,6 +18,10 @@
 )]
 pub(crate) mod imp;
 
+/// The portable memory-op kernel, used on every architecture.
+#[path = "generic/mem.rs"]
+pub(crate) mod generic_mem;
+
 pub(crate) use imp::{detect_flush, fence};
 
 /// Size of the unit a flush instruction writes back.
@@ -26,15 +30,15 @@ pub const CACHE_LINE_SIZE: usize = 64;
 /// The instruction used to write a cache line back to persistent memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FlushKind {
-    /// x86_64 `CLWB`: writes the line back and may keep it cached.
+    /// `x86_64` `CLWB`: writes the line back and may keep it cached.
     Clwb,
-    /// x86_64 `CLFLUSHOPT`: writes back and evicts, weakly ordered.
+    /// `x86_64` `CLFLUSHOPT`: writes back and evicts, weakly ordered.
     Clflushopt,
-    /// x86_64 `CLFLUSH`: writes back and evicts, strongly ordered.
+    /// `x86_64` `CLFLUSH`: writes back and evicts, strongly ordered.
     Clflush,
-    /// aarch64 `DC CVAP`: clean to the point of persistence (ARMv8.2 DCPoP).
+    /// `aarch64` `DC CVAP`: clean to the point of persistence (`ARMv8.2` `DCPoP`).
     DcCvap,
-    /// aarch64 `DC CVAC`: clean to the point of coherency.
+    /// `aarch64` `DC CVAC`: clean to the point of coherency.
     DcCvac,
     /// No flush instruction (other architectures, Miri).
     None,
@@ -67,6 +71,7 @@ impl std::fmt::Display for FlushKind {
 /// [`Flush::flush_line`] and gets the instruction inlined.
 pub(crate) trait Flush {
     /// Which instruction this is.
+    #[allow(dead_code)] // for kernels to name the flush they were built with
     const KIND: FlushKind;
 
     /// Writes back the cache line containing `line`.
@@ -107,6 +112,7 @@ pub fn flush_kind() -> FlushKind {
 }
 
 /// A flush that does nothing: for byte granularity (eADR) and NOFLUSH.
+#[cfg_attr(not(miri), allow(dead_code))] // the generic arch and the memops use it
 pub(crate) struct NoFlush;
 
 impl Flush for NoFlush {
@@ -115,7 +121,7 @@ impl Flush for NoFlush {
     unsafe fn flush_line(_line: *const u8) {}
 }
 
-/// Calls `$body` with the type implementing [`Flush`] for `$kind` bound to
+/// Calls `$body` with the type implementing `Flush` for `$kind` bound to
 /// `$F`: the single point where the runtime flush choice becomes a type.
 macro_rules! with_flush {
     ($kind:expr, $F:ident => $body:expr) => {

@@ -27,14 +27,14 @@ pub fn test_dirs() -> Vec<PathBuf> {
 }
 
 /// Creates a read-write file of `len` bytes filled with `fill`.
-pub fn temp_file_in(dir: &Path, len: usize, fill: u8) -> TempFile {
+pub fn temp_file_in(dir: &Path, len: usize, byte: u8) -> TempFile {
     static N: AtomicUsize = AtomicUsize::new(0);
     let path = dir.join(format!(
         "pmem2-it-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::write(&path, vec![fill; len]).unwrap();
+    std::fs::write(&path, vec![byte; len]).unwrap();
     let file = File::options().read(true).write(true).open(&path).unwrap();
     TempFile { path, file }
 }

@@ -1,4 +1,4 @@
-//! aarch64: `DC CVAP` when the CPU has DCPoP, else `DC CVAC`; `DMB ISHST`.
+//! `aarch64`: `DC CVAP` when the CPU has `DCPoP`, else `DC CVAC`; `DMB ISHST`.
 //!
 //! `DC CVAP` is written as its system-instruction encoding
 //! (`sys #3, c7, c12, #1`) so the assembler accepts it without `+dcpop`.
@@ -20,7 +20,7 @@ impl Flush for DcCvap {
         // SAFETY: the caller guarantees `line` is mapped; chosen only when
         // HWCAP reports DCPOP.
         unsafe {
-            asm!("sys #3, c7, c12, #1, {0}", in(reg) line, options(nostack, preserves_flags))
+            asm!("sys #3, c7, c12, #1, {0}", in(reg) line, options(nostack, preserves_flags));
         };
     }
 }

@@ -1,4 +1,4 @@
-//! x86_64: CLWB, CLFLUSHOPT or CLFLUSH, and SFENCE.
+//! `x86_64`: CLWB, CLFLUSHOPT or CLFLUSH, and SFENCE.
 //!
 //! Stable Rust has no intrinsics for CLWB and CLFLUSHOPT, so they are emitted
 //! with `asm!`. The blocks deliberately omit `nomem`: that keeps them compiler
@@ -6,6 +6,8 @@
 
 use core::arch::asm;
 use core::arch::x86_64::__cpuid_count;
+
+pub(crate) mod mem;
 
 use super::{Flush, FlushKind};
 use crate::env::Tunables;
@@ -71,7 +73,7 @@ pub struct CpuFeatures {
     pub avx512f: bool,
     /// CPUID.(7,0):ECX[28].
     pub movdir64b: bool,
-    /// Vendor string is "GenuineIntel".
+    /// Vendor string is `GenuineIntel`.
     pub intel: bool,
 }
 

@@ -1,0 +1,381 @@
+//! Virtual-memory reservations: error paths with their codes, find over
+//! several maps, extend and shrink around maps, and a concurrent stress test.
+
+mod common;
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::{page, temp_file};
+use pmem2::error::codes::*;
+use pmem2::{Config, Granularity, Map, Source, VmReservation};
+
+/// `(start, end, permissions)` of every mapping of this process.
+fn proc_maps() -> Vec<(usize, usize, String)> {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut fields = l.split_whitespace();
+            let (s, e) = fields.next().unwrap().split_once('-').unwrap();
+            (
+                usize::from_str_radix(s, 16).unwrap(),
+                usize::from_str_radix(e, 16).unwrap(),
+                fields.next().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Permissions covering `[start, end)`, one per kernel mapping overlapping it.
+fn perms_in(start: usize, end: usize) -> Vec<String> {
+    proc_maps()
+        .into_iter()
+        .filter(|(s, e, _)| *s < end && *e > start)
+        .map(|(_, _, p)| p)
+        .collect()
+}
+
+fn config_at(rsv: &VmReservation, offset: usize) -> Config {
+    let mut config = Config::with_granularity(Granularity::Page);
+    config.set_vm_reservation(Some(rsv), offset);
+    config
+}
+
+#[test]
+fn maps_land_at_their_offsets_and_are_found() {
+    let f = temp_file(2 * page());
+    let source = Source::from_file(&f.file).unwrap();
+    let rsv = VmReservation::new(None, 16 * page()).unwrap();
+    let base = rsv.addr() as usize;
+    let mut maps = Vec::new();
+    for offset in [2 * page(), 6 * page(), 10 * page()] {
+        let map = Map::new(&config_at(&rsv, offset), &source).unwrap();
+        assert_eq!(map.addr() as usize, base + offset);
+        maps.push(map);
+    }
+    assert_eq!(rsv.map_count(), 3);
+    assert_eq!(rsv.map_find(0, 3 * page()).unwrap().offset, 2 * page());
+    assert_eq!(
+        rsv.map_find(5 * page(), 8 * page()).unwrap().offset,
+        6 * page()
+    );
+    assert_eq!(
+        rsv.map_find(0, 2 * page()).unwrap_err().code(),
+        PMEM2_E_MAPPING_NOT_FOUND
+    );
+    assert_eq!(
+        rsv.map_find(12 * page(), page()).unwrap_err().code(),
+        PMEM2_E_MAPPING_NOT_FOUND
+    );
+    let found = rsv.map_find(7 * page(), 1).unwrap();
+    assert_eq!((found.addr, found.len), (maps[1].addr(), 2 * page()));
+    assert_eq!(rsv.map_find_first().unwrap().offset, 2 * page());
+    assert_eq!(rsv.map_find_last().unwrap().offset, 10 * page());
+    assert_eq!(rsv.map_find_next(&maps[0]).unwrap().offset, 6 * page());
+    assert_eq!(rsv.map_find_prev(&maps[2]).unwrap().offset, 6 * page());
+    assert_eq!(
+        rsv.map_find_prev(&maps[0]).unwrap_err().code(),
+        PMEM2_E_MAPPING_NOT_FOUND
+    );
+    assert_eq!(
+        rsv.map_find_next(&maps[2]).unwrap_err().code(),
+        PMEM2_E_MAPPING_NOT_FOUND
+    );
+    // A map outside the reservation has no neighbours in it.
+    let outside = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
+    assert_eq!(
+        rsv.map_find_next(&outside).unwrap_err().code(),
+        PMEM2_E_MAPPING_NOT_FOUND
+    );
+}
+
+#[test]
+fn placement_errors() {
+    let f = temp_file(2 * page());
+    let source = Source::from_file(&f.file).unwrap();
+    let rsv = VmReservation::new(None, 8 * page()).unwrap();
+    let err = Map::new(&config_at(&rsv, page() / 2), &source).unwrap_err();
+    assert_eq!(err.code(), PMEM2_E_OFFSET_UNALIGNED);
+    let err = Map::new(&config_at(&rsv, 7 * page()), &source).unwrap_err();
+    assert_eq!(err.code(), PMEM2_E_LENGTH_OUT_OF_RANGE);
+    let err = Map::new(&config_at(&rsv, usize::MAX & !(page() - 1)), &source).unwrap_err();
+    assert_eq!(
+        err.code(),
+        PMEM2_E_LENGTH_OUT_OF_RANGE,
+        "offset + length wraps"
+    );
+    let _first = Map::new(&config_at(&rsv, 2 * page()), &source).unwrap();
+    for overlapping in [page(), 2 * page(), 3 * page()] {
+        let err = Map::new(&config_at(&rsv, overlapping), &source).unwrap_err();
+        assert_eq!(err.code(), PMEM2_E_MAPPING_EXISTS, "at {overlapping}");
+    }
+    // Right next to it is fine.
+    Map::new(&config_at(&rsv, 4 * page()), &source).unwrap();
+}
+
+#[test]
+fn deleted_maps_leave_the_range_reserved() {
+    let f = temp_file(2 * page());
+    let source = Source::from_file(&f.file).unwrap();
+    let rsv = VmReservation::new(None, 4 * page()).unwrap();
+    let start = rsv.addr() as usize;
+    let map = Map::new(&config_at(&rsv, 0), &source).unwrap();
+    assert!(perms_in(start, start + 2 * page())
+        .iter()
+        .all(|p| p.starts_with("rw")));
+    map.delete().unwrap();
+    let perms = perms_in(start, start + 4 * page());
+    assert!(
+        !perms.is_empty() && perms.iter().all(|p| p == "---p"),
+        "{perms:?}"
+    );
+    assert_eq!(rsv.map_count(), 0);
+    // The range can be mapped again.
+    let again = Map::new(&config_at(&rsv, 0), &source).unwrap();
+    drop(again);
+    assert!(perms_in(start, start + 4 * page())
+        .iter()
+        .all(|p| p == "---p"));
+}
+
+#[test]
+fn refused_granularity_leaves_the_range_free() {
+    let f = temp_file(2 * page());
+    let source = Source::from_file(&f.file).unwrap();
+    let rsv = VmReservation::new(None, 4 * page()).unwrap();
+    let mut config = config_at(&rsv, 0);
+    config.set_required_store_granularity(Granularity::CacheLine);
+    if std::env::var_os("PMEM2_FORCE_GRANULARITY").is_none() {
+        let err = Map::new(&config, &source).unwrap_err();
+        assert_eq!(err.code(), PMEM2_E_GRANULARITY_NOT_SUPPORTED);
+        assert_eq!(rsv.map_count(), 0);
+        let start = rsv.addr() as usize;
+        assert!(perms_in(start, start + 4 * page())
+            .iter()
+            .all(|p| p == "---p"));
+    }
+    // The whole reservation can then be mapped.
+    let whole = Map::new(&config_at(&rsv, 0), &source).unwrap();
+    assert_eq!(rsv.map_find_first().unwrap().addr, whole.addr());
+}
+
+#[test]
+fn reservation_delete_refused_while_not_empty() {
+    let f = temp_file(page());
+    let source = Source::from_file(&f.file).unwrap();
+    let rsv = VmReservation::new(None, 4 * page()).unwrap();
+    let start = rsv.addr() as usize;
+    let map = Map::new(&config_at(&rsv, page()), &source).unwrap();
+    let refused = rsv.delete().unwrap_err();
+    assert_eq!(refused.error.code(), PMEM2_E_VM_RESERVATION_NOT_EMPTY);
+    let rsv = refused.handle;
+    drop(map);
+    rsv.delete().unwrap();
+    assert!(perms_in(start, start + 4 * page()).is_empty(), "released");
+}
+
+#[test]
+fn a_map_keeps_its_reservation_alive() {
+    let f = temp_file(page());
+    let source = Source::from_file(&f.file).unwrap();
+    let rsv = VmReservation::new(None, 4 * page()).unwrap();
+    let start = rsv.addr() as usize;
+    let mut map = Map::new(&config_at(&rsv, 0), &source).unwrap();
+    drop(rsv);
+    map.write(0, b"still here").unwrap();
+    assert!(!perms_in(start + page(), start + 4 * page()).is_empty());
+    drop(map);
+    assert!(perms_in(start, start + 4 * page()).is_empty());
+}
+
+#[test]
+fn extend_and_shrink_with_maps_at_the_edges() {
+    let f = temp_file(page());
+    let source = Source::from_file(&f.file).unwrap();
+    let rsv = VmReservation::new(None, 4 * page()).unwrap();
+    let first = Map::new(&config_at(&rsv, 0), &source).unwrap();
+    let last = Map::new(&config_at(&rsv, 3 * page()), &source).unwrap();
+    rsv.extend(4 * page()).unwrap();
+    assert_eq!(rsv.size(), 8 * page());
+    let tail = Map::new(&config_at(&rsv, 7 * page()), &source).unwrap();
+    assert_eq!(rsv.map_find_last().unwrap().addr, tail.addr());
+    assert_eq!(
+        rsv.shrink(7 * page(), page()).unwrap_err().code(),
+        PMEM2_E_VM_RESERVATION_NOT_EMPTY
+    );
+    assert_eq!(
+        rsv.shrink(0, page()).unwrap_err().code(),
+        PMEM2_E_VM_RESERVATION_NOT_EMPTY
+    );
+    assert_eq!(
+        rsv.shrink(4 * page(), 4 * page()).unwrap_err().code(),
+        PMEM2_E_VM_RESERVATION_NOT_EMPTY
+    );
+    drop(tail);
+    rsv.shrink(4 * page(), 4 * page()).unwrap();
+    assert_eq!(rsv.size(), 4 * page());
+    drop(first);
+    let before = rsv.addr() as usize;
+    rsv.shrink(0, page()).unwrap();
+    assert_eq!(rsv.addr() as usize, before + page());
+    assert_eq!(rsv.map_find_first().unwrap().addr, last.addr());
+    assert_eq!(rsv.map_find_first().unwrap().offset, 2 * page());
+    // Extending into an occupied range is refused.
+    let end = rsv.addr() as usize + rsv.size();
+    let blocker = VmReservation::new(NonNull::new(end as *mut u8), page()).unwrap();
+    assert_eq!(
+        rsv.extend(page()).unwrap_err().code(),
+        PMEM2_E_MAPPING_EXISTS
+    );
+    assert_eq!(
+        rsv.size(),
+        3 * page(),
+        "a refused extension changes nothing"
+    );
+    drop(blocker);
+}
+
+#[test]
+fn from_existing_is_never_unmapped() {
+    let len = 2 * page();
+    // Map the range ourselves, wrap it, delete the wrapper: still mapped.
+    // SAFETY: a fresh private anonymous mapping at a kernel-chosen address.
+    let raw = unsafe {
+        rustix::mm::mmap_anonymous(
+            std::ptr::null_mut(),
+            len,
+            rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+            rustix::mm::MapFlags::PRIVATE,
+        )
+    }
+    .unwrap();
+    let addr = NonNull::new(raw.cast::<u8>()).unwrap();
+    let source = Source::anonymous(len).unwrap();
+    // SAFETY: `raw` stays mapped until the munmap below, after the wrappers are gone.
+    let mut wrapped = unsafe { Map::from_existing(&source, addr, len, Granularity::Byte) }.unwrap();
+    wrapped.write(0, b"mine").unwrap();
+    // SAFETY: as above.
+    let err = unsafe { Map::from_existing(&source, addr, 1, Granularity::Byte) }.unwrap_err();
+    assert_eq!(err.code(), PMEM2_E_MAP_EXISTS);
+    wrapped.delete().unwrap();
+    assert!(!perms_in(raw as usize, raw as usize + len).is_empty());
+    // SAFETY: we mapped it above and nothing refers to it any more.
+    unsafe { rustix::mm::munmap(raw, len) }.unwrap();
+}
+
+/// Page-sized slots of the stress test's reservation.
+const SLOTS: usize = 64;
+
+/// 16 threads creating, finding and dropping mappings in one reservation.
+/// Each map is filled with its owner's tag and checked before it is
+/// dropped: two overlapping live mappings would clobber each other.
+#[test]
+fn concurrent_stress() {
+    const THREADS: usize = 16;
+    let ops_per_thread: usize = std::env::var("PMEM2_STRESS_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+        / THREADS;
+    let rsv = Arc::new(VmReservation::new(None, SLOTS * page()).unwrap());
+    let start = rsv.addr() as usize;
+    let created = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let rsv = Arc::clone(&rsv);
+            let created = Arc::clone(&created);
+            let refused = Arc::clone(&refused);
+            std::thread::spawn(move || stress_worker(t, &rsv, &created, &refused, ops_per_thread))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(created.load(Ordering::Relaxed) > 0 && refused.load(Ordering::Relaxed) > 0);
+    assert_eq!(rsv.map_count(), 0);
+    let perms = perms_in(start, start + SLOTS * page());
+    assert!(
+        perms.iter().all(|p| p == "---p"),
+        "every range mended: {perms:?}"
+    );
+    Arc::try_unwrap(rsv).unwrap().delete().unwrap();
+    assert!(
+        perms_in(start, start + SLOTS * page()).is_empty(),
+        "reservation released"
+    );
+}
+
+/// One thread of [`concurrent_stress`]: random map / verify-and-drop / find.
+fn stress_worker(
+    t: usize,
+    rsv: &VmReservation,
+    created: &AtomicUsize,
+    refused: &AtomicUsize,
+    ops: usize,
+) {
+    let mut rng = 0x9E37_79B9_7F4A_7C15_u64 ^ (t as u64 + 1);
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut held: Vec<(Map, u64)> = Vec::new();
+    for op in 0..ops {
+        match next() % 4 {
+            0 | 1 => {
+                let pages = 1 + (next() % 3) as usize;
+                let slot = (next() % SLOTS as u64) as usize;
+                let source = Source::anonymous(pages * page()).unwrap();
+                let mut config = Config::with_granularity(Granularity::Byte);
+                config.set_vm_reservation(Some(rsv), slot * page());
+                match Map::new(&config, &source) {
+                    Ok(mut map) => {
+                        let tag = ((t as u64) << 32) | op as u64;
+                        let bytes = tag.to_le_bytes();
+                        for p in 0..pages {
+                            map.write(p * page(), &bytes).unwrap();
+                        }
+                        created.fetch_add(1, Ordering::Relaxed);
+                        held.push((map, tag));
+                    }
+                    Err(e) => {
+                        let c = e.code();
+                        assert!(
+                            c == PMEM2_E_MAPPING_EXISTS || c == PMEM2_E_LENGTH_OUT_OF_RANGE,
+                            "unexpected {e}"
+                        );
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            2 => {
+                if !held.is_empty() {
+                    let i = (next() as usize) % held.len();
+                    let (map, tag) = held.swap_remove(i);
+                    let mut buf = [0u8; 8];
+                    for p in 0..map.size() / page() {
+                        map.read(p * page(), &mut buf).unwrap();
+                        assert_eq!(u64::from_le_bytes(buf), tag, "a live map was clobbered");
+                    }
+                    drop(map);
+                }
+            }
+            _ => {
+                let slot = (next() % SLOTS as u64) as usize;
+                match rsv.map_find(slot * page(), page()) {
+                    Ok(found) => assert!(found.offset + found.len <= SLOTS * page()),
+                    Err(e) => assert_eq!(e.code(), PMEM2_E_MAPPING_NOT_FOUND),
+                }
+            }
+        }
+    }
+    for (map, tag) in held {
+        let mut buf = [0u8; 8];
+        map.read(0, &mut buf).unwrap();
+        assert_eq!(u64::from_le_bytes(buf), tag);
+    }
+}
