@@ -33,7 +33,7 @@ use pmem2::error::codes::{
     PMEM2_E_GRANULARITY_NOT_SUPPORTED, PMEM2_E_LENGTH_UNALIGNED, PMEM2_E_OFFSET_UNALIGNED,
     PMEM2_E_SRC_DEVDAX_PRIVATE,
 };
-use pmem2::{Config, FileType, Granularity, Map, Sharing, Source};
+use pmem2::{Config, FileType, Granularity, Map, MemFlags, Sharing, Source};
 use Needs::{Devdax, Fsdax};
 use Phases::{Both, Once};
 
@@ -507,20 +507,22 @@ impl Pattern {
 
 /// One store of the persistence test.
 enum Op {
-    /// Copy these bytes to the offset.
+    /// Copy these bytes to the offset (`Map::copy_from_slice`).
     Copy(usize, Vec<u8>),
-    /// Set `len` bytes at the offset to the byte.
+    /// Set `len` bytes at the offset to the byte (`Map::fill`).
     Fill(usize, usize, u8),
+    /// Move `len` bytes from the first offset to the second, overlapping (`Map::copy_within`).
+    Move(usize, usize, usize),
 }
 
-/// The stores of the persistence test on a map of `map_size` bytes: in slot `i`, a copy and
-/// a fill at odd offsets and lengths, done with flag combination `i`; and a copy to the last
-/// bytes of the map.
-fn persist_ops(seed: &str, map_size: usize) -> Vec<(u32, Op)> {
+/// The stores of the persistence test on a map of `map_size` bytes: in slot `i`, a copy, a
+/// fill and an overlapping move at odd offsets and lengths, all with flag combination `i`
+/// (every subset of the six `MemFlags`); and a copy to the last bytes of the map.
+fn persist_ops(seed: &str, map_size: usize) -> Vec<(MemFlags, Op)> {
     let mut p = Pattern::new(seed);
     let mut ops = Vec::new();
     for i in 0..SLOTS {
-        let flags = i as u32;
+        let flags = MemFlags::from_bits_truncate(i as u32);
         let base = i * SLOT;
         let copy_off = base + (i * 67) % 256;
         let copy_len = 4096 + (i * 997) % 8192;
@@ -529,32 +531,35 @@ fn persist_ops(seed: &str, map_size: usize) -> Vec<(u32, Op)> {
         let fill_len = 256 + (i * 61) % 8000;
         let byte = (p.next() >> 56) as u8 | 1;
         ops.push((flags, Op::Fill(fill_off, fill_len, byte)));
+        // forward (even slots) or backward (odd slots) overlapping moves
+        let op = if i % 2 == 0 {
+            Op::Move(copy_off, copy_off + 100 + i, 2048)
+        } else {
+            Op::Move(fill_off + 512, fill_off + 462 - i, 1024)
+        };
+        ops.push((flags, op));
     }
-    ops.push((0, Op::Copy(map_size - TAIL, p.bytes(TAIL))));
+    ops.push((MemFlags::empty(), Op::Copy(map_size - TAIL, p.bytes(TAIL))));
     ops
 }
 
-/// Applies one store. The flags are `i` of slot `i`: bit 0..5 = `NODRAIN`, `NONTEMPORAL`,
-/// `TEMPORAL`, WC, WB, `NOFLUSH`.
-///
-/// NOTE: `MemFlags`, `Map::copy_from_slice` and `Map::fill` are not in the library yet;
-/// until they are, every store goes through `Map::write` (memcpy with flags 0, persisted).
-/// When they land, this becomes `map.copy_from_slice(off, data, MemFlags::from_bits(flags))`
-/// and `map.fill(off, len, byte, MemFlags::from_bits(flags))`; the final whole-region
-/// `persist` in [`persist_survives_power_cut`] covers `NODRAIN` and `NOFLUSH`.
-fn apply(map: &mut Map, _flags: u32, op: &Op) -> Result<(), String> {
+/// Applies one store.
+fn apply(map: &mut Map, flags: MemFlags, op: &Op) -> Result<(), String> {
     match op {
         Op::Copy(off, data) => map
-            .write(*off, data)
-            .map_err(|e| format!("write {} bytes at {off}: {e}", data.len())),
+            .copy_from_slice(*off, data, flags)
+            .map_err(|e| format!("copy {} bytes at {off} ({flags:?}): {e}", data.len())),
         Op::Fill(off, len, byte) => map
-            .write(*off, &vec![*byte; *len])
-            .map_err(|e| format!("fill {len} bytes at {off}: {e}")),
+            .fill(*off, *len, *byte, flags)
+            .map_err(|e| format!("fill {len} bytes at {off} ({flags:?}): {e}")),
+        Op::Move(src, dst, len) => map
+            .copy_within(*src, *dst, *len, flags)
+            .map_err(|e| format!("move {len} bytes {src} -> {dst} ({flags:?}): {e}")),
     }
 }
 
 /// What the region and the tail must hold after `ops` on zeroed memory.
-fn expected(ops: &[(u32, Op)], map_size: usize) -> (Vec<u8>, Vec<u8>) {
+fn expected(ops: &[(MemFlags, Op)], map_size: usize) -> (Vec<u8>, Vec<u8>) {
     let mut region = vec![0u8; REGION];
     let mut tail = vec![0u8; TAIL];
     for (_, op) in ops {
@@ -562,6 +567,7 @@ fn expected(ops: &[(u32, Op)], map_size: usize) -> (Vec<u8>, Vec<u8>) {
             Op::Copy(off, data) if *off >= map_size - TAIL => tail.copy_from_slice(data),
             Op::Copy(off, data) => region[*off..*off + data.len()].copy_from_slice(data),
             Op::Fill(off, len, byte) => region[*off..*off + len].fill(*byte),
+            Op::Move(src, dst, len) => region.copy_within(*src..*src + len, *dst),
         }
     }
     (region, tail)
@@ -582,7 +588,8 @@ fn compare(what: &str, base: usize, got: &[u8], want: &[u8]) -> Result<(), Strin
     }
 }
 
-/// Write boot: zero the region, store with every flag combination, persist the whole region.
+/// Write boot: zero the region, store with every flag combination, persist the whole region
+/// (which covers the stores made with `NODRAIN` or `NOFLUSH`).
 /// Verify boot (after a power cut without unmounting): every byte is there.
 fn persist_survives_power_cut(ctx: &Ctx, target: &Target) -> Outcome {
     let name = "pmem2-dax-persist";
