@@ -23,11 +23,13 @@
 //! [`BadBlockContext::clear`] on a regular file deallocates the range and
 //! allocates fresh blocks (`fallocate` punch-hole, then `fallocate`), which
 //! is how file systems drop poisoned blocks. On a device DAX, clearing needs
-//! the NVDIMM bus's "clear error" firmware command (what PMDK issues
-//! through libndctl); sysfs offers no such path, so pmem2 returns
-//! [`Error::NotSupported`] there and says so: use `ndctl` (e.g.
-//! `ndctl clear-errors` or `ndctl inject-error --uninject` for injected
-//! errors).
+//! the NVDIMM bus's "clear error" firmware command, which sysfs doesn't
+//! offer: pmem2 issues it on the bus device `/dev/ndctlN` of the region's
+//! bus ([`crate::sys::linux::ndctl::clear_error`], as PMDK does through
+//! libndctl), at the namespace's physical start plus the bad block's
+//! offset. That needs root and firmware support (emulated NVDIMMs usually
+//! refuse with `ENOTTY`); failures are [`Error::Os`]. When the region's bus
+//! can't be found the result is [`Error::NotSupported`].
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -67,6 +69,9 @@ pub struct BadBlockContext {
     fd: OwnedFd,
     file_type: FileType,
     state: State,
+    /// Device DAX: the bus device and the physical address of the
+    /// namespace's data start, for clearing.
+    devdax_clear: Option<(std::path::PathBuf, u64)>,
 }
 
 /// Converts sector ranges to byte ranges, skipping empty ones.
@@ -177,6 +182,7 @@ impl BadBlockContext {
                 fd,
                 file_type: id.file_type,
                 state: State::NoDevice,
+                devdax_clear: None,
             });
         };
 
@@ -184,11 +190,18 @@ impl BadBlockContext {
             (NamespaceMode::Fsdax, Some(bdev)) => Some(bdev),
             _ => None,
         };
+        let mut devdax_clear = None;
         let device_bad = if let Some(bdev) = fsdax_bdev {
             let path = sysfs.block_device(bdev).join("badblocks");
             sectors_to_bytes(&crate::sys::linux::nd::read_badblocks(&path)?)
         } else {
             let (ns_off, ns_size) = m.namespace.bounds(sysfs, &m.region)?;
+            if id.file_type == FileType::DeviceDax {
+                if let Some(bus) = m.region.bus_id() {
+                    let ns_res = m.region.resource()?.saturating_add(ns_off);
+                    devdax_clear = Some((sysfs.bus_device(bus), ns_res));
+                }
+            }
             clip_to_namespace(&sectors_to_bytes(&m.region.badblocks()?), ns_off, ns_size)
         };
 
@@ -203,6 +216,7 @@ impl BadBlockContext {
             fd,
             file_type: id.file_type,
             state: State::Blocks { list, pos: 0 },
+            devdax_clear,
         })
     }
 
@@ -230,19 +244,26 @@ impl BadBlockContext {
 
     /// Clears a bad block (`pmem2_badblock_clear`): for a regular file,
     /// punches a hole over the range and allocates it again, so the file
-    /// system hands out fresh blocks (the range then reads as zeros).
+    /// system hands out fresh blocks (the range then reads as zeros); for a
+    /// device DAX, sends the bus's clear-error command (see the module docs).
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] / [`Error::LengthOutOfRange`] if the
-    /// offset or length exceeds `i64::MAX`; [`Error::Os`] if `fallocate`
-    /// fails; [`Error::NotSupported`] for a device DAX (see the module docs).
+    /// offset or length exceeds `i64::MAX`; [`Error::Os`] if `fallocate` or
+    /// the bus command fails; [`Error::NotSupported`] for a device DAX whose
+    /// NVDIMM bus is unknown.
     pub fn clear(&self, bb: &BadBlock) -> Result<()> {
         if self.file_type == FileType::DeviceDax {
-            return Err(Error::NotSupported(
-                "clearing bad blocks of a device DAX needs the NVDIMM bus clear-error \
-                 command, which pmem2 does not issue; use ndctl to clear them"
-                    .into(),
-            ));
+            let Some((bus_dev, ns_res)) = &self.devdax_clear else {
+                return Err(Error::NotSupported(
+                    "cannot clear bad blocks of this device DAX: its NVDIMM bus was not found"
+                        .into(),
+                ));
+            };
+            let address = ns_res.checked_add(bb.offset).ok_or_else(|| {
+                Error::OffsetOutOfRange("bad block's offset is out of range".into())
+            })?;
+            return crate::sys::linux::ndctl::clear_error(bus_dev, address, bb.length);
         }
         if i64::try_from(bb.offset).is_err() {
             return Err(Error::OffsetOutOfRange(
@@ -408,7 +429,7 @@ mod tests {
     }
 
     #[test]
-    fn devdax_clear_is_not_supported_with_a_reason() {
+    fn devdax_clear_without_a_bus_is_not_supported() {
         let (dir, id) = devdax_tree();
         let f = tempfile::tempfile().unwrap();
         let mut ctx =
@@ -416,11 +437,36 @@ mod tests {
         let first = ctx.next().unwrap();
         let e = ctx.clear(&first).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_NOSUPP);
-        assert!(e.to_string().contains("ndctl"));
+        assert!(e.to_string().contains("NVDIMM bus was not found"), "{e}");
     }
 
     #[test]
-    fn devdax_bounds_errors_surface() {
+    fn devdax_clear_goes_to_the_regions_bus_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fake::region_on_bus(root, 3, 0, 0x1_0000_0000, 16 << 20);
+        fake::devdax_namespace(root, 0, 0, "252:0", 0x1_0020_0000, 8 << 20);
+        fake::write(root, "bus/nd/devices/region0/badblocks", "4100 1\n");
+        // a regular file standing in for /dev/ndctl3: the ioctl is refused
+        fake::write(root, "dev/ndctl3", "");
+        let sysfs = Sysfs::new(root).with_dev_dir(root.join("dev"));
+        assert_eq!(sysfs.region(0).unwrap().bus_id(), Some(3));
+        let id = SourceId {
+            file_type: FileType::DeviceDax,
+            dev: 0,
+            rdev: rustix::fs::makedev(252, 0),
+        };
+        let f = tempfile::tempfile().unwrap();
+        let mut ctx = BadBlockContext::with_sysfs(&sysfs, &id, Some(f.as_fd())).unwrap();
+        let first = ctx.next().unwrap();
+        assert_eq!(first, bb(4 * 512, 512));
+        let e = ctx.clear(&first).unwrap_err();
+        assert_eq!(e.errno(), Some(rustix::io::Errno::NOTTY), "{e}");
+        assert!(e.to_string().starts_with("ioctl ND_IOCTL_ARS_CAP"), "{e}");
+    }
+
+    #[test]
+    fn devdax_bounds_failures_surface() {
         let (dir, id) = devdax_tree();
         fake::write(dir.path(), "bus/nd/devices/dax0.0/resource", "\n");
         let f = tempfile::tempfile().unwrap();

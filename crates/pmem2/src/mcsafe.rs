@@ -351,7 +351,9 @@ impl HandlerGuard {
         let (mut new, mut old): (libc::sigaction, libc::sigaction) =
             unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
         new.sa_sigaction = sigbus_handler as *const () as usize;
-        new.sa_flags = libc::SA_SIGINFO;
+        // SA_ONSTACK: like std's own SIGBUS/SIGSEGV handler, so a forwarded
+        // stack-overflow fault still runs on the alternate stack.
+        new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         // SAFETY: `sa_mask` is a valid sigset_t owned by `new`.
         unsafe { libc::sigemptyset(&raw mut new.sa_mask) };
         // SAFETY: `sigaction` reads `new` and writes `old`, both valid; the
@@ -543,7 +545,7 @@ mod tests {
     }
 
     #[test]
-    fn os_errors_carry_the_errno() {
+    fn os_failures_carry_the_errno() {
         // a read-only descriptor can't be written: EBADF, not IO_FAIL
         let f = file_with(&[0u8; 64]);
         let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
@@ -617,6 +619,46 @@ mod tests {
         let mut one = [0u8; 4];
         guarded_copy(f.as_fd(), page as u64, 8, Dir::FromMap(&mut one)).unwrap();
         assert_eq!(one, [0x11; 4]);
+    }
+
+    static FORWARDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    extern "C" fn custom(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+        FORWARDED.store(true, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn foreign_sigbus_goes_to_the_previous_handler() {
+        let _lock = SIGNAL_TESTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // SAFETY: installs a handler that only stores to an atomic, keeping
+        // the original action to put back at the end.
+        let original = unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = custom as *const () as usize;
+            act.sa_flags = libc::SA_SIGINFO;
+            let mut old: libc::sigaction = std::mem::zeroed();
+            assert_eq!(
+                libc::sigaction(libc::SIGBUS, &raw const act, &raw mut old),
+                0
+            );
+            old
+        };
+        FORWARDED.store(false, Ordering::SeqCst);
+        {
+            let _guard = HandlerGuard::install().unwrap();
+            // SAFETY: a user-sent SIGBUS outside any guarded copy.
+            unsafe { libc::raise(libc::SIGBUS) };
+            assert!(FORWARDED.load(Ordering::SeqCst));
+        }
+        // SAFETY: querying, then restoring the original action.
+        unsafe {
+            let mut now: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGBUS, std::ptr::null(), &raw mut now);
+            assert_eq!(now.sa_sigaction, custom as *const () as usize);
+            libc::sigaction(libc::SIGBUS, &raw const original, std::ptr::null_mut());
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod dax;
 pub mod eadr;
 pub mod fiemap;
 pub mod nd;
+pub mod ndctl;
 
 /// The real sysfs mount point.
 pub const SYSFS_ROOT: &str = "/sys";

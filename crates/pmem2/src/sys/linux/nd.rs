@@ -29,10 +29,12 @@ use crate::source::{FileType, SourceId};
 /// Bytes per sector in sysfs bad-block lists.
 pub const SECTOR_SIZE: u64 = 512;
 
-/// A sysfs root: where the NVDIMM model is read from.
+/// A sysfs root: where the NVDIMM model is read from; with the device
+/// directory (`/dev`) where the NVDIMM bus devices (`ndctlN`) live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sysfs {
     root: PathBuf,
+    dev_dir: PathBuf,
 }
 
 impl Default for Sysfs {
@@ -347,7 +349,23 @@ impl Sysfs {
     /// A sysfs tree rooted at `root` (normally `/sys`).
     #[must_use]
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Sysfs { root: root.into() }
+        Sysfs {
+            root: root.into(),
+            dev_dir: PathBuf::from("/dev"),
+        }
+    }
+
+    /// The same tree with another device directory (default `/dev`).
+    #[must_use]
+    pub fn with_dev_dir(mut self, dev_dir: impl Into<PathBuf>) -> Self {
+        self.dev_dir = dev_dir.into();
+        self
+    }
+
+    /// The NVDIMM bus device of bus `N`, `<dev>/ndctlN`.
+    #[must_use]
+    pub fn bus_device(&self, bus: u32) -> PathBuf {
+        self.dev_dir.join(format!("ndctl{bus}"))
     }
 
     /// The root directory.
@@ -450,20 +468,67 @@ impl Sysfs {
         Self::block_name_under(&ns.path)
     }
 
-    /// The dax character devices (`daxN.M` directories with a `dev` file)
-    /// under a devdax namespace's holder.
+    /// The dax character devices of a devdax namespace: `daxX.Y`
+    /// directories with a `dev` file under its holder (`daxN.M/daxX.Y`, or
+    /// `daxN.M/dax/daxX.Y` with the old `dax` class layout), as
+    /// `(name, path of the dev file)`.
     ///
     /// # Errors
     /// [`Error::Os`] if a directory can't be listed.
-    pub fn namespace_dax_devices(&self, ns: &Namespace) -> Result<Vec<String>> {
+    pub fn namespace_dax_devices(&self, ns: &Namespace) -> Result<Vec<(String, PathBuf)>> {
         let Some(holder) = &ns.holder else {
             return Ok(Vec::new());
         };
-        let dir = self.nd_device(holder);
-        Ok(list_dir(&dir)?
+        let base = self.nd_device(holder);
+        let mut out = Vec::new();
+        for dir in [base.clone(), base.join("dax")] {
+            for name in list_dir(&dir)? {
+                let dev = dir.join(&name).join("dev");
+                if split_dotted(&name, "dax").is_some() && dev.is_file() {
+                    out.push((name, dev));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fallback for a device DAX not found under its namespace: resolves
+    /// `<root>/dev/char/MAJ:MIN` and takes the `regionN` among its
+    /// ancestors, and the namespace whose holder is the ancestor right
+    /// below the region.
+    fn find_devdax_by_char_dev(&self, rdev: u64) -> Result<Option<NdMatch>> {
+        let link = self
+            .root
+            .join("dev/char")
+            .join(format!("{}:{}", major(rdev), minor(rdev)));
+        let Ok(real) = fs::canonicalize(&link) else {
+            return Ok(None);
+        };
+        let names: Vec<String> = real
+            .components()
+            .filter_map(|c| c.as_os_str().to_str().map(str::to_owned))
+            .collect();
+        let Some(pos) = names.iter().rposition(|n| region_number(n).is_some()) else {
+            return Ok(None);
+        };
+        let Some(region) = region_number(&names[pos]).and_then(|id| self.region(id)) else {
+            return Ok(None);
+        };
+        let holder = names.get(pos + 1).cloned();
+        let dax_device = names.last().cloned();
+        let Some(namespace) = self
+            .namespaces(&region)?
             .into_iter()
-            .filter(|n| split_dotted(n, "dax").is_some() && dir.join(n).join("dev").is_file())
-            .collect())
+            .find(|ns| ns.holder.is_some() && ns.holder == holder)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(NdMatch {
+            region,
+            namespace,
+            block_device: None,
+            dax_device,
+        }))
     }
 
     /// Finds the region and namespace holding a source, as PMDK's
@@ -488,9 +553,8 @@ impl Sysfs {
                 let is_dax = ns.holder.as_deref().is_some_and(|h| h.starts_with("dax"));
                 match (src.file_type, is_dax) {
                     (FileType::DeviceDax, true) => {
-                        for dax in self.namespace_dax_devices(&ns)? {
-                            let dev = self.nd_device(ns.holder.as_deref().unwrap_or_default());
-                            if read_dev_matches(&dev.join(&dax).join("dev"), src.rdev)? {
+                        for (dax, dev_file) in self.namespace_dax_devices(&ns)? {
+                            if read_dev_matches(&dev_file, src.rdev)? {
                                 return Ok(Some(NdMatch {
                                     region,
                                     namespace: ns,
@@ -517,6 +581,9 @@ impl Sysfs {
                     _ => {}
                 }
             }
+        }
+        if src.file_type == FileType::DeviceDax {
+            return self.find_devdax_by_char_dev(src.rdev);
         }
         Ok(None)
     }
@@ -565,6 +632,20 @@ impl Region {
     /// As [`read_badblocks`].
     pub fn badblocks(&self) -> Result<Vec<SectorRange>> {
         read_badblocks(&self.attr("badblocks"))
+    }
+
+    /// The number `N` of the bus (`ndbusN`) the region sits on: the
+    /// parent directory of the region's real sysfs path. `None` when it
+    /// isn't an `ndbusN` directory.
+    #[must_use]
+    pub fn bus_id(&self) -> Option<u32> {
+        let real = fs::canonicalize(&self.path).ok()?;
+        let parent = real.parent()?.file_name()?.to_str()?;
+        let digits = parent.strip_prefix("ndbus")?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
     }
 
     /// The region's `deep_flush` attribute.
@@ -779,6 +860,20 @@ pub mod fake {
         path
     }
 
+    /// Like [`region`], but the region's directory lives under
+    /// `devices/ndbus<bus>/` and `bus/nd/devices/regionN` links to it, as
+    /// in the real sysfs.
+    ///
+    /// # Panics
+    /// If the link can't be made (test helper).
+    pub fn region_on_bus(root: &Path, bus: u32, id: u32, resource: u64, size: u64) {
+        let real = mkdir(root, &format!("devices/ndbus{bus}/region{id}"));
+        mkdir(root, "bus/nd/devices");
+        std::os::unix::fs::symlink(&real, root.join(format!("bus/nd/devices/region{id}")))
+            .expect("link fake region");
+        region(root, id, resource, size, &[]);
+    }
+
     /// A region `regionN` with `resource`, `size` and the given DIMMs as
     /// mappings.
     pub fn region(root: &Path, id: u32, resource: u64, size: u64, dimms: &[&str]) {
@@ -890,6 +985,29 @@ mod tests {
         (dir, sysfs)
     }
 
+    proptest::proptest! {
+        /// Any content, however malformed, gives a value or an error.
+        #[test]
+        fn parsers_never_panic(text in "\\PC*", dev_num in proptest::prelude::any::<u64>()) {
+            let p = Path::new("/fuzz");
+            let _ = parse_u64(&text);
+            let _ = parse_i64(&text);
+            if let Ok(list) = parse_badblocks(p, &text) {
+                for r in list {
+                    proptest::prop_assert!(r.to_bytes().is_some());
+                }
+            }
+            let _ = dev_matches(p, &text, dev_num);
+        }
+
+        /// Numbers round-trip in both sysfs spellings.
+        #[test]
+        fn numbers_round_trip(n in proptest::prelude::any::<u64>()) {
+            proptest::prop_assert_eq!(parse_u64(&format!("{n}\n")), Some(n));
+            proptest::prop_assert_eq!(parse_u64(&format!("{n:#x}")), Some(n));
+        }
+    }
+
     #[test]
     fn parses_numbers() {
         assert_eq!(parse_u64("0x10\n"), Some(16));
@@ -955,7 +1073,9 @@ mod tests {
         );
         let ns1 = sysfs.namespaces(&regions[1]).unwrap();
         assert_eq!(ns1[0].kind(), NamespaceMode::Devdax);
-        assert_eq!(sysfs.namespace_dax_devices(&ns1[0]).unwrap(), ["dax1.0"]);
+        let daxes = sysfs.namespace_dax_devices(&ns1[0]).unwrap();
+        assert_eq!(daxes.len(), 1);
+        assert_eq!(daxes[0].0, "dax1.0");
         assert_eq!(regions[0].resource().unwrap(), 0x1_0000_0000);
         assert_eq!(regions[0].size().unwrap(), 1 << 30);
         assert_eq!(
@@ -1014,6 +1134,48 @@ mod tests {
             rdev: 0,
         };
         assert_eq!(sysfs.find(&reg).unwrap(), None);
+    }
+
+    #[test]
+    fn devdax_old_class_layout_and_char_dev_fallback() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fake::region(root, 2, 0x3_0000_0000, 1 << 30, &[]);
+        // old layout: daxN.M/dax/daxX.Y/dev
+        fake::write(root, "bus/nd/devices/namespace2.0/holder", "dax2.0\n");
+        fake::write(root, "bus/nd/devices/dax2.0/dax/dax2.0/dev", "251:9\n");
+        let sysfs = Sysfs::new(root);
+        let id = SourceId {
+            file_type: FileType::DeviceDax,
+            dev: 0,
+            rdev: dev(251, 9),
+        };
+        let m = sysfs.find(&id).unwrap().unwrap();
+        assert_eq!((m.region.id, m.dax_device.as_deref()), (2, Some("dax2.0")));
+
+        // only reachable through /sys/dev/char: a symlink into the region
+        fake::write(root, "bus/nd/devices/namespace2.1/holder", "dax2.1\n");
+        fake::write(root, "bus/nd/devices/region2/dax2.1/dax2.1/dev", "251:10\n");
+        fake::mkdir(root, "dev/char");
+        std::os::unix::fs::symlink(
+            root.join("bus/nd/devices/region2/dax2.1/dax2.1"),
+            root.join("dev/char/251:10"),
+        )
+        .unwrap();
+        let id2 = SourceId {
+            rdev: dev(251, 10),
+            ..id
+        };
+        let m = sysfs.find(&id2).unwrap().unwrap();
+        assert_eq!(m.region.id, 2);
+        assert_eq!(m.namespace.name, "namespace2.1");
+        assert_eq!(m.dax_device.as_deref(), Some("dax2.1"));
+        // unknown char device: nothing
+        let id3 = SourceId {
+            rdev: dev(251, 11),
+            ..id
+        };
+        assert_eq!(sysfs.find(&id3).unwrap(), None);
     }
 
     #[test]
@@ -1131,7 +1293,7 @@ mod tests {
     }
 
     #[test]
-    fn bounds_errors_use_cannot_read_bounds() {
+    fn unreadable_bounds_use_cannot_read_bounds() {
         let (d, sysfs) = tree();
         let r0 = sysfs.region(0).unwrap();
         let ns = sysfs.namespaces(&r0).unwrap().remove(0);
