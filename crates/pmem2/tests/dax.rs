@@ -12,7 +12,8 @@
 //! | `PMEM2_DAX_PHASE` | `write` (first boot) or `verify` (after a power cut) |
 //! | `PMEM2_DAX_TESTS` | optional: comma-separated names; run only tests whose name contains one |
 //!
-//! One `#[test]` drives the registry [`TESTS`] and prints, for every test and target, one line
+//! One `#[test]` drives the registry [`TESTS`] and prints, for every test and target,
+//! `DAX-START <test> <target>` and then one line
 //! `DAX-RESULT <PASS|FAIL|SKIP> <test> <target> <detail>` that the harness collects.
 //!
 //! # Adding a test
@@ -748,6 +749,9 @@ fn dax() {
             continue;
         }
         for target in targets {
+            // a crash (SIGSEGV, SIGBUS) can't be caught: the harness reports a START without
+            // a RESULT as the test that killed the suite
+            println!("DAX-START {} {}", t.name, target.label);
             let outcome = catch_unwind(AssertUnwindSafe(|| (t.run)(&ctx, target)))
                 .unwrap_or_else(|p| Err(format!("panicked: {}", panic_text(p.as_ref()))));
             match outcome {

@@ -17,10 +17,12 @@ mount -t tmpfs tmpfs /run
 
 CONFIG=unknown
 PHASE=write
+SUITE_TIMEOUT=180
 for w in $(cat /proc/cmdline); do
   case $w in
     daxconfig=*) CONFIG=${w#*=} ;;
     daxphase=*) PHASE=${w#*=} ;;
+    daxsuitetimeout=*) SUITE_TIMEOUT=${w#*=} ;;
   esac
 done
 up() { cut -d' ' -f1 /proc/uptime; }
@@ -112,7 +114,8 @@ export PMEM2_DAX_FSDAX_DIRS=$DIRS PMEM2_DAX_PLATFORM=$CONFIG PMEM2_DAX_PHASE=$PH
 [ -n "$DEVDAX" ] && export PMEM2_DAX_DEVDAX=$DEVDAX
 export RUST_BACKTRACE=1
 log "running the DAX suite: dirs=$DIRS devdax=$DEVDAX platform=$CONFIG phase=$PHASE"
-/dax/dax-tests --test-threads=1 --nocapture
+# a hung test must not hang the boot: the harness then reports the test that did not finish
+timeout -s KILL "$SUITE_TIMEOUT" /dax/dax-tests --test-threads=1 --nocapture
 rc=$?
 echo
 echo "DAX-TESTS-EXIT rc=$rc"

@@ -104,100 +104,256 @@ fn classify_info(path: &str, rc: i32, stdout: &str, stderr: &str) -> Row {
     row
 }
 
-/// Parses one boot's console.
-pub fn parse(console: &Console) -> BootReport {
-    let mut rows = Vec::new();
-    let mut setup_passed = 0;
-    let mut tests_exit = None;
-    let mut done = false;
-    let mut info: Option<(String, String)> = None;
-    let mut info_end: Option<(String, i32, String, String)> = None;
-    let mut pending_info = Vec::new();
-    for raw in &console.lines {
+fn fail_row(name: &str, target: &str, detail: String) -> Row {
+    Row {
+        name: name.to_owned(),
+        target: target.to_owned(),
+        status: Status::Fail,
+        detail,
+    }
+}
+
+/// `DAX-RESULT <status> <test> <target> <detail>`.
+fn result_row(rest: &str) -> Row {
+    let mut it = rest.splitn(4, ' ');
+    let status = it.next().and_then(Status::parse);
+    let name = it.next().unwrap_or_default();
+    let target = it.next().unwrap_or("-");
+    match status {
+        Some(status) => Row {
+            name: name.to_owned(),
+            target: target.to_owned(),
+            status,
+            detail: it.next().unwrap_or_default().to_owned(),
+        },
+        None => fail_row(name, target, format!("unreadable result line: {rest}")),
+    }
+}
+
+/// The console being read.
+#[derive(Default)]
+struct Parser {
+    rows: Vec<Row>,
+    setup_passed: usize,
+    tests_exit: Option<i32>,
+    done: bool,
+    /// Inside a `pmem2 info` block: path and stdout so far.
+    info: Option<(String, String)>,
+    /// A finished `pmem2 info` block collecting its stderr lines: path, rc, stdout, stderr.
+    info_end: Option<(String, i32, String, String)>,
+    info_rows: Vec<Row>,
+    /// `<test> <target>` of a test that started and has no result yet.
+    started: Option<String>,
+}
+
+impl Parser {
+    fn line(&mut self, raw: &str) {
         // the kernel or libtest may have written on the same console line first
-        let line = raw.find("DAX-").map_or(raw.as_str(), |i| &raw[i..]);
-        if let Some((path, out)) = info.as_mut() {
+        let line = raw.find("DAX-").map_or(raw, |i| &raw[i..]);
+        if let Some((path, out)) = self.info.as_mut() {
             if let Some(rc) = line.strip_prefix("DAX-INFO-END rc=") {
                 let rc = rc.trim().parse().unwrap_or(-1);
-                info_end = Some((path.clone(), rc, std::mem::take(out), String::new()));
-                info = None;
+                self.info_end = Some((path.clone(), rc, std::mem::take(out), String::new()));
+                self.info = None;
             } else {
                 out.push_str(raw);
                 out.push('\n');
             }
-            continue;
+            return;
         }
         if let Some(err) = line.strip_prefix("DAX-INFO-STDERR ") {
-            if let Some((_, _, _, stderr)) = info_end.as_mut() {
+            if let Some((_, _, _, stderr)) = self.info_end.as_mut() {
                 stderr.push_str(err);
                 stderr.push('\n');
             }
-            continue;
+            return;
         }
-        if let Some((path, rc, out, err)) = info_end.take() {
-            pending_info.push(classify_info(&path, rc, &out, &err));
-        }
+        self.end_info();
         if let Some(rest) = line.strip_prefix("DAX-SETUP ") {
             let mut it = rest.splitn(3, ' ');
             let step = it.next().unwrap_or_default();
             if it.next() == Some("PASS") {
-                setup_passed += 1;
+                self.setup_passed += 1;
             } else {
-                rows.push(Row {
-                    name: format!("setup:{step}"),
-                    target: "-".into(),
-                    status: Status::Fail,
-                    detail: it.next().unwrap_or_default().to_owned(),
-                });
+                let detail = it.next().unwrap_or_default().to_owned();
+                self.rows
+                    .push(fail_row(&format!("setup:{step}"), "-", detail));
             }
+        } else if let Some(rest) = line.strip_prefix("DAX-START ") {
+            self.started = Some(rest.trim().to_owned());
         } else if let Some(rest) = line.strip_prefix("DAX-RESULT ") {
-            let mut it = rest.splitn(4, ' ');
-            let status = it.next().and_then(Status::parse);
-            let name = it.next().unwrap_or_default().to_owned();
-            let target = it.next().unwrap_or("-").to_owned();
-            let detail = it.next().unwrap_or_default().to_owned();
-            rows.push(Row {
-                name,
-                target,
-                status: status.unwrap_or(Status::Fail),
-                detail: if status.is_some() {
-                    detail
-                } else {
-                    format!("unreadable result line: {line}")
-                },
-            });
+            self.started = None;
+            self.rows.push(result_row(rest));
         } else if let Some(rc) = line.strip_prefix("DAX-TESTS-EXIT rc=") {
-            tests_exit = rc.trim().parse::<i32>().ok();
+            self.tests_exit = rc.trim().parse::<i32>().ok();
+            self.unfinished(&format!("the suite died in this test (exit {})", rc.trim()));
         } else if let Some(path) = line.strip_prefix("DAX-INFO-BEGIN ") {
-            info = Some((path.trim().to_owned(), String::new()));
+            self.info = Some((path.trim().to_owned(), String::new()));
         } else if line.starts_with("DAX-DONE") {
-            done = true;
+            self.done = true;
         }
     }
-    if let Some((path, rc, out, err)) = info_end.take() {
-        pending_info.push(classify_info(&path, rc, &out, &err));
+
+    fn end_info(&mut self) {
+        if let Some((path, rc, out, err)) = self.info_end.take() {
+            self.info_rows.push(classify_info(&path, rc, &out, &err));
+        }
     }
-    rows.extend(pending_info);
-    let mut fail = |name: &str, detail: String| {
-        rows.push(Row {
-            name: name.into(),
-            target: "-".into(),
-            status: Status::Fail,
-            detail,
-        });
-    };
-    match tests_exit {
-        Some(0) => {}
-        Some(rc) => fail("dax-suite-exit", format!("test binary exited with {rc}")),
-        None => fail(
-            "dax-suite-exit",
-            "test binary did not report an exit status".into(),
-        ),
+
+    /// A test that started and never reported.
+    fn unfinished(&mut self, why: &str) {
+        if let Some(test) = self.started.take() {
+            let (name, target) = test.split_once(' ').unwrap_or((&test, "-"));
+            self.rows
+                .push(fail_row(name, target, format!("no result: {why}")));
+        }
     }
-    if let Some(p) = &console.problem {
-        fail("boot", p.clone());
-    } else if !done {
-        fail("boot", "the guest did not reach the end of /init".into());
+
+    fn finish(mut self, console: &Console) -> BootReport {
+        self.end_info();
+        self.unfinished("the boot ended in this test");
+        self.rows.append(&mut self.info_rows);
+        match self.tests_exit {
+            Some(0) => {}
+            Some(rc) => self.rows.push(fail_row(
+                "dax-suite-exit",
+                "-",
+                format!("test binary exited with {rc}"),
+            )),
+            None => self.rows.push(fail_row(
+                "dax-suite-exit",
+                "-",
+                "test binary did not report an exit status".into(),
+            )),
+        }
+        if let Some(p) = &console.problem {
+            self.rows.push(fail_row("boot", "-", p.clone()));
+        } else if !self.done {
+            self.rows.push(fail_row(
+                "boot",
+                "-",
+                "the guest did not reach the end of /init".into(),
+            ));
+        }
+        BootReport {
+            rows: self.rows,
+            setup_passed: self.setup_passed,
+        }
     }
-    BootReport { rows, setup_passed }
+}
+
+/// Parses one boot's console.
+pub fn parse(console: &Console) -> BootReport {
+    let mut p = Parser::default();
+    for line in &console.lines {
+        p.line(line);
+    }
+    p.finish(console)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn console(lines: &[&str], problem: Option<&str>) -> Console {
+        Console {
+            lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+            problem: problem.map(str::to_owned),
+            seconds: 1.0,
+        }
+    }
+
+    fn summary(rep: &BootReport) -> Vec<(String, String, Status)> {
+        rep.rows
+            .iter()
+            .map(|r| (r.name.clone(), r.target.clone(), r.status))
+            .collect()
+    }
+
+    #[test]
+    fn a_complete_boot() {
+        let rep = parse(&console(
+            &[
+                "DAX-SETUP mkfs-ext4 PASS",
+                "DAX-SETUP mount-xfs FAIL exit=32: mount: wrong fs type",
+                "test dax ... DAX-START t1 ext4",
+                "DAX-RESULT PASS t1 ext4 CacheLine map_sync=true",
+                "DAX-START t2 devdax",
+                "DAX-RESULT FAIL t2 devdax expected Byte",
+                "DAX-RESULT SKIP t3 - PMEM2_DAX_DEVDAX not set",
+                "DAX-TESTS-EXIT rc=101",
+                "DAX-INFO-BEGIN /mnt/ext4/pmem2-info",
+                "{\"granularity\":\"page\",",
+                "\"map_sync\":false}",
+                "",
+                "DAX-INFO-END rc=0",
+                "DAX-INFO-BEGIN /dev/dax1.0",
+                "",
+                "DAX-INFO-END rc=2",
+                "DAX-INFO-STDERR error: no such device",
+                "DAX-DONE",
+            ],
+            None,
+        ));
+        assert_eq!(rep.setup_passed, 1);
+        assert_eq!(
+            summary(&rep),
+            vec![
+                ("setup:mount-xfs".into(), "-".into(), Status::Fail),
+                ("t1".into(), "ext4".into(), Status::Pass),
+                ("t2".into(), "devdax".into(), Status::Fail),
+                ("t3".into(), "-".into(), Status::Skip),
+                ("pmem2-info-json".into(), "ext4".into(), Status::Pass),
+                ("pmem2-info-json".into(), "devdax".into(), Status::Fail),
+                ("dax-suite-exit".into(), "-".into(), Status::Fail),
+            ]
+        );
+        assert_eq!(rep.rows[1].detail, "CacheLine map_sync=true");
+        assert!(rep.rows[4].detail.contains("granularity,map_sync"));
+        assert!(rep.rows[5].detail.contains("no such device"));
+    }
+
+    #[test]
+    fn a_test_that_kills_the_suite_is_named() {
+        let rep = parse(&console(
+            &["DAX-START t1 xfs", "DAX-TESTS-EXIT rc=137", "DAX-DONE"],
+            None,
+        ));
+        assert_eq!(rep.rows[0].name, "t1");
+        assert_eq!(rep.rows[0].target, "xfs");
+        assert_eq!(rep.rows[0].status, Status::Fail);
+        assert!(rep.rows[0].detail.contains("exit 137"));
+    }
+
+    #[test]
+    fn a_killed_boot_fails_and_names_the_running_test() {
+        let rep = parse(&console(
+            &["DAX-START t1 devdax"],
+            Some("no power-off within 300s: QEMU killed"),
+        ));
+        assert_eq!(
+            summary(&rep),
+            vec![
+                ("t1".into(), "devdax".into(), Status::Fail),
+                ("dax-suite-exit".into(), "-".into(), Status::Fail),
+                ("boot".into(), "-".into(), Status::Fail),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_info_subcommand_is_tolerated() {
+        for (rc, stderr) in [(0, ""), (2, "error: unrecognized subcommand 'info'")] {
+            let row = classify_info("/mnt/xfs/f", rc, "\n", stderr);
+            assert_eq!((row.status, row.target.as_str()), (Status::Skip, "xfs"));
+        }
+        let row = classify_info("/dev/dax1.0", 0, "not json\n", "");
+        assert_eq!(row.status, Status::Fail);
+    }
+
+    #[test]
+    fn an_unreadable_result_line_fails() {
+        let row = result_row("MAYBE t1 ext4 ?");
+        assert_eq!(row.status, Status::Fail);
+    }
 }

@@ -157,8 +157,11 @@ fn qemu_command(b: &Boot, cfg: &Configuration, phase: &str) -> Command {
         .arg(b.initramfs)
         .arg("-append")
         .arg(format!(
-            "console=ttyS0 panic=-1 quiet loglevel=3 daxconfig={} daxphase={phase}",
-            cfg.name
+            "console=ttyS0 panic=-1 quiet loglevel=3 daxconfig={} daxphase={phase} \
+             daxsuitetimeout={}",
+            cfg.name,
+            // the guest kills a hung suite itself and still reports, well before QEMU is killed
+            (b.total_timeout.as_secs() * 2 / 3).max(30)
         ))
         .args([
             "-display",
