@@ -13,25 +13,17 @@ use std::time::Duration;
 /// The meta package whose dependency names the current Debian 12 amd64 kernel.
 const KERNEL_META: &str = "linux-image-amd64";
 
-/// Guest userspace: busybox, namespace tools, mkfs for ext4 and xfs, and their libraries that a
-/// Debian 12 host does not necessarily have (the rest is copied from the host, which is the
-/// same distribution).
-const GUEST_PACKAGES: &[&str] = &[
+/// Packages whose files the harness uses: QEMU, and the guest's userspace (busybox, the
+/// namespace tools, mkfs for ext4 and xfs). They are always downloaded, with every package
+/// they depend on that this host lacks (`apt-get install -s`), so `ldd` finds each library
+/// either in the unpacked tree or on the host (the guest is the same distribution).
+const PACKAGES: &[&str] = &[
+    "qemu-system-x86",
     "busybox-static",
     "ndctl",
     "daxctl",
-    "libdaxctl1",
-    "libndctl6",
-    "libcxl1",
-    "libiniparser1",
-    "libtraceevent1",
-    "libtracefs1",
-    "libjson-c5",
     "xfsprogs",
-    "libinih1",
-    "liburcu8",
     "e2fsprogs",
-    "libext2fs2",
 ];
 
 const APT_TIMEOUT: Duration = Duration::from_mins(5);
@@ -75,30 +67,25 @@ fn apt_lists_present() -> bool {
     })
 }
 
-/// Packages `apt-get install qemu-system-x86` would add to this host (QEMU and the libraries
-/// and firmware the host lacks).
-fn qemu_packages() -> Result<Vec<String>, String> {
+/// [`PACKAGES`] and the dependencies `apt-get install` would add to this host.
+fn packages() -> Result<Vec<String>, String> {
     let out = run_ok(
-        Command::new("apt-get").args([
-            "install",
-            "-s",
-            "--no-install-recommends",
-            "qemu-system-x86",
-        ]),
-        "apt-get install -s qemu-system-x86",
+        Command::new("apt-get")
+            .args(["install", "-s", "--no-install-recommends"])
+            .args(PACKAGES),
+        "apt-get install -s",
         APT_TIMEOUT,
     )?;
-    let pkgs: Vec<String> = out
+    let mut pkgs: Vec<String> = PACKAGES.iter().map(|p| (*p).to_owned()).collect();
+    for pkg in out
         .stdout
         .lines()
         .filter_map(|l| l.strip_prefix("Inst "))
         .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_owned)
-        .collect();
-    if pkgs.is_empty() {
-        // Already installed on this host: the host's own binary would be used otherwise, but
-        // the harness always runs its own copy, so download the package itself.
-        return Ok(vec!["qemu-system-x86".into()]);
+    {
+        if !pkgs.iter().any(|p| p == pkg) {
+            pkgs.push(pkg.to_owned());
+        }
     }
     Ok(pkgs)
 }
@@ -158,9 +145,9 @@ pub fn fetch(cache: &Path, log: &mut dyn FnMut(&str)) -> Result<Root, String> {
         )?;
     }
     let kernel = kernel_package()?;
-    let mut pkgs = qemu_packages()?;
+    let mut pkgs = packages()?;
+    // the image alone: its dependencies (initramfs-tools, kmod, ...) are of no use here
     pkgs.push(kernel.clone());
-    pkgs.extend(GUEST_PACKAGES.iter().map(|p| (*p).to_owned()));
     let files = package_files(&pkgs)?;
 
     let debs = cache.join("debs");
@@ -193,6 +180,16 @@ pub fn fetch(cache: &Path, log: &mut dyn FnMut(&str)) -> Result<Root, String> {
         for (_, file) in &files {
             if !debs.join(file).is_file() {
                 return Err(format!("apt-get download did not produce {file}"));
+            }
+        }
+    }
+
+    // drop what earlier runs downloaded and this one no longer needs (older kernels, ...)
+    if let Ok(entries) = fs::read_dir(&debs) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !files.iter().any(|(_, f)| *f == name) {
+                let _ = fs::remove_file(e.path());
             }
         }
     }
