@@ -1,6 +1,6 @@
 //! Child processes with deadlines: every command the harness starts has a timeout, is killed
-//! when the timeout passes, and dies with the harness (`PR_SET_PDEATHSIG`), so no process is
-//! left behind on any path.
+//! with its process group when the timeout passes, and dies with the harness
+//! (`PR_SET_PDEATHSIG`), so no process is left behind on any path.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -28,6 +28,8 @@ impl Guard {
     /// Starts `cmd` so that it dies with this process.
     pub fn spawn(cmd: &mut Command, what: &str) -> Result<Self, String> {
         die_with_parent(cmd);
+        // its own process group, so a timeout also ends what it started (rustc under cargo)
+        cmd.process_group(0);
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {what} ({}): {e}", cmd.get_program().display()))?;
@@ -64,10 +66,16 @@ impl Guard {
         }
     }
 
-    /// Kills and reaps the child (no-op if it already exited).
+    /// Kills the child and everything it started (its process group), then reaps it; no-op
+    /// if it already exited.
     pub fn kill(&mut self) {
         if let Some(child) = self.child.as_mut() {
             if let Ok(None) = child.try_wait() {
+                if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
+                    // SAFETY: plain system call; the group is the one this child leads (it was
+                    // started with `process_group(0)` and is not reaped yet, so the id is ours).
+                    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                }
                 let _ = child.kill();
             }
             let _ = child.wait();
