@@ -517,8 +517,9 @@ enum Op {
 }
 
 /// The stores of the persistence test on a map of `map_size` bytes: in slot `i`, a copy, a
-/// fill and an overlapping move at odd offsets and lengths, all with flag combination `i`
-/// (every subset of the six `MemFlags`); and a copy to the last bytes of the map.
+/// fill, an overlapping move and a short copy (under the non-temporal threshold) at odd
+/// offsets and lengths, all with flag combination `i` (every subset of the six `MemFlags`);
+/// and a copy to the last bytes of the map.
 fn persist_ops(seed: &str, map_size: usize) -> Vec<(MemFlags, Op)> {
     let mut p = Pattern::new(seed);
     let mut ops = Vec::new();
@@ -539,6 +540,9 @@ fn persist_ops(seed: &str, map_size: usize) -> Vec<(MemFlags, Op)> {
             Op::Move(fill_off + 512, fill_off + 462 - i, 1024)
         };
         ops.push((flags, op));
+        // short copies take the temporal path whatever the flags
+        let small_len = 1 + (i * 7) % 250;
+        ops.push((flags, Op::Copy(base + 13_000 + i, p.bytes(small_len))));
     }
     ops.push((MemFlags::empty(), Op::Copy(map_size - TAIL, p.bytes(TAIL))));
     ops
