@@ -197,7 +197,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 ..boot
             };
             let console = vm::boot(&boot, cfg, phase, &log)?;
-            let rep = report::parse(&console);
+            let rep = report::parse(cfg.name, &console);
             print_rows(cfg.name, phase, &rep, &mut totals);
             let failed = rep.rows.iter().any(|r| r.status == Status::Fail);
             println!(

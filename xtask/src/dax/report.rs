@@ -55,8 +55,27 @@ pub struct BootReport {
     pub setup_passed: usize,
 }
 
-/// What `pmem2 info --json` did.
-fn classify_info(path: &str, rc: i32, stdout: &str, stderr: &str) -> Row {
+/// What `pmem2 info --json` must say on `platform` (a configuration name), for the keys it
+/// reports.
+fn info_expectations(platform: &str, devdax: bool) -> Vec<(&'static str, serde_json::Value)> {
+    let granularity = match platform {
+        "virtio" => "page",
+        "cpu" => "byte",
+        _ => "cache_line",
+    };
+    vec![
+        ("granularity", granularity.into()),
+        ("map_sync", (platform != "virtio").into()),
+        ("eadr", (platform == "cpu").into()),
+        (
+            "source_type",
+            if devdax { "devdax" } else { "regular" }.into(),
+        ),
+    ]
+}
+
+/// What `pmem2 info --json` did, checked against what `platform` must give.
+fn classify_info(platform: &str, path: &str, rc: i32, stdout: &str, stderr: &str) -> Row {
     let target = if path.starts_with("/dev/") {
         "devdax".to_owned()
     } else {
@@ -83,11 +102,22 @@ fn classify_info(path: &str, rc: i32, stdout: &str, stderr: &str) -> Row {
     }
     match serde_json::from_str::<serde_json::Value>(stdout.trim()) {
         Ok(v) if rc == 0 => {
-            let keys = v
-                .as_object()
-                .map(|o| o.keys().cloned().collect::<Vec<_>>().join(","))
-                .unwrap_or_default();
-            row.detail = format!("valid JSON {{{keys}}}");
+            let devdax = row.target == "devdax";
+            let wrong = info_expectations(platform, devdax)
+                .into_iter()
+                .filter(|(key, want)| v.get(key).is_some_and(|got| got != want))
+                .map(|(key, want)| format!("{key}={} (want {want})", v[key]))
+                .collect::<Vec<_>>();
+            if wrong.is_empty() {
+                row.detail = ["source_type", "granularity", "map_sync", "eadr", "flush"]
+                    .iter()
+                    .filter_map(|k| v.get(k).map(|x| format!("{k}={x}")))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            } else {
+                row.status = Status::Fail;
+                row.detail = format!("unexpected: {}", wrong.join(", "));
+            }
         }
         Ok(_) => {
             row.status = Status::Fail;
@@ -133,6 +163,8 @@ fn result_row(rest: &str) -> Row {
 /// The console being read.
 #[derive(Default)]
 struct Parser {
+    /// Configuration name.
+    platform: String,
     rows: Vec<Row>,
     setup_passed: usize,
     tests_exit: Option<i32>,
@@ -196,7 +228,8 @@ impl Parser {
 
     fn end_info(&mut self) {
         if let Some((path, rc, out, err)) = self.info_end.take() {
-            self.info_rows.push(classify_info(&path, rc, &out, &err));
+            self.info_rows
+                .push(classify_info(&self.platform, &path, rc, &out, &err));
         }
     }
 
@@ -242,9 +275,12 @@ impl Parser {
     }
 }
 
-/// Parses one boot's console.
-pub fn parse(console: &Console) -> BootReport {
-    let mut p = Parser::default();
+/// Parses one boot's console of configuration `platform`.
+pub fn parse(platform: &str, console: &Console) -> BootReport {
+    let mut p = Parser {
+        platform: platform.to_owned(),
+        ..Parser::default()
+    };
     for line in &console.lines {
         p.line(line);
     }
@@ -272,29 +308,32 @@ mod tests {
 
     #[test]
     fn a_complete_boot() {
-        let rep = parse(&console(
-            &[
-                "DAX-SETUP mkfs-ext4 PASS",
-                "DAX-SETUP mount-xfs FAIL exit=32: mount: wrong fs type",
-                "test dax ... DAX-START t1 ext4",
-                "DAX-RESULT PASS t1 ext4 CacheLine map_sync=true",
-                "DAX-START t2 devdax",
-                "DAX-RESULT FAIL t2 devdax expected Byte",
-                "DAX-RESULT SKIP t3 - PMEM2_DAX_DEVDAX not set",
-                "DAX-TESTS-EXIT rc=101",
-                "DAX-INFO-BEGIN /mnt/ext4/pmem2-info",
-                "{\"granularity\":\"page\",",
-                "\"map_sync\":false}",
-                "",
-                "DAX-INFO-END rc=0",
-                "DAX-INFO-BEGIN /dev/dax1.0",
-                "",
-                "DAX-INFO-END rc=2",
-                "DAX-INFO-STDERR error: no such device",
-                "DAX-DONE",
-            ],
-            None,
-        ));
+        let rep = parse(
+            "virtio",
+            &console(
+                &[
+                    "DAX-SETUP mkfs-ext4 PASS",
+                    "DAX-SETUP mount-xfs FAIL exit=32: mount: wrong fs type",
+                    "test dax ... DAX-START t1 ext4",
+                    "DAX-RESULT PASS t1 ext4 CacheLine map_sync=true",
+                    "DAX-START t2 devdax",
+                    "DAX-RESULT FAIL t2 devdax expected Byte",
+                    "DAX-RESULT SKIP t3 - PMEM2_DAX_DEVDAX not set",
+                    "DAX-TESTS-EXIT rc=101",
+                    "DAX-INFO-BEGIN /mnt/ext4/pmem2-info",
+                    "{\"granularity\":\"page\",",
+                    "\"map_sync\":false}",
+                    "",
+                    "DAX-INFO-END rc=0",
+                    "DAX-INFO-BEGIN /dev/dax1.0",
+                    "",
+                    "DAX-INFO-END rc=2",
+                    "DAX-INFO-STDERR error: no such device",
+                    "DAX-DONE",
+                ],
+                None,
+            ),
+        );
         assert_eq!(rep.setup_passed, 1);
         assert_eq!(
             summary(&rep),
@@ -309,16 +348,19 @@ mod tests {
             ]
         );
         assert_eq!(rep.rows[1].detail, "CacheLine map_sync=true");
-        assert!(rep.rows[4].detail.contains("granularity,map_sync"));
+        assert_eq!(rep.rows[4].detail, "granularity=\"page\" map_sync=false");
         assert!(rep.rows[5].detail.contains("no such device"));
     }
 
     #[test]
     fn a_test_that_kills_the_suite_is_named() {
-        let rep = parse(&console(
-            &["DAX-START t1 xfs", "DAX-TESTS-EXIT rc=137", "DAX-DONE"],
-            None,
-        ));
+        let rep = parse(
+            "default",
+            &console(
+                &["DAX-START t1 xfs", "DAX-TESTS-EXIT rc=137", "DAX-DONE"],
+                None,
+            ),
+        );
         assert_eq!(rep.rows[0].name, "t1");
         assert_eq!(rep.rows[0].target, "xfs");
         assert_eq!(rep.rows[0].status, Status::Fail);
@@ -327,10 +369,13 @@ mod tests {
 
     #[test]
     fn a_killed_boot_fails_and_names_the_running_test() {
-        let rep = parse(&console(
-            &["DAX-START t1 devdax"],
-            Some("no power-off within 300s: QEMU killed"),
-        ));
+        let rep = parse(
+            "default",
+            &console(
+                &["DAX-START t1 devdax"],
+                Some("no power-off within 300s: QEMU killed"),
+            ),
+        );
         assert_eq!(
             summary(&rep),
             vec![
@@ -344,11 +389,27 @@ mod tests {
     #[test]
     fn a_missing_info_subcommand_is_tolerated() {
         for (rc, stderr) in [(0, ""), (2, "error: unrecognized subcommand 'info'")] {
-            let row = classify_info("/mnt/xfs/f", rc, "\n", stderr);
+            let row = classify_info("cpu", "/mnt/xfs/f", rc, "\n", stderr);
             assert_eq!((row.status, row.target.as_str()), (Status::Skip, "xfs"));
         }
-        let row = classify_info("/dev/dax1.0", 0, "not json\n", "");
+        let row = classify_info("cpu", "/dev/dax1.0", 0, "not json\n", "");
         assert_eq!(row.status, Status::Fail);
+    }
+
+    #[test]
+    fn info_must_match_the_platform() {
+        let cpu = r#"{"granularity":"byte","map_sync":true,"eadr":true,"source_type":"devdax"}"#;
+        let row = classify_info("cpu", "/dev/dax1.0", 0, cpu, "");
+        assert_eq!(row.status, Status::Pass, "{}", row.detail);
+        let row = classify_info("mem-ctrl", "/dev/dax1.0", 0, cpu, "");
+        assert_eq!(row.status, Status::Fail);
+        assert!(row
+            .detail
+            .contains("granularity=\"byte\" (want \"cache_line\")"));
+        assert!(row.detail.contains("eadr=true (want false)"));
+        // keys the CLI does not report are not required
+        let row = classify_info("virtio", "/mnt/ext4/f", 0, r#"{"map_sync":false}"#, "");
+        assert_eq!(row.status, Status::Pass, "{}", row.detail);
     }
 
     #[test]
