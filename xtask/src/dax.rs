@@ -118,7 +118,7 @@ struct Totals {
 
 fn print_rows(cfg: &str, phase: &str, rep: &report::BootReport, totals: &mut Totals) {
     println!(
-        "  {cfg:<8} {phase:<6} {:<34} {:<7} PASS  {} steps",
+        "  {cfg:<8} {phase:<6} {:<34} {:<8} PASS  {} steps",
         "setup", "-", rep.setup_passed
     );
     for r in &rep.rows {
@@ -128,7 +128,7 @@ fn print_rows(cfg: &str, phase: &str, rep: &report::BootReport, totals: &mut Tot
             Status::Skip => totals.skip += 1,
         }
         println!(
-            "  {cfg:<8} {phase:<6} {:<34} {:<7} {}  {}",
+            "  {cfg:<8} {phase:<6} {:<34} {:<8} {}  {}",
             r.name,
             r.target,
             r.status.as_str(),

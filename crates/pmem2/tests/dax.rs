@@ -21,9 +21,10 @@
 //!    success (the detail is shown in the table, may be empty) and `Err(why)` on failure;
 //!    panics are caught and reported as failures too. [`Ctx`] tells the platform and phase,
 //!    [`Target`] the mount point or device.
-//! 2. Add a line to [`TESTS`]: `test(name, needs, phases, fn)` with [`Needs`] `Fsdax` (one run
-//!    per mount point) or `Devdax`, and [`Phases`] `Once` (first boot only) or `Both` (a test
-//!    that persists data in the first boot and checks it in the second).
+//! 2. Add a line to [`TESTS`]: `test(name, needs, phases, fn)` with [`Needs`] `Fsdax` (one
+//!    run per mount point), `Devdax` or `Whole` (once, on the platform), and [`Phases`] `Once`
+//!    (first boot only) or `Both` (a test that persists data in the first boot and checks it
+//!    in the second).
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -35,7 +36,7 @@ use pmem2::error::codes::{
     PMEM2_E_SRC_DEVDAX_PRIVATE,
 };
 use pmem2::{Config, FileType, Granularity, Map, MemFlags, Sharing, Source};
-use Needs::{Devdax, Fsdax};
+use Needs::{Devdax, Fsdax, Whole};
 use Phases::{Both, Once};
 
 /// What a test returns: a detail for the result table, or why it failed.
@@ -48,6 +49,8 @@ enum Needs {
     Fsdax,
     /// Once on `PMEM2_DAX_DEVDAX`.
     Devdax,
+    /// Once per boot, on the platform as a whole (the target is `/sys`).
+    Whole,
 }
 
 /// In which boot a test runs.
@@ -104,6 +107,12 @@ const fn test(
 
 /// The registry: every DAX test, in run order. See the module docs to add one.
 const TESTS: &[DaxTest] = &[
+    test(
+        "platform_eadr_detected",
+        Whole,
+        Once,
+        platform_eadr_detected,
+    ),
     test("fsdax_file_is_dax", Fsdax, Once, fsdax_file_is_dax),
     test("fsdax_shared_granularity", Fsdax, Once, shared_granularity),
     test(
@@ -391,6 +400,45 @@ fn fsdax_private_is_byte(_ctx: &Ctx, target: &Target) -> Outcome {
         return Err(format!("a private store reached the file: {on_file:?}"));
     }
     Ok(detail)
+}
+
+/// eADR is detected exactly on the `cpu` platform; the regions' `persistence_domain` files
+/// say what the machine was started with.
+fn platform_eadr_detected(ctx: &Ctx, target: &Target) -> Outcome {
+    let eadr = pmem2::map::platform_is_eadr();
+    if eadr != (ctx.platform == Platform::Cpu) {
+        return Err(format!("platform_is_eadr() = {eadr} on {:?}", ctx.platform));
+    }
+    let want = match ctx.platform {
+        Platform::Cpu => Some("cpu_cache"),
+        Platform::MemCtrl => Some("memory_controller"),
+        Platform::Default | Platform::Virtio => None,
+    };
+    let regions = target.path.join("bus/nd/devices");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&regions).map_err(|e| format!("{}: {e}", regions.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("region") {
+            continue;
+        }
+        let domain = std::fs::read_to_string(entry.path().join("persistence_domain")).ok();
+        let domain = domain.as_deref().map(str::trim).filter(|d| !d.is_empty());
+        if domain != want {
+            return Err(format!(
+                "{name}/persistence_domain is {domain:?}, expected {want:?}"
+            ));
+        }
+        seen.push(name);
+    }
+    if seen.is_empty() {
+        return Err(format!("no region in {}", regions.display()));
+    }
+    Ok(format!(
+        "eADR {eadr}, {} regions {}",
+        seen.len(),
+        want.unwrap_or("without persistence_domain")
+    ))
 }
 
 /// Device DAX: detected as such, size and alignment as sysfs says (2 MiB alignment).
@@ -728,6 +776,10 @@ fn dax() {
         }
         Err(e) => panic!("{e}"),
     };
+    let whole = Target {
+        label: "platform".into(),
+        path: PathBuf::from("/sys"),
+    };
     let only: Vec<String> = env_nonempty("PMEM2_DAX_TESTS")
         .map(|v| v.split(',').map(str::to_owned).collect())
         .unwrap_or_default();
@@ -742,12 +794,13 @@ fn dax() {
         let targets: Vec<&Target> = match t.needs {
             Needs::Fsdax => fsdax.iter().collect(),
             Needs::Devdax => devdax.iter().collect(),
+            Needs::Whole => vec![&whole],
         };
         if targets.is_empty() {
-            let what = if t.needs == Needs::Fsdax {
-                "PMEM2_DAX_FSDAX_DIRS"
-            } else {
+            let what = if t.needs == Needs::Devdax {
                 "PMEM2_DAX_DEVDAX"
+            } else {
+                "PMEM2_DAX_FSDAX_DIRS"
             };
             println!("DAX-RESULT SKIP {} - {what} not set", t.name);
             continue;
