@@ -4,16 +4,24 @@
 
 use std::process::ExitCode;
 
+mod bench;
 mod dax;
 
 type Task = fn(&[String]) -> Result<(), String>;
 
 /// Commands: name, one-line help, entry point.
-const TASKS: &[(&str, &str, Task)] = &[(
-    "dax-test",
-    "run the DAX suite in a QEMU guest with emulated NVDIMMs (docs/dax-vm.md)",
-    dax::run,
-)];
+const TASKS: &[(&str, &str, Task)] = &[
+    (
+        "bench",
+        "pmem2 vs the C libpmem2: memcpy/memset/persist/map, side by side",
+        bench::run,
+    ),
+    (
+        "dax-test",
+        "run the DAX suite in a QEMU guest with emulated NVDIMMs (docs/dax-vm.md)",
+        dax::run,
+    ),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
