@@ -1,7 +1,5 @@
 //! `pmem2 info [PATH] [--json]`.
 
-use std::fs::File;
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -9,39 +7,29 @@ use pmem2::sys::linux::{eadr, SYSFS_ROOT};
 use pmem2::{Config, Granularity, Map, Protection, Source};
 use serde_json::{json, Value};
 
+use crate::util::{open_rw_or_ro, pmem_err, TempFile};
+use crate::Common;
+
 /// Arguments of `pmem2 info`.
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// File or device DAX to examine (default: a temporary file created in
     /// the current directory and removed afterwards).
     pub path: Option<PathBuf>,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
 }
 
-/// A temporary probe file, removed on drop.
-struct Probe(PathBuf);
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
+/// Runs `pmem2 info`.
 pub fn run(args: &InfoArgs) -> Result<(), String> {
     let (path, _probe) = if let Some(p) = &args.path {
         (p.clone(), None)
     } else {
-        let p = std::env::current_dir()
-            .map_err(|e| format!("current directory: {e}"))?
-            .join(format!(".pmem2-info-{}", std::process::id()));
-        std::fs::write(&p, vec![0u8; 4096])
-            .map_err(|e| format!("cannot create probe file {}: {e}", p.display()))?;
-        (p.clone(), Some(Probe(p)))
+        let probe = TempFile::create("info", 4096)?;
+        (probe.path().to_path_buf(), Some(probe))
     };
     let report = report(&path)?;
-    if args.json {
+    if args.common.json {
         println!("{report}");
     } else {
         print_text(&report);
@@ -49,27 +37,9 @@ pub fn run(args: &InfoArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Opens read-write if allowed, else read-only.
-fn open(path: &Path) -> Result<(File, bool), String> {
-    match File::options().read(true).write(true).open(path) {
-        Ok(f) => Ok((f, true)),
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
-            ) =>
-        {
-            File::open(path)
-                .map(|f| (f, false))
-                .map_err(|e| format!("{}: {e}", path.display()))
-        }
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
-}
-
 fn report(path: &Path) -> Result<Value, String> {
-    let (file, writable) = open(path)?;
-    let fail = |e: pmem2::Error| format!("{}: {e} ({})", path.display(), e.code_name());
+    let (file, writable) = open_rw_or_ro(path)?;
+    let fail = pmem_err(path);
     let source = Source::from_file(&file).map_err(fail)?;
     let size = source.size().map_err(fail)?;
     let alignment = source.alignment().map_err(fail)?;
@@ -85,6 +55,7 @@ fn report(path: &Path) -> Result<Value, String> {
     }
     let map = Map::new(&config, &source).map_err(fail)?;
 
+    let mem = pmem2::mem::info();
     let regions: Vec<Value> = eadr::regions(Path::new(SYSFS_ROOT))
         .into_iter()
         .map(|r| json!({ "name": r.name, "persistence_domain": r.persistence_domain }))
@@ -99,6 +70,8 @@ fn report(path: &Path) -> Result<Value, String> {
         "granularity": map.store_granularity().as_str(),
         "forced_granularity": std::env::var("PMEM2_FORCE_GRANULARITY").ok(),
         "flush": pmem2::flush_kind().as_str(),
+        "mem_kernel": mem.kernel.as_str(),
+        "movnt_threshold": mem.movnt_threshold,
         "eadr": pmem2::map::platform_is_eadr(),
         "regions": regions,
     }))
@@ -109,6 +82,11 @@ fn print_text(r: &Value) {
     println!(
         "  flush instruction   {}",
         r["flush"].as_str().unwrap_or("?")
+    );
+    println!(
+        "  memcpy kernel       {} (non-temporal from {} bytes)",
+        r["mem_kernel"].as_str().unwrap_or("?"),
+        r["movnt_threshold"]
     );
     println!("  eADR                {}", yes_no(r["eadr"].as_bool()));
     let regions = r["regions"].as_array().map_or(&[][..], Vec::as_slice);

@@ -1,16 +1,22 @@
 //! The `pmem2` command-line tool.
 //!
 //! Every subcommand prints a human-readable report, or one JSON object with
-//! `--json`. Errors are one line on stderr and a non-zero exit status:
-//! 1 for a failed operation, 2 for bad usage (clap's convention).
+//! `--json`. Errors are one line on stderr (and, with `--json`, an
+//! `{"error": ...}` object on stdout) and a non-zero exit status: 1 for a
+//! failed operation, 2 for bad usage (clap's convention).
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
+mod bench;
+mod copy;
 mod info;
+mod progress;
+mod util;
 
-/// Persistent memory from the command line: platform and mapping facts.
+/// Persistent memory from the command line: platform and mapping facts,
+/// benchmarks, durable copies, bad blocks.
 #[derive(Debug, Parser)]
 #[command(name = "pmem2", version, about, long_about = None)]
 struct Cli {
@@ -18,22 +24,65 @@ struct Cli {
     command: Command,
 }
 
+/// Options every subcommand takes.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Common {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw a progress bar on stderr even when stderr is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+}
+
 #[derive(Debug, Subcommand)]
 #[allow(clippy::doc_markdown)] // doc comments are the --help text, read without markdown
 enum Command {
     /// Report the platform (flush instruction, eADR, NVDIMM regions) and how
-    /// PATH maps: source type, size, alignment, MAP_SYNC, store granularity.
+    /// PATH maps: source type, size, alignment, MAP_SYNC, store granularity,
+    /// bad blocks, unsafe shutdown count, NUMA node.
     Info(info::InfoArgs),
+    /// Measure durable memcpy, memset and persist on PATH for every store
+    /// granularity and flag combination, beside a plain memcpy.
+    Bench(bench::BenchArgs),
+    /// Copy SRC to DST (files, device DAX, `-` for stdin/stdout), durably,
+    /// in bounded memory, then verify; or zero a range of DST.
+    Copy(copy::CopyArgs),
+}
+
+impl Command {
+    fn common(&self) -> Common {
+        match self {
+            Command::Info(a) => a.common,
+            Command::Bench(a) => a.common,
+            Command::Copy(a) => a.common,
+        }
+    }
+}
+
+/// Reports bad usage the way clap does (exit status 2) and exits.
+pub fn usage_error(message: &str) -> ! {
+    Cli::command()
+        .error(clap::error::ErrorKind::ArgumentConflict, message)
+        .exit()
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Info(args) => info::run(&args),
+    let common = cli.command.common();
+    let result = match &cli.command {
+        Command::Info(args) => info::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Copy(args) => copy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
+            // One line, whatever the message carried.
+            let message = message.replace('\n', " ");
+            if common.json {
+                println!("{}", serde_json::json!({ "error": message }));
+            }
             eprintln!("pmem2: {message}");
             ExitCode::FAILURE
         }
