@@ -17,18 +17,23 @@
 #![cfg_attr(miri, allow(dead_code, unused_macros, unused_imports))]
 
 pub mod arch;
+pub mod badblock;
 pub mod config;
+pub mod deep_flush;
 pub mod env;
 pub mod error;
 pub mod map;
+pub mod mcsafe;
 pub mod mem;
 pub mod persist;
+pub mod ras;
 mod registry;
 pub mod reservation;
 pub mod source;
 pub mod sys;
 
 pub use arch::{flush_kind, FlushKind};
+pub use badblock::{BadBlock, BadBlockContext};
 pub use config::{Config, Granularity, Protection, Sharing};
 pub use error::{Error, Result};
 pub use map::{DeleteError, Map};

@@ -442,19 +442,12 @@ impl VmReservation {
         if state.maps.get(addr).is_none() {
             return Err(Self::not_found());
         }
-        let mut cursor = addr;
-        loop {
-            let found = if before {
-                state.maps.prev(cursor)
-            } else {
-                state.maps.next(cursor)
-            };
-            match found {
-                Some((s, e, SlotState::Mapped)) => return Ok(Self::describe(&state, s, e)),
-                Some((s, _, SlotState::Claimed)) => cursor = s,
-                None => return Err(Self::not_found()),
-            }
-        }
+        let from = if before {
+            state.maps.prev(addr)
+        } else {
+            state.maps.next(addr)
+        };
+        Self::first_mapped(&state, from, !before)
     }
 
     /// The lowest mapping (`pmem2_vm_reservation_map_find_first`).
@@ -463,14 +456,7 @@ impl VmReservation {
     /// [`Error::MappingNotFound`] when empty.
     pub fn map_find_first(&self) -> Result<ReservedMap> {
         let state = self.inner.read();
-        let mut cursor = state.maps.first();
-        while let Some((s, e, slot)) = cursor {
-            if *slot == SlotState::Mapped {
-                return Ok(Self::describe(&state, s, e));
-            }
-            cursor = state.maps.next(s);
-        }
-        Err(Self::not_found())
+        Self::first_mapped(&state, state.maps.first(), true)
     }
 
     /// The highest mapping (`pmem2_vm_reservation_map_find_last`).
@@ -479,12 +465,25 @@ impl VmReservation {
     /// [`Error::MappingNotFound`] when empty.
     pub fn map_find_last(&self) -> Result<ReservedMap> {
         let state = self.inner.read();
-        let mut cursor = state.maps.last();
-        while let Some((s, e, slot)) = cursor {
+        Self::first_mapped(&state, state.maps.last(), false)
+    }
+
+    /// Walks from `cursor` in address order (upwards when `forward`) to the
+    /// first committed mapping, skipping ranges claimed by maps in creation.
+    fn first_mapped<'a>(
+        state: &'a State,
+        mut cursor: Option<(usize, usize, &'a SlotState)>,
+        forward: bool,
+    ) -> Result<ReservedMap> {
+        while let Some((start, end, slot)) = cursor {
             if *slot == SlotState::Mapped {
-                return Ok(Self::describe(&state, s, e));
+                return Ok(Self::describe(state, start, end));
             }
-            cursor = state.maps.prev(s);
+            cursor = if forward {
+                state.maps.next(start)
+            } else {
+                state.maps.prev(start)
+            };
         }
         Err(Self::not_found())
     }

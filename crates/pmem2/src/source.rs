@@ -193,26 +193,9 @@ impl<'fd> Source<'fd> {
     }
 
     pub(crate) fn size_in(&self, sysfs: &Path) -> Result<usize> {
-        match &self.kind {
-            Kind::Anonymous { size } => Ok(*size),
-            Kind::File { fd, .. } => {
-                let st = stat_fd(fd.as_fd())?;
-                match classify(&st, sysfs)? {
-                    FileType::DeviceDax => {
-                        let (major, minor) = dev_numbers(st.st_rdev);
-                        dax::device_dax_size(sysfs, major, minor)
-                    }
-                    _ => usize::try_from(st.st_size).map_err(|_| {
-                        Error::InvalidFileHandle(
-                            format!(
-                                "kernel says size of regular file is negative ({})",
-                                st.st_size
-                            )
-                            .into(),
-                        )
-                    }),
-                }
-            }
+        match self.stat_now(sysfs)? {
+            None => Ok(self.anonymous_size()),
+            Some((st, file_type)) => size_from(&st, file_type, sysfs),
         }
     }
 
@@ -227,25 +210,42 @@ impl<'fd> Source<'fd> {
     }
 
     pub(crate) fn alignment_in(&self, sysfs: &Path) -> Result<usize> {
-        let alignment = match &self.kind {
-            Kind::Anonymous { .. } => page_size(),
+        match self.stat_now(sysfs)? {
+            None => Ok(page_size()),
+            Some((st, file_type)) => alignment_from(&st, file_type, sysfs),
+        }
+    }
+
+    /// Alignment and size from one `fstat`, checked in PMDK's order
+    /// (alignment first), for map creation.
+    pub(crate) fn alignment_and_size(&self) -> Result<(usize, usize)> {
+        let sysfs = Path::new(SYSFS_ROOT);
+        match self.stat_now(sysfs)? {
+            None => Ok((page_size(), self.anonymous_size())),
+            Some((st, file_type)) => Ok((
+                alignment_from(&st, file_type, sysfs)?,
+                size_from(&st, file_type, sysfs)?,
+            )),
+        }
+    }
+
+    /// The descriptor's current status and type; `None` for anonymous memory.
+    fn stat_now(&self, sysfs: &Path) -> Result<Option<(Stat, FileType)>> {
+        match &self.kind {
+            Kind::Anonymous { .. } => Ok(None),
             Kind::File { fd, .. } => {
                 let st = stat_fd(fd.as_fd())?;
-                match classify(&st, sysfs)? {
-                    FileType::DeviceDax => {
-                        let (major, minor) = dev_numbers(st.st_rdev);
-                        dax::device_dax_alignment(sysfs, major, minor)?
-                    }
-                    _ => page_size(),
-                }
+                let file_type = classify(&st, sysfs)?;
+                Ok(Some((st, file_type)))
             }
-        };
-        if !alignment.is_power_of_two() {
-            return Err(Error::InvalidAlignmentValue(
-                format!("alignment ({alignment}) has to be a power of two").into(),
-            ));
         }
-        Ok(alignment)
+    }
+
+    fn anonymous_size(&self) -> usize {
+        match &self.kind {
+            Kind::Anonymous { size } => *size,
+            Kind::File { .. } => 0,
+        }
     }
 }
 
@@ -307,6 +307,37 @@ impl Source<'static> {
             kind: Kind::Anonymous { size },
         })
     }
+}
+
+fn size_from(st: &Stat, file_type: FileType, sysfs: &Path) -> Result<usize> {
+    if file_type == FileType::DeviceDax {
+        let (major, minor) = dev_numbers(st.st_rdev);
+        return dax::device_dax_size(sysfs, major, minor);
+    }
+    usize::try_from(st.st_size).map_err(|_| {
+        Error::InvalidFileHandle(
+            format!(
+                "kernel says size of regular file is negative ({})",
+                st.st_size
+            )
+            .into(),
+        )
+    })
+}
+
+fn alignment_from(st: &Stat, file_type: FileType, sysfs: &Path) -> Result<usize> {
+    let alignment = if file_type == FileType::DeviceDax {
+        let (major, minor) = dev_numbers(st.st_rdev);
+        dax::device_dax_alignment(sysfs, major, minor)?
+    } else {
+        page_size()
+    };
+    if !alignment.is_power_of_two() {
+        return Err(Error::InvalidAlignmentValue(
+            format!("alignment ({alignment}) has to be a power of two").into(),
+        ));
+    }
+    Ok(alignment)
 }
 
 fn stat_fd(fd: BorrowedFd<'_>) -> Result<Stat> {

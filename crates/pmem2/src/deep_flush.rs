@@ -1,0 +1,392 @@
+//! Deep flush: push a mapping's range past the memory controller's write
+//! queues into the persistence domain (`pmem2_deep_flush`).
+//!
+//! After the range check, behaviour depends on the mapping's effective
+//! granularity, as in PMDK:
+//!
+//! | granularity | what happens |
+//! |---|---|
+//! | page | nothing more: persisting a page-granularity mapping already ran `msync` |
+//! | byte | anonymous source → [`Error::NotSupported`]; otherwise as cache line |
+//! | cache line | device DAX: CPU flush + fence of the range, then the region's `deep_flush` sysfs attribute (written with `"1"` when it reads non-zero); regular file: `msync(MS_SYNC)` of the page-aligned range |
+//!
+//! Unlike PMDK, failures to read or write `regionN/deep_flush` are
+//! reported ([`Error::Os`] naming the file, e.g. `EACCES` when not root),
+//! not only logged. A region without the attribute (the kernel hides it
+//! when the region has no flush mechanism) needs nothing and succeeds.
+
+use std::io::Write;
+
+use crate::config::{Granularity, Protection};
+use crate::error::{Error, Result};
+use crate::source::{FileType, SourceId};
+use crate::sys::linux::nd::{self, Region, Sysfs};
+use crate::Map;
+
+/// What a deep flush needs to know about a mapping.
+#[derive(Debug, Clone, Copy)]
+pub struct DeepFlushTarget {
+    /// Start of the mapping.
+    pub addr: *const u8,
+    /// Its length in bytes (the content length `pmem2_map_get_size` reports).
+    pub size: usize,
+    /// Its effective store granularity.
+    pub granularity: Granularity,
+    /// The identity of its source.
+    pub source: SourceId,
+    /// Whether the mapping is writable. A read-only or `PROT_NONE` mapping
+    /// holds no dirty cache lines, and a cache flush of an inaccessible
+    /// page would fault, so the CPU flush is skipped for it.
+    pub writable: bool,
+}
+
+/// Writes back the CPU cache lines of a range and fences.
+///
+/// # Safety
+/// `[ptr, ptr + len)` must be mapped in this process.
+pub(crate) unsafe fn cpu_persist(ptr: *const u8, len: usize) {
+    crate::arch::with_flush!(crate::arch::flush_kind(), F => {
+        // SAFETY: the caller guarantees the range is mapped.
+        unsafe { crate::arch::flush_range::<F>(ptr, len) }
+    });
+    crate::arch::fence();
+}
+
+/// Triggers a region's deep flush through sysfs: reads
+/// `regionN/deep_flush`; when it is non-zero, writes `"1"` to it.
+///
+/// # Errors
+/// [`Error::Os`] naming the file if it can't be read or written;
+/// [`Error::Unknown`] if its content isn't a number. A missing attribute is
+/// not an error.
+pub fn region_deep_flush(region: &Region) -> Result<()> {
+    let path = region.deep_flush_path();
+    let content = match std::fs::read(&path) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(&e, "read", &path)),
+    };
+    let text = String::from_utf8_lossy(&content);
+    let value = nd::parse_u64(&text).ok_or_else(|| {
+        Error::Unknown(
+            format!(
+                "{}: cannot parse a number from {:?}",
+                path.display(),
+                text.trim_end()
+            )
+            .into(),
+        )
+    })?;
+    if value == 0 {
+        return Ok(());
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_err(&e, "open", &path))?;
+    file.write_all(b"1").map_err(|e| io_err(&e, "write", &path))
+}
+
+fn io_err(e: &std::io::Error, what: &str, path: &std::path::Path) -> Error {
+    let errno = e
+        .raw_os_error()
+        .map_or(rustix::io::Errno::IO, rustix::io::Errno::from_raw_os_error);
+    Error::os(errno, format!("{what} \"{}\"", path.display()))
+}
+
+/// Deep-flushes `[ptr, ptr + len)` of a mapping (the C ABI's
+/// `pmem2_deep_flush(map, ptr, size)`), reading sysfs under `sysfs`.
+///
+/// # Errors
+/// [`Error::DeepFlushRange`] if the range is not inside the mapping;
+/// [`Error::NotSupported`] for an anonymous source at byte granularity;
+/// [`Error::DaxRegionNotFound`] if a device DAX has no NVDIMM region;
+/// [`Error::Os`] if `msync` or the sysfs access fails.
+///
+/// # Safety
+/// `target` must describe a live mapping of this process: `addr..addr+size`
+/// mapped, for the duration of the call.
+pub unsafe fn deep_flush_range(
+    sysfs: &Sysfs,
+    target: &DeepFlushTarget,
+    ptr: *const u8,
+    len: usize,
+) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { deep_flush_at(sysfs, target, ptr as usize, len) }
+}
+
+/// [`deep_flush_range`] with the address as a number: it is only compared
+/// with the mapping's bounds; memory is accessed through pointers derived
+/// from `target.addr`.
+///
+/// # Safety
+/// As [`deep_flush_range`].
+unsafe fn deep_flush_at(
+    sysfs: &Sysfs,
+    target: &DeepFlushTarget,
+    flush_addr: usize,
+    len: usize,
+) -> Result<()> {
+    let map_addr = target.addr as usize;
+    let map_end = map_addr.checked_add(target.size);
+    let flush_end = flush_addr.checked_add(len);
+    let inside =
+        matches!((map_end, flush_end), (Some(me), Some(fe)) if flush_addr >= map_addr && fe <= me);
+    if !inside {
+        return Err(Error::DeepFlushRange(
+            format!(
+                "requested deep flush rage ptr {:p} size {len} exceeds map range {:p}",
+                flush_addr as *const u8, target.addr
+            )
+            .into(),
+        ));
+    }
+    // The flushed range, with the mapping's provenance.
+    let ptr = target.addr.wrapping_add(flush_addr - map_addr);
+    match target.granularity {
+        Granularity::Page => return Ok(()),
+        Granularity::Byte if target.source.file_type == FileType::Anonymous => {
+            return Err(Error::NotSupported(
+                "Anonymous source does not support deep flush".into(),
+            ))
+        }
+        Granularity::Byte | Granularity::CacheLine => {}
+    }
+    match target.source.file_type {
+        FileType::Anonymous => Err(Error::NotSupported(
+            "Anonymous source does not support deep flush".into(),
+        )),
+        FileType::Regular => {
+            let page = rustix::param::page_size();
+            let start = flush_addr & !(page - 1);
+            let full = len + (flush_addr - start);
+            if full == 0 {
+                return Ok(());
+            }
+            // SAFETY: the range lies inside the live mapping (checked
+            // above; the page rounding stays within the mapping, which is
+            // page aligned); msync doesn't touch memory contents.
+            unsafe {
+                rustix::mm::msync(
+                    start as *mut std::ffi::c_void,
+                    full,
+                    rustix::mm::MsyncFlags::SYNC,
+                )
+            }
+            .map_err(|e| Error::os(e, "msync"))
+        }
+        FileType::DeviceDax => {
+            if target.writable {
+                // SAFETY: the range is inside the live, accessible mapping
+                // (checked above).
+                unsafe { cpu_persist(ptr, len) };
+            }
+            let Some(m) = sysfs.find(&target.source)? else {
+                return Err(Error::DaxRegionNotFound("unknown region".into()));
+            };
+            region_deep_flush(&m.region)
+        }
+    }
+}
+
+impl Map {
+    /// The [`DeepFlushTarget`] describing this map.
+    #[must_use]
+    pub fn deep_flush_target(&self) -> DeepFlushTarget {
+        DeepFlushTarget {
+            addr: self.addr(),
+            size: self.size(),
+            granularity: self.store_granularity(),
+            source: self.source_id(),
+            writable: self.protection().contains(Protection::WRITE),
+        }
+    }
+
+    /// Deep-flushes `len` bytes at `offset` of the map (`pmem2_deep_flush`):
+    /// see the [module docs](crate::deep_flush) for what that means per
+    /// granularity.
+    ///
+    /// # Errors
+    /// [`Error::DeepFlushRange`] if the range is not inside the map; as
+    /// [`deep_flush_range`] otherwise.
+    pub fn deep_flush(&self, offset: usize, len: usize) -> Result<()> {
+        self.deep_flush_ptr(self.addr().wrapping_add(offset), len)
+    }
+
+    /// Deep-flushes `[ptr, ptr + len)`, which must lie inside the map: the
+    /// C ABI's `pmem2_deep_flush(map, ptr, size)`. The pointer is only
+    /// compared, never dereferenced outside the map.
+    ///
+    /// # Errors
+    /// As [`Map::deep_flush`].
+    pub fn deep_flush_ptr(&self, ptr: *const u8, len: usize) -> Result<()> {
+        let target = self.deep_flush_target();
+        // SAFETY: `target` describes this map, which stays mapped while
+        // `self` is borrowed (unmapping consumes the map).
+        unsafe { deep_flush_at(&Sysfs::default(), &target, ptr as usize, len) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::codes::*;
+    use crate::sys::linux::nd::fake;
+    use std::os::fd::AsFd;
+
+    fn region_tree() -> (tempfile::TempDir, Sysfs) {
+        let dir = tempfile::tempdir().unwrap();
+        fake::region(dir.path(), 0, 0x1_0000_0000, 1 << 30, &[]);
+        fake::devdax_namespace(dir.path(), 0, 0, "252:7", 0x1_0000_0000, 1 << 30);
+        let sysfs = Sysfs::new(dir.path());
+        (dir, sysfs)
+    }
+
+    #[test]
+    fn region_deep_flush_writes_one_when_non_zero() {
+        let (d, s) = region_tree();
+        let region = s.region(0).unwrap();
+        // no attribute: nothing to do
+        region_deep_flush(&region).unwrap();
+        let p = fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "0\n");
+        region_deep_flush(&region).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "0\n");
+        fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "7\n");
+        region_deep_flush(&region).unwrap();
+        // the fake file now holds what was written over its first byte
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "1\n");
+        fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "yes\n");
+        let e = region_deep_flush(&region).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_UNKNOWN);
+        assert!(e.to_string().contains("region0/deep_flush"), "{e}");
+    }
+
+    #[test]
+    fn region_deep_flush_reports_write_failures() {
+        use std::os::unix::fs::PermissionsExt;
+        let (d, s) = region_tree();
+        let p = fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "1\n");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let region = s.region(0).unwrap();
+        match region_deep_flush(&region) {
+            // root ignores permissions
+            Ok(()) => assert!(rustix::process::geteuid().is_root()),
+            Err(e) => {
+                assert_eq!(e.errno(), Some(rustix::io::Errno::ACCESS), "{e}");
+                assert!(e.to_string().starts_with("open \""), "{e}");
+            }
+        }
+    }
+
+    fn mapping(len: usize) -> (std::fs::File, *mut u8) {
+        let f = tempfile::tempfile().unwrap();
+        f.set_len(len as u64).unwrap();
+        // SAFETY: a fresh shared mapping of the file; unmapped by the test.
+        let p = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::SHARED,
+                f.as_fd(),
+                0,
+            )
+        }
+        .unwrap();
+        (f, p.cast())
+    }
+
+    fn unmap(p: *mut u8, len: usize) {
+        // SAFETY: unmaps a mapping created by `mapping`.
+        unsafe { rustix::mm::munmap(p.cast(), len) }.unwrap();
+    }
+
+    #[test]
+    fn range_check_uses_pmdk_message() {
+        let (f, p) = mapping(8192);
+        let target = DeepFlushTarget {
+            addr: p,
+            size: 8192,
+            granularity: Granularity::CacheLine,
+            source: fake::file_id(f.as_fd()),
+            writable: true,
+        };
+        let sysfs = Sysfs::new("/nonexistent");
+        // SAFETY: `target` describes the live mapping above.
+        unsafe {
+            deep_flush_range(&sysfs, &target, p.wrapping_add(100), 8000).unwrap();
+            let e = deep_flush_range(&sysfs, &target, p.wrapping_add(100), 8100).unwrap_err();
+            assert_eq!(e.code(), PMEM2_E_DEEP_FLUSH_RANGE);
+            assert!(
+                e.to_string()
+                    .starts_with("requested deep flush rage ptr 0x"),
+                "{e}"
+            );
+            assert!(e.to_string().contains("size 8100 exceeds map range"), "{e}");
+            let e = deep_flush_range(&sysfs, &target, p.wrapping_sub(1), 1).unwrap_err();
+            assert_eq!(e.code(), PMEM2_E_DEEP_FLUSH_RANGE);
+            let e = deep_flush_range(&sysfs, &target, p, usize::MAX).unwrap_err();
+            assert_eq!(e.code(), PMEM2_E_DEEP_FLUSH_RANGE);
+            deep_flush_range(&sysfs, &target, p, 0).unwrap();
+        }
+        unmap(p, 8192);
+    }
+
+    #[test]
+    fn per_granularity_behaviour() {
+        let (f, p) = mapping(4096);
+        let sysfs = Sysfs::new("/nonexistent");
+        let mut target = DeepFlushTarget {
+            addr: p,
+            size: 4096,
+            granularity: Granularity::Page,
+            source: fake::file_id(f.as_fd()),
+            writable: true,
+        };
+        // SAFETY: `target` describes the live mapping above (or an anonymous
+        // source refused before any access).
+        unsafe {
+            deep_flush_range(&sysfs, &target, p, 4096).unwrap();
+            target.granularity = Granularity::Byte;
+            deep_flush_range(&sysfs, &target, p.wrapping_add(10), 10).unwrap();
+            target.source = fake::anon_id();
+            let e = deep_flush_range(&sysfs, &target, p, 1).unwrap_err();
+            assert_eq!(e.code(), PMEM2_E_NOSUPP);
+            assert_eq!(
+                e.to_string(),
+                "Anonymous source does not support deep flush"
+            );
+            target.granularity = Granularity::Page;
+            deep_flush_range(&sysfs, &target, p, 1).unwrap();
+        }
+        unmap(p, 4096);
+    }
+
+    #[test]
+    fn devdax_deep_flush_goes_through_the_region() {
+        let (d, sysfs) = region_tree();
+        let (_f, p) = mapping(4096);
+        let mut target = DeepFlushTarget {
+            addr: p,
+            size: 4096,
+            granularity: Granularity::CacheLine,
+            source: SourceId {
+                file_type: FileType::DeviceDax,
+                dev: 0,
+                rdev: rustix::fs::makedev(252, 7),
+            },
+            writable: true,
+        };
+        let flag = fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "2\n");
+        // SAFETY: `target` describes the live mapping above.
+        unsafe {
+            deep_flush_range(&sysfs, &target, p, 64).unwrap();
+            assert_eq!(std::fs::read_to_string(&flag).unwrap(), "1\n");
+            target.source.rdev = rustix::fs::makedev(252, 8);
+            let e = deep_flush_range(&sysfs, &target, p, 64).unwrap_err();
+            assert_eq!(e.code(), PMEM2_E_DAX_REGION_NOT_FOUND);
+        }
+        unmap(p, 4096);
+    }
+}

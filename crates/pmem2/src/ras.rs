@@ -1,0 +1,296 @@
+//! Device identity and health of a source: the DIMMs' unique ids, the
+//! unsafe shutdown count, and the NUMA node of the backing region.
+//!
+//! All three find the NVDIMM region behind the source in sysfs
+//! ([`Sysfs::find`]) and read its DIMMs (`regionN/mappingK`) or its own
+//! attributes, as PMDK's `pmem2_source_device_id`, `_device_usc` and
+//! `_numa_node` do through libndctl. An anonymous source is refused with
+//! [`Error::NotSupported`] before anything is read.
+
+use crate::error::{Error, Result};
+use crate::source::{FileType, Source, SourceId};
+use crate::sys::linux::nd::{NdMatch, Sysfs};
+
+fn region_of(sysfs: &Sysfs, id: &SourceId) -> Result<Option<NdMatch>> {
+    sysfs.find(id)
+}
+
+/// The device id of a source: the unique ids of the DIMMs of its region,
+/// concatenated in mapping order (what PMDK's `pmem2_source_device_id`
+/// writes).
+///
+/// # Errors
+/// [`Error::NotSupported`] for an anonymous source, when no region backs the
+/// source, or when a DIMM has no unique id; sysfs errors as
+/// [`Sysfs::find`] and [`crate::sys::linux::nd::Region::dimms`] report them.
+pub fn device_id(sysfs: &Sysfs, id: &SourceId) -> Result<String> {
+    if id.file_type == FileType::Anonymous {
+        return Err(Error::NotSupported(
+            "Anonymous source does not have device id".into(),
+        ));
+    }
+    let Some(m) = region_of(sysfs, id)? else {
+        return Err(Error::NotSupported(
+            "Cannot find the NVDIMM region of the source, device id is not supported".into(),
+        ));
+    };
+    let mut out = String::new();
+    for dimm in m.region.dimms(sysfs)? {
+        let Some(uid) = dimm.unique_id()? else {
+            return Err(Error::NotSupported(
+                format!("{} has no unique id, device id is not supported", dimm.name).into(),
+            ));
+        };
+        out.push_str(&uid);
+    }
+    Ok(out)
+}
+
+/// Implements the C protocol of `pmem2_source_device_id(src, id, len)` for
+/// an already computed device id:
+///
+/// * `buf == None` (C `id == NULL`): sets `*len` to the size needed, the
+///   id's length plus 1 for the terminating NUL;
+/// * otherwise writes the id and a NUL into the buffer, whose capacity is
+///   `min(*len, buf.len())`, leaving `*len` unchanged.
+///
+/// Unlike PMDK (which appends with `strncat` and so needs an empty buffer),
+/// the id is written from the start of the buffer.
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] if the id and its NUL don't fit.
+pub fn device_id_to_c(id: &str, buf: Option<&mut [u8]>, len: &mut usize) -> Result<()> {
+    let needed = id.len() + 1;
+    let Some(buf) = buf else {
+        *len = needed;
+        return Ok(());
+    };
+    let capacity = (*len).min(buf.len());
+    if needed > capacity {
+        return Err(Error::BufferTooSmall(
+            format!("device id needs {needed} bytes, the buffer has {capacity}").into(),
+        ));
+    }
+    buf[..id.len()].copy_from_slice(id.as_bytes());
+    buf[id.len()] = 0;
+    Ok(())
+}
+
+/// The unsafe shutdown count of a source: the sum of the `dirty_shutdown`
+/// counters of its region's DIMMs (`pmem2_source_device_usc`).
+///
+/// # Errors
+/// [`Error::NotSupported`] for an anonymous source, when no region backs the
+/// source, or when a DIMM has no counter (emulated NVDIMMs have none);
+/// [`Error::Unknown`] if the sum overflows or a counter is malformed.
+pub fn device_usc(sysfs: &Sysfs, id: &SourceId) -> Result<u64> {
+    const NOSUPP: &str = "Unsafe shutdown count is not supported for this source";
+    if id.file_type == FileType::Anonymous {
+        return Err(Error::NotSupported(
+            "Anonymous source does not support unsafe shutdown count".into(),
+        ));
+    }
+    let Some(m) = region_of(sysfs, id)? else {
+        return Err(Error::NotSupported(NOSUPP.into()));
+    };
+    let mut total = 0u64;
+    for dimm in m.region.dimms(sysfs)? {
+        let Some(count) = dimm.dirty_shutdown()? else {
+            return Err(Error::NotSupported(NOSUPP.into()));
+        };
+        total = total.checked_add(count).ok_or_else(|| {
+            Error::Unknown("the sum of the DIMMs' unsafe shutdown counts overflows".into())
+        })?;
+    }
+    Ok(total)
+}
+
+/// The NUMA node of the region backing a source (`pmem2_source_numa_node`);
+/// `-1` when the kernel doesn't say.
+///
+/// # Errors
+/// [`Error::NotSupported`] for an anonymous source;
+/// [`Error::DaxRegionNotFound`] when no region backs the source;
+/// [`Error::Unknown`] if `numa_node` is malformed.
+pub fn numa_node(sysfs: &Sysfs, id: &SourceId) -> Result<i32> {
+    if id.file_type == FileType::Anonymous {
+        return Err(Error::NotSupported(
+            "Anonymous sources are not bound to numa nodes.".into(),
+        ));
+    }
+    let Some(m) = region_of(sysfs, id)? else {
+        return Err(Error::DaxRegionNotFound("unknown region".into()));
+    };
+    m.region.numa_node()
+}
+
+impl Source<'_> {
+    /// The device id (`pmem2_source_device_id`): see [`device_id`].
+    ///
+    /// # Errors
+    /// As [`device_id`].
+    pub fn device_id(&self) -> Result<String> {
+        device_id(&Sysfs::default(), &self.id())
+    }
+
+    /// The unsafe shutdown count (`pmem2_source_device_usc`): see
+    /// [`device_usc`].
+    ///
+    /// # Errors
+    /// As [`device_usc`].
+    pub fn device_usc(&self) -> Result<u64> {
+        device_usc(&Sysfs::default(), &self.id())
+    }
+
+    /// The NUMA node (`pmem2_source_numa_node`): see [`numa_node`].
+    ///
+    /// # Errors
+    /// As [`numa_node`].
+    pub fn numa_node(&self) -> Result<i32> {
+        numa_node(&Sysfs::default(), &self.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::codes::*;
+    use crate::sys::linux::nd::fake;
+
+    fn fsdax_id() -> SourceId {
+        SourceId {
+            file_type: FileType::Regular,
+            dev: rustix::fs::makedev(259, 0),
+            rdev: 0,
+        }
+    }
+
+    fn devdax_id() -> SourceId {
+        SourceId {
+            file_type: FileType::DeviceDax,
+            dev: 0,
+            rdev: rustix::fs::makedev(252, 1),
+        }
+    }
+
+    fn tree() -> (tempfile::TempDir, Sysfs) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fake::region(root, 0, 0x1_0000_0000, 1 << 30, &["nmem0", "nmem1"]);
+        fake::fsdax_namespace(root, 0, 0, "pmem0", "259:0", 0x1_0000_0000, 1 << 30);
+        fake::write(root, "bus/nd/devices/region0/numa_node", "1\n");
+        fake::region(root, 1, 0x2_0000_0000, 1 << 30, &["nmem2"]);
+        fake::devdax_namespace(root, 1, 0, "252:1", 0x2_0000_0000, 1 << 30);
+        fake::dimm(root, "nmem0", Some("8089-a2-1809-00000107"), Some("3"));
+        fake::dimm(root, "nmem1", Some("8089-a2-1809-00000108"), Some("0x4"));
+        fake::dimm(root, "nmem2", None, None);
+        let s = Sysfs::new(root);
+        (dir, s)
+    }
+
+    #[test]
+    fn device_id_concatenates_unique_ids() {
+        let (_d, s) = tree();
+        assert_eq!(
+            device_id(&s, &fsdax_id()).unwrap(),
+            "8089-a2-1809-000001078089-a2-1809-00000108"
+        );
+    }
+
+    #[test]
+    fn device_id_without_unique_id_is_nosupp() {
+        let (_d, s) = tree();
+        let e = device_id(&s, &devdax_id()).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_NOSUPP);
+        assert!(e.to_string().contains("nmem2"), "{e}");
+    }
+
+    #[test]
+    fn c_protocol_of_device_id() {
+        let id = "abc-1";
+        let mut len = 0usize;
+        device_id_to_c(id, None, &mut len).unwrap();
+        assert_eq!(len, 6);
+        let mut buf = [0xffu8; 6];
+        device_id_to_c(id, Some(&mut buf), &mut len).unwrap();
+        assert_eq!(&buf, b"abc-1\0");
+        assert_eq!(len, 6);
+        let mut small = [0u8; 5];
+        let mut len5 = 5usize;
+        let e = device_id_to_c(id, Some(&mut small), &mut len5).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_BUFFER_TOO_SMALL);
+        // *len smaller than the slice limits the capacity
+        let mut big = [0u8; 64];
+        let mut len3 = 3usize;
+        let e = device_id_to_c(id, Some(&mut big), &mut len3).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_BUFFER_TOO_SMALL);
+        // empty id: just the NUL
+        let mut l = 0;
+        device_id_to_c("", None, &mut l).unwrap();
+        assert_eq!(l, 1);
+    }
+
+    #[test]
+    fn usc_sums_dirty_shutdowns() {
+        let (_d, s) = tree();
+        assert_eq!(device_usc(&s, &fsdax_id()).unwrap(), 7);
+    }
+
+    #[test]
+    fn usc_without_counters_is_nosupp() {
+        let (_d, s) = tree();
+        let e = device_usc(&s, &devdax_id()).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_NOSUPP);
+        assert_eq!(
+            e.to_string(),
+            "Unsafe shutdown count is not supported for this source"
+        );
+    }
+
+    #[test]
+    fn usc_malformed_counter_is_reported() {
+        let (d, s) = tree();
+        fake::write(
+            d.path(),
+            "bus/nd/devices/nmem1/nfit/dirty_shutdown",
+            "many\n",
+        );
+        let e = device_usc(&s, &fsdax_id()).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_UNKNOWN);
+        assert!(e.to_string().contains("nmem1/nfit/dirty_shutdown"), "{e}");
+        fake::write(
+            d.path(),
+            "bus/nd/devices/nmem1/nfit/dirty_shutdown",
+            &format!("{}\n", u64::MAX),
+        );
+        let e = device_usc(&s, &fsdax_id()).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_UNKNOWN);
+    }
+
+    #[test]
+    fn numa_node_of_the_region() {
+        let (_d, s) = tree();
+        assert_eq!(numa_node(&s, &fsdax_id()).unwrap(), 1);
+        assert_eq!(numa_node(&s, &devdax_id()).unwrap(), -1);
+        let other = SourceId {
+            dev: rustix::fs::makedev(8, 1),
+            ..fsdax_id()
+        };
+        let e = numa_node(&s, &other).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_DAX_REGION_NOT_FOUND);
+        let e = device_id(&s, &other).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_NOSUPP);
+        let e = device_usc(&s, &other).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_NOSUPP);
+    }
+
+    #[test]
+    fn anonymous_is_refused_without_reading_sysfs() {
+        // a root that doesn't exist: nothing may be read
+        let s = Sysfs::new("/nonexistent/pmem2-test-root");
+        let anon = fake::anon_id();
+        assert_eq!(device_id(&s, &anon).unwrap_err().code(), PMEM2_E_NOSUPP);
+        assert_eq!(device_usc(&s, &anon).unwrap_err().code(), PMEM2_E_NOSUPP);
+        assert_eq!(numa_node(&s, &anon).unwrap_err().code(), PMEM2_E_NOSUPP);
+    }
+}

@@ -1,0 +1,1307 @@
+//! The NVDIMM ("nd") model of sysfs, read directly (no libndctl).
+//!
+//! Layout read here (all under a root, `/sys` by default):
+//!
+//! | path | content |
+//! |---|---|
+//! | `bus/nd/devices/regionN/` | `resource`, `size`, `numa_node`, `badblocks`, `deep_flush`, `persistence_domain`, `mappings`, `mappingK` = `"nmemX,offset,length,position"` |
+//! | `bus/nd/devices/namespaceN.M/` | `mode`, `holder`, `resource`, `size`, `block/<pmemX>/` for a raw namespace |
+//! | `bus/nd/devices/pfnN.M/`, `bttN.M/` | `resource`, `size`, `block/<pmemX>/` |
+//! | `bus/nd/devices/daxN.M/` | `resource`, `size`, and the char device's directory `daxN.M/` with `dev` = `"maj:min\n"` |
+//! | `bus/nd/devices/nmemX/` | `nfit/id` (the unique id), `nfit/dirty_shutdown` (or `papr/...`) |
+//! | `block/pmemX/` | `dev` = `"maj:min\n"`, `badblocks` |
+//!
+//! Bad-block files list one `"<first sector> <sector count>"` per line, in
+//! 512-byte sectors.
+//!
+//! Parsers never panic: a missing file is an [`Error::Os`] naming it, a
+//! malformed one an [`Error::Unknown`] (or the closest PMDK code) naming it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{major, minor};
+
+use crate::error::{Errno, Error, Result};
+use crate::source::{FileType, SourceId};
+
+/// Bytes per sector in sysfs bad-block lists.
+pub const SECTOR_SIZE: u64 = 512;
+
+/// A sysfs root: where the NVDIMM model is read from; with the device
+/// directory (`/dev`) where the NVDIMM bus devices (`ndctlN`) live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sysfs {
+    root: PathBuf,
+    dev_dir: PathBuf,
+}
+
+impl Default for Sysfs {
+    /// The system's sysfs, `/sys`.
+    fn default() -> Self {
+        Sysfs::new(super::SYSFS_ROOT)
+    }
+}
+
+/// A range of bad sectors, as a sysfs `badblocks` file lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SectorRange {
+    /// First bad sector (512-byte units).
+    pub sector: u64,
+    /// Number of bad sectors.
+    pub count: u64,
+}
+
+impl SectorRange {
+    /// The range in bytes, `(offset, length)`, or `None` if it overflows.
+    #[must_use]
+    pub fn to_bytes(self) -> Option<(u64, u64)> {
+        Some((
+            self.sector.checked_mul(SECTOR_SIZE)?,
+            self.count.checked_mul(SECTOR_SIZE)?,
+        ))
+    }
+}
+
+/// A region's `persistence_domain`: what a store must reach to be durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PersistenceDomain {
+    /// `cpu_cache`: the CPU caches are persistent (eADR).
+    CpuCache,
+    /// `memory_controller`: stores are durable once they reach the memory
+    /// controller (ADR): cache flushes are needed.
+    MemoryController,
+    /// The attribute is empty: no guarantee is advertised.
+    None,
+}
+
+/// An NVDIMM region, `regionN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// The region number `N`.
+    pub id: u32,
+    /// Its directory, `<root>/bus/nd/devices/regionN`.
+    pub path: PathBuf,
+}
+
+/// A namespace, `namespaceN.M`, with what claims it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    /// The name, e.g. `namespace0.0`.
+    pub name: String,
+    /// Its directory.
+    pub path: PathBuf,
+    /// The claiming device (`pfnN.M`, `daxN.M`, `bttN.M`), if any.
+    pub holder: Option<String>,
+    /// The `mode` attribute (`fsdax`, `devdax`, `raw`, `sector`, ...), if present.
+    pub mode: Option<String>,
+}
+
+/// What a namespace is used as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NamespaceMode {
+    /// Claimed by a pfn device: a block device supporting file-system DAX.
+    Fsdax,
+    /// Claimed by a dax device: device DAX.
+    Devdax,
+    /// Claimed by a btt device: a sector-atomic block device.
+    Sector,
+    /// Not claimed: a raw block device.
+    Raw,
+}
+
+/// A DIMM, `nmemX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dimm {
+    /// The name, e.g. `nmem0`.
+    pub name: String,
+    /// Its directory.
+    pub path: PathBuf,
+}
+
+/// Where a source lives: its region and namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NdMatch {
+    /// The region holding the namespace.
+    pub region: Region,
+    /// The namespace holding the source.
+    pub namespace: Namespace,
+    /// For a regular file: the block device name (`pmem0`, `pmem0s`, ...).
+    pub block_device: Option<String>,
+    /// For a device DAX: the dax device name (`dax0.0`).
+    pub dax_device: Option<String>,
+}
+
+fn io_error(err: &io::Error, what: &str, path: &Path) -> Error {
+    let errno = err
+        .raw_os_error()
+        .map_or(Errno::IO, Errno::from_raw_os_error);
+    Error::os(errno, format!("{what} \"{}\"", path.display()))
+}
+
+/// Reads a whole sysfs attribute as text.
+///
+/// # Errors
+/// [`Error::Os`] naming the file if it can't be read; [`Error::Unknown`] if
+/// it isn't UTF-8.
+pub fn read_attr_raw(path: &Path) -> Result<String> {
+    let bytes = fs::read(path).map_err(|e| io_error(&e, "read", path))?;
+    String::from_utf8(bytes)
+        .map_err(|_| Error::Unknown(format!("{} is not valid text", path.display()).into()))
+}
+
+/// Reads a sysfs attribute, without the trailing newline (as libndctl does).
+///
+/// # Errors
+/// As [`read_attr_raw`].
+pub fn read_attr(path: &Path) -> Result<String> {
+    let mut s = read_attr_raw(path)?;
+    while s.ends_with('\n') {
+        s.pop();
+    }
+    Ok(s)
+}
+
+/// Reads an optional attribute: `Ok(None)` when the file doesn't exist.
+fn read_attr_opt(path: &Path) -> Result<Option<String>> {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let mut s = String::from_utf8(bytes).map_err(|_| {
+                Error::Unknown(format!("{} is not valid text", path.display()).into())
+            })?;
+            while s.ends_with('\n') {
+                s.pop();
+            }
+            Ok(Some(s))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(&e, "read", path)),
+    }
+}
+
+/// Parses an unsigned number as sysfs prints them: decimal, or hexadecimal
+/// with a `0x` prefix. Surrounding whitespace is ignored.
+#[must_use]
+pub fn parse_u64(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok()
+    } else {
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    }
+}
+
+/// Parses a signed decimal number (e.g. a `numa_node` of `-1`).
+#[must_use]
+pub fn parse_i64(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+fn malformed(path: &Path, what: &str, content: &str) -> Error {
+    Error::Unknown(
+        format!(
+            "{}: cannot parse {what} from {:?}",
+            path.display(),
+            content.trim_end()
+        )
+        .into(),
+    )
+}
+
+/// Reads an attribute holding an unsigned number.
+///
+/// # Errors
+/// [`Error::Os`] if missing or unreadable, [`Error::Unknown`] if malformed.
+pub fn read_u64(path: &Path) -> Result<u64> {
+    let s = read_attr(path)?;
+    parse_u64(&s).ok_or_else(|| malformed(path, "a number", &s))
+}
+
+/// Parses the content of a `badblocks` file: one `"<sector> <count>"` per
+/// line; blank lines are ignored.
+///
+/// # Errors
+/// [`Error::Unknown`] naming `path` for any malformed line.
+pub fn parse_badblocks(path: &Path, content: &str) -> Result<Vec<SectorRange>> {
+    let mut out = Vec::new();
+    for line in content.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let (Some(sector), Some(count), None) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(malformed(path, "a bad block \"<sector> <count>\"", line));
+        };
+        let (Some(sector), Some(count)) = (parse_u64(sector), parse_u64(count)) else {
+            return Err(malformed(path, "a bad block \"<sector> <count>\"", line));
+        };
+        let range = SectorRange { sector, count };
+        if range.to_bytes().is_none() || sector.checked_add(count).is_none() {
+            return Err(malformed(path, "a bad block within range", line));
+        }
+        out.push(range);
+    }
+    Ok(out)
+}
+
+/// Reads a `badblocks` file; a missing file means no bad blocks.
+///
+/// # Errors
+/// [`Error::Os`] if it can't be read, [`Error::Unknown`] if malformed.
+pub fn read_badblocks(path: &Path) -> Result<Vec<SectorRange>> {
+    match read_attr_opt(path)? {
+        None => Ok(Vec::new()),
+        Some(content) => parse_badblocks(path, &content),
+    }
+}
+
+/// Checks a sysfs `dev` file's content (`"maj:min\n"`) against a device
+/// number, as PMDK does: an empty file or one without the trailing newline
+/// is [`Error::InvalidDevFormat`].
+///
+/// # Errors
+/// [`Error::InvalidDevFormat`] as above.
+pub fn dev_matches(path: &Path, content: &str, dev: u64) -> Result<bool> {
+    if content.is_empty() {
+        return Err(Error::InvalidDevFormat(
+            format!("{} is empty", path.display()).into(),
+        ));
+    }
+    let Some(body) = content.strip_suffix('\n') else {
+        return Err(Error::InvalidDevFormat(
+            format!("{} doesn't end with new line", path.display()).into(),
+        ));
+    };
+    Ok(body == format!("{}:{}", major(dev), minor(dev)))
+}
+
+fn read_dev_matches(path: &Path, dev: u64) -> Result<bool> {
+    let content = read_attr_raw(path)?;
+    dev_matches(path, &content, dev)
+}
+
+/// Lists the names of a directory's entries, sorted; a missing directory
+/// is empty.
+fn list_dir(path: &Path) -> Result<Vec<String>> {
+    let rd = match fs::read_dir(path) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(&e, "opendir", path)),
+    };
+    let mut names = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| io_error(&e, "readdir", path))?;
+        if let Some(name) = entry.file_name().to_str() {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort_by_key(|n| natural_key(n));
+    Ok(names)
+}
+
+/// Sort key putting `region2` before `region10`.
+fn natural_key(name: &str) -> (String, Vec<u64>) {
+    let prefix: String = name.chars().take_while(|c| !c.is_ascii_digit()).collect();
+    let nums = name[prefix.len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    (prefix, nums)
+}
+
+/// `"region12"` → 12.
+fn region_number(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix("region")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// `"namespace3.1"` → (3, 1); also for `pfn`, `dax`, `btt` names.
+fn split_dotted(name: &str, prefix: &str) -> Option<(u32, u32)> {
+    let rest = name.strip_prefix(prefix)?;
+    let (a, b) = rest.split_once('.')?;
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    if !a.bytes().all(|c| c.is_ascii_digit()) || !b.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+impl Sysfs {
+    /// A sysfs tree rooted at `root` (normally `/sys`).
+    #[must_use]
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Sysfs {
+            root: root.into(),
+            dev_dir: PathBuf::from("/dev"),
+        }
+    }
+
+    /// The same tree with another device directory (default `/dev`).
+    #[must_use]
+    pub fn with_dev_dir(mut self, dev_dir: impl Into<PathBuf>) -> Self {
+        self.dev_dir = dev_dir.into();
+        self
+    }
+
+    /// The NVDIMM bus device of bus `N`, `<dev>/ndctlN`.
+    #[must_use]
+    pub fn bus_device(&self, bus: u32) -> PathBuf {
+        self.dev_dir.join(format!("ndctl{bus}"))
+    }
+
+    /// The root directory.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/bus/nd/devices`.
+    #[must_use]
+    pub fn nd_devices(&self) -> PathBuf {
+        self.root.join("bus/nd/devices")
+    }
+
+    /// The directory of an nd device by name (`region0`, `pfn0.1`, ...).
+    #[must_use]
+    pub fn nd_device(&self, name: &str) -> PathBuf {
+        self.nd_devices().join(name)
+    }
+
+    /// `<root>/block/<name>`.
+    #[must_use]
+    pub fn block_device(&self, name: &str) -> PathBuf {
+        self.root.join("block").join(name)
+    }
+
+    /// All regions, by number.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the devices directory exists but can't be listed.
+    pub fn regions(&self) -> Result<Vec<Region>> {
+        let dir = self.nd_devices();
+        let mut regions: Vec<Region> = list_dir(&dir)?
+            .into_iter()
+            .filter_map(|name| {
+                region_number(&name).map(|id| Region {
+                    id,
+                    path: dir.join(&name),
+                })
+            })
+            .collect();
+        regions.sort_by_key(|r| r.id);
+        Ok(regions)
+    }
+
+    /// A region by number, if it exists.
+    #[must_use]
+    pub fn region(&self, id: u32) -> Option<Region> {
+        let path = self.nd_device(&format!("region{id}"));
+        path.is_dir().then_some(Region { id, path })
+    }
+
+    /// The namespaces of a region (`namespaceN.M` with `N` the region's number).
+    ///
+    /// # Errors
+    /// [`Error::Os`] on unreadable directories or attributes,
+    /// [`Error::Unknown`] on malformed ones.
+    pub fn namespaces(&self, region: &Region) -> Result<Vec<Namespace>> {
+        let dir = self.nd_devices();
+        let mut out = Vec::new();
+        for name in list_dir(&dir)? {
+            let Some((rid, _)) = split_dotted(&name, "namespace") else {
+                continue;
+            };
+            if rid != region.id {
+                continue;
+            }
+            let path = dir.join(&name);
+            let holder = read_attr_opt(&path.join("holder"))?
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty());
+            let mode = read_attr_opt(&path.join("mode"))?.map(|m| m.trim().to_owned());
+            out.push(Namespace {
+                name,
+                path,
+                holder,
+                mode,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The first entry of `<dir>/block/`, the block device a namespace,
+    /// pfn or btt device exposes.
+    fn block_name_under(dir: &Path) -> Result<Option<String>> {
+        Ok(list_dir(&dir.join("block"))?.into_iter().next())
+    }
+
+    /// The block device of a non-devdax namespace: its holder's (pfn/btt)
+    /// or its own.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if a directory can't be listed.
+    pub fn namespace_block_device(&self, ns: &Namespace) -> Result<Option<String>> {
+        if let Some(holder) = &ns.holder {
+            if let Some(name) = Self::block_name_under(&self.nd_device(holder))? {
+                return Ok(Some(name));
+            }
+        }
+        Self::block_name_under(&ns.path)
+    }
+
+    /// The dax character devices of a devdax namespace: `daxX.Y`
+    /// directories with a `dev` file under its holder (`daxN.M/daxX.Y`, or
+    /// `daxN.M/dax/daxX.Y` with the old `dax` class layout), as
+    /// `(name, path of the dev file)`.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if a directory can't be listed.
+    pub fn namespace_dax_devices(&self, ns: &Namespace) -> Result<Vec<(String, PathBuf)>> {
+        let Some(holder) = &ns.holder else {
+            return Ok(Vec::new());
+        };
+        let base = self.nd_device(holder);
+        let mut out = Vec::new();
+        for dir in [base.clone(), base.join("dax")] {
+            for name in list_dir(&dir)? {
+                let dev = dir.join(&name).join("dev");
+                if split_dotted(&name, "dax").is_some() && dev.is_file() {
+                    out.push((name, dev));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fallback for a device DAX not found under its namespace: resolves
+    /// `<root>/dev/char/MAJ:MIN` and takes the `regionN` among its
+    /// ancestors, and the namespace whose holder is the ancestor right
+    /// below the region.
+    fn find_devdax_by_char_dev(&self, rdev: u64) -> Result<Option<NdMatch>> {
+        let link = self
+            .root
+            .join("dev/char")
+            .join(format!("{}:{}", major(rdev), minor(rdev)));
+        let Ok(real) = fs::canonicalize(&link) else {
+            return Ok(None);
+        };
+        let names: Vec<String> = real
+            .components()
+            .filter_map(|c| c.as_os_str().to_str().map(str::to_owned))
+            .collect();
+        let Some(pos) = names.iter().rposition(|n| region_number(n).is_some()) else {
+            return Ok(None);
+        };
+        let Some(region) = region_number(&names[pos]).and_then(|id| self.region(id)) else {
+            return Ok(None);
+        };
+        let holder = names.get(pos + 1).cloned();
+        let dax_device = names.last().cloned();
+        let Some(namespace) = self
+            .namespaces(&region)?
+            .into_iter()
+            .find(|ns| ns.holder.is_some() && ns.holder == holder)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(NdMatch {
+            region,
+            namespace,
+            block_device: None,
+            dax_device,
+        }))
+    }
+
+    /// Finds the region and namespace holding a source, as PMDK's
+    /// `pmem2_region_namespace` does: a device DAX by `st_rdev` against the
+    /// `dev` of the dax devices of devdax namespaces; a regular file by
+    /// `st_dev` against `<root>/block/<dev>/dev` of the block devices of
+    /// the other namespaces. `Ok(None)` when nothing matches (e.g. a file on
+    /// tmpfs, or no NVDIMM at all).
+    ///
+    /// # Errors
+    /// [`Error::NotSupported`] for an anonymous source;
+    /// [`Error::InvalidDevFormat`] for a `dev` file that is empty or lacks
+    /// its newline; [`Error::Os`] for unreadable files.
+    pub fn find(&self, src: &SourceId) -> Result<Option<NdMatch>> {
+        if src.file_type == FileType::Anonymous {
+            return Err(Error::NotSupported(
+                "Anonymous source is not backed by an NVDIMM region".into(),
+            ));
+        }
+        for region in self.regions()? {
+            for ns in self.namespaces(&region)? {
+                let is_dax = ns.holder.as_deref().is_some_and(|h| h.starts_with("dax"));
+                match (src.file_type, is_dax) {
+                    (FileType::DeviceDax, true) => {
+                        for (dax, dev_file) in self.namespace_dax_devices(&ns)? {
+                            if read_dev_matches(&dev_file, src.rdev)? {
+                                return Ok(Some(NdMatch {
+                                    region,
+                                    namespace: ns,
+                                    block_device: None,
+                                    dax_device: Some(dax),
+                                }));
+                            }
+                        }
+                    }
+                    (FileType::Regular, false) => {
+                        let Some(bdev) = self.namespace_block_device(&ns)? else {
+                            continue;
+                        };
+                        let dev_file = self.block_device(&bdev).join("dev");
+                        if read_dev_matches(&dev_file, src.dev)? {
+                            return Ok(Some(NdMatch {
+                                region,
+                                namespace: ns,
+                                block_device: Some(bdev),
+                                dax_device: None,
+                            }));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if src.file_type == FileType::DeviceDax {
+            return self.find_devdax_by_char_dev(src.rdev);
+        }
+        Ok(None)
+    }
+}
+
+impl Region {
+    fn attr(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// The region's physical start address (`resource`).
+    ///
+    /// # Errors
+    /// [`Error::Os`] if missing, [`Error::Unknown`] if malformed.
+    pub fn resource(&self) -> Result<u64> {
+        read_u64(&self.attr("resource"))
+    }
+
+    /// The region's size in bytes.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if missing, [`Error::Unknown`] if malformed.
+    pub fn size(&self) -> Result<u64> {
+        read_u64(&self.attr("size"))
+    }
+
+    /// The NUMA node the region is attached to; `-1` when the attribute is
+    /// absent (as libndctl reports it).
+    ///
+    /// # Errors
+    /// [`Error::Unknown`] if the attribute is malformed, [`Error::Os`] if
+    /// unreadable.
+    pub fn numa_node(&self) -> Result<i32> {
+        let path = self.attr("numa_node");
+        match read_attr_opt(&path)? {
+            None => Ok(-1),
+            Some(s) => parse_i64(&s)
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(|| malformed(&path, "a NUMA node", &s)),
+        }
+    }
+
+    /// The region's bad sectors, relative to its start.
+    ///
+    /// # Errors
+    /// As [`read_badblocks`].
+    pub fn badblocks(&self) -> Result<Vec<SectorRange>> {
+        read_badblocks(&self.attr("badblocks"))
+    }
+
+    /// The number `N` of the bus (`ndbusN`) the region sits on: the
+    /// parent directory of the region's real sysfs path. `None` when it
+    /// isn't an `ndbusN` directory.
+    #[must_use]
+    pub fn bus_id(&self) -> Option<u32> {
+        let real = fs::canonicalize(&self.path).ok()?;
+        let parent = real.parent()?.file_name()?.to_str()?;
+        let digits = parent.strip_prefix("ndbus")?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+
+    /// The region's `deep_flush` attribute.
+    #[must_use]
+    pub fn deep_flush_path(&self) -> PathBuf {
+        self.attr("deep_flush")
+    }
+
+    /// The region's persistence domain; `Ok(None)` when the attribute
+    /// doesn't exist (older kernels).
+    ///
+    /// # Errors
+    /// [`Error::Unknown`] for an unknown value, [`Error::Os`] if unreadable.
+    pub fn persistence_domain(&self) -> Result<Option<PersistenceDomain>> {
+        let path = self.attr("persistence_domain");
+        match read_attr_opt(&path)? {
+            None => Ok(None),
+            Some(s) => match s.trim() {
+                "cpu_cache" => Ok(Some(PersistenceDomain::CpuCache)),
+                "memory_controller" => Ok(Some(PersistenceDomain::MemoryController)),
+                "" => Ok(Some(PersistenceDomain::None)),
+                _ => Err(malformed(&path, "a persistence domain", &s)),
+            },
+        }
+    }
+
+    /// The DIMMs the region is built from, in `mappingK` order.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if `mappings` or a `mappingK` is unreadable,
+    /// [`Error::Unknown`] if malformed.
+    pub fn dimms(&self, sysfs: &Sysfs) -> Result<Vec<Dimm>> {
+        let count_path = self.attr("mappings");
+        let count = read_u64(&count_path)?;
+        if count > 4096 {
+            return Err(malformed(
+                &count_path,
+                "a mapping count",
+                &count.to_string(),
+            ));
+        }
+        let mut dimms = Vec::new();
+        for k in 0..count {
+            let path = self.attr(&format!("mapping{k}"));
+            let text = read_attr(&path)?;
+            let name = text.split(',').next().unwrap_or_default().trim();
+            if !name.starts_with("nmem")
+                || name.len() == 4
+                || !name[4..].bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(malformed(
+                    &path,
+                    "a mapping \"nmemX,offset,length,position\"",
+                    &text,
+                ));
+            }
+            dimms.push(Dimm {
+                name: name.to_owned(),
+                path: sysfs.nd_device(name),
+            });
+        }
+        Ok(dimms)
+    }
+}
+
+impl Namespace {
+    /// What the namespace is used as, from its holder (and `mode`).
+    #[must_use]
+    pub fn kind(&self) -> NamespaceMode {
+        match self.holder.as_deref() {
+            Some(h) if h.starts_with("pfn") => NamespaceMode::Fsdax,
+            Some(h) if h.starts_with("dax") => NamespaceMode::Devdax,
+            Some(h) if h.starts_with("btt") => NamespaceMode::Sector,
+            _ => match self.mode.as_deref() {
+                Some("fsdax" | "memory") => NamespaceMode::Fsdax,
+                Some("devdax" | "dax") => NamespaceMode::Devdax,
+                Some("sector" | "safe") => NamespaceMode::Sector,
+                _ => NamespaceMode::Raw,
+            },
+        }
+    }
+
+    /// The namespace's data area relative to its region, `(offset, size)` in
+    /// bytes: from the pfn or dax device when claimed by one (the data
+    /// starts after their info block), from the namespace otherwise.
+    ///
+    /// # Errors
+    /// [`Error::CannotReadBounds`] if the bounds can't be read (with PMDK's
+    /// messages), [`Error::Os`]/[`Error::Unknown`] for the region's `resource`.
+    pub fn bounds(&self, sysfs: &Sysfs, region: &Region) -> Result<(u64, u64)> {
+        let (dir, tag) = match self.holder.as_deref() {
+            Some(h) if h.starts_with("pfn") => (sysfs.nd_device(h), "pfn"),
+            Some(h) if h.starts_with("dax") => (sysfs.nd_device(h), "dax"),
+            _ => (self.path.clone(), "raw/btt"),
+        };
+        let offset = read_u64(&dir.join("resource")).map_err(|e| {
+            Error::CannotReadBounds(
+                format!("({tag}) cannot read offset of the namespace: {e}").into(),
+            )
+        })?;
+        let size = read_u64(&dir.join("size")).map_err(|e| {
+            Error::CannotReadBounds(
+                format!("({tag}) cannot read size of the namespace: {e}").into(),
+            )
+        })?;
+        let region_start = region.resource()?;
+        let rel = offset.checked_sub(region_start).ok_or_else(|| {
+            Error::CannotReadBounds(
+                format!(
+                    "({tag}) namespace offset {offset:#x} lies before its region's start {region_start:#x}"
+                )
+                .into(),
+            )
+        })?;
+        Ok((rel, size))
+    }
+}
+
+impl Dimm {
+    fn bus_attr(&self, name: &str) -> Result<Option<(PathBuf, String)>> {
+        for bus in ["nfit", "papr"] {
+            let path = self.path.join(bus).join(name);
+            if let Some(v) = read_attr_opt(&path)? {
+                return Ok(Some((path, v)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The DIMM's unique id as libndctl reports it (`nfit/id`, or `papr/id`),
+    /// `None` when the kernel doesn't expose one.
+    ///
+    /// # Errors
+    /// [`Error::Os`] if the file exists but can't be read.
+    pub fn unique_id(&self) -> Result<Option<String>> {
+        Ok(self
+            .bus_attr("id")?
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty()))
+    }
+
+    /// The DIMM's dirty (unsafe) shutdown count, `None` when the kernel
+    /// doesn't expose one (emulated NVDIMMs).
+    ///
+    /// # Errors
+    /// [`Error::Unknown`] if malformed, [`Error::Os`] if unreadable.
+    pub fn dirty_shutdown(&self) -> Result<Option<u64>> {
+        match self.bus_attr("dirty_shutdown")? {
+            None => Ok(None),
+            Some((path, v)) => match parse_i64(&v) {
+                // A negative count is how libndctl says "not supported".
+                Some(n) if n < 0 => Ok(None),
+                Some(n) => Ok(Some(n as u64)),
+                None => parse_u64(&v)
+                    .map(Some)
+                    .ok_or_else(|| malformed(&path, "an unsafe shutdown count", &v)),
+            },
+        }
+    }
+}
+
+/// Builders of fake sysfs trees, for this crate's tests and for
+/// integration tests (public, but not part of the stable API).
+#[doc(hidden)]
+#[allow(clippy::must_use_candidate)] // builders are mostly called for their side effect
+pub mod fake {
+    use std::fs;
+    use std::os::fd::BorrowedFd;
+    use std::path::{Path, PathBuf};
+
+    use crate::source::{FileType, Source, SourceId};
+
+    /// The identity of an anonymous source.
+    #[must_use]
+    pub fn anon_id() -> SourceId {
+        SourceId {
+            file_type: FileType::Anonymous,
+            dev: 0,
+            rdev: 0,
+        }
+    }
+
+    /// The identity of an open regular file or device DAX.
+    ///
+    /// # Panics
+    /// If the descriptor can't be a source (test helper).
+    #[must_use]
+    pub fn file_id(fd: BorrowedFd<'_>) -> SourceId {
+        Source::from_fd(fd).expect("a source").id()
+    }
+
+    /// Writes `content` to `root/rel`, creating parent directories.
+    ///
+    /// # Panics
+    /// If the file can't be written (test helper).
+    pub fn write(root: &Path, rel: &str, content: &str) -> PathBuf {
+        let path = root.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).expect("create fake sysfs dir");
+        }
+        fs::write(&path, content).expect("write fake sysfs file");
+        path
+    }
+
+    /// Creates a directory `root/rel`.
+    ///
+    /// # Panics
+    /// If the directory can't be created (test helper).
+    pub fn mkdir(root: &Path, rel: &str) -> PathBuf {
+        let path = root.join(rel);
+        fs::create_dir_all(&path).expect("create fake sysfs dir");
+        path
+    }
+
+    /// Like [`region`], but the region's directory lives under
+    /// `devices/ndbus<bus>/` and `bus/nd/devices/regionN` links to it, as
+    /// in the real sysfs.
+    ///
+    /// # Panics
+    /// If the link can't be made (test helper).
+    pub fn region_on_bus(root: &Path, bus: u32, id: u32, resource: u64, size: u64) {
+        let real = mkdir(root, &format!("devices/ndbus{bus}/region{id}"));
+        mkdir(root, "bus/nd/devices");
+        std::os::unix::fs::symlink(&real, root.join(format!("bus/nd/devices/region{id}")))
+            .expect("link fake region");
+        region(root, id, resource, size, &[]);
+    }
+
+    /// A region `regionN` with `resource`, `size` and the given DIMMs as
+    /// mappings.
+    pub fn region(root: &Path, id: u32, resource: u64, size: u64, dimms: &[&str]) {
+        let r = format!("bus/nd/devices/region{id}");
+        write(root, &format!("{r}/resource"), &format!("{resource:#x}\n"));
+        write(root, &format!("{r}/size"), &format!("{size}\n"));
+        write(
+            root,
+            &format!("{r}/mappings"),
+            &format!("{}\n", dimms.len()),
+        );
+        for (k, d) in dimms.iter().enumerate() {
+            write(
+                root,
+                &format!("{r}/mapping{k}"),
+                &format!("{d},0,{size},{k}\n"),
+            );
+        }
+    }
+
+    /// An fsdax namespace `namespaceR.M` claimed by `pfnR.M` exposing block
+    /// device `bdev` with device number `maj:min`; the pfn data area starts
+    /// at `resource` and is `size` bytes.
+    #[allow(clippy::too_many_arguments)] // a test fixture with one argument per attribute
+    pub fn fsdax_namespace(
+        root: &Path,
+        region: u32,
+        ns: u32,
+        bdev: &str,
+        maj_min: &str,
+        resource: u64,
+        size: u64,
+    ) {
+        let n = format!("bus/nd/devices/namespace{region}.{ns}");
+        let p = format!("bus/nd/devices/pfn{region}.{ns}");
+        write(root, &format!("{n}/mode"), "fsdax\n");
+        write(root, &format!("{n}/holder"), &format!("pfn{region}.{ns}\n"));
+        write(root, &format!("{n}/resource"), &format!("{resource:#x}\n"));
+        write(root, &format!("{n}/size"), &format!("{size}\n"));
+        write(root, &format!("{p}/resource"), &format!("{resource:#x}\n"));
+        write(root, &format!("{p}/size"), &format!("{size}\n"));
+        mkdir(root, &format!("{p}/block/{bdev}"));
+        write(root, &format!("block/{bdev}/dev"), &format!("{maj_min}\n"));
+    }
+
+    /// A devdax namespace `namespaceR.M` claimed by `daxR.M` exposing char
+    /// device `daxR.M` with device number `maj:min`; the dax data area
+    /// starts at `resource` and is `size` bytes.
+    pub fn devdax_namespace(
+        root: &Path,
+        region: u32,
+        ns: u32,
+        maj_min: &str,
+        resource: u64,
+        size: u64,
+    ) {
+        let n = format!("bus/nd/devices/namespace{region}.{ns}");
+        let d = format!("bus/nd/devices/dax{region}.{ns}");
+        write(root, &format!("{n}/mode"), "devdax\n");
+        write(root, &format!("{n}/holder"), &format!("dax{region}.{ns}\n"));
+        write(root, &format!("{n}/resource"), &format!("{resource:#x}\n"));
+        write(root, &format!("{n}/size"), &format!("{size}\n"));
+        write(root, &format!("{d}/resource"), &format!("{resource:#x}\n"));
+        write(root, &format!("{d}/size"), &format!("{size}\n"));
+        write(
+            root,
+            &format!("{d}/dax{region}.{ns}/dev"),
+            &format!("{maj_min}\n"),
+        );
+    }
+
+    /// A DIMM `name` with optional `nfit/id` and `nfit/dirty_shutdown`.
+    pub fn dimm(root: &Path, name: &str, id: Option<&str>, dirty_shutdown: Option<&str>) {
+        let d = format!("bus/nd/devices/{name}");
+        mkdir(root, &d);
+        if let Some(id) = id {
+            write(root, &format!("{d}/nfit/id"), &format!("{id}\n"));
+        }
+        if let Some(usc) = dirty_shutdown {
+            write(
+                root,
+                &format!("{d}/nfit/dirty_shutdown"),
+                &format!("{usc}\n"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake;
+    use super::*;
+
+    fn dev(maj: u32, min: u32) -> u64 {
+        rustix::fs::makedev(maj, min)
+    }
+
+    fn tree() -> (tempfile::TempDir, Sysfs) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fake::region(root, 0, 0x1_0000_0000, 1 << 30, &["nmem0", "nmem1"]);
+        fake::fsdax_namespace(root, 0, 0, "pmem0", "259:0", 0x1_0020_0000, 1 << 29);
+        fake::region(root, 1, 0x2_0000_0000, 1 << 30, &["nmem2"]);
+        fake::devdax_namespace(root, 1, 0, "252:3", 0x2_0020_0000, 1 << 29);
+        fake::dimm(root, "nmem0", Some("8089-a2-1809-00000107"), Some("3"));
+        fake::dimm(root, "nmem1", Some("8089-a2-1809-00000108"), Some("4"));
+        fake::dimm(root, "nmem2", None, None);
+        let sysfs = Sysfs::new(root);
+        (dir, sysfs)
+    }
+
+    proptest::proptest! {
+        /// Any content, however malformed, gives a value or an error.
+        #[test]
+        fn parsers_never_panic(text in "\\PC*", dev_num in proptest::prelude::any::<u64>()) {
+            let p = Path::new("/fuzz");
+            let _ = parse_u64(&text);
+            let _ = parse_i64(&text);
+            if let Ok(list) = parse_badblocks(p, &text) {
+                for r in list {
+                    proptest::prop_assert!(r.to_bytes().is_some());
+                }
+            }
+            let _ = dev_matches(p, &text, dev_num);
+        }
+
+        /// Numbers round-trip in both sysfs spellings.
+        #[test]
+        fn numbers_round_trip(n in proptest::prelude::any::<u64>()) {
+            proptest::prop_assert_eq!(parse_u64(&format!("{n}\n")), Some(n));
+            proptest::prop_assert_eq!(parse_u64(&format!("{n:#x}")), Some(n));
+        }
+    }
+
+    #[test]
+    fn parses_numbers() {
+        assert_eq!(parse_u64("0x10\n"), Some(16));
+        assert_eq!(parse_u64("42"), Some(42));
+        assert_eq!(parse_u64(""), None);
+        assert_eq!(parse_u64("0x"), None);
+        assert_eq!(parse_u64("-1"), None);
+        assert_eq!(parse_u64("99999999999999999999999"), None);
+        assert_eq!(parse_i64("-1\n"), Some(-1));
+        assert_eq!(parse_i64("-"), None);
+        assert_eq!(parse_i64("1x"), None);
+    }
+
+    #[test]
+    fn parses_badblocks() {
+        let p = Path::new("/x/badblocks");
+        assert_eq!(
+            parse_badblocks(p, "8 2\n100 1\n\n").unwrap(),
+            vec![
+                SectorRange {
+                    sector: 8,
+                    count: 2
+                },
+                SectorRange {
+                    sector: 100,
+                    count: 1
+                }
+            ]
+        );
+        assert!(parse_badblocks(p, "").unwrap().is_empty());
+        for bad in ["8", "8 2 3", "a 2", "8 -1", "18446744073709551615 1"] {
+            let err = parse_badblocks(p, bad).unwrap_err();
+            assert_eq!(err.code(), crate::error::codes::PMEM2_E_UNKNOWN, "{bad}");
+            assert!(err.to_string().contains("/x/badblocks"), "{err}");
+        }
+    }
+
+    #[test]
+    fn dev_format_rules() {
+        let p = Path::new("/sys/block/pmem0/dev");
+        assert!(dev_matches(p, "259:0\n", dev(259, 0)).unwrap());
+        assert!(!dev_matches(p, "259:1\n", dev(259, 0)).unwrap());
+        let e = dev_matches(p, "", dev(259, 0)).unwrap_err();
+        assert_eq!(e.code(), crate::error::codes::PMEM2_E_INVALID_DEV_FORMAT);
+        assert_eq!(e.to_string(), "/sys/block/pmem0/dev is empty");
+        let e = dev_matches(p, "259:0", dev(259, 0)).unwrap_err();
+        assert_eq!(e.code(), crate::error::codes::PMEM2_E_INVALID_DEV_FORMAT);
+        assert!(e.to_string().contains("doesn't end with new line"));
+    }
+
+    #[test]
+    fn enumerates_regions_and_namespaces() {
+        let (_d, sysfs) = tree();
+        let regions = sysfs.regions().unwrap();
+        assert_eq!(regions.iter().map(|r| r.id).collect::<Vec<_>>(), [0, 1]);
+        let ns = sysfs.namespaces(&regions[0]).unwrap();
+        assert_eq!(ns.len(), 1);
+        assert_eq!(ns[0].name, "namespace0.0");
+        assert_eq!(ns[0].kind(), NamespaceMode::Fsdax);
+        assert_eq!(
+            sysfs.namespace_block_device(&ns[0]).unwrap().as_deref(),
+            Some("pmem0")
+        );
+        let ns1 = sysfs.namespaces(&regions[1]).unwrap();
+        assert_eq!(ns1[0].kind(), NamespaceMode::Devdax);
+        let daxes = sysfs.namespace_dax_devices(&ns1[0]).unwrap();
+        assert_eq!(daxes.len(), 1);
+        assert_eq!(daxes[0].0, "dax1.0");
+        assert_eq!(regions[0].resource().unwrap(), 0x1_0000_0000);
+        assert_eq!(regions[0].size().unwrap(), 1 << 30);
+        assert_eq!(
+            ns[0].bounds(&sysfs, &regions[0]).unwrap(),
+            (0x20_0000, 1 << 29)
+        );
+    }
+
+    #[test]
+    fn no_nd_bus_means_no_regions() {
+        let dir = tempfile::tempdir().unwrap();
+        let sysfs = Sysfs::new(dir.path());
+        assert!(sysfs.regions().unwrap().is_empty());
+        let id = SourceId {
+            file_type: FileType::Regular,
+            dev: dev(8, 1),
+            rdev: 0,
+        };
+        assert_eq!(sysfs.find(&id).unwrap(), None);
+    }
+
+    #[test]
+    fn matches_fsdax_file_by_st_dev() {
+        let (_d, sysfs) = tree();
+        let id = SourceId {
+            file_type: FileType::Regular,
+            dev: dev(259, 0),
+            rdev: 0,
+        };
+        let m = sysfs.find(&id).unwrap().unwrap();
+        assert_eq!(m.region.id, 0);
+        assert_eq!(m.namespace.name, "namespace0.0");
+        assert_eq!(m.block_device.as_deref(), Some("pmem0"));
+        let other = SourceId {
+            dev: dev(8, 1),
+            ..id
+        };
+        assert_eq!(sysfs.find(&other).unwrap(), None);
+    }
+
+    #[test]
+    fn matches_devdax_by_st_rdev() {
+        let (_d, sysfs) = tree();
+        let id = SourceId {
+            file_type: FileType::DeviceDax,
+            dev: dev(0, 6),
+            rdev: dev(252, 3),
+        };
+        let m = sysfs.find(&id).unwrap().unwrap();
+        assert_eq!(m.region.id, 1);
+        assert_eq!(m.dax_device.as_deref(), Some("dax1.0"));
+        // a regular file never matches a devdax namespace, even with equal numbers
+        let reg = SourceId {
+            file_type: FileType::Regular,
+            dev: dev(252, 3),
+            rdev: 0,
+        };
+        assert_eq!(sysfs.find(&reg).unwrap(), None);
+    }
+
+    #[test]
+    fn devdax_old_class_layout_and_char_dev_fallback() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fake::region(root, 2, 0x3_0000_0000, 1 << 30, &[]);
+        // old layout: daxN.M/dax/daxX.Y/dev
+        fake::write(root, "bus/nd/devices/namespace2.0/holder", "dax2.0\n");
+        fake::write(root, "bus/nd/devices/dax2.0/dax/dax2.0/dev", "251:9\n");
+        let sysfs = Sysfs::new(root);
+        let id = SourceId {
+            file_type: FileType::DeviceDax,
+            dev: 0,
+            rdev: dev(251, 9),
+        };
+        let m = sysfs.find(&id).unwrap().unwrap();
+        assert_eq!((m.region.id, m.dax_device.as_deref()), (2, Some("dax2.0")));
+
+        // only reachable through /sys/dev/char: a symlink into the region
+        fake::write(root, "bus/nd/devices/namespace2.1/holder", "dax2.1\n");
+        fake::write(root, "bus/nd/devices/region2/dax2.1/dax2.1/dev", "251:10\n");
+        fake::mkdir(root, "dev/char");
+        std::os::unix::fs::symlink(
+            root.join("bus/nd/devices/region2/dax2.1/dax2.1"),
+            root.join("dev/char/251:10"),
+        )
+        .unwrap();
+        let id2 = SourceId {
+            rdev: dev(251, 10),
+            ..id
+        };
+        let m = sysfs.find(&id2).unwrap().unwrap();
+        assert_eq!(m.region.id, 2);
+        assert_eq!(m.namespace.name, "namespace2.1");
+        assert_eq!(m.dax_device.as_deref(), Some("dax2.1"));
+        // unknown char device: nothing
+        let id3 = SourceId {
+            rdev: dev(251, 11),
+            ..id
+        };
+        assert_eq!(sysfs.find(&id3).unwrap(), None);
+    }
+
+    #[test]
+    fn malformed_block_dev_file_is_invalid_dev_format() {
+        let (d, sysfs) = tree();
+        fake::write(d.path(), "block/pmem0/dev", "259:0");
+        let id = SourceId {
+            file_type: FileType::Regular,
+            dev: dev(259, 0),
+            rdev: 0,
+        };
+        let e = sysfs.find(&id).unwrap_err();
+        assert_eq!(e.code(), crate::error::codes::PMEM2_E_INVALID_DEV_FORMAT);
+        fake::write(d.path(), "block/pmem0/dev", "");
+        let e = sysfs.find(&id).unwrap_err();
+        assert!(e.to_string().ends_with("block/pmem0/dev is empty"), "{e}");
+    }
+
+    #[test]
+    fn anonymous_is_not_supported() {
+        let (_d, sysfs) = tree();
+        let e = sysfs.find(&fake::anon_id()).unwrap_err();
+        assert_eq!(e.code(), crate::error::codes::PMEM2_E_NOSUPP);
+    }
+
+    #[test]
+    fn region_attributes() {
+        let (d, sysfs) = tree();
+        let r0 = sysfs.region(0).unwrap();
+        assert!(sysfs.region(7).is_none());
+        // absent numa_node → -1, like libndctl
+        assert_eq!(r0.numa_node().unwrap(), -1);
+        fake::write(d.path(), "bus/nd/devices/region0/numa_node", "1\n");
+        assert_eq!(r0.numa_node().unwrap(), 1);
+        fake::write(d.path(), "bus/nd/devices/region0/numa_node", "one\n");
+        let e = r0.numa_node().unwrap_err();
+        assert_eq!(e.code(), crate::error::codes::PMEM2_E_UNKNOWN);
+        assert!(e.to_string().contains("region0/numa_node"));
+
+        assert_eq!(r0.persistence_domain().unwrap(), None);
+        fake::write(
+            d.path(),
+            "bus/nd/devices/region0/persistence_domain",
+            "cpu_cache\n",
+        );
+        assert_eq!(
+            r0.persistence_domain().unwrap(),
+            Some(PersistenceDomain::CpuCache)
+        );
+        fake::write(
+            d.path(),
+            "bus/nd/devices/region0/persistence_domain",
+            "memory_controller\n",
+        );
+        assert_eq!(
+            r0.persistence_domain().unwrap(),
+            Some(PersistenceDomain::MemoryController)
+        );
+        fake::write(d.path(), "bus/nd/devices/region0/persistence_domain", "\n");
+        assert_eq!(
+            r0.persistence_domain().unwrap(),
+            Some(PersistenceDomain::None)
+        );
+        fake::write(d.path(), "bus/nd/devices/region0/persistence_domain", "x\n");
+        assert!(r0.persistence_domain().is_err());
+
+        assert!(r0.badblocks().unwrap().is_empty());
+        fake::write(d.path(), "bus/nd/devices/region0/badblocks", "16 8\n");
+        assert_eq!(
+            r0.badblocks().unwrap(),
+            [SectorRange {
+                sector: 16,
+                count: 8
+            }]
+        );
+    }
+
+    #[test]
+    fn dimms_and_their_attributes() {
+        let (d, sysfs) = tree();
+        let r0 = sysfs.region(0).unwrap();
+        let dimms = r0.dimms(&sysfs).unwrap();
+        assert_eq!(
+            dimms.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+            ["nmem0", "nmem1"]
+        );
+        assert_eq!(
+            dimms[0].unique_id().unwrap().as_deref(),
+            Some("8089-a2-1809-00000107")
+        );
+        assert_eq!(dimms[1].dirty_shutdown().unwrap(), Some(4));
+        let r1 = sysfs.region(1).unwrap();
+        let d2 = &r1.dimms(&sysfs).unwrap()[0];
+        assert_eq!(d2.unique_id().unwrap(), None);
+        assert_eq!(d2.dirty_shutdown().unwrap(), None);
+        fake::write(d.path(), "bus/nd/devices/nmem2/nfit/dirty_shutdown", "-1\n");
+        assert_eq!(d2.dirty_shutdown().unwrap(), None);
+        fake::write(d.path(), "bus/nd/devices/nmem2/papr/dirty_shutdown", "x\n");
+        fake::write(d.path(), "bus/nd/devices/nmem2/nfit/dirty_shutdown", "x\n");
+        assert!(d2.dirty_shutdown().is_err());
+
+        fake::write(d.path(), "bus/nd/devices/region0/mapping1", "garbage\n");
+        let e = r0.dimms(&sysfs).unwrap_err();
+        assert!(e.to_string().contains("region0/mapping1"), "{e}");
+        fake::write(d.path(), "bus/nd/devices/region0/mappings", "x\n");
+        assert!(r0.dimms(&sysfs).is_err());
+        fake::write(d.path(), "bus/nd/devices/region0/mappings", "3\n");
+        fake::write(
+            d.path(),
+            "bus/nd/devices/region0/mapping1",
+            "nmem1,0,4096,1\n",
+        );
+        let e = r0.dimms(&sysfs).unwrap_err();
+        assert!(e.to_string().contains("mapping2"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_bounds_use_cannot_read_bounds() {
+        let (d, sysfs) = tree();
+        let r0 = sysfs.region(0).unwrap();
+        let ns = sysfs.namespaces(&r0).unwrap().remove(0);
+        fake::write(d.path(), "bus/nd/devices/pfn0.0/size", "huge\n");
+        let e = ns.bounds(&sysfs, &r0).unwrap_err();
+        assert_eq!(e.code(), crate::error::codes::PMEM2_E_CANNOT_READ_BOUNDS);
+        assert!(e
+            .to_string()
+            .starts_with("(pfn) cannot read size of the namespace"));
+    }
+}
