@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use pmem2::sys::linux::nd::{NamespaceMode, PersistenceDomain, Sysfs};
 use pmem2::sys::linux::{eadr, SYSFS_ROOT};
-use pmem2::{Config, Granularity, Map, Protection, Source};
+use pmem2::{BadBlockContext, Config, Error, Granularity, Map, Protection, Source};
 use serde_json::{json, Value};
 
 use crate::util::{open_rw_or_ro, pmem_err, TempFile};
@@ -54,6 +55,13 @@ fn report(path: &Path) -> Result<Value, String> {
         config.set_protection(Protection::READ);
     }
     let map = Map::new(&config, &source).map_err(fail)?;
+    let nd = namespace(&source);
+    let bad_blocks = match BadBlockContext::new(&source) {
+        Ok(ctx) => ctx
+            .collect::<pmem2::Result<Vec<_>>>()
+            .map_or_else(|e| Value::from(format!("error: {e}")), |v| v.len().into()),
+        Err(e) => ras_value::<u64>(Err(e)),
+    };
 
     let mem = pmem2::mem::info();
     let regions: Vec<Value> = eadr::regions(Path::new(SYSFS_ROOT))
@@ -74,7 +82,58 @@ fn report(path: &Path) -> Result<Value, String> {
         "movnt_threshold": mem.movnt_threshold,
         "eadr": pmem2::map::platform_is_eadr(),
         "regions": regions,
+        "namespace": nd,
+        "bad_blocks": bad_blocks,
+        "unsafe_shutdown_count": ras_value(source.device_usc()),
+        "device_id": ras_value(source.device_id()),
+        "numa_node": ras_value(source.numa_node()),
     }))
+}
+
+/// A RAS answer for JSON: the value, `"not supported"` (PMDK's NOSUPP, or
+/// no NVDIMM behind the source), or `"error: ..."`.
+fn ras_value<T: Into<Value>>(result: pmem2::Result<T>) -> Value {
+    match result {
+        Ok(v) => v.into(),
+        Err(Error::NotSupported(_) | Error::DaxRegionNotFound(_)) => "not supported".into(),
+        Err(e) => format!("error: {e}").into(),
+    }
+}
+
+/// The NVDIMM region and namespace behind the source, `null` when none.
+fn namespace(source: &Source<'_>) -> Value {
+    let sysfs = Sysfs::default();
+    let m = match sysfs.find(&source.id()) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Value::Null,
+        Err(e) => return format!("error: {e}").into(),
+    };
+    let mode = match m.namespace.kind() {
+        NamespaceMode::Fsdax => "fsdax",
+        NamespaceMode::Devdax => "devdax",
+        NamespaceMode::Sector => "sector",
+        NamespaceMode::Raw => "raw",
+    };
+    let domain = match m.region.persistence_domain() {
+        Ok(Some(PersistenceDomain::CpuCache)) => "cpu_cache".into(),
+        Ok(Some(PersistenceDomain::MemoryController)) => "memory_controller".into(),
+        Ok(Some(PersistenceDomain::None)) => "none".into(),
+        Ok(None) => Value::Null,
+        Err(e) => format!("error: {e}").into(),
+    };
+    let bounds = m.namespace.bounds(&sysfs, &m.region).ok();
+    json!({
+        "region": format!("region{}", m.region.id),
+        "region_size": m.region.size().ok(),
+        "region_numa_node": m.region.numa_node().ok(),
+        "persistence_domain": domain,
+        "namespace": m.namespace.name,
+        "mode": mode,
+        "block_device": m.block_device,
+        "dax_device": m.dax_device,
+        "data_offset": bounds.map(|b| b.0),
+        "data_size": bounds.map(|b| b.1),
+    })
 }
 
 fn print_text(r: &Value) {
@@ -123,6 +182,37 @@ fn print_text(r: &Value) {
         "  store granularity   {}{forced}",
         r["granularity"].as_str().unwrap_or("?")
     );
+    let ns = &r["namespace"];
+    if let Some(region) = ns["region"].as_str() {
+        println!(
+            "  namespace           {} ({}) in {region}, persistence domain {}",
+            ns["namespace"].as_str().unwrap_or("?"),
+            ns["mode"].as_str().unwrap_or("?"),
+            ns["persistence_domain"].as_str().unwrap_or("unknown"),
+        );
+        let dev = ns["dax_device"]
+            .as_str()
+            .or(ns["block_device"].as_str())
+            .unwrap_or("?");
+        println!(
+            "  device              {dev}, data at {} ({} bytes)",
+            ns["data_offset"], ns["data_size"]
+        );
+    } else {
+        println!("  namespace           none (not on an NVDIMM)");
+    }
+    println!("  bad blocks          {}", plain(&r["bad_blocks"]));
+    println!(
+        "  unsafe shutdowns    {}",
+        plain(&r["unsafe_shutdown_count"])
+    );
+    println!("  device id           {}", plain(&r["device_id"]));
+    println!("  NUMA node           {}", plain(&r["numa_node"]));
+}
+
+/// A JSON scalar without quotes.
+fn plain(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
 }
 
 fn yes_no(v: Option<bool>) -> &'static str {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+mod badblocks;
 mod bench;
 mod copy;
 mod info;
@@ -48,6 +49,8 @@ enum Command {
     /// Copy SRC to DST (files, device DAX, `-` for stdin/stdout), durably,
     /// in bounded memory, then verify; or zero a range of DST.
     Copy(copy::CopyArgs),
+    /// List the bad blocks of PATH (byte offset and length), or clear them.
+    Badblocks(badblocks::BadblocksArgs),
 }
 
 impl Command {
@@ -56,6 +59,7 @@ impl Command {
             Command::Info(a) => a.common,
             Command::Bench(a) => a.common,
             Command::Copy(a) => a.common,
+            Command::Badblocks(a) => a.common,
         }
     }
 }
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Info(args) => info::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Copy(args) => copy::run(args),
+        Command::Badblocks(args) => badblocks::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
