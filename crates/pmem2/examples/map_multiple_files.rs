@@ -132,7 +132,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         map.read(0, &mut contents)?;
         assert!(contents.iter().all(|&b| b == b'-'));
     }
-    println!("one memset of {total} bytes filled all {} files", maps.len());
+    println!(
+        "one memset of {total} bytes filled all {} files",
+        maps.len()
+    );
 
     for map in maps {
         map.delete()?;

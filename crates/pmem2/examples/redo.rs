@@ -56,8 +56,12 @@ struct Pool {
 fn log_checksum(entries: &[(u64, u64)]) -> u64 {
     let mut h = MAGIC ^ entries.len() as u64;
     for &(off, val) in entries {
-        h = (h ^ off).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(23);
-        h = (h ^ val).wrapping_mul(0xc2b2_ae3d_27d4_eb4f).rotate_left(31);
+        h = (h ^ off)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(23);
+        h = (h ^ val)
+            .wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
+            .rotate_left(31);
     }
     h | 1 // never 0, which marks "no log"
 }
@@ -75,7 +79,10 @@ impl Pool {
             return Err(format!("{}: too small for the pool", path.display()).into());
         }
         if pool.get(0)? != MAGIC {
-            println!("{}: new pool, {ACCOUNTS} accounts of {INITIAL}", path.display());
+            println!(
+                "{}: new pool, {ACCOUNTS} accounts of {INITIAL}",
+                path.display()
+            );
             for i in 0..ACCOUNTS {
                 pool.put(TABLE + i * 8, INITIAL)?;
             }
@@ -126,7 +133,10 @@ impl Pool {
     /// Applies a committed log, then retires it.
     fn recover(&mut self) -> Result<(), Box<dyn std::error::Error>> {
         if let Some(entries) = self.committed_log()? {
-            println!("recovery: applying a committed log of {} updates", entries.len());
+            println!(
+                "recovery: applying a committed log of {} updates",
+                entries.len()
+            );
             self.apply(&entries)?;
         }
         Ok(())
@@ -194,7 +204,9 @@ impl Pool {
     }
 
     fn print(&self) -> pmem2::Result<()> {
-        let balances: Vec<u64> = (0..ACCOUNTS).map(|a| self.balance(a)).collect::<pmem2::Result<_>>()?;
+        let balances: Vec<u64> = (0..ACCOUNTS)
+            .map(|a| self.balance(a))
+            .collect::<pmem2::Result<_>>()?;
         println!("balances {balances:?}, total {}", self.total()?);
         Ok(())
     }
@@ -213,7 +225,11 @@ fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     pool.transfer(1, 4, 50, Crash::BeforeCommit)?;
     drop(pool);
     let pool = Pool::open(path, Sharing::Shared)?;
-    assert_eq!(pool.balance(4)?, before, "an uncommitted transfer must vanish");
+    assert_eq!(
+        pool.balance(4)?,
+        before,
+        "an uncommitted transfer must vanish"
+    );
     assert_eq!(pool.total()?, total);
     pool.print()?;
 
@@ -228,7 +244,11 @@ fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     drop(view);
     // ...so the shared open still finds the log and recovers for real.
     let pool = Pool::open(path, Sharing::Shared)?;
-    assert_eq!(pool.balance(6)?, before + 70, "a committed transfer must survive");
+    assert_eq!(
+        pool.balance(6)?,
+        before + 70,
+        "a committed transfer must survive"
+    );
     assert_eq!(pool.total()?, total);
     pool.print()?;
     Ok(())
@@ -265,7 +285,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     match args.get(1).map(String::as_str) {
         None => demo(&pool.path),
-        Some("check") => Pool::open(&pool.path, Sharing::Private)?.print().map_err(Into::into),
+        Some("check") => Pool::open(&pool.path, Sharing::Private)?
+            .print()
+            .map_err(Into::into),
         Some(_) => Err("usage: redo [FILE [check]]".into()),
     }
 }

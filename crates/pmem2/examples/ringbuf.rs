@@ -69,13 +69,17 @@ impl<'m> Ring<'m> {
     fn persist_position(&self, offset: usize) {
         if self.granularity != Granularity::Byte {
             // SAFETY: the 8 bytes are inside the live map.
-            unsafe { pmem2::persist::persist_fn(self.granularity)(self.map.addr().add(offset).cast(), 8) };
+            unsafe {
+                pmem2::persist::persist_fn(self.granularity)(self.map.addr().add(offset).cast(), 8)
+            };
         }
     }
 
     fn slot(&self, pos: u64) -> *mut u8 {
         // `pos % SLOTS` < 16 slots of 64 bytes from 4096: inside the map.
-        self.map.addr().wrapping_add(RING + (pos % SLOTS) as usize * SLOT_SIZE)
+        self.map
+            .addr()
+            .wrapping_add(RING + (pos % SLOTS) as usize * SLOT_SIZE)
     }
 
     fn produce(&self, seq: u64, text: &str) {
@@ -124,14 +128,20 @@ impl<'m> Ring<'m> {
         self.persist_position(READ_POS);
         let seq = u64::from_le_bytes(message[..8].try_into().expect("8 bytes"));
         let len = usize::from(message[8]).min(SLOT_SIZE - 9);
-        (seq, String::from_utf8_lossy(&message[9..9 + len]).into_owned())
+        (
+            seq,
+            String::from_utf8_lossy(&message[9..9 + len]).into_owned(),
+        )
     }
 }
 
 fn map_file(path: &Path) -> Result<Map, Box<dyn std::error::Error>> {
     let file = File::options().read(true).write(true).open(path)?;
     let source = Source::from_file(&file)?;
-    Ok(Map::new(&Config::with_granularity(Granularity::Page), &source)?)
+    Ok(Map::new(
+        &Config::with_granularity(Granularity::Page),
+        &source,
+    )?)
 }
 
 fn expect(seq: u64, got: &(u64, String)) -> Result<(), String> {
@@ -151,7 +161,11 @@ fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         "ring at {} (granularity {}, positions {}persisted explicitly)",
         path.display(),
         ring.granularity,
-        if ring.granularity == Granularity::Byte { "not " } else { "" }
+        if ring.granularity == Granularity::Byte {
+            "not "
+        } else {
+            ""
+        }
     );
     if pending > 0 {
         println!("{pending} messages left from an earlier run: consuming them");
