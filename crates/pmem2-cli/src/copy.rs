@@ -136,48 +136,83 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
         }
     };
     let verify_secs = verify_start.elapsed().as_secs_f64();
-    let total_secs = started.elapsed().as_secs_f64();
-    let mib_per_s = done as f64 / f64::from(1u32 << 20) / copy_secs.max(1e-9);
+    let outcome = Outcome {
+        src,
+        dst,
+        bytes: done,
+        granularity,
+        checksum: sum.finish(),
+        verified,
+        copy_secs,
+        verify_secs,
+        total_secs: started.elapsed().as_secs_f64(),
+        to_stdout: matches!(writer, Writer::Stdout(_)),
+    };
+    outcome.print(args);
+    Ok(())
+}
 
-    let report = json!({
-        "operation": if args.zero { "zero" } else { "copy" },
-        "src": src,
-        "dst": dst,
-        "skip": args.skip,
-        "offset": args.offset,
-        "bytes": done,
-        "granularity": granularity.map(Granularity::as_str),
-        "checksum": format!("{:016x}", sum.finish()),
-        "verified": verified,
-        "copy_s": round3(copy_secs),
-        "verify_s": round3(verify_secs),
-        "elapsed_s": round3(total_secs),
-        "mib_per_s": (mib_per_s * 10.0).round() / 10.0,
-    });
-    if args.common.json {
-        println!("{report}");
-    } else {
-        let what = match src {
-            Some(s) => format!("copied {} from {s} to {dst}", human_bytes(done)),
-            None => format!("zeroed {} of {dst}", human_bytes(done)),
+/// What a copy did, for the report.
+struct Outcome<'a> {
+    src: Option<&'a str>,
+    dst: &'a str,
+    bytes: u64,
+    granularity: Option<Granularity>,
+    checksum: u64,
+    verified: Option<bool>,
+    copy_secs: f64,
+    verify_secs: f64,
+    total_secs: f64,
+    to_stdout: bool,
+}
+
+impl Outcome<'_> {
+    fn print(&self, args: &CopyArgs) {
+        let mib_per_s = self.bytes as f64 / f64::from(1u32 << 20) / self.copy_secs.max(1e-9);
+        if args.common.json {
+            let report = json!({
+                "operation": if args.zero { "zero" } else { "copy" },
+                "src": self.src,
+                "dst": self.dst,
+                "skip": args.skip,
+                "offset": args.offset,
+                "bytes": self.bytes,
+                "granularity": self.granularity.map(Granularity::as_str),
+                "checksum": format!("{:016x}", self.checksum),
+                "verified": self.verified,
+                "copy_s": round3(self.copy_secs),
+                "verify_s": round3(self.verify_secs),
+                "elapsed_s": round3(self.total_secs),
+                "mib_per_s": (mib_per_s * 10.0).round() / 10.0,
+            });
+            println!("{report}");
+            return;
+        }
+        let what = match self.src {
+            Some(s) => format!(
+                "copied {} from {s} to {}",
+                human_bytes(self.bytes),
+                self.dst
+            ),
+            None => format!("zeroed {} of {}", human_bytes(self.bytes), self.dst),
         };
-        // With DST on stdout the report goes to stderr, out of the data's way.
         let line = format!(
-            "{what} at offset {} in {copy_secs:.2} s ({mib_per_s:.0} MiB/s, granularity {}); {}",
+            "{what} at offset {} in {:.2} s ({mib_per_s:.0} MiB/s, granularity {}); {}",
             args.offset,
-            granularity.map_or("-", Granularity::as_str),
-            match verified {
-                Some(_) => format!("verified in {verify_secs:.2} s"),
-                None => format!("checksum {:016x} (stdout can't be re-read)", sum.finish()),
+            self.copy_secs,
+            self.granularity.map_or("-", Granularity::as_str),
+            match self.verified {
+                Some(_) => format!("verified in {:.2} s", self.verify_secs),
+                None => format!("checksum {:016x} (stdout can't be re-read)", self.checksum),
             }
         );
-        if matches!(writer, Writer::Stdout(_)) {
+        // With DST on stdout the report goes to stderr, out of the data's way.
+        if self.to_stdout {
             eprintln!("{line}");
         } else {
             println!("{line}");
         }
     }
-    Ok(())
 }
 
 fn round3(x: f64) -> f64 {

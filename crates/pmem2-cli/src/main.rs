@@ -5,6 +5,10 @@
 //! `{"error": ...}` object on stdout) and a non-zero exit status: 1 for a
 //! failed operation, 2 for bad usage (clap's convention).
 
+// Rates, percentages and timings are shown as f64: losing precision past
+// 2^52 bytes is irrelevant there.
+#![allow(clippy::cast_precision_loss)]
+
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};

@@ -71,12 +71,11 @@ impl Log {
             seq: 0,
             used: 0,
         };
-        match newest {
-            Some((seq, used)) => (log.seq, log.used) = (seq, used),
-            None => {
-                println!("{}: no log found, formatting", path.display());
-                log.commit(0)?;
-            }
+        if let Some((seq, used)) = newest {
+            (log.seq, log.used) = (seq, used);
+        } else {
+            println!("{}: no log found, formatting", path.display());
+            log.commit(0)?;
         }
         Ok(log)
     }

@@ -57,6 +57,7 @@ impl<'m> Ring<'m> {
         Ok(Ring { map, granularity })
     }
 
+    #[allow(clippy::cast_ptr_alignment)] // offsets 64 and 128 of a page-aligned map
     fn position(&self, offset: usize) -> &'m AtomicU64 {
         // SAFETY: `offset` is 64 or 128: 8-byte aligned (maps start on a
         // page) and inside the map, which outlives `'m`. AtomicU64 has u64's
@@ -68,10 +69,10 @@ impl<'m> Ring<'m> {
     /// Makes a position durable, unless every store already is.
     fn persist_position(&self, offset: usize) {
         if self.granularity != Granularity::Byte {
-            // SAFETY: the 8 bytes are inside the live map.
-            unsafe {
-                pmem2::persist::persist_fn(self.granularity)(self.map.addr().add(offset).cast(), 8)
-            };
+            let persist = pmem2::persist::persist_fn(self.granularity);
+            let position = self.map.addr().wrapping_add(offset).cast();
+            // SAFETY: the 8 bytes at `position` are inside the live map.
+            unsafe { persist(position, 8) };
         }
     }
 
@@ -194,8 +195,7 @@ fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         "produced {MESSAGES}, consumed {} before stopping",
         MESSAGES - LEFT_OVER
     );
-    drop(ring);
-    drop(map);
+    drop(map); // unmaps: the ring's borrow of it ended above
 
     // Run 2, as after a restart: the rest is still there, in order.
     let mut map = map_file(path)?;
