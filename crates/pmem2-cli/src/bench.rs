@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// Six sizes, every flag, longer runs per cell (a minute or two).
     #[arg(long)]
     pub full: bool,
+    /// Milliseconds to spend on each measurement (default: 60 with --quick,
+    /// 250 with --full).
+    #[arg(long, value_name = "MS")]
+    pub per_cell_ms: Option<u64>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -125,7 +129,11 @@ fn flag_names(flags: MemFlags) -> String {
 
 /// Runs `pmem2 bench`.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
-    let plan = if args.full { &FULL } else { &QUICK };
+    let mut plan = if args.full { FULL } else { QUICK };
+    if let Some(ms) = args.per_cell_ms {
+        plan.per_cell = Duration::from_millis(ms);
+    }
+    let plan = &plan;
     let started = Instant::now();
     let (path, _temp) = if let Some(p) = &args.path {
         (p.clone(), None)

@@ -61,8 +61,8 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
     let (src, dst) = match (args.zero, args.paths.as_slice()) {
         (true, [dst]) => (None, dst.as_str()),
         (false, [src, dst]) => (Some(src.as_str()), dst.as_str()),
-        (true, _) => crate::usage_error("copy --zero takes one path: DST"),
-        (false, _) => crate::usage_error("copy takes two paths: SRC DST"),
+        (true, _) => crate::usage_error("copy", "copy --zero takes one path: DST"),
+        (false, _) => crate::usage_error("copy", "copy takes two paths: SRC DST"),
     };
     let started = Instant::now();
 

@@ -8,6 +8,7 @@
 // Rates, percentages and timings are shown as f64: losing precision past
 // 2^52 bytes is irrelevant there.
 #![allow(clippy::cast_precision_loss)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::process::ExitCode;
 
@@ -68,14 +69,25 @@ impl Command {
     }
 }
 
-/// Reports bad usage the way clap does (exit status 2) and exits.
-pub fn usage_error(message: &str) -> ! {
-    Cli::command()
-        .error(clap::error::ErrorKind::ArgumentConflict, message)
+/// Reports bad usage of `subcommand` the way clap does (exit status 2,
+/// with the subcommand's usage line) and exits.
+pub fn usage_error(subcommand: &str, message: &str) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let mut cmd = cli
+        .find_subcommand(subcommand)
+        .cloned()
+        .unwrap_or_else(Cli::command);
+    cmd.error(clap::error::ErrorKind::ArgumentConflict, message)
         .exit()
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, die quietly when the reader of stdout goes away
+    // (`pmem2 bench | head`) instead of panicking in println!.
+    // SAFETY: called first thing, before any other thread exists; SIG_DFL
+    // is a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let common = cli.command.common();
     let result = match &cli.command {
