@@ -10,7 +10,7 @@ use pmem2::{BadBlock, BadBlockContext, Error, Source};
 use serde_json::json;
 
 use crate::progress::Progress;
-use crate::util::{open_rw_or_ro, pmem_err};
+use crate::util::{emit, open_rw_or_ro, pmem_err};
 use crate::Common;
 
 /// Arguments of `pmem2 badblocks`.
@@ -77,8 +77,10 @@ pub fn run(args: &BadblocksArgs) -> Result<(), String> {
     };
 
     let bytes: u64 = blocks.iter().map(|b| b.length).sum();
+    let mut out = String::new();
     if args.common.json {
-        println!(
+        outln!(
+            out,
             "{}",
             json!({
                 "path": path.display().to_string(),
@@ -94,7 +96,8 @@ pub fn run(args: &BadblocksArgs) -> Result<(), String> {
             })
         );
     } else {
-        println!(
+        outln!(
+            out,
             "{}: {} bad block{} ({bytes} bytes){}",
             path.display(),
             blocks.len(),
@@ -102,14 +105,14 @@ pub fn run(args: &BadblocksArgs) -> Result<(), String> {
             note.map(|n| format!(": {n}")).unwrap_or_default()
         );
         if !blocks.is_empty() {
-            println!("{:>20} {:>20}", "offset", "length");
+            outln!(out, "{:>20} {:>20}", "offset", "length");
             for b in &blocks {
-                println!("{:>20} {:>20}", b.offset, b.length);
+                outln!(out, "{:>20} {:>20}", b.offset, b.length);
             }
         }
         if args.clear && !blocks.is_empty() {
-            println!("cleared {} bad blocks", blocks.len());
+            outln!(out, "cleared {} bad blocks", blocks.len());
         }
     }
-    Ok(())
+    emit(&out)
 }

@@ -19,7 +19,7 @@ use pmem2::{Config, Granularity, Map, Source};
 use serde_json::{json, Value};
 
 use crate::progress::Progress;
-use crate::util::{human_bytes, open_rw_or_ro, pmem_err, TempFile};
+use crate::util::{emit, human_bytes, open_rw_or_ro, pmem_err, TempFile};
 use crate::Common;
 
 /// Arguments of `pmem2 bench`.
@@ -225,11 +225,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         "elapsed_s": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
     });
     if args.common.json {
-        println!("{report}");
+        emit(&format!("{report}\n"))
     } else {
-        print_table(&report, plan.sizes, &cells);
+        emit(&table(&report, plan.sizes, &cells))
     }
-    Ok(())
 }
 
 /// Maps the first `region` bytes, forcing `granularity` if given.
@@ -405,8 +404,10 @@ fn settle(map: &Map) {
     let _ = map.persist(0, map.size());
 }
 
-fn print_table(report: &Value, sizes: &[usize], cells: &[Cell]) {
-    println!(
+fn table(report: &Value, sizes: &[usize], cells: &[Cell]) -> String {
+    let mut out = String::new();
+    outln!(
+        out,
         "pmem2 bench ({}): {} ({}, {}), natural granularity {}",
         report["mode"].as_str().unwrap_or("?"),
         report["path"].as_str().unwrap_or("?"),
@@ -414,52 +415,57 @@ fn print_table(report: &Value, sizes: &[usize], cells: &[Cell]) {
         human_bytes(report["region"].as_u64().unwrap_or(0)),
         report["natural_granularity"].as_str().unwrap_or("?"),
     );
-    println!(
+    outln!(
+        out,
         "kernel {}, flush {}, non-temporal from {} bytes; {} ms per cell",
         report["kernel"].as_str().unwrap_or("?"),
         report["flush"].as_str().unwrap_or("?"),
         report["movnt_threshold"],
         report["per_cell_ms"],
     );
-    println!();
-    println!("throughput, GiB/s");
-    print_grid(sizes, cells, |c| format_gib(c.gib_per_s()));
-    println!();
-    println!("time per operation");
-    print_grid(sizes, cells, |c| format_ns(c.ns_per_op()));
-    println!();
-    println!(
+    outln!(out);
+    outln!(out, "throughput, GiB/s");
+    grid(&mut out, sizes, cells, |c| format_gib(c.gib_per_s()));
+    outln!(out);
+    outln!(out, "time per operation");
+    grid(&mut out, sizes, cells, |c| format_ns(c.ns_per_op()));
+    outln!(out);
+    outln!(
+        out,
         "elapsed {:.1} s",
         report["elapsed_s"].as_f64().unwrap_or(0.0)
     );
+    out
 }
 
 /// One row per (op, flags, granularity) in measuring order, one column per size.
-fn print_grid(sizes: &[usize], cells: &[Cell], show: impl Fn(&Cell) -> String) {
-    print!("{:<13}{:<13}{:<11}", "op", "flags", "granularity");
+fn grid(out: &mut String, sizes: &[usize], cells: &[Cell], show: impl Fn(&Cell) -> String) {
+    outp!(out, "{:<13}{:<13}{:<11}", "op", "flags", "granularity");
     for &s in sizes {
-        print!("{:>11}", human_bytes(s as u64));
+        outp!(out, "{:>11}", human_bytes(s as u64));
     }
-    println!();
+    outln!(out);
     let same =
         |a: &Cell, b: &Cell| a.op == b.op && a.flags == b.flags && a.granularity == b.granularity;
     for (i, c) in cells.iter().enumerate() {
         if cells.iter().position(|x| same(x, c)) != Some(i) {
             continue; // not the first cell of its row
         }
-        print!(
+        outp!(
+            out,
             "{:<13}{:<13}{:<11}",
             c.op,
             c.flags,
             c.granularity.map_or("-", Granularity::as_str)
         );
         for &s in sizes {
-            match cells.iter().find(|x| same(x, c) && x.size == s) {
-                Some(x) => print!("{:>11}", show(x)),
-                None => print!("{:>11}", "-"),
-            }
+            let cell = cells
+                .iter()
+                .find(|x| same(x, c) && x.size == s)
+                .map_or_else(|| "-".to_owned(), &show);
+            outp!(out, "{cell:>11}");
         }
-        println!();
+        outln!(out);
     }
 }
 

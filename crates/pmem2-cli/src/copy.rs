@@ -24,7 +24,7 @@ use pmem2::{Config, FileType, Granularity, Map, Protection, Source};
 use serde_json::json;
 
 use crate::progress::Progress;
-use crate::util::{human_bytes, parse_size};
+use crate::util::{emit, human_bytes, parse_size};
 use crate::Common;
 
 /// Bytes read, written and hashed at a time: the memory bound.
@@ -148,7 +148,7 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
         total_secs: started.elapsed().as_secs_f64(),
         to_stdout: matches!(writer, Writer::Stdout(_)),
     };
-    outcome.print(args);
+    outcome.print(args)?;
     Ok(())
 }
 
@@ -167,7 +167,7 @@ struct Outcome<'a> {
 }
 
 impl Outcome<'_> {
-    fn print(&self, args: &CopyArgs) {
+    fn print(&self, args: &CopyArgs) -> Result<(), String> {
         let mib_per_s = self.bytes as f64 / f64::from(1u32 << 20) / self.copy_secs.max(1e-9);
         if args.common.json {
             let report = json!({
@@ -185,8 +185,7 @@ impl Outcome<'_> {
                 "elapsed_s": round3(self.total_secs),
                 "mib_per_s": (mib_per_s * 10.0).round() / 10.0,
             });
-            println!("{report}");
-            return;
+            return emit(&format!("{report}\n"));
         }
         let what = match self.src {
             Some(s) => format!(
@@ -209,8 +208,9 @@ impl Outcome<'_> {
         // With DST on stdout the report goes to stderr, out of the data's way.
         if self.to_stdout {
             eprintln!("{line}");
+            Ok(())
         } else {
-            println!("{line}");
+            emit(&format!("{line}\n"))
         }
     }
 }

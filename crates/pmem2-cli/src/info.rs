@@ -8,7 +8,7 @@ use pmem2::sys::linux::{eadr, SYSFS_ROOT};
 use pmem2::{BadBlockContext, Config, Error, Granularity, Map, Protection, Source};
 use serde_json::{json, Value};
 
-use crate::util::{open_rw_or_ro, pmem_err, TempFile};
+use crate::util::{emit, open_rw_or_ro, pmem_err, TempFile};
 use crate::Common;
 
 /// Arguments of `pmem2 info`.
@@ -31,11 +31,10 @@ pub fn run(args: &InfoArgs) -> Result<(), String> {
     };
     let report = report(&path)?;
     if args.common.json {
-        println!("{report}");
+        emit(&format!("{report}\n"))
     } else {
-        print_text(&report);
+        emit(&text(&report))
     }
-    Ok(())
 }
 
 fn report(path: &Path) -> Result<Value, String> {
@@ -136,37 +135,43 @@ fn namespace(source: &Source<'_>) -> Value {
     })
 }
 
-fn print_text(r: &Value) {
-    println!("platform");
-    println!(
+fn text(r: &Value) -> String {
+    let mut out = String::new();
+    outln!(out, "platform");
+    outln!(
+        out,
         "  flush instruction   {}",
         r["flush"].as_str().unwrap_or("?")
     );
-    println!(
+    outln!(
+        out,
         "  memcpy kernel       {} (non-temporal from {} bytes)",
         r["mem_kernel"].as_str().unwrap_or("?"),
         r["movnt_threshold"]
     );
-    println!("  eADR                {}", yes_no(r["eadr"].as_bool()));
+    outln!(out, "  eADR                {}", yes_no(r["eadr"].as_bool()));
     let regions = r["regions"].as_array().map_or(&[][..], Vec::as_slice);
     if regions.is_empty() {
-        println!("  NVDIMM regions      none");
+        outln!(out, "  NVDIMM regions      none");
     }
     for region in regions {
-        println!(
+        outln!(
+            out,
             "  {:<19} persistence_domain {}",
             region["name"].as_str().unwrap_or("?"),
             region["persistence_domain"].as_str().unwrap_or("(absent)")
         );
     }
-    println!("{}", r["path"].as_str().unwrap_or("?"));
-    println!(
+    outln!(out, "{}", r["path"].as_str().unwrap_or("?"));
+    outln!(
+        out,
         "  source type         {}",
         r["source_type"].as_str().unwrap_or("?")
     );
-    println!("  size                {}", r["size"]);
-    println!("  alignment           {}", r["alignment"]);
-    println!(
+    outln!(out, "  size                {}", r["size"]);
+    outln!(out, "  alignment           {}", r["alignment"]);
+    outln!(
+        out,
         "  MAP_SYNC            {}",
         if r["map_sync"].as_bool() == Some(true) {
             "accepted"
@@ -178,13 +183,15 @@ fn print_text(r: &Value) {
         .as_str()
         .map(|v| format!(" (PMEM2_FORCE_GRANULARITY={v})"))
         .unwrap_or_default();
-    println!(
+    outln!(
+        out,
         "  store granularity   {}{forced}",
         r["granularity"].as_str().unwrap_or("?")
     );
     let ns = &r["namespace"];
     if let Some(region) = ns["region"].as_str() {
-        println!(
+        outln!(
+            out,
             "  namespace           {} ({}) in {region}, persistence domain {}",
             ns["namespace"].as_str().unwrap_or("?"),
             ns["mode"].as_str().unwrap_or("?"),
@@ -194,20 +201,24 @@ fn print_text(r: &Value) {
             .as_str()
             .or(ns["block_device"].as_str())
             .unwrap_or("?");
-        println!(
+        outln!(
+            out,
             "  device              {dev}, data at {} ({} bytes)",
-            ns["data_offset"], ns["data_size"]
+            ns["data_offset"],
+            ns["data_size"]
         );
     } else {
-        println!("  namespace           none (not on an NVDIMM)");
+        outln!(out, "  namespace           none (not on an NVDIMM)");
     }
-    println!("  bad blocks          {}", plain(&r["bad_blocks"]));
-    println!(
+    outln!(out, "  bad blocks          {}", plain(&r["bad_blocks"]));
+    outln!(
+        out,
         "  unsafe shutdowns    {}",
         plain(&r["unsafe_shutdown_count"])
     );
-    println!("  device id           {}", plain(&r["device_id"]));
-    println!("  NUMA node           {}", plain(&r["numa_node"]));
+    outln!(out, "  device id           {}", plain(&r["device_id"]));
+    outln!(out, "  NUMA node           {}", plain(&r["numa_node"]));
+    out
 }
 
 /// A JSON scalar without quotes.

@@ -12,6 +12,27 @@
 
 use std::process::ExitCode;
 
+/// Appends a line to a `String` report (see [`util::emit`]).
+macro_rules! outln {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        // Writing to a String can't fail.
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Appends to a `String` report without a newline.
+macro_rules! outp {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        // Writing to a String can't fail.
+        let _ = write!($out, $($arg)*);
+    }};
+}
+
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 mod badblocks;
@@ -83,11 +104,6 @@ pub fn usage_error(subcommand: &str, message: &str) -> ! {
 }
 
 fn main() -> ExitCode {
-    // Like other Unix tools, die quietly when the reader of stdout goes away
-    // (`pmem2 bench | head`) instead of panicking in println!.
-    // SAFETY: called first thing, before any other thread exists; SIG_DFL
-    // is a valid disposition for SIGPIPE.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let common = cli.command.common();
     let result = match &cli.command {
@@ -102,7 +118,7 @@ fn main() -> ExitCode {
             // One line, whatever the message carried.
             let message = message.replace('\n', " ");
             if common.json {
-                println!("{}", serde_json::json!({ "error": message }));
+                let _ = util::emit(&format!("{}\n", serde_json::json!({ "error": message })));
             }
             eprintln!("pmem2: {message}");
             ExitCode::FAILURE

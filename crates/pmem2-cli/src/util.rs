@@ -4,6 +4,23 @@ use std::fs::File;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
+/// Writes a whole report to stdout. Reports are built in a `String` and
+/// written once, so that a closed stdout (`pmem2 bench | head`) is an
+/// ordinary error return, and temporary files are still removed, instead of
+/// a panic in `println!` or death by `SIGPIPE`. A reader that went away is
+/// not an error of ours: that case returns `Ok`.
+pub fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
+    }
+}
+
 /// A temporary file in the current directory, removed on drop.
 pub struct TempFile(PathBuf);
 
