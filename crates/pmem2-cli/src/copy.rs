@@ -6,8 +6,9 @@
 //! durable on return for cache-line and byte granularity; with page
 //! granularity the copies skip the flush (`NOFLUSH`) and each window is
 //! persisted once (one `msync`) before the next is mapped. SRC is read with
-//! `pread` (files), through read-only pmem2 maps (device DAX, which has no
-//! `read(2)`), or sequentially (stdin, pipes, character devices).
+//! `pread` (files), with pmem2's machine-check-safe `pread_mcsafe` (device
+//! DAX, which has no `read(2)`: poisoned media is an error, not a crash),
+//! or sequentially (stdin, pipes, character devices).
 //!
 //! A checksum of everything written is kept; afterwards DST is re-read
 //! through a fresh map and must give the same checksum.
@@ -290,9 +291,11 @@ enum Reader {
         pos: u64,
         size: u64,
     },
-    /// A device DAX, read through read-only maps.
+    /// A device DAX, read with `pread_mcsafe`: poisoned media gives an
+    /// error instead of a SIGBUS.
     Dax {
-        windows: Windows,
+        name: String,
+        source: Source<'static>,
         pos: usize,
         size: usize,
     },
@@ -312,12 +315,12 @@ impl Reader {
         }
         let file = File::open(name).map_err(io_err(name))?;
         let fd = OwnedFd::from(file.try_clone().map_err(io_err(name))?);
-        match Source::from_owned_fd(fd).map(|s| s.file_type()) {
-            Ok(FileType::DeviceDax) => {
-                let windows = Windows::new(name, &file, Protection::READ)?;
-                let size = windows.source.size().map_err(pm_err(name))?;
+        match Source::from_owned_fd(fd) {
+            Ok(source) if source.file_type() == FileType::DeviceDax => {
+                let size = source.size().map_err(pm_err(name))?;
                 Ok(Reader::Dax {
-                    windows,
+                    name: name.to_owned(),
+                    source,
                     pos: skip as usize,
                     size,
                 })
@@ -360,8 +363,10 @@ impl Reader {
             Reader::File {
                 name, pos, size, ..
             } => (name.as_str(), pos.checked_add(length), *size),
-            Reader::Dax { windows, pos, size } => (
-                windows.name.as_str(),
+            Reader::Dax {
+                name, pos, size, ..
+            } => (
+                name.as_str(),
                 (*pos as u64).checked_add(length),
                 *size as u64,
             ),
@@ -395,17 +400,21 @@ impl Reader {
                 }
                 Ok(got)
             }
-            Reader::Dax { windows, pos, size } => {
-                let mut got = 0;
-                while got < buf.len() && *pos < *size {
-                    let (map, off) = windows.at(*pos)?;
-                    let n = (map.size() - off).min(buf.len() - got);
-                    map.read(off, &mut buf[got..got + n])
-                        .map_err(pm_err(&windows.name))?;
-                    got += n;
-                    *pos += n;
-                }
-                Ok(got)
+            Reader::Dax {
+                name,
+                source,
+                pos,
+                size,
+            } => {
+                let n = (*size - (*pos).min(*size)).min(buf.len());
+                source.pread_mcsafe(&mut buf[..n], *pos).map_err(|e| {
+                    format!(
+                        "{name}: reading {n} bytes at {pos}: {e} ({})",
+                        e.code_name()
+                    )
+                })?;
+                *pos += n;
+                Ok(n)
             }
             Reader::Stream { name, input } => {
                 let mut got = 0;
