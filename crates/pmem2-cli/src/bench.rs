@@ -150,7 +150,12 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let size = source.size().map_err(&fail)?;
     let alignment = source.alignment().map_err(&fail)?;
     let largest = plan.sizes.iter().copied().max().unwrap_or(0);
-    let region = plan.region.min(size) / alignment * alignment;
+    // The plan's region, in whole alignment units (a device DAX may be
+    // aligned to 1 GiB), within the source.
+    let region = plan
+        .region
+        .next_multiple_of(alignment)
+        .min(size / alignment * alignment);
     if region < largest {
         return Err(format!(
             "{}: {} is too small for the {} benchmark (needs {})",
