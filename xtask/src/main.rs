@@ -4,10 +4,16 @@
 
 use std::process::ExitCode;
 
+mod bench;
+
 type Task = fn(&[String]) -> Result<(), String>;
 
 /// Commands: name, one-line help, entry point.
-const TASKS: &[(&str, &str, Task)] = &[];
+const TASKS: &[(&str, &str, Task)] = &[(
+    "bench",
+    "pmem2 vs the C libpmem2: memcpy/memset/persist/map, side by side",
+    bench::run,
+)];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -23,6 +23,15 @@
 //! generic kernel (`PMEM_NO_MOVNT=1`, non-x86 CPUs) stores 8 bytes at a time
 //! wherever `dest` and `len` are 8-byte aligned.
 //!
+//! Kernels: SSE2, AVX and AVX-512F on `x86_64` (chosen as PMDK does, with
+//! `PMEM_AVX=0` / `PMEM_AVX512F=0` to step down), the portable 8-byte
+//! kernel with `PMEM_NO_MOVNT=1` and on other CPUs, libc's memmove/memset
+//! plus a flush with `PMEM_NO_MOVNT=1 PMEM_NO_GENERIC_MEMCPY=1`.
+//! `PMEM_MOVNT_THRESHOLD` and `PMEM_WC_WORKAROUND` work as in PMDK.
+//! MOVDIR64B (`PMEM_MOVDIR64B`) is not implemented (untestable here: the
+//! development CPU lacks it); the variable is accepted and changes nothing.
+//! [`kernel_name`] and [`info`] say what this process uses.
+//!
 //! Non-temporal stores are followed by an `SFENCE` where PMDK issues one:
 //! always on byte granularity and with `CLFLUSH`; with `CLWB`/`CLFLUSHOPT`
 //! the drain fence orders them, so with `NODRAIN` the caller must drain
@@ -95,11 +104,11 @@ pub enum KernelKind {
     Libc,
     /// Portable 8-byte stores: `PMEM_NO_MOVNT=1`, non-x86 CPUs, Miri.
     Generic,
-    /// x86_64 SSE2, 16-byte vectors.
+    /// `x86_64` SSE2, 16-byte vectors.
     Sse2,
-    /// x86_64 AVX, 32-byte vectors.
+    /// `x86_64` AVX, 32-byte vectors.
     Avx,
-    /// x86_64 AVX-512F, 64-byte vectors.
+    /// `x86_64` AVX-512F, 64-byte vectors.
     Avx512f,
 }
 
@@ -198,7 +207,7 @@ pub(crate) fn wc_workaround() -> bool {
 /// Chooses the kernel from the CPU and the environment.
 ///
 /// `PMEM_NO_MOVNT=1` (or a CPU without SIMD kernels) → generic, or libc with
-/// `PMEM_NO_GENERIC_MEMCPY`. Otherwise the measured default for x86_64:
+/// `PMEM_NO_GENERIC_MEMCPY`. Otherwise the measured default for `x86_64`:
 /// see [`choose_simd`](crate::arch::imp::mem::choose_simd).
 fn choose_kernel(tunables: &crate::env::Tunables) -> KernelKind {
     let fallback = if tunables.no_generic_memcpy {
@@ -222,23 +231,33 @@ fn choose_kernel(tunables: &crate::env::Tunables) -> KernelKind {
 /// The memory functions of `granularity`, chosen once per process.
 #[must_use]
 pub fn ops(granularity: Granularity) -> &'static MemOps {
-    ops_with(kernel_kind(), granularity).unwrap_or_else(|| {
-        // choose_kernel only returns supported kernels, and generic always is.
-        ops_with(KernelKind::Generic, granularity).expect("the generic kernel is always supported")
-    })
+    // `choose_kernel` only returns supported kernels; the generic one
+    // always is.
+    &table(kernel_kind()).unwrap_or_else(generic_table)[granularity as usize]
 }
 
 /// The memory functions of `granularity` built on a given kernel family,
 /// `None` if this CPU or build can't run it. Tests and benchmarks use this
-/// to force a kernel; programs want [`ops`].
+/// to force a kernel; programs want [`ops`]. For the process's own kernel
+/// it returns the very functions [`ops`] does.
 #[must_use]
 pub fn ops_with(kind: KernelKind, granularity: Granularity) -> Option<&'static MemOps> {
+    table(kind).map(|t| &t[granularity as usize])
+}
+
+/// The table of a kernel family, built once per process.
+fn table(kind: KernelKind) -> Option<&'static [MemOps; 3]> {
     static TABLES: [OnceLock<Option<[MemOps; 3]>>; 5] = [const { OnceLock::new() }; 5];
+    if kind == KernelKind::Generic {
+        return Some(generic_table());
+    }
     let slot = KernelKind::ALL.iter().position(|&k| k == kind)?;
-    TABLES[slot]
-        .get_or_init(|| build_for(kind))
-        .as_ref()
-        .map(|table| &table[granularity as usize])
+    TABLES[slot].get_or_init(|| build_for(kind)).as_ref()
+}
+
+fn generic_table() -> &'static [MemOps; 3] {
+    static GENERIC: OnceLock<[MemOps; 3]> = OnceLock::new();
+    GENERIC.get_or_init(|| build_generic(arch::flush_kind()))
 }
 
 fn build_for(kind: KernelKind) -> Option<[MemOps; 3]> {
@@ -248,9 +267,7 @@ fn build_for(kind: KernelKind) -> Option<[MemOps; 3]> {
     let flush = arch::flush_kind();
     Some(match kind {
         KernelKind::Libc => with_flush!(flush, F => build_table::<LibcKernel, F>()),
-        KernelKind::Generic => {
-            with_flush!(flush, F => build_table::<arch::generic_mem::Generic, F>())
-        }
+        KernelKind::Generic => build_generic(flush),
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         KernelKind::Sse2 => with_flush!(flush, F => build_table::<arch::imp::mem::Sse2, F>()),
         #[cfg(all(target_arch = "x86_64", not(miri)))]
@@ -262,6 +279,10 @@ fn build_for(kind: KernelKind) -> Option<[MemOps; 3]> {
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         KernelKind::Sse2 | KernelKind::Avx | KernelKind::Avx512f => return None,
     })
+}
+
+fn build_generic(flush: arch::FlushKind) -> [MemOps; 3] {
+    with_flush!(flush, F => build_table::<arch::generic_mem::Generic, F>())
 }
 
 fn build_table<K: Kernel, F: Flush>() -> [MemOps; 3] {
@@ -416,11 +437,13 @@ fn eadr_path(flags: MemFlags) -> Path {
 #[inline(always)]
 unsafe fn move_nodrain<K: Kernel, F: Flush>(d: *mut u8, s: *const u8, len: usize, flags: MemFlags) {
     let threshold = crate::env::tunables().movnt_threshold;
-    // SAFETY (all three): the caller of the C function guarantees the ranges.
-    match non_eadr_path(flags, len, threshold) {
-        Path::TemporalNoFlush => unsafe { K::copy_t::<NoFlush>(d, s, len) },
-        Path::NonTemporal => unsafe { K::copy_nt::<F>(d, s, len) },
-        Path::Temporal => unsafe { K::copy_t::<F>(d, s, len) },
+    // SAFETY: the caller of the C function guarantees the ranges.
+    unsafe {
+        match non_eadr_path(flags, len, threshold) {
+            Path::TemporalNoFlush => K::copy_t::<NoFlush>(d, s, len),
+            Path::NonTemporal => K::copy_nt::<F>(d, s, len),
+            Path::Temporal => K::copy_t::<F>(d, s, len),
+        }
     }
 }
 
@@ -428,11 +451,13 @@ unsafe fn move_nodrain<K: Kernel, F: Flush>(d: *mut u8, s: *const u8, len: usize
 #[inline(always)]
 unsafe fn set_nodrain<K: Kernel, F: Flush>(d: *mut u8, c: u8, len: usize, flags: MemFlags) {
     let threshold = crate::env::tunables().movnt_threshold;
-    // SAFETY (all three): the caller of the C function guarantees the range.
-    match non_eadr_path(flags, len, threshold) {
-        Path::TemporalNoFlush => unsafe { K::set_t::<NoFlush>(d, c, len) },
-        Path::NonTemporal => unsafe { K::set_nt::<F>(d, c, len) },
-        Path::Temporal => unsafe { K::set_t::<F>(d, c, len) },
+    // SAFETY: the caller of the C function guarantees the range.
+    unsafe {
+        match non_eadr_path(flags, len, threshold) {
+            Path::TemporalNoFlush => K::set_t::<NoFlush>(d, c, len),
+            Path::NonTemporal => K::set_nt::<F>(d, c, len),
+            Path::Temporal => K::set_t::<F>(d, c, len),
+        }
     }
 }
 
@@ -490,12 +515,14 @@ unsafe extern "C" fn memmove_byte<K: Kernel, F: Flush>(
     }
     let flags = MemFlags::from_bits_retain(flags);
     let (d, s) = (dest.cast::<u8>(), src.cast::<u8>());
-    // SAFETY (all branches): the caller guarantees the ranges.
-    match eadr_path(flags) {
-        Path::TemporalNoFlush => unsafe { K::copy_t::<NoFlush>(d, s, len) },
-        _ if !K::HAS_NT => unsafe { K::copy_t::<F>(d, s, len) },
-        Path::NonTemporal => unsafe { K::copy_nt::<NoFlush>(d, s, len) },
-        Path::Temporal => unsafe { K::copy_t::<NoFlush>(d, s, len) },
+    // SAFETY: the caller guarantees the ranges.
+    unsafe {
+        match eadr_path(flags) {
+            Path::TemporalNoFlush => K::copy_t::<NoFlush>(d, s, len),
+            _ if !K::HAS_NT => K::copy_t::<F>(d, s, len),
+            Path::NonTemporal => K::copy_nt::<NoFlush>(d, s, len),
+            Path::Temporal => K::copy_t::<NoFlush>(d, s, len),
+        }
     }
     if drains(flags) {
         arch::fence();
@@ -514,12 +541,14 @@ unsafe extern "C" fn memset_byte<K: Kernel, F: Flush>(
     }
     let flags = MemFlags::from_bits_retain(flags);
     let (d, c) = (dest.cast::<u8>(), c as u8);
-    // SAFETY (all branches): the caller guarantees the range.
-    match eadr_path(flags) {
-        Path::TemporalNoFlush => unsafe { K::set_t::<NoFlush>(d, c, len) },
-        _ if !K::HAS_NT => unsafe { K::set_t::<F>(d, c, len) },
-        Path::NonTemporal => unsafe { K::set_nt::<NoFlush>(d, c, len) },
-        Path::Temporal => unsafe { K::set_t::<NoFlush>(d, c, len) },
+    // SAFETY: the caller guarantees the range.
+    unsafe {
+        match eadr_path(flags) {
+            Path::TemporalNoFlush => K::set_t::<NoFlush>(d, c, len),
+            _ if !K::HAS_NT => K::set_t::<F>(d, c, len),
+            Path::NonTemporal => K::set_nt::<NoFlush>(d, c, len),
+            Path::Temporal => K::set_t::<NoFlush>(d, c, len),
+        }
     }
     if drains(flags) {
         arch::fence();
@@ -626,10 +655,10 @@ impl crate::Map {
 
     /// Fills `[offset, offset + len)` with `byte` using the memset of this
     /// map's granularity and `flags`, as `pmem2_memset_fn`; always fenced on
-    /// return, as [`Map::copy_from_slice`].
+    /// return, as [`Map::copy_from_slice`](crate::Map::copy_from_slice).
     ///
     /// # Errors
-    /// As [`Map::copy_from_slice`].
+    /// As [`Map::copy_from_slice`](crate::Map::copy_from_slice).
     pub fn fill(
         &mut self,
         offset: usize,
@@ -659,10 +688,10 @@ impl crate::Map {
 
     /// Moves `len` bytes from `src_offset` to `dst_offset` inside the map
     /// (the ranges may overlap), as `pmem2_memmove_fn`; always fenced on
-    /// return, as [`Map::copy_from_slice`].
+    /// return, as [`Map::copy_from_slice`](crate::Map::copy_from_slice).
     ///
     /// # Errors
-    /// As [`Map::copy_from_slice`], for either range.
+    /// As [`Map::copy_from_slice`](crate::Map::copy_from_slice), for either range.
     pub fn copy_within(
         &mut self,
         src_offset: usize,

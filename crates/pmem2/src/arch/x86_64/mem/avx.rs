@@ -4,7 +4,7 @@ use core::arch::x86_64::{
     __m256i, _mm256_loadu_si256, _mm256_set1_epi8, _mm256_storeu_si256, _mm256_stream_si256,
 };
 
-use super::{simd_kernel, Vector};
+use super::{line_impl, simd_kernel, Vector};
 use crate::arch::Flush;
 
 /// The AVX kernel family.
@@ -33,6 +33,8 @@ impl Vector for __m256i {
         // SAFETY: the caller guarantees AVX.
         unsafe { _mm256_set1_epi8(b as i8) }
     }
+
+    line_impl!(__m256i, 0, 1);
 }
 
 simd_kernel!(Avx, __m256i, "avx");

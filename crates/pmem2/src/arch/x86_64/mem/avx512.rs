@@ -4,7 +4,7 @@ use core::arch::x86_64::{
     __m512i, _mm512_loadu_si512, _mm512_set1_epi8, _mm512_storeu_si512, _mm512_stream_si512,
 };
 
-use super::{simd_kernel, Vector};
+use super::{line_impl, simd_kernel, Vector};
 use crate::arch::Flush;
 
 /// The AVX-512F kernel family.
@@ -33,6 +33,8 @@ impl Vector for __m512i {
         // SAFETY: the caller guarantees AVX-512F.
         unsafe { _mm512_set1_epi8(b as i8) }
     }
+
+    line_impl!(__m512i, 0);
 }
 
 simd_kernel!(Avx512f, __m512i, "avx512f");

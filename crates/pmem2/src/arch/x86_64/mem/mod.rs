@@ -1,4 +1,4 @@
-//! x86_64 memory-op kernels: SSE2, AVX and AVX-512F.
+//! `x86_64` memory-op kernels: SSE2, AVX and AVX-512F.
 //!
 //! One algorithm ([`copy`], [`set`]) is written once over the [`Vector`]
 //! trait and instantiated per instruction set inside a
@@ -18,8 +18,6 @@ mod avx;
 mod avx512;
 mod sse2;
 
-use core::arch::x86_64::{_mm_prefetch, _MM_HINT_NTA};
-
 pub(crate) use avx::Avx;
 pub(crate) use avx512::Avx512f;
 pub(crate) use sse2::Sse2;
@@ -33,13 +31,9 @@ const LINE: usize = CACHE_LINE_SIZE;
 /// Lines per unrolled block.
 const BLOCK_LINES: usize = 4;
 const BLOCK: usize = LINE * BLOCK_LINES;
-/// Vectors per block for the narrowest vector (16 bytes).
-const MAX_VECS: usize = BLOCK / 16;
 /// The WC workaround fences after this many bytes of streaming stores
 /// (12 lines, the number of write-combining buffers PMDK assumes).
 const WC_SPAN: usize = 12 * LINE;
-/// Non-temporal copies prefetch the source this far ahead.
-const PREFETCH_AHEAD: usize = 1024;
 
 /// A SIMD register type.
 pub(crate) trait Vector: Copy {
@@ -66,14 +60,78 @@ pub(crate) trait Vector: Copy {
     /// # Safety
     /// The instruction set is enabled in the caller.
     unsafe fn splat(b: u8) -> Self;
+
+    /// One cache line held in registers (a tuple of vectors, which the
+    /// compiler keeps in registers; an array would be spilled).
+    type Line: Copy;
+    /// Loads a line from `p` (any alignment).
+    ///
+    /// # Safety
+    /// `p` readable for 64 bytes; the instruction set is enabled.
+    unsafe fn load_line(p: *const u8) -> Self::Line;
+    /// Stores a line at `p`, temporal (`NT == false`) or non-temporal.
+    ///
+    /// # Safety
+    /// `p` writable for 64 bytes, 64-aligned if `NT`; the instruction set
+    /// is enabled; with `NT`, an `SFENCE` follows before the memory is
+    /// accessed again.
+    unsafe fn store_line<const NT: bool>(p: *mut u8, line: Self::Line);
+    /// A line of `b`.
+    ///
+    /// # Safety
+    /// The instruction set is enabled.
+    unsafe fn splat_line(b: u8) -> Self::Line;
 }
 
-/// The measured default instruction set for this CPU, after the
-/// environment switches (`PMEM_AVX=0`, `PMEM_AVX512F=0`).
+/// Implements the `Line` part of [`Vector`] for a vector of 16, 32 or 64
+/// bytes as a tuple of 4, 2 or 1 vectors.
+macro_rules! line_impl {
+    ($v:ty, $($i:tt),+) => {
+        type Line = ($(line_impl!(@ty $v, $i),)+);
+        #[inline(always)]
+        unsafe fn load_line(p: *const u8) -> Self::Line {
+            // SAFETY: the caller guarantees 64 readable bytes at `p`.
+            unsafe { ($(<$v as Vector>::load(p.add($i * <$v as Vector>::SIZE)),)+) }
+        }
+        #[inline(always)]
+        unsafe fn splat_line(b: u8) -> Self::Line {
+            // SAFETY: the caller guarantees the instruction set.
+            let v = unsafe { <$v as Vector>::splat(b) };
+            ($(line_impl!(@splat $v, v, $i),)+)
+        }
+        #[inline(always)]
+        unsafe fn store_line<const NT: bool>(p: *mut u8, line: Self::Line) {
+            // SAFETY: the caller guarantees 64 writable bytes at `p`,
+            // aligned for streaming when `NT`.
+            unsafe {
+                $(
+                    if NT {
+                        <$v as Vector>::stream(p.add($i * <$v as Vector>::SIZE), line.$i);
+                    } else {
+                        <$v as Vector>::store(p.add($i * <$v as Vector>::SIZE), line.$i);
+                    }
+                )+
+            }
+        }
+    };
+    (@ty $v:ty, $i:tt) => { $v };
+    (@splat $v:ty, $x:expr, $i:tt) => { $x };
+}
+pub(crate) use line_impl;
+
+/// The default instruction set: the widest the CPU has, after the
+/// environment switches (`PMEM_AVX=0`, `PMEM_AVX512F=0`), as in PMDK.
 ///
-/// PMDK takes the widest available. On the AMD EPYC this was tuned on, the
-/// widest is not the fastest: see `docs/benchmarks.md` for the measurements
-/// behind this choice.
+/// Measured on the AMD EPYC this was tuned on (`cargo xtask bench
+/// --kernels --reference avx512f`, see `docs/benchmarks.md`): with this
+/// module's loop shape the three widths are equal within noise at every
+/// size, so the width stays PMDK's choice. What made PMDK's AVX-512 copy
+/// slow there is its loop shape (32 lines loaded, then 32 stored), not the
+/// width: the same shape in this module lost most of its lead over C, and
+/// software prefetching made no measurable difference either way.
+///
+/// MOVDIR64B (`PMEM_MOVDIR64B`) is not implemented: the CPU this was built
+/// on lacks it, so it could not be tested; asking for it changes nothing.
 pub(crate) fn choose_simd(cpu: CpuFeatures, tunables: &Tunables) -> KernelKind {
     let mut kind = KernelKind::Sse2;
     if cpu.avx && tunables.avx {
@@ -189,8 +247,9 @@ unsafe fn small_set(dst: *mut u8, byte: u8, len: usize) {
 }
 
 /// Copies `lines` whole lines from `src` to the line-aligned `dst`, in
-/// blocks whose loads all precede their stores, upwards or (`BACK`)
-/// downwards from the end.
+/// blocks of four lines whose loads all precede their stores, upwards or
+/// (`BACK`) downwards from the end. Temporal stores flush each line right
+/// after storing it.
 ///
 /// # Safety
 /// `dst` 64-aligned and writable for `lines * 64` bytes, `src` readable
@@ -202,17 +261,20 @@ unsafe fn copy_lines<V: Vector, F: Flush, const NT: bool, const BACK: bool>(
     src: *const u8,
     lines: usize,
 ) {
-    let per_block = BLOCK / V::SIZE;
-    let per_line = LINE / V::SIZE;
     let wc = NT && wc_workaround();
     let mut since_fence = 0;
-    let mut regs = [std::mem::MaybeUninit::<V>::uninit(); MAX_VECS];
     let mut done = 0;
-    // SAFETY: every block/line touched is within the first `lines` lines of
-    // both ranges; loads of a block all happen before its stores, and blocks
-    // go in the direction that never overwrites source bytes not yet read
-    // (caller's `BACK` contract); stream stores are at 64-aligned addresses.
+    // SAFETY: every line touched is within the first `lines` lines of both
+    // ranges; a block's loads all happen before its stores, and blocks go
+    // in the direction that never overwrites source bytes not yet read
+    // (caller's `BACK` contract); `dst` lines are 64-aligned for streaming.
     unsafe {
+        let put = |d: *mut u8, line: V::Line| {
+            V::store_line::<NT>(d, line);
+            if !NT {
+                F::flush_line(d);
+            }
+        };
         while lines - done >= BLOCK_LINES {
             let off = if BACK {
                 (lines - done - BLOCK_LINES) * LINE
@@ -220,26 +282,20 @@ unsafe fn copy_lines<V: Vector, F: Flush, const NT: bool, const BACK: bool>(
                 done * LINE
             };
             let (d, s) = (dst.add(off), src.add(off));
-            if NT && !BACK {
-                for k in 0..BLOCK_LINES {
-                    let ahead = s.wrapping_add(PREFETCH_AHEAD + k * LINE);
-                    _mm_prefetch::<_MM_HINT_NTA>(ahead.cast());
-                }
-            }
-            for (i, r) in regs.iter_mut().take(per_block).enumerate() {
-                r.write(V::load(s.add(i * V::SIZE)));
-            }
-            for (i, r) in regs.iter().take(per_block).enumerate() {
-                if NT {
-                    V::stream(d.add(i * V::SIZE), r.assume_init());
-                } else {
-                    V::store(d.add(i * V::SIZE), r.assume_init());
-                }
-            }
-            if !NT {
-                for k in 0..BLOCK_LINES {
-                    F::flush_line(d.add(k * LINE));
-                }
+            let l0 = V::load_line(s);
+            let l1 = V::load_line(s.add(LINE));
+            let l2 = V::load_line(s.add(2 * LINE));
+            let l3 = V::load_line(s.add(3 * LINE));
+            if BACK {
+                put(d.add(3 * LINE), l3);
+                put(d.add(2 * LINE), l2);
+                put(d.add(LINE), l1);
+                put(d, l0);
+            } else {
+                put(d, l0);
+                put(d.add(LINE), l1);
+                put(d.add(2 * LINE), l2);
+                put(d.add(3 * LINE), l3);
             }
             done += BLOCK_LINES;
             if wc {
@@ -256,21 +312,63 @@ unsafe fn copy_lines<V: Vector, F: Flush, const NT: bool, const BACK: bool>(
             } else {
                 done * LINE
             };
-            let (d, s) = (dst.add(off), src.add(off));
-            for (i, r) in regs.iter_mut().take(per_line).enumerate() {
-                r.write(V::load(s.add(i * V::SIZE)));
-            }
-            for (i, r) in regs.iter().take(per_line).enumerate() {
-                if NT {
-                    V::stream(d.add(i * V::SIZE), r.assume_init());
-                } else {
-                    V::store(d.add(i * V::SIZE), r.assume_init());
+            put(dst.add(off), V::load_line(src.add(off)));
+            done += 1;
+        }
+    }
+}
+
+/// Whether a non-temporal operation ends with one streaming store instead
+/// of a temporal store and a flush: a tail of exactly 4, 8, 16 or 32 bytes
+/// (PMDK's rule; the tail starts on a line boundary, so it is aligned).
+#[inline(always)]
+fn nt_tail_size(tail: usize) -> bool {
+    matches!(tail, 4 | 8 | 16 | 32)
+}
+
+/// Streams the first `len` (4, 8, 16 or 32) bytes of `words` to `dst`.
+///
+/// # Safety
+/// `dst` 16-aligned and writable for `len` bytes; an `SFENCE` follows
+/// before the memory is accessed again.
+#[inline(always)]
+unsafe fn stream_tail(dst: *mut u8, words: [u64; 4], len: usize) {
+    use core::arch::x86_64::{_mm_set_epi64x, _mm_stream_si128, _mm_stream_si32, _mm_stream_si64};
+    // SAFETY: the caller guarantees `len` writable, aligned bytes; SSE2 is
+    // part of x86_64.
+    unsafe {
+        match len {
+            4 => _mm_stream_si32(dst.cast(), words[0] as i32),
+            8 => _mm_stream_si64(dst.cast(), words[0] as i64),
+            _ => {
+                _mm_stream_si128(dst.cast(), _mm_set_epi64x(words[1] as i64, words[0] as i64));
+                if len == 32 {
+                    let hi = _mm_set_epi64x(words[3] as i64, words[2] as i64);
+                    _mm_stream_si128(dst.add(16).cast(), hi);
                 }
             }
-            if !NT {
-                F::flush_line(d);
-            }
-            done += 1;
+        }
+    }
+}
+
+/// Copies the `tail` bytes after the last whole line (`dst` line-aligned):
+/// streamed if non-temporal and of a streamable size, else temporal and
+/// flushed.
+///
+/// # Safety
+/// `dst` writable and `src` readable for `tail` bytes, loads before stores.
+#[inline(always)]
+unsafe fn copy_tail<F: Flush, const NT: bool>(dst: *mut u8, src: *const u8, tail: usize) {
+    // SAFETY: forwarded contract; reads of `src` stay within `tail` bytes
+    // (the array's unused words are never read).
+    unsafe {
+        if NT && nt_tail_size(tail) {
+            let mut words = [0u64; 4];
+            std::ptr::copy_nonoverlapping(src, words.as_mut_ptr().cast::<u8>(), tail);
+            stream_tail(dst, words, tail);
+        } else if tail > 0 {
+            small_copy(dst, src, tail);
+            flush_range::<F>(dst, tail);
         }
     }
 }
@@ -290,11 +388,11 @@ pub(crate) unsafe fn copy<V: Vector, F: Flush, const NT: bool>(
     // is copied with loads before stores, in the direction that is safe for
     // overlapping ranges.
     unsafe {
-        if len <= LINE {
+        let head = to_line(dst as usize);
+        if len < LINE || (len == LINE && !(NT && head == 0)) {
             small_copy(dst, src, len);
             flush_range::<F>(dst, len);
         } else {
-            let head = to_line(dst as usize);
             let lines = (len - head) / LINE;
             let tail = (len - head) % LINE;
             let body = head + lines * LINE;
@@ -304,15 +402,9 @@ pub(crate) unsafe fn copy<V: Vector, F: Flush, const NT: bool>(
                     flush_range::<F>(dst, head);
                 }
                 copy_lines::<V, F, NT, false>(dst.add(head), src.add(head), lines);
-                if tail > 0 {
-                    small_copy(dst.add(body), src.add(body), tail);
-                    flush_range::<F>(dst.add(body), tail);
-                }
+                copy_tail::<F, NT>(dst.add(body), src.add(body), tail);
             } else {
-                if tail > 0 {
-                    small_copy(dst.add(body), src.add(body), tail);
-                    flush_range::<F>(dst.add(body), tail);
-                }
+                copy_tail::<F, NT>(dst.add(body), src.add(body), tail);
                 copy_lines::<V, F, NT, true>(dst.add(head), src.add(head), lines);
                 if head > 0 {
                     small_copy(dst, src, head);
@@ -335,58 +427,39 @@ pub(crate) unsafe fn set<V: Vector, F: Flush, const NT: bool>(dst: *mut u8, byte
     // SAFETY: the head, lines and tail partition `[dst, dst+len)`; stream
     // stores are at 64-aligned addresses (after the head).
     unsafe {
-        if len <= LINE {
+        let head = to_line(dst as usize);
+        if len < LINE || (len == LINE && !(NT && head == 0)) {
             small_set(dst, byte, len);
             flush_range::<F>(dst, len);
         } else {
-            let head = to_line(dst as usize);
             if head > 0 {
                 small_set(dst, byte, head);
                 flush_range::<F>(dst, head);
             }
-            let v = V::splat(byte);
+            let line = V::splat_line(byte);
             let mut d = dst.add(head);
             let mut left = len - head;
             let wc = NT && wc_workaround();
             let mut since_fence = 0;
-            while left >= BLOCK {
-                for i in 0..BLOCK / V::SIZE {
-                    if NT {
-                        V::stream(d.add(i * V::SIZE), v);
-                    } else {
-                        V::store(d.add(i * V::SIZE), v);
-                    }
-                }
+            while left >= LINE {
+                V::store_line::<NT>(d, line);
                 if !NT {
-                    for k in 0..BLOCK_LINES {
-                        F::flush_line(d.add(k * LINE));
-                    }
+                    F::flush_line(d);
                 }
-                d = d.add(BLOCK);
-                left -= BLOCK;
+                d = d.add(LINE);
+                left -= LINE;
                 if wc {
-                    since_fence += BLOCK;
+                    since_fence += LINE;
                     if since_fence >= WC_SPAN {
                         fence();
                         since_fence = 0;
                     }
                 }
             }
-            while left >= LINE {
-                for i in 0..LINE / V::SIZE {
-                    if NT {
-                        V::stream(d.add(i * V::SIZE), v);
-                    } else {
-                        V::store(d.add(i * V::SIZE), v);
-                    }
-                }
-                if !NT {
-                    F::flush_line(d);
-                }
-                d = d.add(LINE);
-                left -= LINE;
-            }
-            if left > 0 {
+            if NT && nt_tail_size(left) {
+                let p8 = u64::from_ne_bytes([byte; 8]);
+                stream_tail(d, [p8, p8, p8, p8], left);
+            } else if left > 0 {
                 small_set(d, byte, left);
                 flush_range::<F>(d, left);
             }

@@ -1,10 +1,10 @@
-//! SSE2 (baseline x86_64): 16-byte vectors.
+//! SSE2 (baseline `x86_64`): 16-byte vectors.
 
 use core::arch::x86_64::{
     __m128i, _mm_loadu_si128, _mm_set1_epi8, _mm_storeu_si128, _mm_stream_si128,
 };
 
-use super::{simd_kernel, Vector};
+use super::{line_impl, simd_kernel, Vector};
 use crate::arch::Flush;
 
 /// The SSE2 kernel family.
@@ -33,6 +33,8 @@ impl Vector for __m128i {
         // SAFETY: SSE2 is part of x86_64.
         unsafe { _mm_set1_epi8(b as i8) }
     }
+
+    line_impl!(__m128i, 0, 1, 2, 3);
 }
 
 simd_kernel!(Sse2, __m128i, "sse2");

@@ -1,0 +1,875 @@
+//! pmem2 against PMDK's C libpmem2, side by side in one process.
+//!
+//! Run through `cargo xtask bench` (which installs the C library if needed)
+//! or directly: `cargo bench -p pmem2 --bench memops -- [--quick]
+//! [--kernels] [--filter TEXT] [--dir /dev/shm]`. See `docs/benchmarks.md`.
+//!
+//! The C library is loaded at run time with `dlopen`, so building pmem2
+//! never needs it. Both libraries map their own file in `--dir` with the
+//! granularity forced through `PMEM2_FORCE_GRANULARITY` (read per map by
+//! both); every cell runs Rust and C alternately, several rounds, and
+//! reports the median time per operation of each and the ratio C / pmem2
+//! (above 1: pmem2 is faster).
+
+#![allow(clippy::cast_precision_loss)] // times and sizes as f64 for printing
+#![allow(missing_docs)] // a benchmark binary
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::fs::File;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pmem2::mem::{self, KernelKind, MemcpyFn, MemsetFn};
+use pmem2::persist::PersistFn;
+use pmem2::{Config, Granularity, Map, MemFlags, Source};
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+const SIZES: [usize; 7] = [64, 256, 4 * KIB, 64 * KIB, MIB, 16 * MIB, 256 * MIB];
+const FLAG_SETS: [(&str, MemFlags); 5] = [
+    ("0", MemFlags::empty()),
+    ("NT", MemFlags::NONTEMPORAL),
+    ("T", MemFlags::TEMPORAL),
+    ("NODRAIN", MemFlags::NODRAIN),
+    ("NOFLUSH", MemFlags::NOFLUSH),
+];
+
+struct Options {
+    quick: bool,
+    kernels: bool,
+    reference: Option<KernelKind>,
+    filter: Option<String>,
+    dir: PathBuf,
+    rounds: usize,
+    batch: Duration,
+    file_size: usize,
+}
+
+fn parse_args() -> Options {
+    let mut o = Options {
+        quick: false,
+        kernels: false,
+        reference: None,
+        filter: None,
+        dir: PathBuf::from("/dev/shm"),
+        rounds: 21,
+        batch: Duration::from_millis(1),
+        file_size: 1024 * MIB,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--kernels" => o.kernels = true,
+            "--reference" => {
+                let name = args.next().unwrap_or_default();
+                o.reference = KernelKind::ALL.into_iter().find(|k| k.as_str() == name);
+                if o.reference.is_none_or(|k| !k.is_supported()) {
+                    eprintln!("memops: --reference needs a kernel this CPU runs, not {name:?}");
+                    std::process::exit(2);
+                }
+            }
+            "--filter" => o.filter = args.next(),
+            "--dir" => o.dir = PathBuf::from(args.next().expect("--dir needs a path")),
+            "--bench" => {}
+            other => {
+                eprintln!("memops: unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    if o.quick {
+        o.rounds = 11;
+        o.batch = Duration::from_micros(500);
+        o.file_size = 512 * MIB;
+    }
+    o
+}
+
+// ---------------------------------------------------------------- C library
+
+/// The function `name` of a `dlopen`ed library, as the function-pointer
+/// type `T`.
+///
+/// # Safety
+/// `T` is a function-pointer type matching the symbol's C signature.
+unsafe fn symbol<T: Copy>(handle: *mut c_void, name: &str) -> Result<T, String> {
+    assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<*mut c_void>());
+    let c_name = CString::new(name).unwrap();
+    // SAFETY: a valid handle and C string.
+    let p = unsafe { libc::dlsym(handle, c_name.as_ptr()) };
+    if p.is_null() {
+        return Err(format!("libpmem2.so.1 has no {name}"));
+    }
+    // SAFETY: the caller guarantees `T` is the symbol's function-pointer
+    // type; function and data pointers have the same size and
+    // representation on Linux (checked above).
+    Ok(unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) })
+}
+
+type Ret = c_int;
+#[allow(clippy::struct_field_names)] // named as the C functions
+struct CLib {
+    source_from_fd: unsafe extern "C" fn(*mut *mut c_void, c_int) -> Ret,
+    source_delete: unsafe extern "C" fn(*mut *mut c_void) -> Ret,
+    config_new: unsafe extern "C" fn(*mut *mut c_void) -> Ret,
+    config_delete: unsafe extern "C" fn(*mut *mut c_void) -> Ret,
+    config_set_gran: unsafe extern "C" fn(*mut c_void, c_int) -> Ret,
+    map_new: unsafe extern "C" fn(*mut *mut c_void, *const c_void, *const c_void) -> Ret,
+    map_delete: unsafe extern "C" fn(*mut *mut c_void) -> Ret,
+    map_addr: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
+    map_gran: unsafe extern "C" fn(*mut c_void) -> c_int,
+    get_memcpy: unsafe extern "C" fn(*mut c_void) -> MemcpyFn,
+    get_memset: unsafe extern "C" fn(*mut c_void) -> MemsetFn,
+    get_persist: unsafe extern "C" fn(*mut c_void) -> PersistFn,
+    errormsg: unsafe extern "C" fn() -> *const c_char,
+}
+
+impl CLib {
+    fn load() -> Result<CLib, String> {
+        let name = CString::new("libpmem2.so.1").unwrap();
+        // SAFETY: dlopen with a valid C string; the handle is never closed,
+        // so the symbols stay valid for the process.
+        let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        if handle.is_null() {
+            return Err("can't dlopen libpmem2.so.1 (apt-get install libpmem2)".into());
+        }
+        // SAFETY: each symbol is the libpmem2 function with the signature
+        // of its field (PMDK's libpmem2/base.h).
+        unsafe {
+            Ok(CLib {
+                source_from_fd: symbol(handle, "pmem2_source_from_fd")?,
+                source_delete: symbol(handle, "pmem2_source_delete")?,
+                config_new: symbol(handle, "pmem2_config_new")?,
+                config_delete: symbol(handle, "pmem2_config_delete")?,
+                config_set_gran: symbol(handle, "pmem2_config_set_required_store_granularity")?,
+                map_new: symbol(handle, "pmem2_map_new")?,
+                map_delete: symbol(handle, "pmem2_map_delete")?,
+                map_addr: symbol(handle, "pmem2_map_get_address")?,
+                map_gran: symbol(handle, "pmem2_map_get_store_granularity")?,
+                get_memcpy: symbol(handle, "pmem2_get_memcpy_fn")?,
+                get_memset: symbol(handle, "pmem2_get_memset_fn")?,
+                get_persist: symbol(handle, "pmem2_get_persist_fn")?,
+                errormsg: symbol(handle, "pmem2_errormsg")?,
+            })
+        }
+    }
+
+    fn check(&self, ret: Ret, what: &str) {
+        if ret != 0 {
+            // SAFETY: pmem2_errormsg returns a thread-local C string.
+            let msg = unsafe { CStr::from_ptr((self.errormsg)()) };
+            panic!("C {what}: {ret} {}", msg.to_string_lossy());
+        }
+    }
+
+    /// Maps `file` with PAGE required granularity (the forced one wins).
+    fn map(&self, file: &File) -> CMap<'_> {
+        use std::os::fd::AsRawFd;
+        let (mut src, mut cfg, mut map) = (
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        // SAFETY: out-pointers to locals; valid fd; objects freed in Drop.
+        unsafe {
+            self.check(
+                (self.source_from_fd)(&raw mut src, file.as_raw_fd()),
+                "source",
+            );
+            self.check((self.config_new)(&raw mut cfg), "config");
+            self.check((self.config_set_gran)(cfg, 2), "granularity");
+            self.check((self.map_new)(&raw mut map, cfg, src), "map_new");
+            (self.config_delete)(&raw mut cfg);
+            (self.source_delete)(&raw mut src);
+        }
+        CMap { lib: self, map }
+    }
+}
+
+struct CMap<'a> {
+    lib: &'a CLib,
+    map: *mut c_void,
+}
+
+impl Drop for CMap<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a map created by `CLib::map`, deleted once.
+        unsafe { (self.lib.map_delete)(&raw mut self.map) };
+    }
+}
+
+// ---------------------------------------------------------------- sides
+
+/// One library's functions and mapping.
+#[derive(Clone, Copy)]
+struct Side {
+    memcpy: MemcpyFn,
+    memset: MemsetFn,
+    persist: PersistFn,
+    base: *mut u8,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Op {
+    Memcpy,
+    Memset,
+    Persist,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Memcpy => "memcpy",
+            Op::Memset => "memset",
+            Op::Persist => "persist",
+        }
+    }
+}
+
+/// Where successive calls go: the same place, or walking through the file.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Hot,
+    Stream,
+}
+
+struct Cell {
+    op: Op,
+    flags: MemFlags,
+    size: usize,
+    mode: Mode,
+}
+
+/// Runs `iters` operations and returns the elapsed time.
+///
+/// Streaming, the calls walk the file from `*pos` (wrapping), and the
+/// source from the same offset. The caller picks a fresh random `*pos` for
+/// each batch of each side: in a VM some pages of the same file are
+/// markedly slower than others, and memory touched recently is faster, so
+/// fixed or lockstep positions favour one side; random ones don't.
+fn run(
+    lib: Side,
+    cell: &Cell,
+    src: &[u8],
+    file_size: usize,
+    iters: usize,
+    pos: &mut usize,
+) -> Duration {
+    let (size, flags) = (cell.size, cell.flags.bits());
+    let last = stream_span(cell, src, file_size);
+    let start = Instant::now();
+    for _ in 0..iters {
+        let off = if cell.mode == Mode::Hot { 0 } else { *pos };
+        // SAFETY: `off + size <= file_size`, inside the side's mapping, and
+        // `off + size <= src.len()`.
+        unsafe {
+            let d = lib.base.add(off).cast::<c_void>();
+            match cell.op {
+                Op::Memcpy => {
+                    black_box((lib.memcpy)(d, src.as_ptr().add(off).cast(), size, flags));
+                }
+                Op::Memset => {
+                    black_box((lib.memset)(d, 0x5a, size, flags));
+                }
+                Op::Persist => (lib.persist)(d, size),
+            }
+        }
+        if cell.mode == Mode::Stream {
+            *pos += size;
+            if *pos > last {
+                *pos = 0;
+            }
+        }
+    }
+    start.elapsed()
+}
+
+/// xorshift64: the benchmark's reproducible randomness.
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Median ns per operation for each side, measured alternately.
+/// The last offset a streaming cell may start at (only copies read `src`).
+fn stream_span(cell: &Cell, src: &[u8], file_size: usize) -> usize {
+    if cell.op == Op::Memcpy {
+        file_size.min(src.len()) - cell.size
+    } else {
+        file_size - cell.size
+    }
+}
+
+fn measure(sides: [Side; 2], cell: &Cell, src: &[u8], o: &Options) -> [f64; 2] {
+    let span = stream_span(cell, src, o.file_size);
+    let mut rng = (cell.size as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let random_pos = |rng: &mut u64| (next_random(rng) as usize % (span + 1)) & !4095;
+    // Warm up both sides, then calibrate the batch length on the first.
+    let mut pos = 0;
+    let once = run(sides[0], cell, src, o.file_size, 1, &mut pos);
+    let _ = run(sides[1], cell, src, o.file_size, 1, &mut pos);
+    let per = once.as_nanos().max(1) as f64;
+    let iters = ((o.batch.as_nanos() as f64 / per) as usize).clamp(1, 1_000_000);
+    let probe = run(sides[0], cell, src, o.file_size, iters, &mut pos);
+    let per = probe.as_nanos() as f64 / iters as f64;
+    let iters = ((o.batch.as_nanos() as f64 / per) as usize).clamp(1, 1_000_000);
+    let mut times = [Vec::new(), Vec::new()];
+    for _ in 0..o.rounds {
+        // Random order per round, so a periodic neighbour can't line up
+        // with one side.
+        let first = (next_random(&mut rng) >> 32) as usize & 1;
+        for k in 0..2 {
+            let which = (k + first) % 2;
+            let mut pos = random_pos(&mut rng);
+            let d = run(sides[which], cell, src, o.file_size, iters, &mut pos);
+            times[which].push(d.as_nanos() as f64 / iters as f64);
+        }
+    }
+    [median(&mut times[0]), median(&mut times[1])]
+}
+
+fn fmt_time(ns: f64, size: usize, op: Op) -> String {
+    if size >= MIB && op != Op::Persist {
+        format!("{:.1} GB/s", size as f64 / ns)
+    } else if ns >= 10_000.0 {
+        format!("{:.1} us", ns / 1000.0)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+fn fmt_size(size: usize) -> String {
+    if size >= MIB {
+        format!("{}M", size / MIB)
+    } else if size >= KIB {
+        format!("{}K", size / KIB)
+    } else {
+        format!("{size}")
+    }
+}
+
+fn granularity_env(g: Granularity) -> &'static str {
+    match g {
+        Granularity::Byte => "BYTE",
+        Granularity::CacheLine => "CACHE_LINE",
+        Granularity::Page => "PAGE",
+    }
+}
+
+/// A file of `size` bytes in `dir`, removed once mapped.
+fn scratch_file(dir: &Path, tag: &str, size: usize) -> File {
+    let path = dir.join(format!("pmem2-bench-{}-{tag}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.set_len(size as u64).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    file
+}
+
+/// Touches every page so the measurements see no page faults.
+fn prefault(base: *mut u8, size: usize) {
+    // SAFETY: `base..base+size` is a writable mapping.
+    unsafe { std::ptr::write_bytes(base, 1, size) };
+}
+
+struct Summary {
+    worst: Option<(f64, String)>,
+    rows: usize,
+    nt_copy_256m: Option<[f64; 2]>,
+}
+
+fn print_row(label: &str, cell: &Cell, t: [f64; 2], summary: &mut Summary) {
+    let ratio = t[1] / t[0];
+    println!(
+        "{label:<11} {:<8} {:<8} {:>5} {:<6} {:>12} {:>12} {:>6.2}x",
+        cell.op.name(),
+        FLAG_SETS
+            .iter()
+            .find(|(_, f)| *f == cell.flags)
+            .map_or("?", |(n, _)| n),
+        fmt_size(cell.size),
+        if cell.mode == Mode::Hot {
+            "hot"
+        } else {
+            "stream"
+        },
+        fmt_time(t[0], cell.size, cell.op),
+        fmt_time(t[1], cell.size, cell.op),
+        ratio
+    );
+    summary.rows += 1;
+    if summary.worst.as_ref().is_none_or(|(r, _)| ratio < *r) {
+        summary.worst = Some((
+            ratio,
+            format!(
+                "{label} {} {:?} {}",
+                cell.op.name(),
+                cell.flags,
+                fmt_size(cell.size)
+            ),
+        ));
+    }
+}
+
+fn header() {
+    println!(
+        "{:<11} {:<8} {:<8} {:>5} {:<6} {:>12} {:>12} {:>7}",
+        "granularity", "op", "flags", "size", "mode", "pmem2", "C", "C/pmem2"
+    );
+}
+
+fn cells(quick: bool) -> Vec<Cell> {
+    let mut v = Vec::new();
+    for op in [Op::Memcpy, Op::Memset, Op::Persist] {
+        let flag_sets: &[(&str, MemFlags)] = if op == Op::Persist {
+            &FLAG_SETS[..1]
+        } else {
+            &FLAG_SETS
+        };
+        for &(_, flags) in flag_sets {
+            for size in SIZES {
+                if quick && size == 16 * MIB {
+                    continue;
+                }
+                if size <= MIB {
+                    v.push(Cell {
+                        op,
+                        flags,
+                        size,
+                        mode: Mode::Hot,
+                    });
+                }
+                if size >= MIB {
+                    v.push(Cell {
+                        op,
+                        flags,
+                        size,
+                        mode: Mode::Stream,
+                    });
+                }
+            }
+        }
+    }
+    v
+}
+
+fn matches(o: &Options, text: &str) -> bool {
+    o.filter.as_ref().is_none_or(|f| text.contains(f.as_str()))
+}
+
+fn main() {
+    let o = parse_args();
+    let lib = match CLib::load() {
+        Ok(lib) => lib,
+        Err(e) => {
+            eprintln!("memops: {e}");
+            std::process::exit(1);
+        }
+    };
+    let info = mem::info();
+    println!(
+        "pmem2 kernel {} (flush {}, movnt threshold {}, wc workaround {}); files in {}; {} rounds, medians",
+        info.kernel,
+        info.flush,
+        info.movnt_threshold,
+        info.wc_workaround,
+        o.dir.display(),
+        o.rounds
+    );
+    let src: Vec<u8> = (0..256 * MIB + 4096).map(|i| (i * 7) as u8).collect();
+    let mut summary = Summary {
+        worst: None,
+        rows: 0,
+        nt_copy_256m: None,
+    };
+
+    if o.kernels {
+        kernels(&o, &lib, &src);
+        machine(&o, &src, &summary);
+        return;
+    }
+
+    header();
+    for g in [Granularity::Page, Granularity::CacheLine, Granularity::Byte] {
+        let label = g.as_str();
+        if !cells(o.quick)
+            .iter()
+            .any(|c| matches(&o, &format!("{label} {} {}", c.op.name(), fmt_size(c.size))))
+        {
+            continue;
+        }
+        std::env::set_var("PMEM2_FORCE_GRANULARITY", granularity_env(g));
+        // Both libraries map the same file, so they write to the same
+        // physical pages (in a VM, pages differ in speed).
+        let file = scratch_file(&o.dir, "data", o.file_size);
+        let source = Source::from_file(&file).unwrap();
+        let rmap = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
+        let cmap = lib.map(&file);
+        // SAFETY: a live C map.
+        let cg = unsafe { (lib.map_gran)(cmap.map) };
+        assert_eq!(rmap.store_granularity(), g);
+        assert_eq!(cg, g as c_int, "C granularity");
+        let rust = Side {
+            memcpy: mem::memcpy_fn(g),
+            memset: mem::memset_fn(g),
+            persist: pmem2::persist::persist_fn(g),
+            base: rmap.addr(),
+        };
+        // SAFETY: live C map; the getters never fail.
+        let c = unsafe {
+            Side {
+                memcpy: (lib.get_memcpy)(cmap.map),
+                memset: (lib.get_memset)(cmap.map),
+                persist: (lib.get_persist)(cmap.map),
+                base: (lib.map_addr)(cmap.map).cast(),
+            }
+        };
+        prefault(rust.base, o.file_size);
+        prefault(c.base, o.file_size);
+        for cell in cells(o.quick) {
+            let text = format!("{label} {} {}", cell.op.name(), fmt_size(cell.size));
+            if !matches(&o, &text) {
+                continue;
+            }
+            let t = measure([rust, c], &cell, &src, &o);
+            print_row(label, &cell, t, &mut summary);
+            if g == Granularity::CacheLine
+                && cell.op == Op::Memcpy
+                && cell.flags == MemFlags::NONTEMPORAL
+                && cell.size == 256 * MIB
+            {
+                summary.nt_copy_256m = Some(t);
+            }
+        }
+        drop(rmap);
+    }
+    std::env::remove_var("PMEM2_FORCE_GRANULARITY");
+    if matches(&o, "map") {
+        map_cycle(&o, &lib, &mut summary);
+    }
+    machine(&o, &src, &summary);
+    if let Some((ratio, what)) = summary.worst {
+        println!(
+            "\n{} cells; lowest C/pmem2 ratio {ratio:.2}x at {what}",
+            summary.rows
+        );
+    }
+}
+
+/// Map creation + deletion, 2 MiB file, PAGE granularity.
+fn map_cycle(o: &Options, lib: &CLib, summary: &mut Summary) {
+    let file_r = scratch_file(&o.dir, "map-r", 2 * MIB);
+    let file_c = scratch_file(&o.dir, "map-c", 2 * MIB);
+    let source = Source::from_file(&file_r).unwrap();
+    let config = Config::with_granularity(Granularity::Page);
+    let iters = if o.quick { 200 } else { 500 };
+    let mut times = [Vec::new(), Vec::new()];
+    for round in 0..o.rounds {
+        for k in 0..2 {
+            let which = (k + round) % 2;
+            let t = Instant::now();
+            for _ in 0..iters {
+                if which == 0 {
+                    Map::new(&config, &source).unwrap().delete().unwrap();
+                } else {
+                    drop(black_box(lib.map(&file_c)));
+                }
+            }
+            times[which].push(t.elapsed().as_nanos() as f64 / f64::from(iters));
+        }
+    }
+    let t = [median(&mut times[0]), median(&mut times[1])];
+    let ratio = t[1] / t[0];
+    println!(
+        "{:<11} {:<8} {:<8} {:>5} {:<6} {:>12} {:>12} {:>6.2}x",
+        "page",
+        "map+del",
+        "-",
+        "2M",
+        "-",
+        fmt_time(t[0], 0, Op::Persist),
+        fmt_time(t[1], 0, Op::Persist),
+        ratio
+    );
+    summary.rows += 1;
+    if summary.worst.as_ref().is_none_or(|(r, _)| ratio < *r) {
+        summary.worst = Some((ratio, "map create+delete".into()));
+    }
+}
+
+// ---------------------------------------------------------------- machine references
+
+unsafe extern "C" fn plain_nt_memcpy(
+    d: *mut c_void,
+    s: *const c_void,
+    n: usize,
+    _: u32,
+) -> *mut c_void {
+    // SAFETY: the benchmark passes valid, 64-aligned ranges of 256-byte multiples.
+    unsafe { nt_copy(d.cast(), s.cast(), n) };
+    d
+}
+
+unsafe extern "C" fn plain_nt_memset(d: *mut c_void, _: c_int, n: usize, _: u32) -> *mut c_void {
+    // SAFETY: as above.
+    unsafe { nt_fill(d.cast(), n) };
+    d
+}
+
+unsafe extern "C" fn glibc_memcpy(
+    d: *mut c_void,
+    s: *const c_void,
+    n: usize,
+    _: u32,
+) -> *mut c_void {
+    // SAFETY: the benchmark passes valid, non-overlapping ranges.
+    unsafe { libc::memcpy(d, s, n) }
+}
+
+unsafe extern "C" fn glibc_memset(d: *mut c_void, c: c_int, n: usize, _: u32) -> *mut c_void {
+    // SAFETY: the benchmark passes a valid range.
+    unsafe { libc::memset(d, c, n) }
+}
+
+/// pmem2's cache-line memcpy/memset, non-temporal, against the machine's
+/// own loops and glibc, interleaved like the other cells.
+fn machine(o: &Options, src: &[u8], summary: &Summary) {
+    let file = scratch_file(&o.dir, "machine", o.file_size);
+    let source = Source::from_file(&file).unwrap();
+    let map = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
+    let base = map.addr();
+    prefault(base, o.file_size);
+    let g = Granularity::CacheLine;
+    let pmem2 = Side {
+        memcpy: mem::memcpy_fn(g),
+        memset: mem::memset_fn(g),
+        persist: pmem2::persist::persist_fn(g),
+        base,
+    };
+    let plain = Side {
+        memcpy: plain_nt_memcpy,
+        memset: plain_nt_memset,
+        ..pmem2
+    };
+    let glibc = Side {
+        memcpy: glibc_memcpy,
+        memset: glibc_memset,
+        ..pmem2
+    };
+    println!("\npmem2 (cache_line, NONTEMPORAL) against the machine, streaming; pmem2's share of the reference's bandwidth:");
+    for size in [MIB, 256 * MIB] {
+        for (op, reference, name) in [
+            (Op::Memcpy, plain, "plain NT copy"),
+            (Op::Memcpy, glibc, "glibc memcpy"),
+            (Op::Memset, plain, "plain NT fill"),
+            (Op::Memset, glibc, "glibc memset"),
+        ] {
+            let cell = Cell {
+                op,
+                flags: MemFlags::NONTEMPORAL,
+                size,
+                mode: Mode::Stream,
+            };
+            if !matches(o, &format!("machine {} {}", op.name(), fmt_size(size))) {
+                continue;
+            }
+            let [r, m] = measure([pmem2, reference], &cell, src, o);
+            println!(
+                "  {:<7} {:>5}  pmem2 {:>12}  {name:<14} {:>12}  {:>4.0}%",
+                op.name(),
+                fmt_size(size),
+                fmt_time(r, size, op),
+                fmt_time(m, size, op),
+                100.0 * m / r
+            );
+        }
+    }
+    println!("  (plain NT copy: {})", nt_loop_name());
+    if let Some([r, c]) = summary.nt_copy_256m {
+        println!(
+            "  cache_line memcpy NONTEMPORAL 256M in the table: pmem2/C = {:.2}x",
+            c / r
+        );
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn nt_loop_name() -> &'static str {
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        "AVX-512 vmovntdq, 4 lines per iteration"
+    } else {
+        "SSE2 movntdq"
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn nt_loop_name() -> &'static str {
+    "ptr::copy_nonoverlapping (no NT stores)"
+}
+
+/// A plain non-temporal copy: 64-byte aligned `dst`, `len` a multiple of 256.
+///
+/// # Safety
+/// `dst` writable and `src` readable for `len` bytes.
+#[cfg(target_arch = "x86_64")]
+unsafe fn nt_copy(dst: *mut u8, src: *const u8, len: usize) {
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F; forwarded contract.
+        unsafe { nt_copy_avx512(dst, src, len) }
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { nt_copy_sse2(dst, src, len) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn nt_copy_avx512(dst: *mut u8, src: *const u8, len: usize) {
+    use std::arch::x86_64::{_mm512_loadu_si512, _mm512_stream_si512, _mm_sfence};
+    let mut i = 0;
+    // SAFETY: `i + 256 <= len`; `dst + i` is 64-aligned; sfence at the end.
+    unsafe {
+        while i + 256 <= len {
+            let v0 = _mm512_loadu_si512(src.add(i).cast());
+            let v1 = _mm512_loadu_si512(src.add(i + 64).cast());
+            let v2 = _mm512_loadu_si512(src.add(i + 128).cast());
+            let v3 = _mm512_loadu_si512(src.add(i + 192).cast());
+            _mm512_stream_si512(dst.add(i).cast(), v0);
+            _mm512_stream_si512(dst.add(i + 64).cast(), v1);
+            _mm512_stream_si512(dst.add(i + 128).cast(), v2);
+            _mm512_stream_si512(dst.add(i + 192).cast(), v3);
+            i += 256;
+        }
+        _mm_sfence();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe fn nt_copy_sse2(dst: *mut u8, src: *const u8, len: usize) {
+    use std::arch::x86_64::{_mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+    let mut i = 0;
+    // SAFETY: `i + 16 <= len`; `dst + i` 16-aligned; sfence at the end.
+    unsafe {
+        while i + 16 <= len {
+            _mm_stream_si128(dst.add(i).cast(), _mm_loadu_si128(src.add(i).cast()));
+            i += 16;
+        }
+        _mm_sfence();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe fn nt_fill(dst: *mut u8, len: usize) {
+    use std::arch::x86_64::{_mm_set1_epi8, _mm_sfence, _mm_stream_si128};
+    let mut i = 0;
+    // SAFETY: `i + 16 <= len`; `dst + i` 16-aligned; sfence at the end.
+    unsafe {
+        let v = _mm_set1_epi8(1);
+        while i + 16 <= len {
+            _mm_stream_si128(dst.add(i).cast(), v);
+            i += 16;
+        }
+        _mm_sfence();
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn nt_copy(dst: *mut u8, src: *const u8, len: usize) {
+    // SAFETY: forwarded contract.
+    unsafe { std::ptr::copy_nonoverlapping(src, dst, len) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn nt_fill(dst: *mut u8, len: usize) {
+    // SAFETY: forwarded contract.
+    unsafe { std::ptr::write_bytes(dst, 1, len) }
+}
+
+// ---------------------------------------------------------------- kernel sweep
+
+/// Every pmem2 kernel this CPU runs, forced, against C's default, at cache
+/// line granularity: how the default kernel was chosen.
+fn kernels(o: &Options, lib: &CLib, src: &[u8]) {
+    std::env::set_var("PMEM2_FORCE_GRANULARITY", "CACHE_LINE");
+    let file = scratch_file(&o.dir, "data", o.file_size);
+    let source = Source::from_file(&file).unwrap();
+    let rmap = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
+    let cmap = lib.map(&file);
+    prefault(rmap.addr(), o.file_size);
+    // SAFETY: live C map.
+    let c = unsafe {
+        Side {
+            memcpy: (lib.get_memcpy)(cmap.map),
+            memset: (lib.get_memset)(cmap.map),
+            persist: (lib.get_persist)(cmap.map),
+            base: (lib.map_addr)(cmap.map).cast(),
+        }
+    };
+    prefault(c.base, o.file_size);
+    let (c, reference) = match o.reference {
+        Some(kind) => {
+            let ops = mem::ops_with(kind, Granularity::CacheLine).unwrap();
+            let side = Side {
+                memcpy: ops.memmove,
+                memset: ops.memset,
+                persist: c.persist,
+                base: c.base,
+            };
+            (side, format!("pmem2 {kind}"))
+        }
+        None => (c, "C default".to_owned()),
+    };
+    println!("kernel sweep, cache_line; columns: kernel, {reference}, {reference}/kernel");
+    header();
+    let mut summary = Summary {
+        worst: None,
+        rows: 0,
+        nt_copy_256m: None,
+    };
+    for kind in KernelKind::ALL.into_iter().filter(|k| k.is_supported()) {
+        let ops = mem::ops_with(kind, Granularity::CacheLine).unwrap();
+        let rust = Side {
+            memcpy: ops.memmove,
+            memset: ops.memset,
+            persist: pmem2::persist::persist_fn(Granularity::CacheLine),
+            base: rmap.addr(),
+        };
+        for (op, flags, size, mode) in [
+            (Op::Memcpy, MemFlags::NONTEMPORAL, 256 * MIB, Mode::Stream),
+            (Op::Memcpy, MemFlags::NONTEMPORAL, MIB, Mode::Hot),
+            (Op::Memcpy, MemFlags::NONTEMPORAL, 4 * KIB, Mode::Hot),
+            (Op::Memcpy, MemFlags::TEMPORAL, 256 * MIB, Mode::Stream),
+            (Op::Memcpy, MemFlags::TEMPORAL, 4 * KIB, Mode::Hot),
+            (Op::Memcpy, MemFlags::empty(), 64, Mode::Hot),
+            (Op::Memset, MemFlags::NONTEMPORAL, 256 * MIB, Mode::Stream),
+            (Op::Memset, MemFlags::TEMPORAL, 4 * KIB, Mode::Hot),
+        ] {
+            let cell = Cell {
+                op,
+                flags,
+                size,
+                mode,
+            };
+            if !matches(o, &format!("{kind} {} {}", op.name(), fmt_size(size))) {
+                continue;
+            }
+            let t = measure([rust, c], &cell, src, o);
+            print_row(kind.as_str(), &cell, t, &mut summary);
+        }
+    }
+    std::env::remove_var("PMEM2_FORCE_GRANULARITY");
+}
