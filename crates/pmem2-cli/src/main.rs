@@ -99,12 +99,34 @@ pub fn usage_error(subcommand: &str, message: &str) -> ! {
         .find_subcommand(subcommand)
         .cloned()
         .unwrap_or_else(Cli::command);
-    cmd.error(clap::error::ErrorKind::ArgumentConflict, message)
-        .exit()
+    exit_usage(&cmd.error(clap::error::ErrorKind::ArgumentConflict, message))
+}
+
+/// Exits on a clap error: help and version go to stdout with status 0;
+/// usage errors to stderr with status 2, and, when `--json` was asked for,
+/// as `{"error": ..., "usage": true}` on stdout too.
+fn exit_usage(err: &clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let is_usage = !matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if is_usage && std::env::args_os().any(|a| a == "--json") {
+        let rendered = err.render().to_string();
+        let first = rendered.lines().next().unwrap_or("usage error");
+        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let _ = util::emit(&format!(
+            "{}\n",
+            serde_json::json!({ "error": message, "usage": true })
+        ));
+    }
+    err.exit()
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| exit_usage(&e));
     let common = cli.command.common();
     let result = match &cli.command {
         Command::Info(args) => info::run(args),

@@ -365,5 +365,21 @@ fn usage_errors_exit_2() {
         let out = pmem2(args, &dir.0);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         assert!(!out.stderr.is_empty());
+        assert!(out.stdout.is_empty(), "no JSON without --json");
     }
+    // With --json, the usage error is a JSON object on stdout as well.
+    for args in [
+        &["copy", "--json", "onlyone"][..],
+        &["bench", "--json", "--quick", "--full"],
+        &["info", "--json", "--bogus"],
+    ] {
+        let out = pmem2(args, &dir.0);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["usage"], true, "{v}");
+        assert!(!v["error"].as_str().unwrap().is_empty(), "{v}");
+    }
+    let help = pmem2(&["copy", "--help"], &dir.0);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--zero"));
 }
