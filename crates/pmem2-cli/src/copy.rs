@@ -76,15 +76,16 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
         (None, Some(r)) => r.remaining(),
         (None, None) => None,
     };
+    // Check SRC's range before DST is created or grown.
+    if let (Some(r), Some(n)) = (&reader, length) {
+        r.check_range(n)?;
+    }
     let mut writer = Writer::open(dst, args.offset, length, args.zero)?;
     let length = if args.zero {
         length.or_else(|| writer.remaining(args.offset))
     } else {
         length
     };
-    if let (Some(r), Some(n)) = (&reader, length) {
-        r.check_range(n)?;
-    }
 
     let mut progress = Progress::new(
         if args.zero { "zero" } else { "copy" },
