@@ -232,7 +232,6 @@ impl<'fd> Source<'fd> {
         }
         Ok(alignment)
     }
-
 }
 
 impl Source<'static> {
@@ -310,7 +309,6 @@ fn size_from(st: &Stat, file_type: FileType, sysfs: &Path) -> Result<usize> {
         )
     })
 }
-
 
 fn stat_fd(fd: BorrowedFd<'_>) -> Result<Stat> {
     fstat(fd).map_err(|errno| match errno {

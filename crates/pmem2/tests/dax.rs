@@ -26,6 +26,9 @@
 //!    (first boot only) or `Both` (a test that persists data in the first boot and checks it
 //!    in the second).
 
+#[path = "dax/ras.rs"]
+mod ras;
+
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -155,6 +158,29 @@ const TESTS: &[DaxTest] = &[
         Both,
         persist_survives_power_cut,
     ),
+    test("ras_fsdax_deep_flush", Fsdax, Once, |_, t| {
+        ras::fsdax_deep_flush(&t.path)
+    }),
+    test("ras_fsdax_identity", Fsdax, Once, |_, t| {
+        ras::fsdax_identity(&t.path)
+    }),
+    test("ras_devdax_deep_flush", Devdax, Once, |_, t| {
+        ras::devdax_deep_flush(&t.path)
+    }),
+    test("ras_devdax_geometry", Devdax, Once, |_, t| {
+        ras::devdax_geometry(&t.path)
+    }),
+    test("ras_devdax_mcsafe", Devdax, Once, |_, t| {
+        ras::devdax_mcsafe(&t.path)
+    }),
+    test("ras_devdax_bad_blocks_and_usc", Devdax, Once, |_, t| {
+        ras::devdax_bad_blocks_and_usc(&t.path)
+    }),
+    // Last: an emulated NVDIMM can't clear poison, so the injected sector
+    // stays bad until the next boot.
+    test("ras_fsdax_bad_block", Fsdax, Once, |_, t| {
+        ras::fsdax_bad_block(&t.path)
+    }),
 ];
 
 /// What every test may look at.

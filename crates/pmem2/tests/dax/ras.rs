@@ -1,13 +1,7 @@
 //! RAS checks on real DAX (emulated NVDIMMs in the `cargo xtask dax-test`
-//! guest). Shared by `tests/dax_ras.rs` (stand-alone) and, when registered,
-//! by the DAX suite `tests/dax.rs`:
-//!
-//! ```ignore
-//! #[path = "dax_ras/cases.rs"]
-//! mod ras_cases;
-//! // in TESTS, e.g.:
-//! test("fsdax_deep_flush", Fsdax, Once, |_, t| ras_cases::fsdax_deep_flush(&t.path)),
-//! ```
+//! guest): deep flush, bad blocks (injected), mcsafe I/O, device DAX
+//! geometry, NUMA node and unsafe shutdown count. Registered in the DAX
+//! suite's `TESTS` table (`tests/dax.rs`).
 //!
 //! Every case returns `Ok(detail)` or `Err(why)`. `fsdax_bad_block` must run
 //! **last** in a boot: an emulated NVDIMM can't clear poison (no firmware
@@ -27,24 +21,6 @@ use pmem2::{BadBlock, BadBlockContext, Config, Granularity, Map, Source};
 
 /// `Ok(detail)` or `Err(why)`.
 pub type Outcome = Result<String, String>;
-
-/// A case over an fsdax mount point or a device DAX path.
-pub type Case = fn(&Path) -> Outcome;
-
-/// The fsdax cases, in run order (the bad-block case last).
-pub const FSDAX_CASES: &[(&str, Case)] = &[
-    ("ras_fsdax_deep_flush", fsdax_deep_flush),
-    ("ras_fsdax_identity", fsdax_identity),
-    ("ras_fsdax_bad_block", fsdax_bad_block),
-];
-
-/// The devdax cases, in run order.
-pub const DEVDAX_CASES: &[(&str, Case)] = &[
-    ("ras_devdax_deep_flush", devdax_deep_flush),
-    ("ras_devdax_geometry", devdax_geometry),
-    ("ras_devdax_mcsafe", devdax_mcsafe),
-    ("ras_devdax_bad_blocks_and_usc", devdax_bad_blocks_and_usc),
-];
 
 const MIB: usize = 1 << 20;
 
