@@ -59,9 +59,14 @@ fn expect_code<T>(r: pmem2::Result<T>, code: i32, what: &str) -> Result<(), Stri
     }
 }
 
-fn deep_flush_common(source: &Source<'_>) -> Outcome {
-    let mut map =
-        Map::new(&Config::with_granularity(Granularity::Page), source).map_err(e2s("Map::new"))?;
+/// Deep flush through a map of `[offset, offset + 4 MiB)` of `source`.
+fn deep_flush_common(source: &Source<'_>, offset: usize) -> Outcome {
+    let mut config = Config::with_granularity(Granularity::Page);
+    config
+        .set_offset(offset)
+        .map_err(e2s("set_offset"))?
+        .set_length(4 * MIB);
+    let mut map = Map::new(&config, source).map_err(e2s("Map::new"))?;
     let len = map.size().min(4 * MIB);
     map.write(0, &vec![0x5a; 4096]).map_err(e2s("write"))?;
     map.deep_flush(0, len).map_err(e2s("deep_flush"))?;
@@ -79,14 +84,16 @@ fn deep_flush_common(source: &Source<'_>) -> Outcome {
 pub fn fsdax_deep_flush(dir: &Path) -> Outcome {
     let file = file_in(dir, "pmem2-ras-deep-flush", 4 * MIB, 0)?;
     let source = Source::from_file(&file).map_err(e2s("Source"))?;
-    deep_flush_common(&source)
+    deep_flush_common(&source, 0)
 }
 
 /// Deep flush of a device DAX mapping: CPU flush and `regionN/deep_flush`.
 pub fn devdax_deep_flush(dev: &Path) -> Outcome {
     let file = open_dev(dev)?;
     let source = Source::from_file(&file).map_err(e2s("Source"))?;
-    let detail = deep_flush_common(&source)?;
+    // Far from the start of the device, where the persistence test keeps
+    // the data it checks after the power cut.
+    let detail = deep_flush_common(&source, 64 * MIB)?;
     let m = Sysfs::default()
         .find(&source.id())
         .map_err(e2s("find"))?
