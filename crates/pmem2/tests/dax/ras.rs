@@ -172,6 +172,12 @@ pub fn devdax_mcsafe(dev: &Path) -> Outcome {
     let size = source.size().map_err(e2s("size"))?;
     let data: Vec<u8> = (0..300u32).map(|i| (i * 7 % 256) as u8).collect();
     let off = size - 1000;
+    // The persistence test checks the device's last page after the power
+    // cut: keep what is there and put it back.
+    let mut saved = vec![0u8; data.len()];
+    source
+        .pread_mcsafe(&mut saved, off)
+        .map_err(e2s("pread_mcsafe"))?;
     source
         .pwrite_mcsafe(&data, off)
         .map_err(e2s("pwrite_mcsafe"))?;
@@ -179,6 +185,9 @@ pub fn devdax_mcsafe(dev: &Path) -> Outcome {
     source
         .pread_mcsafe(&mut back, off)
         .map_err(e2s("pread_mcsafe"))?;
+    source
+        .pwrite_mcsafe(&saved, off)
+        .map_err(e2s("pwrite_mcsafe (restore)"))?;
     if back != data {
         return Err("read back differs".into());
     }
