@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod capi;
+mod dax;
 
 type Task = fn(&[String]) -> Result<(), String>;
 
@@ -30,6 +31,11 @@ const TASKS: &[(&str, &str, Task)] = &[
         "c-test",
         "C library tests: symbols, headers, differential run against PMDK, examples",
         capi::c_test,
+    ),
+    (
+        "dax-test",
+        "run the DAX suite in a QEMU guest with emulated NVDIMMs (docs/dax-vm.md)",
+        dax::run,
     ),
 ];
 

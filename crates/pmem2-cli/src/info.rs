@@ -1,13 +1,15 @@
 //! `pmem2 info [PATH] [--json]`.
 
-use std::fs::File;
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use pmem2::sys::linux::nd::{NamespaceMode, PersistenceDomain, Sysfs};
 use pmem2::sys::linux::{eadr, SYSFS_ROOT};
-use pmem2::{Config, Granularity, Map, Protection, Source};
+use pmem2::{BadBlockContext, Config, Error, Granularity, Map, Protection, Source};
 use serde_json::{json, Value};
+
+use crate::util::{emit, open_rw_or_ro, pmem_err, TempFile};
+use crate::Common;
 
 /// Arguments of `pmem2 info`.
 #[derive(Debug, Args)]
@@ -15,61 +17,29 @@ pub struct InfoArgs {
     /// File or device DAX to examine (default: a temporary file created in
     /// the current directory and removed afterwards).
     pub path: Option<PathBuf>,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
 }
 
-/// A temporary probe file, removed on drop.
-struct Probe(PathBuf);
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
+/// Runs `pmem2 info`.
 pub fn run(args: &InfoArgs) -> Result<(), String> {
     let (path, _probe) = if let Some(p) = &args.path {
         (p.clone(), None)
     } else {
-        let p = std::env::current_dir()
-            .map_err(|e| format!("current directory: {e}"))?
-            .join(format!(".pmem2-info-{}", std::process::id()));
-        std::fs::write(&p, vec![0u8; 4096])
-            .map_err(|e| format!("cannot create probe file {}: {e}", p.display()))?;
-        (p.clone(), Some(Probe(p)))
+        let probe = TempFile::create("info", 4096)?;
+        (probe.path().to_path_buf(), Some(probe))
     };
     let report = report(&path)?;
-    if args.json {
-        println!("{report}");
+    if args.common.json {
+        emit(&format!("{report}\n"))
     } else {
-        print_text(&report);
-    }
-    Ok(())
-}
-
-/// Opens read-write if allowed, else read-only.
-fn open(path: &Path) -> Result<(File, bool), String> {
-    match File::options().read(true).write(true).open(path) {
-        Ok(f) => Ok((f, true)),
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
-            ) =>
-        {
-            File::open(path)
-                .map(|f| (f, false))
-                .map_err(|e| format!("{}: {e}", path.display()))
-        }
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        emit(&text(&report))
     }
 }
 
 fn report(path: &Path) -> Result<Value, String> {
-    let (file, writable) = open(path)?;
-    let fail = |e: pmem2::Error| format!("{}: {e} ({})", path.display(), e.code_name());
+    let (file, writable) = open_rw_or_ro(path)?;
+    let fail = pmem_err(path);
     let source = Source::from_file(&file).map_err(fail)?;
     let size = source.size().map_err(fail)?;
     let alignment = source.alignment().map_err(fail)?;
@@ -84,7 +54,15 @@ fn report(path: &Path) -> Result<Value, String> {
         config.set_protection(Protection::READ);
     }
     let map = Map::new(&config, &source).map_err(fail)?;
+    let nd = namespace(&source);
+    let bad_blocks = match BadBlockContext::new(&source) {
+        Ok(ctx) => ctx
+            .collect::<pmem2::Result<Vec<_>>>()
+            .map_or_else(|e| Value::from(format!("error: {e}")), |v| v.len().into()),
+        Err(e) => ras_value::<u64>(Err(e)),
+    };
 
+    let mem = pmem2::mem::info();
     let regions: Vec<Value> = eadr::regions(Path::new(SYSFS_ROOT))
         .into_iter()
         .map(|r| json!({ "name": r.name, "persistence_domain": r.persistence_domain }))
@@ -99,37 +77,101 @@ fn report(path: &Path) -> Result<Value, String> {
         "granularity": map.store_granularity().as_str(),
         "forced_granularity": std::env::var("PMEM2_FORCE_GRANULARITY").ok(),
         "flush": pmem2::flush_kind().as_str(),
+        "mem_kernel": mem.kernel.as_str(),
+        "movnt_threshold": mem.movnt_threshold,
         "eadr": pmem2::map::platform_is_eadr(),
         "regions": regions,
+        "namespace": nd,
+        "bad_blocks": bad_blocks,
+        "unsafe_shutdown_count": ras_value(source.device_usc()),
+        "device_id": ras_value(source.device_id()),
+        "numa_node": ras_value(source.numa_node()),
     }))
 }
 
-fn print_text(r: &Value) {
-    println!("platform");
-    println!(
+/// A RAS answer for JSON: the value, `"not supported"` (PMDK's NOSUPP, or
+/// no NVDIMM behind the source), or `"error: ..."`.
+fn ras_value<T: Into<Value>>(result: pmem2::Result<T>) -> Value {
+    match result {
+        Ok(v) => v.into(),
+        Err(Error::NotSupported(_) | Error::DaxRegionNotFound(_)) => "not supported".into(),
+        Err(e) => format!("error: {e}").into(),
+    }
+}
+
+/// The NVDIMM region and namespace behind the source, `null` when none.
+fn namespace(source: &Source<'_>) -> Value {
+    let sysfs = Sysfs::default();
+    let m = match sysfs.find(&source.id()) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Value::Null,
+        Err(e) => return format!("error: {e}").into(),
+    };
+    let mode = match m.namespace.kind() {
+        NamespaceMode::Fsdax => "fsdax",
+        NamespaceMode::Devdax => "devdax",
+        NamespaceMode::Sector => "sector",
+        NamespaceMode::Raw => "raw",
+    };
+    let domain = match m.region.persistence_domain() {
+        Ok(Some(PersistenceDomain::CpuCache)) => "cpu_cache".into(),
+        Ok(Some(PersistenceDomain::MemoryController)) => "memory_controller".into(),
+        Ok(Some(PersistenceDomain::None)) => "none".into(),
+        Ok(None) => Value::Null,
+        Err(e) => format!("error: {e}").into(),
+    };
+    let bounds = m.namespace.bounds(&sysfs, &m.region).ok();
+    json!({
+        "region": format!("region{}", m.region.id),
+        "region_size": m.region.size().ok(),
+        "region_numa_node": m.region.numa_node().ok(),
+        "persistence_domain": domain,
+        "namespace": m.namespace.name,
+        "mode": mode,
+        "block_device": m.block_device,
+        "dax_device": m.dax_device,
+        "data_offset": bounds.map(|b| b.0),
+        "data_size": bounds.map(|b| b.1),
+    })
+}
+
+fn text(r: &Value) -> String {
+    let mut out = String::new();
+    outln!(out, "platform");
+    outln!(
+        out,
         "  flush instruction   {}",
         r["flush"].as_str().unwrap_or("?")
     );
-    println!("  eADR                {}", yes_no(r["eadr"].as_bool()));
+    outln!(
+        out,
+        "  memcpy kernel       {} (non-temporal from {} bytes)",
+        r["mem_kernel"].as_str().unwrap_or("?"),
+        r["movnt_threshold"]
+    );
+    outln!(out, "  eADR                {}", yes_no(r["eadr"].as_bool()));
     let regions = r["regions"].as_array().map_or(&[][..], Vec::as_slice);
     if regions.is_empty() {
-        println!("  NVDIMM regions      none");
+        outln!(out, "  NVDIMM regions      none");
     }
     for region in regions {
-        println!(
+        outln!(
+            out,
             "  {:<19} persistence_domain {}",
             region["name"].as_str().unwrap_or("?"),
             region["persistence_domain"].as_str().unwrap_or("(absent)")
         );
     }
-    println!("{}", r["path"].as_str().unwrap_or("?"));
-    println!(
+    outln!(out, "{}", r["path"].as_str().unwrap_or("?"));
+    outln!(
+        out,
         "  source type         {}",
         r["source_type"].as_str().unwrap_or("?")
     );
-    println!("  size                {}", r["size"]);
-    println!("  alignment           {}", r["alignment"]);
-    println!(
+    outln!(out, "  size                {}", r["size"]);
+    outln!(out, "  alignment           {}", r["alignment"]);
+    outln!(
+        out,
         "  MAP_SYNC            {}",
         if r["map_sync"].as_bool() == Some(true) {
             "accepted"
@@ -141,10 +183,47 @@ fn print_text(r: &Value) {
         .as_str()
         .map(|v| format!(" (PMEM2_FORCE_GRANULARITY={v})"))
         .unwrap_or_default();
-    println!(
+    outln!(
+        out,
         "  store granularity   {}{forced}",
         r["granularity"].as_str().unwrap_or("?")
     );
+    let ns = &r["namespace"];
+    if let Some(region) = ns["region"].as_str() {
+        outln!(
+            out,
+            "  namespace           {} ({}) in {region}, persistence domain {}",
+            ns["namespace"].as_str().unwrap_or("?"),
+            ns["mode"].as_str().unwrap_or("?"),
+            ns["persistence_domain"].as_str().unwrap_or("unknown"),
+        );
+        let dev = ns["dax_device"]
+            .as_str()
+            .or(ns["block_device"].as_str())
+            .unwrap_or("?");
+        outln!(
+            out,
+            "  device              {dev}, data at {} ({} bytes)",
+            ns["data_offset"],
+            ns["data_size"]
+        );
+    } else {
+        outln!(out, "  namespace           none (not on an NVDIMM)");
+    }
+    outln!(out, "  bad blocks          {}", plain(&r["bad_blocks"]));
+    outln!(
+        out,
+        "  unsafe shutdowns    {}",
+        plain(&r["unsafe_shutdown_count"])
+    );
+    outln!(out, "  device id           {}", plain(&r["device_id"]));
+    outln!(out, "  NUMA node           {}", plain(&r["numa_node"]));
+    out
+}
+
+/// A JSON scalar without quotes.
+fn plain(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
 }
 
 fn yes_no(v: Option<bool>) -> &'static str {

@@ -66,7 +66,10 @@ enum State {
 /// not borrow the source.
 #[derive(Debug)]
 pub struct BadBlockContext {
-    fd: OwnedFd,
+    /// A duplicate of the source's descriptor, for clearing; `None` when
+    /// it could not be duplicated and no NVDIMM backs the source (PMDK
+    /// creates such a context without touching the descriptor).
+    fd: Option<OwnedFd>,
     file_type: FileType,
     state: State,
     /// Device DAX: the bus device and the physical address of the
@@ -174,12 +177,9 @@ impl BadBlockContext {
         let fd = fd.ok_or_else(|| {
             Error::FileDescriptorNotSet("the source has no file descriptor".into())
         })?;
-        let fd = fd
-            .try_clone_to_owned()
-            .map_err(|e| Error::os(io_errno(&e), "dup"))?;
         let Some(m) = sysfs.find(id)? else {
             return Ok(BadBlockContext {
-                fd,
+                fd: fd.try_clone_to_owned().ok(),
                 file_type: id.file_type,
                 state: State::NoDevice,
                 devdax_clear: None,
@@ -205,6 +205,9 @@ impl BadBlockContext {
             clip_to_namespace(&sectors_to_bytes(&m.region.badblocks()?), ns_off, ns_size)
         };
 
+        let fd = fd
+            .try_clone_to_owned()
+            .map_err(|e| Error::os(io_errno(&e), "dup"))?;
         let list = if id.file_type == FileType::Regular && !device_bad.is_empty() {
             let st = rustix::fs::fstat(&fd).map_err(|e| Error::os(e, "fstat"))?;
             let exts = fiemap::extents(fd.as_fd(), st.st_size.max(0) as u64)?;
@@ -213,7 +216,7 @@ impl BadBlockContext {
             device_bad
         };
         Ok(BadBlockContext {
-            fd,
+            fd: Some(fd),
             file_type: id.file_type,
             state: State::Blocks { list, pos: 0 },
             devdax_clear,
@@ -275,14 +278,19 @@ impl BadBlockContext {
                 "bad block's length is greater than INT64_MAX".into(),
             ));
         }
+        // Without a descriptor, fail as PMDK's fallocate on a closed one does.
+        let fd = self
+            .fd
+            .as_ref()
+            .ok_or_else(|| Error::os(rustix::io::Errno::BADF, "fallocate"))?;
         rustix::fs::fallocate(
-            &self.fd,
+            fd,
             FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
             bb.offset,
             bb.length,
         )
         .map_err(|e| Error::os(e, "fallocate"))?;
-        rustix::fs::fallocate(&self.fd, FallocateFlags::KEEP_SIZE, bb.offset, bb.length)
+        rustix::fs::fallocate(fd, FallocateFlags::KEEP_SIZE, bb.offset, bb.length)
             .map_err(|e| Error::os(e, "fallocate"))
     }
 }

@@ -190,7 +190,8 @@ impl Map {
                 "please define the max granularity requested for the mapping".into(),
             ));
         };
-        let (alignment, source_size) = source.alignment_and_size()?;
+        let alignment = source.alignment()?;
+        let source_size = source.size()?;
         if !config.offset.is_multiple_of(alignment) {
             return Err(Error::OffsetUnaligned(
                 format!("offset is not a multiple of {alignment}").into(),

@@ -193,59 +193,44 @@ impl<'fd> Source<'fd> {
     }
 
     pub(crate) fn size_in(&self, sysfs: &Path) -> Result<usize> {
-        match self.stat_now(sysfs)? {
-            None => Ok(self.anonymous_size()),
-            Some((st, file_type)) => size_from(&st, file_type, sysfs),
+        match &self.kind {
+            Kind::Anonymous { size } => Ok(*size),
+            Kind::File { fd, .. } => {
+                // Re-read every call: the file may have grown or shrunk.
+                let st = stat_fd(fd.as_fd())?;
+                size_from(&st, self.file_type(), sysfs)
+            }
         }
     }
 
     /// Required alignment of offsets and lengths: the page size for files and
     /// anonymous memory, the device's alignment for a device DAX.
     ///
+    /// Like PMDK, this answers from the type recorded when the source was
+    /// made; it doesn't look at the descriptor again.
+    ///
     /// # Errors
-    /// As [`Source::size`]; [`Error::InvalidAlignmentValue`] when the
+    /// [`Error::Os`] or [`Error::InvalidAlignmentFormat`] when a device
+    /// DAX's sysfs can't be read; [`Error::InvalidAlignmentValue`] when the
     /// alignment is not a power of two.
     pub fn alignment(&self) -> Result<usize> {
         self.alignment_in(Path::new(SYSFS_ROOT))
     }
 
     pub(crate) fn alignment_in(&self, sysfs: &Path) -> Result<usize> {
-        match self.stat_now(sysfs)? {
-            None => Ok(page_size()),
-            Some((st, file_type)) => alignment_from(&st, file_type, sysfs),
+        let id = self.id();
+        let alignment = if id.file_type == FileType::DeviceDax {
+            let (major, minor) = dev_numbers(id.rdev);
+            dax::device_dax_alignment(sysfs, major, minor)?
+        } else {
+            page_size()
+        };
+        if !alignment.is_power_of_two() {
+            return Err(Error::InvalidAlignmentValue(
+                format!("alignment ({alignment}) has to be a power of two").into(),
+            ));
         }
-    }
-
-    /// Alignment and size from one `fstat`, checked in PMDK's order
-    /// (alignment first), for map creation.
-    pub(crate) fn alignment_and_size(&self) -> Result<(usize, usize)> {
-        let sysfs = Path::new(SYSFS_ROOT);
-        match self.stat_now(sysfs)? {
-            None => Ok((page_size(), self.anonymous_size())),
-            Some((st, file_type)) => Ok((
-                alignment_from(&st, file_type, sysfs)?,
-                size_from(&st, file_type, sysfs)?,
-            )),
-        }
-    }
-
-    /// The descriptor's current status and type; `None` for anonymous memory.
-    fn stat_now(&self, sysfs: &Path) -> Result<Option<(Stat, FileType)>> {
-        match &self.kind {
-            Kind::Anonymous { .. } => Ok(None),
-            Kind::File { fd, .. } => {
-                let st = stat_fd(fd.as_fd())?;
-                let file_type = classify(&st, sysfs)?;
-                Ok(Some((st, file_type)))
-            }
-        }
-    }
-
-    fn anonymous_size(&self) -> usize {
-        match &self.kind {
-            Kind::Anonymous { size } => *size,
-            Kind::File { .. } => 0,
-        }
+        Ok(alignment)
     }
 }
 
@@ -323,21 +308,6 @@ fn size_from(st: &Stat, file_type: FileType, sysfs: &Path) -> Result<usize> {
             .into(),
         )
     })
-}
-
-fn alignment_from(st: &Stat, file_type: FileType, sysfs: &Path) -> Result<usize> {
-    let alignment = if file_type == FileType::DeviceDax {
-        let (major, minor) = dev_numbers(st.st_rdev);
-        dax::device_dax_alignment(sysfs, major, minor)?
-    } else {
-        page_size()
-    };
-    if !alignment.is_power_of_two() {
-        return Err(Error::InvalidAlignmentValue(
-            format!("alignment ({alignment}) has to be a power of two").into(),
-        ));
-    }
-    Ok(alignment)
 }
 
 fn stat_fd(fd: BorrowedFd<'_>) -> Result<Stat> {
@@ -466,10 +436,8 @@ mod tests {
         // SAFETY: we own `raw` (from into_raw_fd) and close it once.
         drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) });
         assert_eq!(s.size().unwrap_err().code(), PMEM2_E_INVALID_FILE_HANDLE);
-        assert_eq!(
-            s.alignment().unwrap_err().code(),
-            PMEM2_E_INVALID_FILE_HANDLE
-        );
+        // As PMDK: the alignment comes from the type recorded at creation.
+        assert_eq!(s.alignment().unwrap(), page_size());
         // SAFETY: as above; the number is closed, which is what is tested.
         let err = unsafe { Source::from_raw_fd(raw) }.unwrap_err();
         assert_eq!(err.code(), PMEM2_E_INVALID_FILE_HANDLE);

@@ -1,13 +1,7 @@
 //! RAS checks on real DAX (emulated NVDIMMs in the `cargo xtask dax-test`
-//! guest). Shared by `tests/dax_ras.rs` (stand-alone) and, when registered,
-//! by the DAX suite `tests/dax.rs`:
-//!
-//! ```ignore
-//! #[path = "dax_ras/cases.rs"]
-//! mod ras_cases;
-//! // in TESTS, e.g.:
-//! test("fsdax_deep_flush", Fsdax, Once, |_, t| ras_cases::fsdax_deep_flush(&t.path)),
-//! ```
+//! guest): deep flush, bad blocks (injected), mcsafe I/O, device DAX
+//! geometry, NUMA node and unsafe shutdown count. Registered in the DAX
+//! suite's `TESTS` table (`tests/dax.rs`).
 //!
 //! Every case returns `Ok(detail)` or `Err(why)`. `fsdax_bad_block` must run
 //! **last** in a boot: an emulated NVDIMM can't clear poison (no firmware
@@ -27,24 +21,6 @@ use pmem2::{BadBlock, BadBlockContext, Config, Granularity, Map, Source};
 
 /// `Ok(detail)` or `Err(why)`.
 pub type Outcome = Result<String, String>;
-
-/// A case over an fsdax mount point or a device DAX path.
-pub type Case = fn(&Path) -> Outcome;
-
-/// The fsdax cases, in run order (the bad-block case last).
-pub const FSDAX_CASES: &[(&str, Case)] = &[
-    ("ras_fsdax_deep_flush", fsdax_deep_flush),
-    ("ras_fsdax_identity", fsdax_identity),
-    ("ras_fsdax_bad_block", fsdax_bad_block),
-];
-
-/// The devdax cases, in run order.
-pub const DEVDAX_CASES: &[(&str, Case)] = &[
-    ("ras_devdax_deep_flush", devdax_deep_flush),
-    ("ras_devdax_geometry", devdax_geometry),
-    ("ras_devdax_mcsafe", devdax_mcsafe),
-    ("ras_devdax_bad_blocks_and_usc", devdax_bad_blocks_and_usc),
-];
 
 const MIB: usize = 1 << 20;
 
@@ -83,9 +59,14 @@ fn expect_code<T>(r: pmem2::Result<T>, code: i32, what: &str) -> Result<(), Stri
     }
 }
 
-fn deep_flush_common(source: &Source<'_>) -> Outcome {
-    let mut map =
-        Map::new(&Config::with_granularity(Granularity::Page), source).map_err(e2s("Map::new"))?;
+/// Deep flush through a map of `[offset, offset + 4 MiB)` of `source`.
+fn deep_flush_common(source: &Source<'_>, offset: usize) -> Outcome {
+    let mut config = Config::with_granularity(Granularity::Page);
+    config
+        .set_offset(offset)
+        .map_err(e2s("set_offset"))?
+        .set_length(4 * MIB);
+    let mut map = Map::new(&config, source).map_err(e2s("Map::new"))?;
     let len = map.size().min(4 * MIB);
     map.write(0, &vec![0x5a; 4096]).map_err(e2s("write"))?;
     map.deep_flush(0, len).map_err(e2s("deep_flush"))?;
@@ -103,14 +84,16 @@ fn deep_flush_common(source: &Source<'_>) -> Outcome {
 pub fn fsdax_deep_flush(dir: &Path) -> Outcome {
     let file = file_in(dir, "pmem2-ras-deep-flush", 4 * MIB, 0)?;
     let source = Source::from_file(&file).map_err(e2s("Source"))?;
-    deep_flush_common(&source)
+    deep_flush_common(&source, 0)
 }
 
 /// Deep flush of a device DAX mapping: CPU flush and `regionN/deep_flush`.
 pub fn devdax_deep_flush(dev: &Path) -> Outcome {
     let file = open_dev(dev)?;
     let source = Source::from_file(&file).map_err(e2s("Source"))?;
-    let detail = deep_flush_common(&source)?;
+    // Far from the start of the device, where the persistence test keeps
+    // the data it checks after the power cut.
+    let detail = deep_flush_common(&source, 64 * MIB)?;
     let m = Sysfs::default()
         .find(&source.id())
         .map_err(e2s("find"))?
@@ -189,6 +172,12 @@ pub fn devdax_mcsafe(dev: &Path) -> Outcome {
     let size = source.size().map_err(e2s("size"))?;
     let data: Vec<u8> = (0..300u32).map(|i| (i * 7 % 256) as u8).collect();
     let off = size - 1000;
+    // The persistence test checks the device's last page after the power
+    // cut: keep what is there and put it back.
+    let mut saved = vec![0u8; data.len()];
+    source
+        .pread_mcsafe(&mut saved, off)
+        .map_err(e2s("pread_mcsafe"))?;
     source
         .pwrite_mcsafe(&data, off)
         .map_err(e2s("pwrite_mcsafe"))?;
@@ -196,6 +185,9 @@ pub fn devdax_mcsafe(dev: &Path) -> Outcome {
     source
         .pread_mcsafe(&mut back, off)
         .map_err(e2s("pread_mcsafe"))?;
+    source
+        .pwrite_mcsafe(&saved, off)
+        .map_err(e2s("pwrite_mcsafe (restore)"))?;
     if back != data {
         return Err("read back differs".into());
     }

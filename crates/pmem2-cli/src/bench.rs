@@ -1,0 +1,495 @@
+//! `pmem2 bench [PATH] [--quick | --full] [--json]`: durable memcpy, memset
+//! and persist on this machine and PATH, for every store granularity and
+//! the main flag combinations, beside a plain (not durable) memcpy.
+//!
+//! Each granularity is forced with `PMEM2_FORCE_GRANULARITY`, set in this
+//! process before `Map::new` (pmem2 reads it on every map creation). The
+//! operations are the C-ABI function pointers of `pmem2::mem` and
+//! `pmem2::persist`, called on the mapping's addresses, as a C program
+//! would. Every cell runs for a fixed time, so a slow `msync` makes a cell
+//! less precise, never the run longer.
+
+use std::ffi::{c_int, c_void};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use pmem2::mem::MemFlags;
+use pmem2::{Config, Granularity, Map, Source};
+use serde_json::{json, Value};
+
+use crate::progress::Progress;
+use crate::util::{emit, human_bytes, open_rw_or_ro, pmem_err, TempFile};
+use crate::Common;
+
+/// Arguments of `pmem2 bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// File or device DAX to write to (its contents are overwritten; default:
+    /// a temporary file created in the current directory and removed
+    /// afterwards).
+    pub path: Option<PathBuf>,
+    /// Three sizes and the main flags, about ten seconds (the default).
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// Six sizes, every flag, longer runs per cell (a minute or two).
+    #[arg(long)]
+    pub full: bool,
+    /// Milliseconds to spend on each measurement (default: 60 with --quick,
+    /// 250 with --full).
+    #[arg(long, value_name = "MS")]
+    pub per_cell_ms: Option<u64>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// How much to measure.
+struct Plan {
+    name: &'static str,
+    region: usize,
+    sizes: &'static [usize],
+    flags: &'static [MemFlags],
+    per_cell: Duration,
+}
+
+const QUICK: Plan = Plan {
+    name: "quick",
+    region: 16 << 20,
+    sizes: &[256, 4 << 10, 1 << 20],
+    flags: &[
+        MemFlags::empty(),
+        MemFlags::NONTEMPORAL,
+        MemFlags::TEMPORAL,
+        MemFlags::NOFLUSH,
+    ],
+    per_cell: Duration::from_millis(60),
+};
+
+const FULL: Plan = Plan {
+    name: "full",
+    region: 64 << 20,
+    sizes: &[64, 256, 4 << 10, 64 << 10, 1 << 20, 16 << 20],
+    flags: &[
+        MemFlags::empty(),
+        MemFlags::NONTEMPORAL,
+        MemFlags::TEMPORAL,
+        MemFlags::NODRAIN,
+        MemFlags::NOFLUSH,
+        MemFlags::WC,
+        MemFlags::WB,
+    ],
+    per_cell: Duration::from_millis(250),
+};
+
+const FORCE_VAR: &str = "PMEM2_FORCE_GRANULARITY";
+
+/// One measured cell.
+struct Cell {
+    op: &'static str,
+    flags: String,
+    granularity: Option<Granularity>,
+    size: usize,
+    ops: u64,
+    elapsed: Duration,
+}
+
+impl Cell {
+    fn ns_per_op(&self) -> f64 {
+        self.elapsed.as_nanos() as f64 / self.ops.max(1) as f64
+    }
+
+    fn gib_per_s(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64().max(1e-12);
+        (self.ops as f64 * self.size as f64) / secs / f64::from(1u32 << 30)
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "op": self.op,
+            "flags": self.flags,
+            "granularity": self.granularity.map(Granularity::as_str),
+            "size": self.size,
+            "ops": self.ops,
+            "ns_per_op": (self.ns_per_op() * 10.0).round() / 10.0,
+            "gib_per_s": (self.gib_per_s() * 1000.0).round() / 1000.0,
+        })
+    }
+}
+
+fn flag_names(flags: MemFlags) -> String {
+    if flags.is_empty() {
+        return "0".to_owned();
+    }
+    flags
+        .iter_names()
+        .map(|(name, _)| name)
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// Runs `pmem2 bench`.
+pub fn run(args: &BenchArgs) -> Result<(), String> {
+    let mut plan = if args.full { FULL } else { QUICK };
+    if let Some(ms) = args.per_cell_ms {
+        plan.per_cell = Duration::from_millis(ms);
+    }
+    let plan = &plan;
+    let started = Instant::now();
+    let (path, _temp) = if let Some(p) = &args.path {
+        (p.clone(), None)
+    } else {
+        let temp = TempFile::create("bench", plan.region as u64)?;
+        (temp.path().to_path_buf(), Some(temp))
+    };
+    let (file, writable) = open_rw_or_ro(&path)?;
+    if !writable {
+        return Err(format!("{}: not writable", path.display()));
+    }
+    let fail = pmem_err(&path);
+    let source = Source::from_file(&file).map_err(&fail)?;
+    let size = source.size().map_err(&fail)?;
+    let alignment = source.alignment().map_err(&fail)?;
+    let largest = plan.sizes.iter().copied().max().unwrap_or(0);
+    // The plan's region, in whole alignment units (a device DAX may be
+    // aligned to 1 GiB), within the source.
+    let region = plan
+        .region
+        .next_multiple_of(alignment)
+        .min(size / alignment * alignment);
+    if region < largest {
+        return Err(format!(
+            "{}: {} is too small for the {} benchmark (needs {})",
+            path.display(),
+            human_bytes(size as u64),
+            plan.name,
+            human_bytes(largest.next_multiple_of(alignment) as u64)
+        ));
+    }
+
+    let user_forced = std::env::var_os(FORCE_VAR);
+    // Single-threaded: nothing else reads the environment concurrently.
+    std::env::remove_var(FORCE_VAR);
+    let natural = map_region(&source, region, None).map_err(&fail)?;
+    let natural_granularity = natural.store_granularity();
+    drop(natural);
+
+    let per_granularity = plan.sizes.len() * (2 * plan.flags.len() + 1);
+    let total = (Granularity::ALL.len() * per_granularity + 2 * plan.sizes.len()) as u64;
+    let mut progress = Progress::counting("bench", "cells", total, args.common.progress);
+    let mut cells = Vec::new();
+    let pattern: Vec<u8> = (0..largest).map(|i| (i * 7 + 1) as u8).collect();
+
+    let result = (|| -> Result<(), String> {
+        for granularity in Granularity::ALL {
+            let map = map_region(&source, region, Some(granularity)).map_err(&fail)?;
+            if map.store_granularity() != granularity {
+                return Err(format!(
+                    "{}: forced granularity {granularity} gave {}",
+                    path.display(),
+                    map.store_granularity()
+                ));
+            }
+            for &size in plan.sizes {
+                for &flags in plan.flags {
+                    cells.push(bench_memcpy(&map, &pattern, size, flags, plan.per_cell));
+                    progress.add(1);
+                    cells.push(bench_memset(&map, size, flags, plan.per_cell));
+                    progress.add(1);
+                }
+                cells.push(bench_persist(&map, &pattern, size, plan.per_cell));
+                progress.add(1);
+            }
+        }
+        let map = map_region(&source, region, None).map_err(&fail)?;
+        for &size in plan.sizes {
+            cells.push(bench_plain_memcpy(&map, &pattern, size, plan.per_cell));
+            cells.push(bench_plain_memset(&map, size, plan.per_cell));
+            progress.add(2);
+        }
+        Ok(())
+    })();
+    match &user_forced {
+        Some(v) => std::env::set_var(FORCE_VAR, v),
+        None => std::env::remove_var(FORCE_VAR),
+    }
+    result?;
+    progress.finish();
+
+    let mem = pmem2::mem::info();
+    let report = json!({
+        "path": path.display().to_string(),
+        "mode": plan.name,
+        "region": region,
+        "source_type": source.file_type().as_str(),
+        "natural_granularity": natural_granularity.as_str(),
+        "kernel": mem.kernel.as_str(),
+        "flush": mem.flush.as_str(),
+        "movnt_threshold": mem.movnt_threshold,
+        "per_cell_ms": plan.per_cell.as_millis() as u64,
+        "results": cells.iter().map(Cell::to_json).collect::<Vec<_>>(),
+        "elapsed_s": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    });
+    if args.common.json {
+        emit(&format!("{report}\n"))
+    } else {
+        emit(&table(&report, plan.sizes, &cells))
+    }
+}
+
+/// Maps the first `region` bytes, forcing `granularity` if given.
+fn map_region(
+    source: &Source<'_>,
+    region: usize,
+    granularity: Option<Granularity>,
+) -> pmem2::Result<Map> {
+    match granularity {
+        // Single-threaded: nothing else reads the environment concurrently.
+        Some(g) => std::env::set_var(FORCE_VAR, g.as_str()),
+        None => std::env::remove_var(FORCE_VAR),
+    }
+    let mut config = Config::with_granularity(Granularity::Page);
+    config.set_length(region);
+    let mut map = Map::new(&config, source)?;
+    // Fault every page in and write it back, so the cells measure copies,
+    // not page faults and block allocation.
+    map.fill(0, region, 0, MemFlags::empty())?;
+    Ok(map)
+}
+
+/// Runs `op(i)` until `budget` has passed (at least once), in growing
+/// batches so reading the clock costs little; returns (ops, elapsed).
+fn timed(budget: Duration, mut op: impl FnMut(u64)) -> (u64, Duration) {
+    let start = Instant::now();
+    let mut ops = 0u64;
+    let mut batch = 1u64;
+    loop {
+        for i in 0..batch {
+            op(ops + i);
+        }
+        ops += batch;
+        let elapsed = start.elapsed();
+        if elapsed >= budget {
+            return (ops, elapsed);
+        }
+        if elapsed < budget / 64 {
+            batch *= 2;
+        }
+    }
+}
+
+/// The address of the `i`-th `size`-byte slot of the map (wrapping).
+fn slot(map: &Map, size: usize, i: u64) -> *mut u8 {
+    let slots = (map.size() / size).max(1) as u64;
+    map.addr().wrapping_add((i % slots) as usize * size)
+}
+
+fn bench_memcpy(map: &Map, pattern: &[u8], size: usize, flags: MemFlags, t: Duration) -> Cell {
+    let g = map.store_granularity();
+    let memcpy = pmem2::mem::memcpy_fn(g);
+    let (ops, elapsed) = timed(t, |i| {
+        // SAFETY: every slot lies inside the live, writable map (`slot`
+        // wraps within `map.size()`), and `pattern` holds at least `size`
+        // bytes of other memory.
+        unsafe {
+            memcpy(
+                slot(map, size, i).cast::<c_void>(),
+                pattern.as_ptr().cast::<c_void>(),
+                size,
+                flags.bits(),
+            );
+        }
+    });
+    settle(map);
+    Cell {
+        op: "memcpy",
+        flags: flag_names(flags),
+        granularity: Some(g),
+        size,
+        ops,
+        elapsed,
+    }
+}
+
+fn bench_memset(map: &Map, size: usize, flags: MemFlags, t: Duration) -> Cell {
+    let g = map.store_granularity();
+    let memset = pmem2::mem::memset_fn(g);
+    let (ops, elapsed) = timed(t, |i| {
+        // SAFETY: every slot lies inside the live, writable map.
+        unsafe {
+            memset(
+                slot(map, size, i).cast::<c_void>(),
+                c_int::from(i as u8),
+                size,
+                flags.bits(),
+            );
+        }
+    });
+    settle(map);
+    Cell {
+        op: "memset",
+        flags: flag_names(flags),
+        granularity: Some(g),
+        size,
+        ops,
+        elapsed,
+    }
+}
+
+/// Persist of freshly dirtied slots: a batch of slots is written with a
+/// plain copy (not timed), then persisted (timed).
+fn bench_persist(map: &Map, pattern: &[u8], size: usize, t: Duration) -> Cell {
+    let g = map.store_granularity();
+    let persist = pmem2::persist::persist_fn(g);
+    let batch = (map.size() / size).clamp(1, 64) as u64;
+    let mut ops = 0u64;
+    let mut elapsed = Duration::ZERO;
+    let wall = Instant::now();
+    // The untimed dirtying counts against the budget too (fences are fast).
+    while elapsed < t && wall.elapsed() < 2 * t {
+        for i in ops..ops + batch {
+            // SAFETY: the slot is inside the live, writable map; `pattern`
+            // is other memory of at least `size` bytes.
+            unsafe { std::ptr::copy_nonoverlapping(pattern.as_ptr(), slot(map, size, i), size) };
+        }
+        let start = Instant::now();
+        for i in ops..ops + batch {
+            // SAFETY: the slot is inside the live map.
+            unsafe { persist(slot(map, size, i).cast::<c_void>(), size) };
+        }
+        elapsed += start.elapsed();
+        ops += batch;
+    }
+    Cell {
+        op: "persist",
+        flags: "-".to_owned(),
+        granularity: Some(g),
+        size,
+        ops,
+        elapsed,
+    }
+}
+
+fn bench_plain_memcpy(map: &Map, pattern: &[u8], size: usize, t: Duration) -> Cell {
+    let (ops, elapsed) = timed(t, |i| {
+        // SAFETY: the slot is inside the live, writable map; `pattern` is
+        // other memory of at least `size` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(pattern.as_ptr(), slot(map, size, i), size) };
+    });
+    Cell {
+        op: "plain memcpy",
+        flags: "-".to_owned(),
+        granularity: None,
+        size,
+        ops,
+        elapsed,
+    }
+}
+
+fn bench_plain_memset(map: &Map, size: usize, t: Duration) -> Cell {
+    let (ops, elapsed) = timed(t, |i| {
+        // SAFETY: the slot is inside the live, writable map.
+        unsafe { std::ptr::write_bytes(slot(map, size, i), i as u8, size) };
+    });
+    Cell {
+        op: "plain memset",
+        flags: "-".to_owned(),
+        granularity: None,
+        size,
+        ops,
+        elapsed,
+    }
+}
+
+/// Completes what NODRAIN or NOFLUSH left pending, so one cell's stores
+/// don't slow down the next.
+fn settle(map: &Map) {
+    // SAFETY: a drain function takes no arguments and only fences.
+    unsafe { pmem2::persist::drain_fn(Granularity::Byte)() };
+    // Ignoring an msync failure here is fine: the next cell measures again.
+    let _ = map.persist(0, map.size());
+}
+
+fn table(report: &Value, sizes: &[usize], cells: &[Cell]) -> String {
+    let mut out = String::new();
+    outln!(
+        out,
+        "pmem2 bench ({}): {} ({}, {}), natural granularity {}",
+        report["mode"].as_str().unwrap_or("?"),
+        report["path"].as_str().unwrap_or("?"),
+        report["source_type"].as_str().unwrap_or("?"),
+        human_bytes(report["region"].as_u64().unwrap_or(0)),
+        report["natural_granularity"].as_str().unwrap_or("?"),
+    );
+    outln!(
+        out,
+        "kernel {}, flush {}, non-temporal from {} bytes; {} ms per cell",
+        report["kernel"].as_str().unwrap_or("?"),
+        report["flush"].as_str().unwrap_or("?"),
+        report["movnt_threshold"],
+        report["per_cell_ms"],
+    );
+    outln!(out);
+    outln!(out, "throughput, GiB/s");
+    grid(&mut out, sizes, cells, |c| format_gib(c.gib_per_s()));
+    outln!(out);
+    outln!(out, "time per operation");
+    grid(&mut out, sizes, cells, |c| format_ns(c.ns_per_op()));
+    outln!(out);
+    outln!(
+        out,
+        "elapsed {:.1} s",
+        report["elapsed_s"].as_f64().unwrap_or(0.0)
+    );
+    out
+}
+
+/// One row per (op, flags, granularity) in measuring order, one column per size.
+fn grid(out: &mut String, sizes: &[usize], cells: &[Cell], show: impl Fn(&Cell) -> String) {
+    outp!(out, "{:<13}{:<13}{:<11}", "op", "flags", "granularity");
+    for &s in sizes {
+        outp!(out, "{:>11}", human_bytes(s as u64));
+    }
+    outln!(out);
+    let same =
+        |a: &Cell, b: &Cell| a.op == b.op && a.flags == b.flags && a.granularity == b.granularity;
+    for (i, c) in cells.iter().enumerate() {
+        if cells.iter().position(|x| same(x, c)) != Some(i) {
+            continue; // not the first cell of its row
+        }
+        outp!(
+            out,
+            "{:<13}{:<13}{:<11}",
+            c.op,
+            c.flags,
+            c.granularity.map_or("-", Granularity::as_str)
+        );
+        for &s in sizes {
+            let cell = cells
+                .iter()
+                .find(|x| same(x, c) && x.size == s)
+                .map_or_else(|| "-".to_owned(), &show);
+            outp!(out, "{cell:>11}");
+        }
+        outln!(out);
+    }
+}
+
+fn format_gib(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 0.1 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.5}")
+    }
+}
+
+fn format_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} us", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}

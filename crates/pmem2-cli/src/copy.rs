@@ -1,0 +1,756 @@
+//! `pmem2 copy SRC DST` and `pmem2 copy --zero DST`: durable copies between
+//! files, device DAX and stdin/stdout (`-`), in bounded memory.
+//!
+//! DST (unless it is stdout) is mapped with pmem2 one window at a time and
+//! written with `Map::copy_from_slice(.., MemFlags::NONTEMPORAL)`, which is
+//! durable on return for cache-line and byte granularity; with page
+//! granularity the copies skip the flush (`NOFLUSH`) and each window is
+//! persisted once (one `msync`) before the next is mapped. SRC is read with
+//! `pread` (files), with pmem2's machine-check-safe `pread_mcsafe` (device
+//! DAX, which has no `read(2)`: poisoned media is an error, not a crash),
+//! or sequentially (stdin, pipes, character devices).
+//!
+//! A checksum of everything written is kept; afterwards DST is re-read
+//! through a fresh map and must give the same checksum.
+
+use std::fs::File;
+use std::io::{BufWriter, ErrorKind, Read, StdoutLock, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileExt;
+use std::time::Instant;
+
+use clap::Args;
+use pmem2::mem::MemFlags;
+use pmem2::{Config, FileType, Granularity, Map, Protection, Source};
+use serde_json::json;
+
+use crate::progress::Progress;
+use crate::util::{emit, human_bytes, parse_size};
+use crate::Common;
+
+/// Bytes read, written and hashed at a time: the memory bound.
+const BUF: usize = 1 << 20;
+/// Bytes of DST (or of a device DAX SRC) mapped at a time.
+const WINDOW: usize = 64 << 20;
+
+/// Arguments of `pmem2 copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// SRC and DST: files, device DAX, or `-` for stdin (SRC) / stdout
+    /// (DST). With --zero, only DST.
+    #[arg(value_name = "SRC DST", num_args = 1..=2, required = true)]
+    pub paths: Vec<String>,
+    /// Where in DST to start writing (K, M, G suffixes: powers of 1024).
+    #[arg(long, alias = "seek", value_parser = parse_size, default_value = "0")]
+    pub offset: u64,
+    /// Where in SRC to start reading.
+    #[arg(long, value_parser = parse_size, default_value = "0")]
+    pub skip: u64,
+    /// Bytes to copy or zero (default: to the end of SRC, or of DST with
+    /// --zero; until end of input for stdin).
+    #[arg(long, value_parser = parse_size)]
+    pub length: Option<u64>,
+    /// Zero the range of DST instead of copying.
+    #[arg(long)]
+    pub zero: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Runs `pmem2 copy`.
+pub fn run(args: &CopyArgs) -> Result<(), String> {
+    let (src, dst) = match (args.zero, args.paths.as_slice()) {
+        (true, [dst]) => (None, dst.as_str()),
+        (false, [src, dst]) => (Some(src.as_str()), dst.as_str()),
+        (true, _) => crate::usage_error("copy", "copy --zero takes one path: DST"),
+        (false, _) => crate::usage_error("copy", "copy takes two paths: SRC DST"),
+    };
+    let started = Instant::now();
+
+    let mut reader = match src {
+        Some(s) => Some(Reader::open(s, args.skip)?),
+        None => None,
+    };
+    let length = match (args.length, &reader) {
+        (Some(n), _) => Some(n),
+        (None, Some(r)) => r.remaining(),
+        (None, None) => None,
+    };
+    // Check SRC's range before DST is created or grown.
+    if let (Some(r), Some(n)) = (&reader, length) {
+        r.check_range(n)?;
+    }
+    let mut writer = Writer::open(dst, args.offset, length, args.zero)?;
+    let length = if args.zero {
+        length.or_else(|| writer.remaining(args.offset))
+    } else {
+        length
+    };
+
+    let mut progress = Progress::new(
+        if args.zero { "zero" } else { "copy" },
+        length,
+        args.common.progress,
+    );
+    let mut sum = Checksum::new();
+    let mut buf = vec![0u8; BUF];
+    let mut done: u64 = 0;
+    loop {
+        let want = length.map_or(BUF, |n| (n - done).min(BUF as u64) as usize);
+        if want == 0 {
+            break;
+        }
+        let n = match &mut reader {
+            Some(r) => r.read(&mut buf[..want])?,
+            None => want,
+        };
+        if n == 0 {
+            if length.is_some() {
+                return Err(format!(
+                    "{}: ended after {done} bytes",
+                    src.unwrap_or("SRC")
+                ));
+            }
+            break;
+        }
+        sum.update(&buf[..n]);
+        writer.write(args.offset + done, &buf[..n], args.zero)?;
+        done += n as u64;
+        progress.add(n as u64);
+    }
+    let granularity = writer.finish(args.offset + done)?;
+    progress.finish();
+    let copy_secs = started.elapsed().as_secs_f64();
+
+    let verify_start = Instant::now();
+    let verified = match &writer {
+        Writer::Stdout(_) => None,
+        Writer::Pmem(w) => {
+            let mut progress = Progress::new("verify", Some(done), args.common.progress);
+            let back = w.checksum(args.offset, done, &mut buf, &mut progress)?;
+            progress.finish();
+            if back != sum.finish() {
+                return Err(format!(
+                    "{dst}: verification failed: DST reads back differently from what was written"
+                ));
+            }
+            Some(true)
+        }
+    };
+    let verify_secs = verify_start.elapsed().as_secs_f64();
+    let outcome = Outcome {
+        src,
+        dst,
+        bytes: done,
+        granularity,
+        checksum: sum.finish(),
+        verified,
+        copy_secs,
+        verify_secs,
+        total_secs: started.elapsed().as_secs_f64(),
+        to_stdout: matches!(writer, Writer::Stdout(_)),
+    };
+    outcome.print(args)?;
+    Ok(())
+}
+
+/// What a copy did, for the report.
+struct Outcome<'a> {
+    src: Option<&'a str>,
+    dst: &'a str,
+    bytes: u64,
+    granularity: Option<Granularity>,
+    checksum: u64,
+    verified: Option<bool>,
+    copy_secs: f64,
+    verify_secs: f64,
+    total_secs: f64,
+    to_stdout: bool,
+}
+
+impl Outcome<'_> {
+    fn print(&self, args: &CopyArgs) -> Result<(), String> {
+        let mib_per_s = self.bytes as f64 / f64::from(1u32 << 20) / self.copy_secs.max(1e-9);
+        if args.common.json {
+            let report = json!({
+                "operation": if args.zero { "zero" } else { "copy" },
+                "src": self.src,
+                "dst": self.dst,
+                "skip": args.skip,
+                "offset": args.offset,
+                "bytes": self.bytes,
+                "granularity": self.granularity.map(Granularity::as_str),
+                "checksum": format!("{:016x}", self.checksum),
+                "verified": self.verified,
+                "copy_s": round3(self.copy_secs),
+                "verify_s": round3(self.verify_secs),
+                "elapsed_s": round3(self.total_secs),
+                "mib_per_s": (mib_per_s * 10.0).round() / 10.0,
+            });
+            return emit(&format!("{report}\n"));
+        }
+        let what = match self.src {
+            Some(s) => format!(
+                "copied {} from {s} to {}",
+                human_bytes(self.bytes),
+                self.dst
+            ),
+            None => format!("zeroed {} of {}", human_bytes(self.bytes), self.dst),
+        };
+        let line = format!(
+            "{what} at offset {} in {:.2} s ({mib_per_s:.0} MiB/s, granularity {}); {}",
+            args.offset,
+            self.copy_secs,
+            self.granularity.map_or("-", Granularity::as_str),
+            match self.verified {
+                Some(_) => format!("verified in {:.2} s", self.verify_secs),
+                None => format!("checksum {:016x} (stdout can't be re-read)", self.checksum),
+            }
+        );
+        // With DST on stdout the report goes to stderr, out of the data's way.
+        if self.to_stdout {
+            eprintln!("{line}");
+            Ok(())
+        } else {
+            emit(&format!("{line}\n"))
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn io_err(path: &str) -> impl Fn(std::io::Error) -> String + Copy + '_ {
+    move |e| format!("{path}: {e}")
+}
+
+fn pm_err(path: &str) -> impl Fn(pmem2::Error) -> String + Copy + '_ {
+    move |e| format!("{path}: {e} ({})", e.code_name())
+}
+
+/// A file or device DAX mapped one window at a time.
+struct Windows {
+    name: String,
+    source: Source<'static>,
+    protection: Protection,
+    /// Start offset in the source and the map of the current window.
+    current: Option<(usize, Map)>,
+}
+
+impl Windows {
+    fn new(name: &str, file: &File, protection: Protection) -> Result<Self, String> {
+        let fd = OwnedFd::from(file.try_clone().map_err(io_err(name))?);
+        Ok(Windows {
+            name: name.to_owned(),
+            source: Source::from_owned_fd(fd).map_err(pm_err(name))?,
+            protection,
+            current: None,
+        })
+    }
+
+    /// The window holding `pos`, and `pos`'s offset in it. The caller deals
+    /// with the previous window (persisting it) before asking for another.
+    fn at(&mut self, pos: usize) -> Result<(&mut Map, usize), String> {
+        let covered = matches!(&self.current, Some((start, map)) if (*start..start + map.size()).contains(&pos));
+        if !covered {
+            self.current = None;
+            let fail = pm_err(&self.name);
+            let align = self.source.alignment().map_err(&fail)?;
+            let size = self.source.size().map_err(&fail)?;
+            if pos >= size {
+                return Err(format!(
+                    "{}: offset {pos} is past the end ({size})",
+                    self.name
+                ));
+            }
+            let start = pos / align * align;
+            let span = WINDOW.max(align);
+            // Length 0 maps to the end of the source, whatever its alignment.
+            let length = if start + span >= size { 0 } else { span };
+            let mut config = Config::with_granularity(Granularity::Page);
+            config
+                .set_length(length)
+                .set_protection(self.protection)
+                .set_offset(start)
+                .map_err(&fail)?;
+            let map = Map::new(&config, &self.source).map_err(&fail)?;
+            self.current = Some((start, map));
+        }
+        let (start, map) = self.current.as_mut().expect("a window was just mapped");
+        let off = pos - *start;
+        Ok((map, off))
+    }
+}
+
+/// Where the bytes come from.
+enum Reader {
+    /// A regular file, read with `pread` from `pos`.
+    File {
+        name: String,
+        file: File,
+        pos: u64,
+        size: u64,
+    },
+    /// A device DAX, read with `pread_mcsafe`: poisoned media gives an
+    /// error instead of a SIGBUS.
+    Dax {
+        name: String,
+        source: Source<'static>,
+        pos: usize,
+        size: usize,
+    },
+    /// stdin, a pipe or a character device: read in order.
+    Stream { name: String, input: Box<dyn Read> },
+}
+
+impl Reader {
+    fn open(name: &str, skip: u64) -> Result<Self, String> {
+        if name == "-" {
+            let mut input: Box<dyn Read> = Box::new(std::io::stdin());
+            discard(&mut input, skip).map_err(io_err(name))?;
+            return Ok(Reader::Stream {
+                name: name.to_owned(),
+                input,
+            });
+        }
+        let file = File::open(name).map_err(io_err(name))?;
+        let fd = OwnedFd::from(file.try_clone().map_err(io_err(name))?);
+        match Source::from_owned_fd(fd) {
+            Ok(source) if source.file_type() == FileType::DeviceDax => {
+                let size = source.size().map_err(pm_err(name))?;
+                Ok(Reader::Dax {
+                    name: name.to_owned(),
+                    source,
+                    pos: skip as usize,
+                    size,
+                })
+            }
+            Ok(_) => {
+                let size = file.metadata().map_err(io_err(name))?.len();
+                Ok(Reader::File {
+                    name: name.to_owned(),
+                    file,
+                    pos: skip,
+                    size,
+                })
+            }
+            Err(e) if e.code() == pmem2::error::codes::PMEM2_E_INVALID_FILE_TYPE => {
+                if file.metadata().map_err(io_err(name))?.is_dir() {
+                    return Err(format!("{name}: is a directory"));
+                }
+                let mut input: Box<dyn Read> = Box::new(file);
+                discard(&mut input, skip).map_err(io_err(name))?;
+                Ok(Reader::Stream {
+                    name: name.to_owned(),
+                    input,
+                })
+            }
+            Err(e) => Err(pm_err(name)(e)),
+        }
+    }
+
+    /// Bytes from the read position to the end, when known.
+    fn remaining(&self) -> Option<u64> {
+        match self {
+            Reader::File { pos, size, .. } => Some(size.saturating_sub(*pos)),
+            Reader::Dax { pos, size, .. } => Some(size.saturating_sub(*pos) as u64),
+            Reader::Stream { .. } => None,
+        }
+    }
+
+    fn check_range(&self, length: u64) -> Result<(), String> {
+        let (name, end, size) = match self {
+            Reader::File {
+                name, pos, size, ..
+            } => (name.as_str(), pos.checked_add(length), *size),
+            Reader::Dax {
+                name, pos, size, ..
+            } => (
+                name.as_str(),
+                (*pos as u64).checked_add(length),
+                *size as u64,
+            ),
+            Reader::Stream { .. } => return Ok(()),
+        };
+        match end {
+            Some(end) if end <= size => Ok(()),
+            _ => Err(format!(
+                "{name}: the range to read ends past the end ({size} bytes)"
+            )),
+        }
+    }
+
+    /// Fills `buf` as far as the input goes; 0 at the end.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, String> {
+        match self {
+            Reader::File {
+                name, file, pos, ..
+            } => {
+                let mut got = 0;
+                while got < buf.len() {
+                    match file.read_at(&mut buf[got..], *pos) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            got += n;
+                            *pos += n as u64;
+                        }
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => return Err(io_err(name)(e)),
+                    }
+                }
+                Ok(got)
+            }
+            Reader::Dax {
+                name,
+                source,
+                pos,
+                size,
+            } => {
+                let n = (*size - (*pos).min(*size)).min(buf.len());
+                source.pread_mcsafe(&mut buf[..n], *pos).map_err(|e| {
+                    format!(
+                        "{name}: reading {n} bytes at {pos}: {e} ({})",
+                        e.code_name()
+                    )
+                })?;
+                *pos += n;
+                Ok(n)
+            }
+            Reader::Stream { name, input } => {
+                let mut got = 0;
+                while got < buf.len() {
+                    match input.read(&mut buf[got..]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => return Err(io_err(name)(e)),
+                    }
+                }
+                Ok(got)
+            }
+        }
+    }
+}
+
+fn discard(input: &mut dyn Read, n: u64) -> std::io::Result<()> {
+    let skipped = std::io::copy(&mut input.take(n), &mut std::io::sink())?;
+    if skipped < n {
+        return Err(std::io::Error::new(
+            ErrorKind::UnexpectedEof,
+            format!("ended after {skipped} bytes while skipping {n}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Where the bytes go.
+enum Writer {
+    Stdout(BufWriter<StdoutLock<'static>>),
+    Pmem(PmemWriter),
+}
+
+/// DST mapped with pmem2.
+struct PmemWriter {
+    file: File,
+    windows: Windows,
+    /// The part of the current window written but not yet persisted.
+    dirty: Option<(usize, usize)>,
+    /// The file's size before we grew it (regular files only).
+    grown_from: Option<u64>,
+    regular: bool,
+}
+
+impl Writer {
+    fn open(name: &str, offset: u64, length: Option<u64>, zero: bool) -> Result<Self, String> {
+        if name == "-" {
+            if zero {
+                return Err("cannot zero stdout".to_owned());
+            }
+            return Ok(Writer::Stdout(BufWriter::with_capacity(
+                BUF,
+                std::io::stdout().lock(),
+            )));
+        }
+        let mut options = File::options();
+        options.read(true).write(true);
+        if !zero {
+            options.create(true);
+        }
+        let file = options.open(name).map_err(io_err(name))?;
+        let windows = Windows::new(name, &file, Protection::READ | Protection::WRITE)?;
+        let regular = match windows.source.file_type() {
+            FileType::Regular => true,
+            FileType::DeviceDax => false,
+            FileType::Anonymous => return Err(format!("{name}: not a file")),
+        };
+        let size = windows.source.size().map_err(pm_err(name))? as u64;
+        let mut grown_from = None;
+        match length.map(|n| offset.checked_add(n)) {
+            Some(None) => return Err(format!("{name}: offset + length overflows")),
+            Some(Some(end)) if end > size => {
+                if !regular || zero {
+                    return Err(format!(
+                        "{name}: the range ends at {end}, past the end of DST ({size} bytes)"
+                    ));
+                }
+                file.set_len(end).map_err(io_err(name))?;
+                grown_from = Some(size);
+            }
+            _ => {}
+        }
+        if zero && offset > size {
+            return Err(format!(
+                "{name}: offset {offset} is past the end ({size} bytes)"
+            ));
+        }
+        Ok(Writer::Pmem(PmemWriter {
+            file,
+            windows,
+            dirty: None,
+            grown_from,
+            regular,
+        }))
+    }
+
+    /// Bytes from `offset` to the end of DST (for --zero).
+    fn remaining(&self, offset: u64) -> Option<u64> {
+        match self {
+            Writer::Stdout(_) => None,
+            Writer::Pmem(w) => w
+                .windows
+                .source
+                .size()
+                .ok()
+                .map(|s| (s as u64).saturating_sub(offset)),
+        }
+    }
+
+    fn write(&mut self, pos: u64, data: &[u8], zero: bool) -> Result<(), String> {
+        match self {
+            Writer::Stdout(out) => out.write_all(data).map_err(io_err("stdout")),
+            Writer::Pmem(w) => w.write(pos as usize, data, zero),
+        }
+    }
+
+    /// Persists what is left and trims a grown file to `end`; returns the
+    /// granularity DST was written with.
+    fn finish(&mut self, end: u64) -> Result<Option<Granularity>, String> {
+        match self {
+            Writer::Stdout(out) => {
+                out.flush().map_err(io_err("stdout"))?;
+                Ok(None)
+            }
+            Writer::Pmem(w) => {
+                let granularity = w
+                    .windows
+                    .current
+                    .as_ref()
+                    .map(|(_, m)| m.store_granularity());
+                w.persist_dirty()?;
+                w.windows.current = None;
+                if let Some(before) = w.grown_from {
+                    w.file
+                        .set_len(end.max(before))
+                        .map_err(io_err(&w.windows.name))?;
+                }
+                Ok(granularity)
+            }
+        }
+    }
+}
+
+impl PmemWriter {
+    fn write(&mut self, mut pos: usize, mut data: &[u8], zero: bool) -> Result<(), String> {
+        while !data.is_empty() {
+            self.make_room(pos, data.len())?;
+            let covered = matches!(&self.windows.current, Some((start, map)) if (*start..start + map.size()).contains(&pos));
+            if !covered {
+                self.persist_dirty()?;
+            }
+            let name = self.windows.name.clone();
+            let (map, off) = self.windows.at(pos)?;
+            let n = (map.size() - off).min(data.len());
+            let page = map.store_granularity() == Granularity::Page;
+            // Non-temporal stores bypass the cache, and the safe API fences
+            // them, so cache-line and byte maps are durable on return; a page
+            // map is persisted once per window instead of once per buffer.
+            let flags = if page {
+                MemFlags::NOFLUSH
+            } else {
+                MemFlags::NONTEMPORAL
+            };
+            if zero {
+                map.fill(off, n, 0, flags).map_err(pm_err(&name))?;
+            } else {
+                map.copy_from_slice(off, &data[..n], flags)
+                    .map_err(pm_err(&name))?;
+            }
+            if page {
+                self.dirty = Some(match self.dirty {
+                    Some((lo, hi)) => (lo.min(off), hi.max(off + n)),
+                    None => (off, off + n),
+                });
+            }
+            pos += n;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// For a stream into a regular file of unknown length: grows the file a
+    /// window at a time so the write at `pos` fits.
+    fn make_room(&mut self, pos: usize, len: usize) -> Result<(), String> {
+        if !self.regular {
+            return Ok(());
+        }
+        let name = &self.windows.name;
+        let size = self.file.metadata().map_err(io_err(name))?.len();
+        let end = (pos + len) as u64;
+        if end <= size {
+            return Ok(());
+        }
+        self.persist_dirty()?;
+        self.windows.current = None;
+        self.grown_from.get_or_insert(size);
+        self.file
+            .set_len(end.next_multiple_of(WINDOW as u64))
+            .map_err(io_err(&self.windows.name))
+    }
+
+    fn persist_dirty(&mut self) -> Result<(), String> {
+        if let (Some((lo, hi)), Some((_, map))) = (self.dirty.take(), &self.windows.current) {
+            map.persist(lo, hi - lo)
+                .map_err(pm_err(&self.windows.name))?;
+        }
+        Ok(())
+    }
+
+    /// The checksum of `[offset, offset + len)` of DST, read back through
+    /// fresh read-only maps.
+    fn checksum(
+        &self,
+        offset: u64,
+        len: u64,
+        buf: &mut [u8],
+        progress: &mut Progress,
+    ) -> Result<u64, String> {
+        let mut windows = Windows::new(&self.windows.name, &self.file, Protection::READ)?;
+        let mut sum = Checksum::new();
+        let mut pos = offset as usize;
+        let end = (offset + len) as usize;
+        while pos < end {
+            let (map, off) = windows.at(pos)?;
+            let n = (map.size() - off).min(buf.len()).min(end - pos);
+            map.read(off, &mut buf[..n])
+                .map_err(pm_err(&self.windows.name))?;
+            sum.update(&buf[..n]);
+            pos += n;
+            progress.add(n as u64);
+        }
+        Ok(sum.finish())
+    }
+}
+
+/// A fast streaming 64-bit checksum (four multiply-rotate lanes over 8-byte
+/// words): catches any corruption a copy could plausibly make; not
+/// cryptographic.
+#[derive(Clone, Copy)]
+struct Checksum {
+    lanes: [u64; 4],
+    tail: [u8; 32],
+    tail_len: usize,
+    len: u64,
+}
+
+const K: [u64; 4] = [
+    0x9e37_79b9_7f4a_7c15,
+    0xc2b2_ae3d_27d4_eb4f,
+    0x1656_67b1_9e37_79f9,
+    0x85eb_ca77_c2b2_ae63,
+];
+
+impl Checksum {
+    fn new() -> Self {
+        Checksum {
+            lanes: K,
+            tail: [0; 32],
+            tail_len: 0,
+            len: 0,
+        }
+    }
+
+    fn block(&mut self, block: &[u8]) {
+        for (i, word) in block.chunks_exact(8).enumerate() {
+            let w = u64::from_le_bytes(word.try_into().expect("8-byte chunk"));
+            self.lanes[i] = (self.lanes[i] ^ w).wrapping_mul(K[i]).rotate_left(29);
+        }
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        self.len += data.len() as u64;
+        if self.tail_len > 0 {
+            let n = (32 - self.tail_len).min(data.len());
+            self.tail[self.tail_len..self.tail_len + n].copy_from_slice(&data[..n]);
+            self.tail_len += n;
+            data = &data[n..];
+            if self.tail_len < 32 {
+                return;
+            }
+            let tail = self.tail;
+            self.block(&tail);
+            self.tail_len = 0;
+        }
+        let mut blocks = data.chunks_exact(32);
+        for b in &mut blocks {
+            self.block(b);
+        }
+        let rest = blocks.remainder();
+        self.tail[..rest.len()].copy_from_slice(rest);
+        self.tail_len = rest.len();
+    }
+
+    fn finish(&self) -> u64 {
+        let mut c = *self;
+        let mut last = [0u8; 32];
+        last[..c.tail_len].copy_from_slice(&c.tail[..c.tail_len]);
+        c.block(&last);
+        let mut h = c.len;
+        for (i, lane) in c.lanes.iter().enumerate() {
+            h = (h ^ lane.rotate_left(i as u32 * 16)).wrapping_mul(K[3 - i]);
+        }
+        h ^ (h >> 32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_ignores_chunking_and_sees_changes() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let mut whole = Checksum::new();
+        whole.update(&data);
+        for split in [1, 7, 31, 32, 33, 4095] {
+            let mut parts = Checksum::new();
+            for chunk in data.chunks(split) {
+                parts.update(chunk);
+            }
+            assert_eq!(parts.finish(), whole.finish(), "chunks of {split}");
+        }
+        let mut changed = data.clone();
+        changed[5000] ^= 1;
+        let mut other = Checksum::new();
+        other.update(&changed);
+        assert_ne!(other.finish(), whole.finish());
+        let mut shorter = Checksum::new();
+        shorter.update(&data[..9999]);
+        assert_ne!(shorter.finish(), whole.finish());
+        assert_ne!(Checksum::new().finish(), {
+            let mut z = Checksum::new();
+            z.update(&[0]);
+            z.finish()
+        });
+    }
+}

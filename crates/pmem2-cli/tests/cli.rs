@@ -1,0 +1,385 @@
+//! Runs the built `pmem2` binary: every subcommand with `--json` (the JSON
+//! is parsed and checked), the data paths of `copy`, and the error and
+//! usage exits.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pmem2");
+
+/// A scratch directory, on tmpfs when there is one (fast `msync`),
+/// removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        };
+        let dir = base.join(format!("pmem2-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// A file of `len` bytes of a position-dependent pattern.
+    fn file(&self, name: &str, len: usize) -> (PathBuf, Vec<u8>) {
+        let data: Vec<u8> = (0..len).map(|i| (i * 131 % 251) as u8).collect();
+        let path = self.path(name);
+        std::fs::write(&path, &data).unwrap();
+        (path, data)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn pmem2(args: &[&str], cwd: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("PMEM2_FORCE_GRANULARITY")
+        .output()
+        .unwrap()
+}
+
+fn json_ok(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}, stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(
+        text.trim_end().lines().count(),
+        1,
+        "one JSON object: {text}"
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Exit status 1, one line on stderr naming the problem, and with --json
+/// an `{"error": ...}` object on stdout.
+fn assert_failure(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("pmem2: ") && err.contains(needle), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains(needle), "{v}");
+}
+
+#[test]
+fn info_json_reports_the_file_and_the_platform() {
+    let dir = Scratch::new("info");
+    let (path, _) = dir.file("f", 65536);
+    let v = json_ok(&pmem2(&["info", "--json", path.to_str().unwrap()], &dir.0));
+    assert_eq!(v["path"], path.to_str().unwrap());
+    assert_eq!(v["source_type"], "regular");
+    assert_eq!(v["size"], 65536);
+    assert_eq!(v["alignment"].as_u64().unwrap() % 4096, 0);
+    assert_eq!(v["writable"], true);
+    assert!(["byte", "cache_line", "page"].contains(&v["granularity"].as_str().unwrap()));
+    assert!(v["mem_kernel"].is_string() && v["flush"].is_string());
+    assert!(v["regions"].is_array());
+    // RAS answers: a number, or "not supported" off an NVDIMM.
+    assert!(v["bad_blocks"].is_u64(), "{v}");
+    for key in ["unsafe_shutdown_count", "numa_node", "device_id"] {
+        assert!(
+            v[key].is_number() || v[key] == "not supported" || v[key].is_string(),
+            "{key}: {v}"
+        );
+    }
+    if v["namespace"].is_null() {
+        assert_eq!(v["unsafe_shutdown_count"], "not supported");
+    }
+
+    let forced = Command::new(BIN)
+        .args(["info", "--json", path.to_str().unwrap()])
+        .env("PMEM2_FORCE_GRANULARITY", "byte")
+        .output()
+        .unwrap();
+    let v = json_ok(&forced);
+    assert_eq!(v["granularity"], "byte");
+    assert_eq!(v["forced_granularity"], "byte");
+}
+
+#[test]
+fn info_without_a_path_uses_and_removes_a_probe_file() {
+    let dir = Scratch::new("probe");
+    let v = json_ok(&pmem2(&["info", "--json"], &dir.0));
+    let probe = PathBuf::from(v["path"].as_str().unwrap());
+    assert!(probe.starts_with(&dir.0), "{}", probe.display());
+    assert!(!probe.exists(), "the probe file is removed");
+    let text = pmem2(&["info"], &dir.0);
+    assert!(text.status.success());
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("store granularity") && text.contains("bad blocks"));
+}
+
+#[test]
+fn bench_json_has_every_granularity_op_and_the_reference() {
+    let dir = Scratch::new("bench");
+    let v = json_ok(&pmem2(
+        &["bench", "--quick", "--json", "--per-cell-ms", "2"],
+        &dir.0,
+    ));
+    assert_eq!(v["mode"], "quick");
+    assert_eq!(v["per_cell_ms"], 2);
+    let results = v["results"].as_array().unwrap();
+    // 3 granularities x 3 sizes x (4 flags x 2 ops + persist) + 2 references x 3 sizes.
+    assert_eq!(results.len(), 3 * 3 * 9 + 6);
+    for g in ["byte", "cache_line", "page"] {
+        for op in ["memcpy", "memset", "persist"] {
+            assert!(
+                results
+                    .iter()
+                    .any(|r| r["granularity"] == g && r["op"] == op),
+                "{op} at {g}"
+            );
+        }
+    }
+    for r in results {
+        assert!(r["ops"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["gib_per_s"].as_f64().unwrap() >= 0.0, "{r}");
+        assert!(r["ns_per_op"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    assert!(results
+        .iter()
+        .any(|r| r["op"] == "plain memcpy" && r["granularity"].is_null()));
+    assert!(results
+        .iter()
+        .any(|r| r["op"] == "memcpy" && r["flags"] == "NONTEMPORAL"));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0).unwrap().collect();
+    assert!(leftovers.is_empty(), "the temporary file is removed");
+}
+
+#[test]
+fn copy_file_to_file_verifies_and_matches() {
+    let dir = Scratch::new("copy");
+    let (src, data) = dir.file("src", (3 << 20) + 123);
+    let dst = dir.path("dst");
+    let v = json_ok(&pmem2(
+        &[
+            "copy",
+            "--json",
+            src.to_str().unwrap(),
+            dst.to_str().unwrap(),
+        ],
+        &dir.0,
+    ));
+    assert_eq!(v["operation"], "copy");
+    assert_eq!(v["bytes"], data.len());
+    assert_eq!(v["verified"], true);
+    assert!(v["granularity"].is_string());
+    assert_eq!(std::fs::read(&dst).unwrap(), data);
+
+    // A range: 10000 bytes from SRC+1000 to DST+5000 of the existing DST.
+    let v = json_ok(&pmem2(
+        &[
+            "copy",
+            "--json",
+            "--skip",
+            "1000",
+            "--offset",
+            "5000",
+            "--length",
+            "10000",
+            src.to_str().unwrap(),
+            dst.to_str().unwrap(),
+        ],
+        &dir.0,
+    ));
+    assert_eq!(v["bytes"], 10000);
+    assert_eq!(
+        (v["skip"].as_u64(), v["offset"].as_u64()),
+        (Some(1000), Some(5000))
+    );
+    let back = std::fs::read(&dst).unwrap();
+    assert_eq!(back.len(), data.len(), "DST keeps its size");
+    assert_eq!(&back[5000..15000], &data[1000..11000]);
+    assert_eq!(&back[..5000], &data[..5000]);
+
+    // --zero a range, then the rest.
+    let v = json_ok(&pmem2(
+        &[
+            "copy",
+            "--zero",
+            "--json",
+            "--offset",
+            "4K",
+            "--length",
+            "8K",
+            dst.to_str().unwrap(),
+        ],
+        &dir.0,
+    ));
+    assert_eq!(
+        (v["operation"].as_str(), v["bytes"].as_u64()),
+        (Some("zero"), Some(8192))
+    );
+    assert!(v["src"].is_null());
+    let back = std::fs::read(&dst).unwrap();
+    assert!(back[4096..12288].iter().all(|&b| b == 0));
+    assert_eq!(back[4095], data[4095]);
+    let v = json_ok(&pmem2(
+        &["copy", "--zero", "--json", dst.to_str().unwrap()],
+        &dir.0,
+    ));
+    assert_eq!(v["bytes"], data.len());
+    assert!(std::fs::read(&dst).unwrap().iter().all(|&b| b == 0));
+}
+
+#[test]
+fn copy_streams_stdin_and_stdout() {
+    let dir = Scratch::new("stream");
+    let (src, data) = dir.file("src", (1 << 20) + 77);
+    let dst = dir.path("from-stdin");
+    let mut child = Command::new(BIN)
+        .args(["copy", "--json", "-", dst.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let v = json_ok(&child.wait_with_output().unwrap());
+    assert_eq!(
+        (v["bytes"].as_u64(), v["verified"].as_bool()),
+        (Some(data.len() as u64), Some(true))
+    );
+    assert_eq!(
+        std::fs::read(&dst).unwrap(),
+        data,
+        "grown, then trimmed to the input"
+    );
+
+    let out = pmem2(&["copy", src.to_str().unwrap(), "-"], &dir.0);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, data, "stdout carries only the data");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        report.contains("copied") && report.contains("checksum"),
+        "{report}"
+    );
+}
+
+#[test]
+fn copy_progress_only_when_asked_or_on_a_terminal() {
+    let dir = Scratch::new("progress");
+    let (src, _) = dir.file("src", 2 << 20);
+    let dst = dir.path("dst");
+    let quiet = pmem2(
+        &["copy", src.to_str().unwrap(), dst.to_str().unwrap()],
+        &dir.0,
+    );
+    assert!(quiet.status.success());
+    assert!(quiet.stderr.is_empty(), "no bar when stderr is a pipe");
+    let loud = pmem2(
+        &[
+            "copy",
+            "--progress",
+            src.to_str().unwrap(),
+            dst.to_str().unwrap(),
+        ],
+        &dir.0,
+    );
+    assert!(loud.status.success());
+    let bar = String::from_utf8_lossy(&loud.stderr);
+    assert!(
+        bar.contains("copy") && bar.contains("100%") && bar.contains("verify"),
+        "{bar}"
+    );
+}
+
+#[test]
+fn badblocks_json_lists_nothing_off_an_nvdimm() {
+    let dir = Scratch::new("bb");
+    let (path, _) = dir.file("f", 8192);
+    let v = json_ok(&pmem2(
+        &["badblocks", "--json", path.to_str().unwrap()],
+        &dir.0,
+    ));
+    assert_eq!(v["path"], path.to_str().unwrap());
+    assert_eq!(v["source_type"], "regular");
+    let list = v["bad_blocks"].as_array().unwrap();
+    assert_eq!(v["count"], list.len());
+    for bb in list {
+        assert!(bb["offset"].is_u64() && bb["length"].as_u64().unwrap() > 0);
+    }
+    let v = json_ok(&pmem2(
+        &["badblocks", "--clear", "--json", path.to_str().unwrap()],
+        &dir.0,
+    ));
+    assert_eq!(v["cleared"], !list.is_empty());
+}
+
+#[test]
+fn failures_exit_1_with_one_line() {
+    let dir = Scratch::new("fail");
+    let missing = dir.path("missing");
+    let m = missing.to_str().unwrap();
+    assert_failure(&pmem2(&["info", "--json", m], &dir.0), "missing");
+    assert_failure(&pmem2(&["badblocks", "--json", m], &dir.0), "missing");
+    assert_failure(&pmem2(&["copy", "--json", m, "x"], &dir.0), "missing");
+    assert_failure(&pmem2(&["bench", "--json", m], &dir.0), "missing");
+    let (small, _) = dir.file("small", 100);
+    let s = small.to_str().unwrap();
+    assert_failure(
+        &pmem2(
+            &["copy", "--json", "--skip", "99", "--length", "2", s, "y"],
+            &dir.0,
+        ),
+        "past the end",
+    );
+    assert_failure(&pmem2(&["bench", "--json", s], &dir.0), "too small");
+    assert_failure(
+        &pmem2(&["info", "--json", dir.0.to_str().unwrap()], &dir.0),
+        "directory",
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = Scratch::new("usage");
+    for args in [
+        &["copy", "onlyone"][..],
+        &["copy", "--zero", "a", "b"],
+        &["bench", "--quick", "--full"],
+        &["copy", "--length", "12q", "a", "b"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let out = pmem2(args, &dir.0);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(!out.stderr.is_empty());
+        assert!(out.stdout.is_empty(), "no JSON without --json");
+    }
+    // With --json, the usage error is a JSON object on stdout as well.
+    for args in [
+        &["copy", "--json", "onlyone"][..],
+        &["bench", "--json", "--quick", "--full"],
+        &["info", "--json", "--bogus"],
+    ] {
+        let out = pmem2(args, &dir.0);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["usage"], true, "{v}");
+        assert!(!v["error"].as_str().unwrap().is_empty(), "{v}");
+    }
+    let help = pmem2(&["copy", "--help"], &dir.0);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--zero"));
+}

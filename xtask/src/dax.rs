@@ -1,0 +1,239 @@
+//! `cargo xtask dax-test`: the DAX suite (`crates/pmem2/tests/dax.rs`) on real DAX, in a QEMU
+//! guest under software emulation, in every configuration of [`vm::CONFIGURATIONS`].
+//!
+//! Stages, each with its own timeout: download and unpack Debian 12 packages (cached), build
+//! the suite and the `pmem2` tool statically, assemble an initramfs, then for every
+//! configuration boot twice on fresh backing files: `write` (namespaces, mkfs, mount, all
+//! tests, data persisted, power cut) and `verify` (mount again, check every persisted byte).
+//! One line per test, target and configuration; non-zero exit on any failure. See
+//! `docs/dax-vm.md`.
+
+mod build;
+mod fetch;
+mod initramfs;
+mod proc;
+mod report;
+mod vm;
+
+use report::Status;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Command-line options.
+struct Options {
+    configs: Vec<&'static vm::Configuration>,
+    echo: bool,
+    keep_images: bool,
+    boot_timeout: Duration,
+    total_timeout: Duration,
+    build_timeout: Duration,
+    budget: Duration,
+}
+
+const HELP: &str = "usage: cargo xtask dax-test [options]
+  --config NAME        run only this configuration (repeatable); NAME is one of
+                       default, cpu, mem-ctrl, virtio
+  --echo               copy the guest console to stdout
+  --keep-images        keep the NVDIMM backing files (target/dax-vm/images)
+  --boot-timeout S     seconds for a guest to reach /init (default 120)
+  --total-timeout S    seconds for one boot, start to power-off (default 300)
+  --build-timeout S    seconds for each cargo build (default 360)
+  --budget S           seconds for the whole run (default 900): no boot starts after it,
+                       and a boot is cut short when it would end later
+files: <target dir>/dax-vm/{cache,logs,images}, logs as logs/<configuration>-<phase>.log";
+
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        configs: Vec::new(),
+        echo: false,
+        keep_images: false,
+        boot_timeout: Duration::from_mins(2),
+        total_timeout: Duration::from_mins(5),
+        build_timeout: Duration::from_mins(6),
+        budget: Duration::from_mins(15),
+    };
+    let mut it = args.iter();
+    let secs = |v: Option<&String>, flag: &str| -> Result<Duration, String> {
+        v.and_then(|v| v.parse().ok())
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{flag} needs a number of seconds"))
+    };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--config" => {
+                let name = it.next().ok_or("--config needs a name")?;
+                let cfg = vm::CONFIGURATIONS
+                    .iter()
+                    .find(|c| c.name == name)
+                    .ok_or_else(|| format!("unknown configuration {name}\n{HELP}"))?;
+                o.configs.push(cfg);
+            }
+            "--echo" => o.echo = true,
+            "--keep-images" => o.keep_images = true,
+            "--boot-timeout" => o.boot_timeout = secs(it.next(), a)?,
+            "--total-timeout" => o.total_timeout = secs(it.next(), a)?,
+            "--build-timeout" => o.build_timeout = secs(it.next(), a)?,
+            "--budget" => o.budget = secs(it.next(), a)?,
+            "-h" | "--help" => {
+                println!("{HELP}");
+                std::process::exit(0);
+            }
+            _ => return Err(format!("unknown argument {a}\n{HELP}")),
+        }
+    }
+    if o.configs.is_empty() {
+        o.configs = vm::CONFIGURATIONS.iter().collect();
+    }
+    Ok(o)
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` or `<workspace>/target`.
+fn target_dir(ws: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| ws.join("target"), |d| ws.join(PathBuf::from(d)))
+}
+
+fn stage(name: &str, start: Instant) {
+    println!(
+        "dax-test: {name} done in {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
+}
+
+#[derive(Default)]
+struct Totals {
+    pass: usize,
+    fail: usize,
+    skip: usize,
+}
+
+fn print_rows(cfg: &str, phase: &str, rep: &report::BootReport, totals: &mut Totals) {
+    println!(
+        "  {cfg:<8} {phase:<6} {:<34} {:<8} PASS  {} steps",
+        "setup", "-", rep.setup_passed
+    );
+    for r in &rep.rows {
+        match r.status {
+            Status::Pass => totals.pass += 1,
+            Status::Fail => totals.fail += 1,
+            Status::Skip => totals.skip += 1,
+        }
+        println!(
+            "  {cfg:<8} {phase:<6} {:<34} {:<8} {}  {}",
+            r.name,
+            r.target,
+            r.status.as_str(),
+            r.detail
+        );
+    }
+}
+
+/// Entry point of `cargo xtask dax-test`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let opts = parse_args(args)?;
+    let t0 = Instant::now();
+    let ws = workspace_root();
+    let base = target_dir(&ws).join("dax-vm");
+    let logs = base.join("logs");
+    fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
+
+    let t = Instant::now();
+    let root = fetch::fetch(&base.join("cache"), &mut |m| println!("dax-test: {m}"))?;
+    stage(&format!("packages (kernel {})", root.kernel_release), t);
+
+    let t = Instant::now();
+    println!("dax-test: building the DAX suite and the pmem2 tool (static)");
+    let bins = build::build(&ws, opts.build_timeout)?;
+    stage("build", t);
+
+    let t = Instant::now();
+    let initrd = base.join("initramfs.cpio");
+    let size = initramfs::build(
+        &root,
+        &[("dax/dax-tests", &bins.dax_tests), ("dax/pmem2", &bins.cli)],
+        &initrd,
+    )?;
+    stage(&format!("initramfs ({} MiB)", size >> 20), t);
+
+    let images = base.join("images");
+    let boot = vm::Boot {
+        root: &root,
+        initramfs: &initrd,
+        images: &images,
+        init_timeout: opts.boot_timeout,
+        total_timeout: opts.total_timeout,
+        echo: opts.echo,
+    };
+    let mut totals = Totals::default();
+    for cfg in &opts.configs {
+        let dir = vm::image_dir(&images, cfg);
+        vm::fresh_images(cfg, &dir)?;
+        let boot = vm::Boot {
+            images: &dir,
+            ..boot
+        };
+        println!("dax-test: configuration {}: {}", cfg.name, cfg.about);
+        for phase in ["write", "verify"] {
+            let log = logs.join(format!("{}-{phase}.log", cfg.name));
+            let Some(left) = opts.budget.checked_sub(t0.elapsed()) else {
+                println!(
+                    "  {:<8} {phase:<6} not run: the time budget is spent",
+                    cfg.name
+                );
+                totals.fail += 1;
+                break;
+            };
+            let boot = vm::Boot {
+                total_timeout: boot.total_timeout.min(left),
+                ..boot
+            };
+            let console = vm::boot(&boot, cfg, phase, &log)?;
+            let rep = report::parse(cfg.name, &console);
+            print_rows(cfg.name, phase, &rep, &mut totals);
+            let failed = rep.rows.iter().any(|r| r.status == Status::Fail);
+            println!(
+                "dax-test: {} {phase}: {:.1}s, log {}",
+                cfg.name,
+                console.seconds,
+                log.display()
+            );
+            if failed {
+                println!("--- last lines of {} ---", log.display());
+                println!("{}", proc::tail(&console.lines.join("\n"), 40));
+                println!("---");
+            }
+            if console.problem.is_some() && phase == "write" {
+                println!(
+                    "  {:<8} verify skipped: the write boot did not complete",
+                    cfg.name
+                );
+                totals.fail += 1;
+                break;
+            }
+        }
+        if !opts.keep_images {
+            vm::remove_images(cfg, &dir);
+        }
+    }
+    println!(
+        "dax-test: {} configuration(s): {} passed, {} failed, {} skipped; {:.0}s in all",
+        opts.configs.len(),
+        totals.pass,
+        totals.fail,
+        totals.skip,
+        t0.elapsed().as_secs_f64()
+    );
+    if totals.fail > 0 {
+        return Err(format!("{} failure(s)", totals.fail));
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! Static builds of what runs in the guest: the `dax` integration test of `pmem2` and the
+//! `pmem2` command-line tool. The guest has no Rust runtime libraries, only busybox, so both
+//! are linked with `+crt-static`; the explicit `--target` keeps these artifacts (built with
+//! their own `RUSTFLAGS`) apart from the host's.
+
+use super::proc::{run, tail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const TARGET: &str = "x86_64-unknown-linux-gnu";
+const RUSTFLAGS: &str = "-C target-feature=+crt-static";
+
+/// The guest's binaries.
+pub struct Binaries {
+    /// The DAX suite (`crates/pmem2/tests/dax.rs`).
+    pub dax_tests: PathBuf,
+    /// The `pmem2` tool.
+    pub cli: PathBuf,
+}
+
+fn cargo(
+    workspace: &Path,
+    args: &[&str],
+    want: (&str, &str),
+    timeout: Duration,
+) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .env("RUSTFLAGS", RUSTFLAGS)
+        .args(args)
+        .args([
+            "--target",
+            TARGET,
+            "--message-format=json-render-diagnostics",
+        ]);
+    let what = format!("cargo {}", args.join(" "));
+    let out = run(&mut cmd, &what, timeout)?;
+    if !out.status.success() {
+        return Err(format!("{what} failed:\n{}", tail(&out.stderr, 60)));
+    }
+    let (kind, name) = want;
+    out.stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter(|m| m["target"]["name"] == name)
+        .filter(|m| {
+            m["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == kind))
+        })
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| format!("{what}: no {kind} executable named {name} in cargo's messages"))
+}
+
+/// Builds both binaries.
+pub fn build(workspace: &Path, timeout: Duration) -> Result<Binaries, String> {
+    let dax_tests = cargo(
+        workspace,
+        &["test", "--no-run", "--test", "dax", "-p", "pmem2"],
+        ("test", "dax"),
+        timeout,
+    )?;
+    let cli = cargo(
+        workspace,
+        &["build", "-p", "pmem2-cli", "--bin", "pmem2"],
+        ("bin", "pmem2"),
+        timeout,
+    )?;
+    Ok(Binaries { dax_tests, cli })
+}

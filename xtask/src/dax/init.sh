@@ -1,0 +1,138 @@
+#!/bin/sh
+# /init of the pmem2 DAX test guest, built into the initramfs by `cargo xtask dax-test`
+# (xtask/src/dax/initramfs.rs). Kernel command line: daxconfig=<configuration> daxphase=write|verify
+#
+# Lines the host parses (xtask/src/dax/report.rs), everything else is only logged:
+#   DAX-SETUP <step> PASS|FAIL [detail]      a setup step (modules, namespaces, mkfs, mount)
+#   DAX-RESULT ...                           printed by the test binary, one per test and target
+#   DAX-TESTS-EXIT rc=<n>                    exit status of the test binary
+#   DAX-INFO-BEGIN <path> / DAX-INFO-END rc=<n>   stdout of `pmem2 info --json <path>` in between
+#   DAX-DONE                                 the guest got to the end (then it powers off)
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+
+CONFIG=unknown
+PHASE=write
+SUITE_TIMEOUT=180
+for w in $(cat /proc/cmdline); do
+  case $w in
+    daxconfig=*) CONFIG=${w#*=} ;;
+    daxphase=*) PHASE=${w#*=} ;;
+    daxsuitetimeout=*) SUITE_TIMEOUT=${w#*=} ;;
+  esac
+done
+up() { cut -d' ' -f1 /proc/uptime; }
+log() { echo "DAX-LOG [$(up)] $*"; }
+# step <name> <command...>: run one setup step, indent its output, report it
+step() {
+  name=$1; shift
+  out=$("$@" 2>&1); rc=$?
+  [ -n "$out" ] && echo "$out" | sed 's/^/    /'
+  if [ $rc = 0 ]; then echo "DAX-SETUP $name PASS"
+  else echo "DAX-SETUP $name FAIL exit=$rc: $(echo "$out" | tail -n 1)"; fi
+  return $rc
+}
+finish() {
+  echo "DAX-DONE"
+  # No sync, no umount: what the tests persisted must survive a power cut.
+  poweroff -f
+  sleep 30
+}
+
+log "config=$CONFIG phase=$PHASE kernel=$(uname -r) cpus=$(nproc)"
+log "cpu flush flags: $(grep -m1 -o -wE 'clflush|clflushopt|clwb|avx512f|movdir64b' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+
+for m in $(cat /etc/dax-modules); do
+  insmod "/lib/modules/$m.ko" 2>&1 | sed 's/^/    /'
+  grep -q "^$m " /proc/modules || echo "DAX-SETUP insmod-$m FAIL"
+done
+
+# wait (up to 10 s) for the persistent memory devices to be probed
+wait_for() {
+  i=0
+  while [ $i -lt 100 ]; do
+    ok=1
+    for p in "$@"; do [ -e "$p" ] || ok=0; done
+    [ $ok = 1 ] && return 0
+    sleep 0.1; i=$((i + 1))
+  done
+  return 1
+}
+
+dump_sysfs() {
+  for r in /sys/bus/nd/devices/region*; do
+    [ -d "$r" ] || continue
+    for a in devtype nstype size align persistence_domain deep_flush; do
+      if [ -e "$r/$a" ]; then log "sysfs $r/$a = $(cat "$r/$a" 2>&1 | tr '\n' ' ')"
+      else log "sysfs $r/$a = <absent>"; fi
+    done
+  done
+  for d in /sys/bus/dax/devices/*; do
+    [ -d "$d" ] && log "sysfs $d: size=$(cat "$d/size") align=$(cat "$d/align" 2>/dev/null)"
+  done
+  log "devices: $(ls /dev/pmem* /dev/dax* 2>/dev/null | tr '\n' ' ')"
+}
+
+# ext4 goes on the first block device, xfs on the second (xfs needs 300 MiB at least)
+DEVDAX=
+if [ "$CONFIG" = virtio ]; then
+  step devices wait_for /dev/pmem0 /dev/pmem1
+  EXT4_DEV=/dev/pmem0; XFS_DEV=/dev/pmem1
+else
+  step devices wait_for /sys/bus/nd/devices/region0 /sys/bus/nd/devices/region1
+  if [ "$PHASE" = write ]; then
+    # The DIMMs have a label area and start without labels: initialise them, then carve
+    # region0 into two fsdax namespaces and region1 into one devdax namespace.
+    step init-labels sh -c 'ndctl disable-region all && ndctl init-labels -f all && ndctl enable-region all'
+    step namespace-ext4 ndctl create-namespace -r region0 -m fsdax -s 384M
+    step namespace-xfs ndctl create-namespace -r region0 -m fsdax
+    step namespace-devdax ndctl create-namespace -r region1 -m devdax
+  fi
+  step namespaces wait_for /dev/pmem0 /dev/pmem0.1
+  EXT4_DEV=/dev/pmem0; XFS_DEV=/dev/pmem0.1
+  wait_for /dev/dax1.0
+  DEVDAX=$(ls /dev/dax* 2>/dev/null | head -n 1)
+  [ -n "$DEVDAX" ] && echo "DAX-SETUP devdax PASS $DEVDAX" || echo "DAX-SETUP devdax FAIL no /dev/dax*"
+fi
+dump_sysfs
+
+if [ "$PHASE" = write ]; then
+  step mkfs-ext4 mkfs.ext4 -q -F -b 4096 "$EXT4_DEV"
+  # reflink and DAX are mutually exclusive on 6.1
+  step mkfs-xfs mkfs.xfs -q -f -m reflink=0 "$XFS_DEV"
+fi
+DIRS=
+step mount-ext4 mount -t ext4 -o dax "$EXT4_DEV" /mnt/ext4 && DIRS=/mnt/ext4
+step mount-xfs mount -t xfs -o dax "$XFS_DEV" /mnt/xfs && DIRS=${DIRS:+$DIRS:}/mnt/xfs
+grep -E ' /mnt/(ext4|xfs) ' /proc/mounts | sed 's/^/    /'
+
+export PMEM2_DAX_FSDAX_DIRS=$DIRS PMEM2_DAX_PLATFORM=$CONFIG PMEM2_DAX_PHASE=$PHASE
+[ -n "$DEVDAX" ] && export PMEM2_DAX_DEVDAX=$DEVDAX
+export RUST_BACKTRACE=1
+log "running the DAX suite: dirs=$DIRS devdax=$DEVDAX platform=$CONFIG phase=$PHASE"
+# a hung test must not hang the boot: the harness then reports the test that did not finish
+timeout -s KILL "$SUITE_TIMEOUT" /dax/dax-tests --test-threads=1 --nocapture
+rc=$?
+echo
+echo "DAX-TESTS-EXIT rc=$rc"
+
+if [ "$PHASE" = write ]; then
+  info() {
+    echo "DAX-INFO-BEGIN $1"
+    /dax/pmem2 info --json "$1" 2>/tmp/info.err
+    rc=$?
+    echo
+    echo "DAX-INFO-END rc=$rc"
+    sed 's/^/DAX-INFO-STDERR /' /tmp/info.err
+  }
+  for d in $(echo "$DIRS" | tr ':' ' '); do
+    dd if=/dev/zero of="$d/pmem2-info" bs=1M count=4 2>/dev/null
+    info "$d/pmem2-info"
+  done
+  [ -n "$DEVDAX" ] && info "$DEVDAX"
+fi
+finish

@@ -1,0 +1,381 @@
+//! The guest's root file system: an uncompressed `newc` cpio archive (the kernel unpacks it
+//! without a decompressor, which matters under software emulation) holding busybox, the
+//! namespace and mkfs tools with their libraries, the kernel modules for NVDIMM, DAX, ext4,
+//! xfs and virtio-pmem (loaded with `insmod` in dependency order listed in
+//! `/etc/dax-modules`), the `/init` script and the test binaries.
+
+use super::fetch::Root;
+use super::proc::run_ok;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The guest's `/init`.
+const INIT: &str = include_str!("init.sh");
+
+/// Modules the guest loads (dependencies are added). crc32c is loaded explicitly: ext4 asks
+/// the crypto API for it at mount time, and the guest has no `modprobe` to find it.
+const MODULES: &[&str] = &[
+    "crc32c_generic",
+    "crc32c-intel",
+    "libnvdimm",
+    "nfit",
+    "nd_pmem",
+    "nd_btt",
+    "dax_pmem",
+    "device_dax",
+    "virtio_pci",
+    "virtio_pmem",
+    "ext4",
+    "xfs",
+];
+
+/// Dynamically linked tools copied from the unpacked packages: (path in the tree, name in the
+/// guest's `/usr/sbin`).
+const TOOLS: &[(&str, &str)] = &[
+    ("usr/bin/ndctl", "ndctl"),
+    ("usr/bin/daxctl", "daxctl"),
+    ("sbin/mke2fs", "mkfs.ext4"),
+    ("sbin/mkfs.xfs", "mkfs.xfs"),
+];
+
+enum Body {
+    Dir,
+    File(Vec<u8>, u32),
+    Symlink(String),
+}
+
+/// An archive being assembled: guest path -> content. Parents are created implicitly.
+#[derive(Default)]
+pub struct Archive {
+    entries: BTreeMap<String, Body>,
+}
+
+impl Archive {
+    fn dir(&mut self, path: &str) {
+        let mut cur = String::new();
+        for part in path.trim_matches('/').split('/') {
+            if !cur.is_empty() {
+                cur.push('/');
+            }
+            cur.push_str(part);
+            self.entries.entry(cur.clone()).or_insert(Body::Dir);
+        }
+    }
+
+    fn parent(&mut self, path: &str) {
+        if let Some((parent, _)) = path.rsplit_once('/') {
+            self.dir(parent);
+        }
+    }
+
+    /// Adds a file with the given content and permission bits.
+    pub fn file(&mut self, path: &str, data: Vec<u8>, perm: u32) {
+        let path = path.trim_start_matches('/');
+        self.parent(path);
+        self.entries.insert(path.to_owned(), Body::File(data, perm));
+    }
+
+    /// Copies a host file (following symlinks).
+    pub fn copy(&mut self, path: &str, host: &Path, perm: u32) -> Result<(), String> {
+        let data = fs::read(host).map_err(|e| format!("{}: {e}", host.display()))?;
+        self.file(path, data, perm);
+        Ok(())
+    }
+
+    fn symlink(&mut self, path: &str, target: &str) {
+        let path = path.trim_start_matches('/');
+        self.parent(path);
+        self.entries
+            .entry(path.to_owned())
+            .or_insert_with(|| Body::Symlink(target.to_owned()));
+    }
+
+    /// Writes the `newc` archive.
+    pub fn write(&self, out: &Path) -> Result<u64, String> {
+        let f = fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let mut w = BufWriter::new(f);
+        let io = |e: std::io::Error| format!("{}: {e}", out.display());
+        for (ino, (path, body)) in (1..).zip(&self.entries) {
+            let (mode, data): (u32, &[u8]) = match body {
+                Body::Dir => (0o040_755, &[]),
+                Body::File(data, perm) => (0o100_000 | perm, data),
+                Body::Symlink(target) => (0o120_777, target.as_bytes()),
+            };
+            write_entry(&mut w, ino, mode, path, data).map_err(io)?;
+        }
+        write_entry(&mut w, 0, 0, "TRAILER!!!", &[]).map_err(io)?;
+        w.flush().map_err(io)?;
+        Ok(fs::metadata(out)
+            .map_err(|e| format!("{}: {e}", out.display()))?
+            .len())
+    }
+}
+
+fn pad4(w: &mut impl Write, len: usize) -> std::io::Result<()> {
+    w.write_all(&[0; 3][..(4 - len % 4) % 4])
+}
+
+fn write_entry(
+    w: &mut impl Write,
+    ino: u32,
+    mode: u32,
+    name: &str,
+    data: &[u8],
+) -> std::io::Result<()> {
+    let nlink = if mode & 0o170_000 == 0o040_000 { 2 } else { 1 };
+    // magic, ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor,
+    // rdevminor, namesize (with the NUL), check
+    let header = format!(
+        "070701{ino:08x}{mode:08x}{:08x}{:08x}{nlink:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+        0,
+        0,
+        0,
+        data.len(),
+        0,
+        0,
+        0,
+        0,
+        name.len() + 1,
+        0
+    );
+    w.write_all(header.as_bytes())?;
+    w.write_all(name.as_bytes())?;
+    w.write_all(&[0])?;
+    pad4(w, header.len() + name.len() + 1)?;
+    w.write_all(data)?;
+    pad4(w, data.len())
+}
+
+/// Adds busybox and a link per applet in `/bin`.
+fn add_busybox(ar: &mut Archive, root: &Root) -> Result<(), String> {
+    let bb = root.dir.join("bin/busybox");
+    ar.copy("bin/busybox", &bb, 0o755)?;
+    let list = run_ok(
+        Command::new(&bb).arg("--list"),
+        "busybox --list",
+        Duration::from_secs(30),
+    )?;
+    for applet in list.stdout.split_whitespace() {
+        ar.symlink(&format!("bin/{applet}"), "busybox");
+    }
+    Ok(())
+}
+
+/// Adds a dynamically linked tool and every library `ldd` resolves for it (from the unpacked
+/// packages first, else from the host, which runs the same distribution).
+fn add_tool(ar: &mut Archive, root: &Root, src: &str, name: &str) -> Result<(), String> {
+    let bin = root.dir.join(src);
+    ar.copy(&format!("usr/sbin/{name}"), &bin, 0o755)?;
+    let ldd = run_ok(
+        Command::new("ldd")
+            .arg(&bin)
+            .env("LD_LIBRARY_PATH", root.library_path()),
+        &format!("ldd {src}"),
+        Duration::from_secs(30),
+    )?;
+    for line in ldd.stdout.lines() {
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line
+                .split_whitespace()
+                .next()
+                .filter(|p| p.starts_with('/')),
+        };
+        let Some(path) = path.filter(|p| p.starts_with('/')) else {
+            if line.contains("not found") {
+                return Err(format!("{src}: library {}", line.trim()));
+            }
+            continue;
+        };
+        let host = Path::new(path);
+        let file = host.file_name().unwrap_or_default().to_string_lossy();
+        let dest = if path.starts_with("/lib64/") {
+            format!("lib64/{file}")
+        } else {
+            format!("lib/x86_64-linux-gnu/{file}")
+        };
+        ar.copy(&dest, host, 0o755)?;
+    }
+    Ok(())
+}
+
+/// The value of `key` in a module's `.modinfo` strings (`key=value\0`).
+fn modinfo(data: &[u8], key: &str) -> Option<String> {
+    let needle = format!("{key}=");
+    data.split(|b| *b == 0)
+        .find_map(|s| s.strip_prefix(needle.as_bytes()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// Adds module `name` (after its dependencies) to `done`, unless built in.
+fn visit(
+    name: &str,
+    index: &BTreeMap<String, PathBuf>,
+    builtin: &BTreeSet<String>,
+    done: &mut Vec<String>,
+    data: &mut BTreeMap<String, Vec<u8>>,
+) -> Result<(), String> {
+    let name = name.replace('-', "_");
+    if done.contains(&name) || builtin.contains(&name) {
+        return Ok(());
+    }
+    let path = index
+        .get(&name)
+        .ok_or_else(|| format!("kernel module {name} not found"))?;
+    let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for dep in modinfo(&bytes, "depends")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|d| !d.is_empty())
+    {
+        visit(dep, index, builtin, done, data)?;
+    }
+    data.insert(name.clone(), bytes);
+    done.push(name);
+    Ok(())
+}
+
+/// Adds the wanted modules and their dependencies; returns the load order.
+fn add_modules(ar: &mut Archive, root: &Root) -> Result<Vec<String>, String> {
+    let tree = root.modules();
+    let mut index: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut stack = vec![tree.join("kernel")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                if let Some(stem) = name.strip_suffix(".ko") {
+                    index.insert(stem.replace('-', "_"), path.clone());
+                }
+            }
+        }
+    }
+    let builtin = fs::read_to_string(tree.join("modules.builtin")).unwrap_or_default();
+    let builtin: BTreeSet<String> = builtin
+        .lines()
+        .filter_map(|l| l.rsplit('/').next()?.strip_suffix(".ko"))
+        .map(|m| m.replace('-', "_"))
+        .collect();
+
+    let mut order = Vec::new();
+    let mut data = BTreeMap::new();
+    for m in MODULES {
+        visit(m, &index, &builtin, &mut order, &mut data)?;
+    }
+    for (name, bytes) in data {
+        ar.file(&format!("lib/modules/{name}.ko"), bytes, 0o644);
+    }
+    Ok(order)
+}
+
+/// Assembles the initramfs: `payload` is `(guest path, host file)` of the test binaries.
+pub fn build(root: &Root, payload: &[(&str, &Path)], out: &Path) -> Result<u64, String> {
+    let mut ar = Archive::default();
+    for d in [
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "run",
+        "mnt/ext4",
+        "mnt/xfs",
+        "etc/ndctl.conf.d",
+        "etc/ndctl",
+        "usr/bin",
+        "sbin",
+    ] {
+        ar.dir(d);
+    }
+    ar.file("etc/mtab", Vec::new(), 0o644);
+    add_busybox(&mut ar, root)?;
+    for (src, name) in TOOLS {
+        add_tool(&mut ar, root, src, name)?;
+    }
+    let order = add_modules(&mut ar, root)?;
+    ar.file(
+        "etc/dax-modules",
+        (order.join("\n") + "\n").into_bytes(),
+        0o644,
+    );
+    ar.file("init", INIT.as_bytes().to_vec(), 0o755);
+    for (dest, host) in payload {
+        ar.copy(dest, host, 0o755)?;
+    }
+    ar.write(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads a `newc` archive back: (name, mode, data) per entry.
+    fn entries(bytes: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
+        let field = |at: usize, i: usize| {
+            let s = std::str::from_utf8(&bytes[at + 6 + 8 * i..at + 14 + 8 * i]).unwrap();
+            usize::from_str_radix(s, 16).unwrap()
+        };
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            assert_eq!(&bytes[at..at + 6], b"070701", "magic at {at}");
+            let (mode, size, namesize) = (field(at, 1) as u32, field(at, 6), field(at, 11));
+            let name = &bytes[at + 110..at + 110 + namesize - 1];
+            assert_eq!(bytes[at + 110 + namesize - 1], 0);
+            let data_at = (at + 110 + namesize).next_multiple_of(4);
+            out.push((
+                String::from_utf8(name.to_vec()).unwrap(),
+                mode,
+                bytes[data_at..data_at + size].to_vec(),
+            ));
+            at = (data_at + size).next_multiple_of(4);
+        }
+        out
+    }
+
+    #[test]
+    fn newc_archive_round_trips() {
+        let mut ar = Archive::default();
+        ar.file("/usr/sbin/tool", b"hello".to_vec(), 0o755);
+        ar.symlink("bin/sh", "busybox");
+        ar.dir("mnt/ext4");
+        let out = std::env::temp_dir().join(format!("dax-cpio-test-{}", std::process::id()));
+        let len = ar.write(&out).unwrap();
+        let bytes = fs::read(&out).unwrap();
+        let _ = fs::remove_file(&out);
+        assert_eq!(len as usize, bytes.len());
+        let got = entries(&bytes);
+        let names: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "bin",
+                "bin/sh",
+                "mnt",
+                "mnt/ext4",
+                "usr",
+                "usr/sbin",
+                "usr/sbin/tool",
+                "TRAILER!!!"
+            ]
+        );
+        assert_eq!(got[1].1, 0o120_777);
+        assert_eq!(got[1].2, b"busybox");
+        assert_eq!(got[3].1, 0o040_755);
+        assert_eq!(got[6].1, 0o100_755);
+        assert_eq!(got[6].2, b"hello");
+    }
+
+    #[test]
+    fn modinfo_reads_one_key() {
+        let data = b"\x7fELF...\0license=GPL\0depends=libnvdimm,dax\0name=nd_pmem\0";
+        assert_eq!(modinfo(data, "depends").as_deref(), Some("libnvdimm,dax"));
+        assert_eq!(modinfo(data, "name").as_deref(), Some("nd_pmem"));
+        assert_eq!(modinfo(data, "alias"), None);
+    }
+}

@@ -1,0 +1,275 @@
+//! One boot of the guest: the QEMU command line (TCG, two NVDIMMs or two virtio-pmem
+//! devices backed by host files), its console captured line by line into a log, a deadline
+//! to reach `/init` and one for the whole boot. QEMU is killed on every path out of here.
+
+use super::fetch::Root;
+use super::proc::Guard;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A platform the suite runs on.
+pub struct Configuration {
+    /// Name used on the command line, in logs and as `PMEM2_DAX_PLATFORM` in the guest.
+    pub name: &'static str,
+    /// What it is.
+    pub about: &'static str,
+    /// `nvdimm-persistence=` of the machine (NFIT platform capabilities), if any.
+    persistence: Option<&'static str>,
+    /// virtio-pmem devices instead of NVDIMMs.
+    virtio: bool,
+}
+
+/// Every configuration, in run order.
+pub const CONFIGURATIONS: &[Configuration] = &[
+    Configuration {
+        name: "default",
+        about: "NVDIMMs, no persistence_domain file",
+        persistence: None,
+        virtio: false,
+    },
+    Configuration {
+        name: "cpu",
+        about: "NVDIMMs, nvdimm-persistence=cpu (eADR: BYTE granularity)",
+        persistence: Some("cpu"),
+        virtio: false,
+    },
+    Configuration {
+        name: "mem-ctrl",
+        about: "NVDIMMs, nvdimm-persistence=mem-ctrl (ADR)",
+        persistence: Some("mem-ctrl"),
+        virtio: false,
+    },
+    Configuration {
+        name: "virtio",
+        about: "virtio-pmem: DAX without MAP_SYNC (PAGE granularity)",
+        persistence: None,
+        virtio: true,
+    },
+];
+
+const MIB: u64 = 1 << 20;
+/// Label area of each NVDIMM; the backing file is pmem size + label size, or
+/// `ndctl create-namespace` fails with "misaligned".
+const LABEL_SIZE: u64 = 128 << 10;
+
+/// Backing files: (file name, size, QEMU device options after `memdev=`).
+fn devices(cfg: &Configuration) -> Vec<(&'static str, u64, &'static str)> {
+    if cfg.virtio {
+        vec![
+            ("vpmem0.img", 512 * MIB, "virtio-pmem-pci"),
+            ("vpmem1.img", 512 * MIB, "virtio-pmem-pci"),
+        ]
+    } else {
+        vec![
+            ("nvdimm0.img", 1024 * MIB + LABEL_SIZE, "nvdimm"),
+            ("nvdimm1.img", 256 * MIB + LABEL_SIZE, "nvdimm"),
+        ]
+    }
+}
+
+/// Creates fresh (sparse, zeroed) backing files for `cfg` in `dir`.
+pub fn fresh_images(cfg: &Configuration, dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (file, size, _) in devices(cfg) {
+        let path = dir.join(file);
+        let _ = fs::remove_file(&path);
+        let f = fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        f.set_len(size)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes the backing files of `cfg`.
+pub fn remove_images(cfg: &Configuration, dir: &Path) {
+    for (file, _, _) in devices(cfg) {
+        let _ = fs::remove_file(dir.join(file));
+    }
+}
+
+/// Everything needed to boot.
+#[derive(Clone, Copy)]
+pub struct Boot<'a> {
+    /// The unpacked packages (QEMU, firmware, kernel).
+    pub root: &'a Root,
+    /// The initramfs.
+    pub initramfs: &'a Path,
+    /// Directory of the backing files.
+    pub images: &'a Path,
+    /// Time allowed to reach `/init`.
+    pub init_timeout: Duration,
+    /// Time allowed for the whole boot.
+    pub total_timeout: Duration,
+    /// Copy the console to stdout as it comes.
+    pub echo: bool,
+}
+
+/// The console of one finished (or killed) boot.
+pub struct Console {
+    /// Every line, as captured.
+    pub lines: Vec<String>,
+    /// Why the boot did not end normally, if it did not.
+    pub problem: Option<String>,
+    /// Seconds it took.
+    pub seconds: f64,
+}
+
+fn qemu_command(b: &Boot, cfg: &Configuration, phase: &str) -> Command {
+    let r = &b.root.dir;
+    let mut cmd = Command::new(r.join("usr/bin/qemu-system-x86_64"));
+    cmd.env("LD_LIBRARY_PATH", b.root.library_path())
+        .arg("-L")
+        .arg(r.join("usr/share/seabios"))
+        .arg("-L")
+        .arg(r.join("usr/share/qemu"));
+    let mut machine = String::from("pc");
+    if !cfg.virtio {
+        machine.push_str(",nvdimm=on");
+    }
+    if let Some(p) = cfg.persistence {
+        machine.push_str(",nvdimm-persistence=");
+        machine.push_str(p);
+    }
+    cmd.args(["-machine", &machine])
+        .args(["-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2"])
+        .args(["-m", "1G,slots=4,maxmem=8G"]);
+    for (i, (file, size, device)) in devices(cfg).into_iter().enumerate() {
+        let path = b.images.join(file);
+        cmd.arg("-object").arg(format!(
+            "memory-backend-file,id=mem{i},share=on,mem-path={},size={size}",
+            path.display()
+        ));
+        let label = if device == "nvdimm" {
+            format!(",label-size={LABEL_SIZE}")
+        } else {
+            String::new()
+        };
+        cmd.arg("-device")
+            .arg(format!("{device},id=pm{i},memdev=mem{i}{label}"));
+    }
+    cmd.arg("-kernel")
+        .arg(b.root.vmlinuz())
+        .arg("-initrd")
+        .arg(b.initramfs)
+        .arg("-append")
+        .arg(format!(
+            "console=ttyS0 panic=-1 quiet loglevel=3 daxconfig={} daxphase={phase} \
+             daxsuitetimeout={}",
+            cfg.name,
+            // the guest kills a hung suite itself and still reports, well before QEMU is killed
+            (b.total_timeout.as_secs() * 2 / 3).max(30)
+        ))
+        .args([
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-monitor",
+            "none",
+            "-nodefaults",
+            "-no-reboot",
+            "-net",
+            "none",
+        ]);
+    cmd
+}
+
+fn forward<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    prefix: &'static str,
+    tx: mpsc::Sender<String>,
+) {
+    let Some(pipe) = pipe else { return };
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    if tx.send(format!("{prefix}{line}")).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Boots `cfg` once in `phase` (`write` or `verify`), writing the console to `log`.
+pub fn boot(b: &Boot, cfg: &Configuration, phase: &str, log: &Path) -> Result<Console, String> {
+    let mut logf = fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut cmd = qemu_command(b, cfg, phase);
+    let _ = writeln!(logf, "# {cmd:?}");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut qemu = Guard::spawn(&mut cmd, "qemu-system-x86_64")?;
+    let (tx, rx) = mpsc::channel();
+    forward(qemu.child().stdout.take(), "", tx.clone());
+    forward(qemu.child().stderr.take(), "qemu: ", tx);
+
+    let mut lines = Vec::new();
+    let mut booted = false;
+    let mut problem = None;
+    loop {
+        let limit = if booted {
+            b.total_timeout
+        } else {
+            b.init_timeout
+        };
+        let Some(left) = limit.checked_sub(start.elapsed()) else {
+            problem = Some(if booted {
+                format!("no power-off within {}s: QEMU killed", limit.as_secs())
+            } else {
+                format!("/init not reached within {}s: QEMU killed", limit.as_secs())
+            });
+            break;
+        };
+        match rx.recv_timeout(left.min(Duration::from_millis(500))) {
+            Ok(line) => {
+                let _ = writeln!(logf, "{line}");
+                if b.echo {
+                    println!("  | {line}");
+                }
+                booted |= line.contains("DAX-LOG");
+                lines.push(line);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // both pipes closed: QEMU is exiting
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if problem.is_none() {
+        // the console closed: QEMU is exiting, give it a moment to do so by itself
+        match qemu.wait_until(Instant::now() + Duration::from_secs(10)) {
+            Ok(status) if !status.success() => {
+                problem = Some(format!("QEMU exited with {status}"));
+            }
+            Ok(_) => {}
+            Err(e) => problem = Some(e),
+        }
+    }
+    qemu.kill();
+    if let Some(p) = &problem {
+        let _ = writeln!(logf, "# {p}");
+    }
+    Ok(Console {
+        lines,
+        problem,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Directory of `cfg`'s backing files under `base`.
+pub fn image_dir(base: &Path, cfg: &Configuration) -> PathBuf {
+    base.join(cfg.name)
+}
