@@ -15,7 +15,7 @@
 //! | granularity | kernel choice | after the copy |
 //! |---|---|---|
 //! | [`CacheLine`](Granularity::CacheLine) | `NOFLUSH` → temporal, no flush; `NONTEMPORAL` or `WC` → non-temporal; `TEMPORAL` or `WB` → temporal + flush; shorter than `PMEM_MOVNT_THRESHOLD` (256) → temporal + flush; else non-temporal | fence unless `NODRAIN` or `NOFLUSH` |
-//! | [`Byte`](Granularity::Byte) | `NOFLUSH` → temporal; `NONTEMPORAL` → non-temporal; else temporal; nothing is flushed | fence unless `NODRAIN` or `NOFLUSH` |
+//! | [`Byte`](Granularity::Byte) | `NOFLUSH` → temporal; `NONTEMPORAL` → non-temporal; else temporal; the SIMD kernels flush nothing (the generic and libc ones flush with the CPU's instruction, as PMDK's do) | fence unless `NODRAIN` or `NOFLUSH` |
 //! | [`Page`](Granularity::Page) | as cache line, `NODRAIN` ignored | `msync` of the range unless `NOFLUSH` |
 //!
 //! With `len == 0` (or `dest == src` for memmove) they return at once. They
