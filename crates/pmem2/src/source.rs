@@ -428,7 +428,11 @@ mod tests {
     #[test]
     fn closed_descriptor_is_invalid_handle() {
         let (f, path) = temp_file(4096);
-        let raw = std::os::fd::IntoRawFd::into_raw_fd(f);
+        // A high number: parallel tests opening files get the lowest free
+        // ones, so none can reuse it between the close and the checks.
+        let high = rustix::io::fcntl_dupfd_cloexec(&f, 900).unwrap();
+        drop(f);
+        let raw = std::os::fd::IntoRawFd::into_raw_fd(high);
         // SAFETY: `raw` is open here; it is closed below only after the
         // source has been checked, and nothing reuses the number meanwhile
         // in a way this test observes.

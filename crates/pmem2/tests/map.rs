@@ -29,7 +29,9 @@ fn granularity_must_be_set() {
 #[test]
 fn closed_descriptor() {
     let f = temp_file(page());
-    let raw = std::os::fd::IntoRawFd::into_raw_fd(f.file.try_clone().unwrap());
+    // A high number that no parallel test's open() can reuse meanwhile.
+    let high = rustix::io::fcntl_dupfd_cloexec(&f.file, 901).unwrap();
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(high);
     // SAFETY: `raw` is open now; it is closed below and the source is only
     // used to observe that.
     let source = unsafe { Source::from_raw_fd(raw) }.unwrap();
