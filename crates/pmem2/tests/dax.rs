@@ -116,6 +116,12 @@ const TESTS: &[DaxTest] = &[
         Once,
         platform_eadr_detected,
     ),
+    test(
+        "platform_flush_instruction",
+        Whole,
+        Once,
+        platform_flush_instruction,
+    ),
     test("fsdax_file_is_dax", Fsdax, Once, fsdax_file_is_dax),
     test("fsdax_shared_granularity", Fsdax, Once, shared_granularity),
     test(
@@ -430,6 +436,36 @@ fn fsdax_private_is_byte(_ctx: &Ctx, target: &Target) -> Outcome {
 
 /// eADR is detected exactly on the `cpu` platform; the regions' `persistence_domain` files
 /// say what the machine was started with.
+/// The flush instruction pmem2 chose is the best one the guest CPU lists in
+/// `/proc/cpuinfo` (CLWB, else CLFLUSHOPT, else CLFLUSH).
+fn platform_flush_instruction(_: &Ctx, _: &Target) -> Outcome {
+    let cpuinfo =
+        std::fs::read_to_string("/proc/cpuinfo").map_err(|e| format!("/proc/cpuinfo: {e}"))?;
+    let flags: Vec<&str> = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .ok_or("no flags line in /proc/cpuinfo")?
+        .split_whitespace()
+        .collect();
+    let has = |f: &str| flags.contains(&f);
+    let expected = if has("clwb") {
+        "clwb"
+    } else if has("clflushopt") {
+        "clflushopt"
+    } else {
+        "clflush"
+    };
+    let chosen = pmem2::flush_kind().as_str();
+    if chosen != expected {
+        return Err(format!("pmem2 chose {chosen}, the CPU offers {expected}"));
+    }
+    Ok(format!(
+        "{chosen}; cpu also has movdir64b={} avx512f={}",
+        has("movdir64b"),
+        has("avx512f")
+    ))
+}
+
 fn platform_eadr_detected(ctx: &Ctx, target: &Target) -> Outcome {
     let eadr = pmem2::map::platform_is_eadr();
     if eadr != (ctx.platform == Platform::Cpu) {
