@@ -169,6 +169,14 @@ impl<T> std::fmt::Display for DeleteError<T> {
 
 impl<T: std::fmt::Debug> std::error::Error for DeleteError<T> {}
 
+/// `map.delete()?` in a function returning [`Result`]: the handle is dropped
+/// (which retries the release, ignoring errors) and the error kept.
+impl<T> From<DeleteError<T>> for Error {
+    fn from(refused: DeleteError<T>) -> Self {
+        refused.error
+    }
+}
+
 impl Map {
     /// Maps `source` as `config` says, as `pmem2_map_new`.
     ///

@@ -332,7 +332,11 @@ fn delete_reports_and_unmaps() {
     let map = Map::new(&page_config(), &source).unwrap();
     let addr = map.addr() as usize;
     assert!(file_mapped_at(addr), "mapped before delete");
-    map.delete().unwrap();
+    let delete = || -> pmem2::Result<()> {
+        map.delete()?;
+        Ok(())
+    };
+    delete().unwrap();
     assert!(
         !file_mapped_at(addr),
         "the file mapping is gone after delete"

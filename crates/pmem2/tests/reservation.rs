@@ -379,3 +379,38 @@ fn stress_worker(
         assert_eq!(u64::from_le_bytes(buf), tag);
     }
 }
+
+/// PMDK loops forever on a PAGE persist over a zero-length existing map;
+/// pmem2 registers the empty map and persists around it at once.
+#[test]
+fn page_persist_over_a_zero_length_existing_map() {
+    let len = 2 * page();
+    // SAFETY: a fresh private anonymous mapping at a kernel-chosen address.
+    let raw = unsafe {
+        rustix::mm::mmap_anonymous(
+            std::ptr::null_mut(),
+            len,
+            rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+            rustix::mm::MapFlags::PRIVATE,
+        )
+    }
+    .unwrap();
+    let addr = NonNull::new(raw.cast::<u8>()).unwrap();
+    let source = Source::anonymous(len).unwrap();
+    // SAFETY: `raw` stays mapped until the munmap at the end.
+    let empty = unsafe { Map::from_existing(&source, addr, 0, Granularity::Page) }.unwrap();
+    // SAFETY: as above.
+    let err = unsafe { Map::from_existing(&source, addr, 0, Granularity::Page) }.unwrap_err();
+    assert_eq!(err.code(), PMEM2_E_MAP_EXISTS, "one empty map per address");
+    let persist = pmem2::persist::persist_fn(Granularity::Page);
+    // SAFETY: the ranges are inside the mapping made above.
+    unsafe {
+        persist(raw.cast_const(), 0);
+        persist(raw.cast_const(), len);
+        persist(raw.cast::<u8>().add(1).cast_const().cast(), 10);
+    }
+    empty.persist(0, 0).unwrap();
+    drop(empty);
+    // SAFETY: we mapped it above and nothing refers to it any more.
+    unsafe { rustix::mm::munmap(raw, len) }.unwrap();
+}
