@@ -155,7 +155,9 @@ pub fn build(allow_unwired: bool) -> Result<Built, String> {
         .arg(&shared)
         .arg(format!("-Wl,-soname,{SONAME}"))
         .arg(format!("-Wl,--version-script={}", map.display()))
-        .args(["-Wl,--gc-sections", "-Wl,-z,relro"])
+        // Like a distribution's library: no debug info (the release profile
+        // keeps it for the Rust binaries), unused sections dropped.
+        .args(["-Wl,--gc-sections", "-Wl,-z,relro", "-Wl,--strip-debug"])
         .arg(&compat)
         .arg("-Wl,--whole-archive")
         .arg(&rust_archive)
