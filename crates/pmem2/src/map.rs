@@ -479,19 +479,15 @@ impl Map {
         }
     }
 
-    /// Copies `data` to `offset` and makes it durable before returning.
+    /// Copies `data` to `offset` and makes it durable before returning:
+    /// [`Map::copy_from_slice`] with no flags (`pmem2_memcpy_fn` with 0).
     ///
     /// # Errors
     /// [`Error::MapRange`] when the range is outside the map,
     /// [`Error::NoAccess`] when the map isn't writable, [`Error::Os`] when
     /// `msync` fails (PAGE granularity).
     pub fn write(&mut self, offset: usize, data: &[u8]) -> Result<()> {
-        self.require(Protection::WRITE, "writ")?;
-        let dest = self.checked_range(offset, data.len())?;
-        // SAFETY: `dest..dest + len` is inside the writable map (checked
-        // above) and can't overlap `data`, a Rust slice of other memory.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dest, data.len()) };
-        self.persist(offset, data.len())
+        self.copy_from_slice(offset, data, crate::MemFlags::empty())
     }
 
     /// Copies bytes at `offset` into `buf`.
