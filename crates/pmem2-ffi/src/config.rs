@@ -139,9 +139,9 @@ pub unsafe extern "C" fn pmem2_config_set_protection(
 
 /// Makes maps of this config go to `offset` of the reservation `rsv`
 /// (NULL: no reservation). Always 0; the offset is checked by
-/// `pmem2_map_new`. The config keeps the reservation's range reserved until
-/// it is cleared or the config deleted, even if the reservation is deleted
-/// first (PMDK would keep a dangling pointer).
+/// `pmem2_map_new`. The config doesn't keep the reservation alive: once it
+/// is deleted, `pmem2_map_new` with this config returns `-EINVAL` (PMDK
+/// would follow a dangling pointer).
 ///
 /// # Safety
 /// `cfg` must be NULL (→ `-EINVAL`) or a live config; `rsv` NULL or a live

@@ -7,6 +7,7 @@
 
 use std::ffi::{c_char, c_void};
 use std::os::raw::c_int;
+use std::ptr::NonNull;
 
 use pmem2::{BadBlock, BadBlockContext, Error, FileType};
 
@@ -77,8 +78,10 @@ pub unsafe extern "C" fn pmem2_source_device_id(
         let buf = if id.is_null() {
             None
         } else {
+            // A slice can't exceed isize::MAX bytes; no id comes near that.
+            let capacity = (*len).min(isize::MAX as usize);
             // SAFETY: the caller provides `*len` writable bytes at `id`.
-            Some(unsafe { std::slice::from_raw_parts_mut(id.cast::<u8>(), *len) })
+            Some(unsafe { std::slice::from_raw_parts_mut(id.cast::<u8>(), capacity) })
         };
         pmem2::ras::device_id_to_c(&device_id, buf, len)
     })
@@ -214,26 +217,24 @@ pub unsafe extern "C" fn pmem2_badblock_context_delete(bbctx: *mut *mut BadBlock
     });
 }
 
-/// A byte slice over a C buffer for the mcsafe functions: NULL is allowed
-/// only for an empty transfer, or for an anonymous source (which the Rust
-/// side refuses with `PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED`, as PMDK does).
-///
-/// # Safety
-/// A non-NULL `buf` must be valid for `size` bytes of reads and writes.
-unsafe fn io_buffer<'a>(
+/// Checks a C buffer for the mcsafe functions and gives the pointer and
+/// length to build a slice from: NULL is allowed only for an empty transfer,
+/// or for an anonymous source (which the Rust side refuses with
+/// `PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED`, as PMDK does); both then give an
+/// empty buffer.
+fn io_buffer(
     f: &'static str,
     src: &SourceHandle,
     buf: *mut c_void,
     size: usize,
-) -> Result<&'a mut [u8], Error> {
-    if buf.is_null() {
-        if size == 0 || src.source.file_type() == FileType::Anonymous {
-            return Ok(&mut []);
+) -> Result<(NonNull<u8>, usize), Error> {
+    match NonNull::new(buf.cast::<u8>()) {
+        Some(p) => Ok((p, size)),
+        None if size == 0 || src.source.file_type() == FileType::Anonymous => {
+            Ok((NonNull::dangling(), 0))
         }
-        return Err(guard::null_arg(f, "buf"));
+        None => Err(guard::null_arg(f, "buf")),
     }
-    // SAFETY: caller's contract: `size` bytes at `buf`.
-    Ok(unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), size) })
 }
 
 /// Reads `size` bytes at `offset` of the source into `buf`; a poisoned
@@ -252,8 +253,10 @@ pub unsafe extern "C" fn pmem2_source_pread_mcsafe(
     call(F, || {
         // SAFETY: caller's contract: NULL or a live source.
         let src = unsafe { guard::handle(src.cast_const(), F, "src") }?;
-        // SAFETY: caller's contract on `buf`.
-        let buf = unsafe { io_buffer(F, src, buf, size) }?;
+        let (buf, len) = io_buffer(F, src, buf, size)?;
+        // SAFETY: caller's contract: `buf` is valid for `len` bytes of
+        // writes (or dangling with `len` 0).
+        let buf = unsafe { std::slice::from_raw_parts_mut(buf.as_ptr(), len) };
         src.source.pread_mcsafe(buf, offset)
     })
 }
@@ -274,8 +277,10 @@ pub unsafe extern "C" fn pmem2_source_pwrite_mcsafe(
     call(F, || {
         // SAFETY: caller's contract: NULL or a live source.
         let src = unsafe { guard::handle(src.cast_const(), F, "src") }?;
-        // SAFETY: caller's contract on `buf` (only read from here).
-        let buf = unsafe { io_buffer(F, src, buf, size) }?;
+        let (buf, len) = io_buffer(F, src, buf, size)?;
+        // SAFETY: caller's contract: `buf` is valid for `len` bytes of reads
+        // (or dangling with `len` 0); only read, so a read-only buffer is fine.
+        let buf = unsafe { std::slice::from_raw_parts(buf.as_ptr(), len) };
         src.source.pwrite_mcsafe(buf, offset)
     })
 }

@@ -142,7 +142,8 @@ pub struct Config {
     pub(crate) granularity: Option<Granularity>,
     pub(crate) sharing: Sharing,
     pub(crate) protection: Protection,
-    pub(crate) reservation: Option<(crate::VmReservation, usize)>,
+    /// A weak reference: a config doesn't keep a deleted reservation alive.
+    pub(crate) reservation: Option<(crate::reservation::WeakReservation, usize)>,
 }
 
 impl Config {
@@ -200,21 +201,27 @@ impl Config {
     }
 
     /// Places the mapping at `offset` of a virtual-memory reservation
-    /// (`None` clears it), as `pmem2_config_set_vm_reservation`. The offset
+    /// (`None` clears it), as `pmem2_config_set_vm_reservation`. The config
+    /// refers to the reservation without keeping it alive: once the
+    /// reservation is deleted, [`Map::new`](crate::Map::new) with this config
+    /// fails with `-EINVAL` (where PMDK would follow a dangling pointer). The offset
     /// is checked by [`Map::new`](crate::Map::new).
     pub fn set_vm_reservation(
         &mut self,
         reservation: Option<&crate::VmReservation>,
         offset: usize,
     ) -> &mut Self {
-        self.reservation = reservation.map(|r| (r.clone(), offset));
+        self.reservation = reservation.map(|r| (r.downgrade(), offset));
         self
     }
 
     /// The reservation and offset set with [`Config::set_vm_reservation`].
     #[must_use]
-    pub fn vm_reservation(&self) -> Option<(&crate::VmReservation, usize)> {
-        self.reservation.as_ref().map(|(r, o)| (r, *o))
+    /// `None` also when the reservation has since been deleted.
+    pub fn vm_reservation(&self) -> Option<(crate::VmReservation, usize)> {
+        self.reservation
+            .as_ref()
+            .and_then(|(r, o)| r.upgrade().map(|r| (r, *o)))
     }
 
     /// The required store granularity, if set.

@@ -34,10 +34,11 @@ pub struct DeepFlushTarget {
     pub granularity: Granularity,
     /// The identity of its source.
     pub source: SourceId,
-    /// Whether the mapping is writable. A read-only or `PROT_NONE` mapping
-    /// holds no dirty cache lines, and a cache flush of an inaccessible
-    /// page would fault, so the CPU flush is skipped for it.
-    pub writable: bool,
+    /// Whether the mapping can be read or written (is not `PROT_NONE`). A
+    /// flush instruction on an inaccessible page would fault, so the CPU
+    /// flush is skipped for it; a read-only mapping is still flushed, since
+    /// another mapping of the same memory may have left dirty lines.
+    pub accessible: bool,
 }
 
 /// Writes back the CPU cache lines of a range and fences.
@@ -177,7 +178,7 @@ unsafe fn deep_flush_at(
             .map_err(|e| Error::os(e, "msync"))
         }
         FileType::DeviceDax => {
-            if target.writable {
+            if target.accessible {
                 // SAFETY: the range is inside the live, accessible mapping
                 // (checked above).
                 unsafe { cpu_persist(ptr, len) };
@@ -199,7 +200,9 @@ impl Map {
             size: self.size(),
             granularity: self.store_granularity(),
             source: self.source_id(),
-            writable: self.protection().contains(Protection::WRITE),
+            accessible: self
+                .protection()
+                .intersects(Protection::READ | Protection::WRITE),
         }
     }
 
@@ -310,7 +313,7 @@ mod tests {
             size: 8192,
             granularity: Granularity::CacheLine,
             source: fake::file_id(f.as_fd()),
-            writable: true,
+            accessible: true,
         };
         let sysfs = Sysfs::new("/nonexistent");
         // SAFETY: `target` describes the live mapping above.
@@ -342,7 +345,7 @@ mod tests {
             size: 4096,
             granularity: Granularity::Page,
             source: fake::file_id(f.as_fd()),
-            writable: true,
+            accessible: true,
         };
         // SAFETY: `target` describes the live mapping above (or an anonymous
         // source refused before any access).
@@ -376,7 +379,7 @@ mod tests {
                 dev: 0,
                 rdev: rustix::fs::makedev(252, 7),
             },
-            writable: true,
+            accessible: true,
         };
         let flag = fake::write(d.path(), "bus/nd/devices/region0/deep_flush", "2\n");
         // SAFETY: `target` describes the live mapping above.

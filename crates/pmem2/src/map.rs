@@ -114,6 +114,11 @@ pub(crate) enum Origin {
 /// of the same file, can change the memory at any time, and because a file
 /// truncated by someone else makes access fault.
 ///
+/// The safe copies are plain memory copies: like any shared-memory file
+/// access they see whatever another process or mapping of the same file
+/// stores concurrently. Coordinating writers of one file (two maps in two
+/// threads, or two processes) is the application's job, as with `pwrite(2)`.
+///
 /// ```no_run
 /// use pmem2::{Config, Granularity, Map, Source};
 /// # fn main() -> pmem2::Result<()> {
@@ -140,6 +145,9 @@ pub struct Map {
     origin: Origin,
     /// Set once the memory has been released, so `Drop` does nothing more.
     released: bool,
+    /// Whether the map is in the global registry (a map refused before
+    /// registration must not remove another map's entry).
+    registered: bool,
 }
 
 // SAFETY: a `Map` is a handle to process-wide memory; every method that
@@ -224,10 +232,20 @@ impl Map {
             // offset == size with length 0: PMDK's mmap fails with EINVAL.
             return Err(Error::os(Errno::INVAL, "mmap"));
         }
-        let reserved = size.next_multiple_of(page_size());
+        let Some(reserved) = size.checked_next_multiple_of(page_size()) else {
+            return Err(Error::os(Errno::NOMEM, "mmap"));
+        };
 
         let target = match &config.reservation {
-            Some((rsv, offset)) => Target::InReservation(rsv.claim(*offset, reserved, alignment)?),
+            Some((weak, offset)) => {
+                let rsv = weak.upgrade().ok_or_else(|| {
+                    Error::os(
+                        Errno::INVAL,
+                        "the vm reservation set in the config was deleted",
+                    )
+                })?;
+                Target::InReservation(rsv.claim(*offset, reserved, alignment)?)
+            }
             None => {
                 Target::Placeholder(Placeholder::new(reserved, map_alignment(size, alignment))?)
             }
@@ -272,6 +290,7 @@ impl Map {
             source: id,
             origin,
             released: false,
+            registered: false,
         };
         if let Err(err) = check_granularity(required, available) {
             // Dropping releases the memory (or refills the reservation range).
@@ -291,6 +310,7 @@ impl Map {
         registry::write()
             .insert(start, start + self.reserved, Registered { owned })
             .map_err(|_| Error::MapExists("the range overlaps an existing mapping".into()))?;
+        self.registered = true;
         if let Origin::Reserved(p) = &mut self.origin {
             p.commit();
         }
@@ -301,9 +321,10 @@ impl Map {
     /// never unmaps it.
     ///
     /// # Safety
-    /// `[addr, addr + len)` must be mapped for as long as the returned map
-    /// exists, and nothing else may access it in ways that conflict with
-    /// the map's `&mut self` methods.
+    /// `[addr, addr + len)` must be mapped readable and writable (the map
+    /// assumes `READ | WRITE` protection, as PMDK does) for as long as the
+    /// returned map exists, and nothing else may access it in ways that
+    /// conflict with the map's `&mut self` methods.
     ///
     /// # Errors
     /// [`Error::MapExists`] when the range overlaps a registered mapping.
@@ -329,6 +350,7 @@ impl Map {
             source: source.id(),
             origin: Origin::Existing,
             released: false,
+            registered: false,
         };
         if registry::write()
             .insert(start, end, Registered { owned: false })
@@ -339,6 +361,7 @@ impl Map {
                 "the range overlaps an existing mapping".into(),
             ));
         }
+        map.registered = true;
         Ok(map)
     }
 
@@ -357,7 +380,10 @@ impl Map {
             });
         };
         match self.release_memory() {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.registered = false;
+                Ok(())
+            }
             Err(error) => {
                 // Keep the map usable, as PMDK does: register it again.
                 registry::write().insert(start, end, registered).ok();
@@ -520,6 +546,15 @@ impl Map {
     /// # Errors
     /// As [`Map::persist`].
     pub fn flush(&self, offset: usize, len: usize) -> Result<()> {
+        // A flush instruction faults on a page that can't be read or written.
+        if !self
+            .protection
+            .intersects(Protection::READ | Protection::WRITE)
+        {
+            return Err(Error::NoAccess(
+                "the map can be neither read nor written: nothing to flush through it".into(),
+            ));
+        }
         let ptr = self.checked_range(offset, len)?;
         if self.granularity == Granularity::Page {
             // Unlike the C function, report msync failures.
@@ -539,10 +574,12 @@ impl Map {
 
 impl Drop for Map {
     fn drop(&mut self) {
+        if self.registered {
+            registry::write().remove(self.addr.as_ptr() as usize);
+        }
         if self.released {
             return;
         }
-        registry::write().remove(self.addr.as_ptr() as usize);
         // Errors can't be reported from drop; `delete` reports them.
         self.release_memory().ok();
     }

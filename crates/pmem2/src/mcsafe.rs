@@ -40,7 +40,7 @@
 
 use std::cell::Cell;
 use std::os::fd::BorrowedFd;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicI32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::error::{Errno, Error, Result};
@@ -269,6 +269,9 @@ fn guarded_copy(fd: BorrowedFd<'_>, alignment: u64, offset: u64, dir: Dir<'_>) -
             GUARD_LEN.with(|c| c.set(map_len));
             GUARD_ALIGN.with(|c| c.set(align as usize));
             GUARD_FAULTED.with(|c| c.set(false));
+            // The handler reads and writes these cells: keep the compiler from
+            // moving their accesses across the guarded copy.
+            compiler_fence(Ordering::SeqCst);
             // SAFETY: `base + delta .. + len` lies inside the mapping just
             // created (map_len covers offset - map_off + len); the user's
             // buffer is a distinct Rust slice of `len` bytes. A poisoned
@@ -287,6 +290,7 @@ fn guarded_copy(fd: BorrowedFd<'_>, alignment: u64, offset: u64, dir: Dir<'_>) -
                     }
                 }
             }
+            compiler_fence(Ordering::SeqCst);
             let f = GUARD_FAULTED.with(Cell::get);
             GUARD_LEN.with(|c| c.set(0));
             GUARD_START.with(|c| c.set(0));

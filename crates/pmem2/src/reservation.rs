@@ -4,7 +4,9 @@
 //! # Lifetimes
 //! A [`Map`](crate::Map) created inside a reservation holds a reference
 //! count on it, so the reserved range stays reserved as long as any mapping
-//! lives in it, whatever happens to the [`VmReservation`] handle.
+//! lives in it, whatever happens to the [`VmReservation`] handle. A
+//! [`Config`](crate::Config) only refers to it weakly: a config doesn't keep
+//! a deleted reservation reserved, and mapping with it afterwards fails.
 //! [`VmReservation::delete`] refuses (with
 //! [`Error::VmReservationNotEmpty`]) while mappings remain, as PMDK does;
 //! dropping the handle releases the range once the last mapping is gone.
@@ -114,6 +116,17 @@ pub struct VmReservation {
     inner: Arc<Inner>,
 }
 
+/// A reference to a reservation that doesn't keep it alive (held by configs).
+#[derive(Debug, Clone)]
+pub(crate) struct WeakReservation(std::sync::Weak<Inner>);
+
+impl WeakReservation {
+    /// The reservation, if it still exists.
+    pub(crate) fn upgrade(&self) -> Option<VmReservation> {
+        self.0.upgrade().map(|inner| VmReservation { inner })
+    }
+}
+
 /// Reservations are aligned like maps: 2 MiB, or 1 GiB from 2 GiB up.
 fn predicted_alignment(size: usize) -> usize {
     let align = if size >= 2 * GIGABYTE {
@@ -199,15 +212,15 @@ impl VmReservation {
         let state = if let Some(a) = addr {
             // An explicit address is used as is: no alignment padding (PMDK
             // pads past the end, which needlessly fails next to a neighbour).
-            if size == 0 {
-                return Err(Error::LengthOutOfRange(
-                    "cannot reserve 0 bytes at a fixed address".into(),
-                ));
-            }
             a.checked_add(size).ok_or_else(|| {
                 Error::LengthOutOfRange("address + size wraps around the address space".into())
             })?;
-            let start = reserve(Some(a), size).map_err(translate)?;
+            // An empty reservation holds no pages yet; `extend` adds them.
+            let start = if size == 0 {
+                a
+            } else {
+                reserve(Some(a), size).map_err(translate)?
+            };
             State {
                 addr: start,
                 size,
@@ -236,6 +249,10 @@ impl VmReservation {
                 state: RwLock::new(state),
             }),
         })
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakReservation {
+        WeakReservation(Arc::downgrade(&self.inner))
     }
 
     /// Start of the reservation.
@@ -522,6 +539,20 @@ impl VmReservation {
             .map_err(|_| {
                 Error::MappingExists("the reservation range is occupied by another mapping".into())
             })?;
+        // The reservation's own maps are also in the global registry, so
+        // only a foreign registration (a map made from existing memory over
+        // the reservation's pages) can overlap now; PMDK's registry refuses
+        // it with EEXIST.
+        if crate::registry::read()
+            .first_overlap(start, start + len)
+            .is_some()
+        {
+            state.maps.remove(start);
+            return Err(Error::os(
+                Errno::EXIST,
+                "the range is registered to another mapping",
+            ));
+        }
         Ok(Placement {
             reservation: self.inner.clone(),
             addr: start,

@@ -151,6 +151,10 @@ fn protection_none_refuses_safe_access() {
         PMEM2_E_NO_ACCESS
     );
     assert_eq!(map.write(0, b"x").unwrap_err().code(), PMEM2_E_NO_ACCESS);
+    // A flush instruction would fault on these pages (found by review: a
+    // cache-line persist of a PROT_NONE map crashed).
+    assert_eq!(map.persist(0, 64).unwrap_err().code(), PMEM2_E_NO_ACCESS);
+    assert_eq!(map.flush(0, 64).unwrap_err().code(), PMEM2_E_NO_ACCESS);
 }
 
 #[test]
@@ -367,4 +371,11 @@ fn from_existing_overlap_is_map_exists() {
 fn map_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Map>();
+}
+
+#[test]
+fn huge_anonymous_source_is_enomem_not_overflow() {
+    let source = Source::anonymous(usize::MAX).unwrap();
+    let err = Map::new(&page_config(), &source).unwrap_err();
+    assert_eq!(err.code(), -libc::ENOMEM);
 }

@@ -414,3 +414,68 @@ fn page_persist_over_a_zero_length_existing_map() {
     // SAFETY: we mapped it above and nothing refers to it any more.
     unsafe { rustix::mm::munmap(raw, len) }.unwrap();
 }
+
+/// A map refused for its range must not remove another map's registry
+/// entry at the same address (found by review).
+#[test]
+fn a_refused_map_leaves_other_registrations_alone() {
+    let rsv = VmReservation::new(None, 4 * page()).unwrap();
+    let source = Source::anonymous(page()).unwrap();
+    let addr = NonNull::new(rsv.addr()).unwrap();
+    // SAFETY: the reservation's pages stay mapped (inaccessible) while
+    // `existing` lives; it is never read or written.
+    let existing = unsafe { Map::from_existing(&source, addr, page(), Granularity::Page) }.unwrap();
+    let f = temp_file(page());
+    let file = Source::from_file(&f.file).unwrap();
+    for required in [Granularity::Byte, Granularity::Page] {
+        let mut config = config_at(&rsv, 0);
+        config.set_required_store_granularity(required);
+        let err = Map::new(&config, &file).unwrap_err();
+        assert_eq!(err.code(), -libc::EEXIST, "registered to the existing map");
+        assert_eq!(rsv.map_count(), 0);
+    }
+    existing.delete().unwrap();
+    // A map refused for its granularity doesn't unregister anything either.
+    if std::env::var_os("PMEM2_FORCE_GRANULARITY").is_none() {
+        let other = Map::new(&config_at(&rsv, 2 * page()), &file).unwrap();
+        let mut config = config_at(&rsv, 0);
+        config.set_required_store_granularity(Granularity::CacheLine);
+        let err = Map::new(&config, &file).unwrap_err();
+        assert_eq!(err.code(), PMEM2_E_GRANULARITY_NOT_SUPPORTED);
+        other.delete().unwrap();
+    }
+}
+
+/// A config refers to its reservation weakly: deleting the reservation
+/// releases the range, and the config can't map into it any more.
+#[test]
+fn a_deleted_reservation_is_released_despite_configs() {
+    let f = temp_file(page());
+    let source = Source::from_file(&f.file).unwrap();
+    let rsv = VmReservation::new(None, 4 * page()).unwrap();
+    let addr = rsv.addr();
+    let config = config_at(&rsv, 0);
+    drop(Map::new(&config, &source).unwrap());
+    rsv.delete().unwrap();
+    assert!(config.vm_reservation().is_none());
+    assert_eq!(
+        Map::new(&config, &source).unwrap_err().code(),
+        -libc::EINVAL
+    );
+    let again = VmReservation::new(NonNull::new(addr), 4 * page()).unwrap();
+    assert_eq!(again.addr(), addr);
+}
+
+#[test]
+fn empty_reservation_at_a_fixed_address_can_grow() {
+    let probe = VmReservation::new(None, 4 * page()).unwrap();
+    let addr = probe.addr();
+    probe.delete().unwrap();
+    let rsv = VmReservation::new(NonNull::new(addr), 0).unwrap();
+    assert_eq!((rsv.addr(), rsv.size()), (addr, 0));
+    rsv.extend(2 * page()).unwrap();
+    let f = temp_file(page());
+    let source = Source::from_file(&f.file).unwrap();
+    let map = Map::new(&config_at(&rsv, page()), &source).unwrap();
+    assert_eq!(map.addr() as usize, addr as usize + page());
+}
