@@ -19,10 +19,12 @@
 //!    guarded copy runs (reference-counted under a mutex); the previous
 //!    handler is saved and restored when the last guarded copy ends.
 //! 2. Each guarded copy registers its mapping `[start, start + len)` and the
-//!    mapping's alignment in **thread-local** state. `SIGBUS` from a fault
-//!    is delivered to the faulting thread, so the handler sees exactly the
-//!    copy that faulted, and concurrent copies in other threads don't
-//!    interfere.
+//!    mapping's alignment in a slot of a static table, under its kernel
+//!    thread id. `SIGBUS` from a fault is delivered to the faulting thread,
+//!    so the handler (looking its thread id up) sees exactly the copy that
+//!    faulted, and concurrent copies in other threads don't interfere. The
+//!    table is atomics, not thread-locals: a thread-local's first access in
+//!    a `dlopen`ed library may allocate, which a handler must not do.
 //! 3. When `si_addr` falls inside the current thread's guarded mapping, the
 //!    handler maps an anonymous zero-filled chunk (one alignment unit, so a
 //!    device DAX mapping is split only where the kernel allows it) over the
@@ -38,9 +40,8 @@
 //! Writes reach a device DAX through the CPU cache and are flushed (cache
 //! line flush + fence) before the mapping is removed.
 
-use std::cell::Cell;
 use std::os::fd::BorrowedFd;
-use std::sync::atomic::{compiler_fence, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::error::{Errno, Error, Result};
@@ -265,10 +266,7 @@ fn guarded_copy(fd: BorrowedFd<'_>, alignment: u64, offset: u64, dir: Dir<'_>) -
     let faulted = match installed {
         Err(e) => Err(e),
         Ok(_guard) => {
-            GUARD_START.with(|c| c.set(base as usize));
-            GUARD_LEN.with(|c| c.set(map_len));
-            GUARD_ALIGN.with(|c| c.set(align as usize));
-            GUARD_FAULTED.with(|c| c.set(false));
+            let slot = GuardSlot::claim(base as usize, map_len, align as usize);
             // The handler reads and writes these cells: keep the compiler from
             // moving their accesses across the guarded copy.
             compiler_fence(Ordering::SeqCst);
@@ -291,10 +289,7 @@ fn guarded_copy(fd: BorrowedFd<'_>, alignment: u64, offset: u64, dir: Dir<'_>) -
                 }
             }
             compiler_fence(Ordering::SeqCst);
-            let f = GUARD_FAULTED.with(Cell::get);
-            GUARD_LEN.with(|c| c.set(0));
-            GUARD_START.with(|c| c.set(0));
-            Ok(f)
+            Ok(slot.release())
         }
     };
     // SAFETY: unmaps exactly the mapping created above (including any
@@ -310,15 +305,78 @@ fn guarded_copy(fd: BorrowedFd<'_>, alignment: u64, offset: u64, dir: Dir<'_>) -
     Ok(())
 }
 
-thread_local! {
-    /// Start of this thread's guarded mapping (0: none).
-    static GUARD_START: Cell<usize> = const { Cell::new(0) };
+/// How many threads can run a guarded copy at once; more wait for a slot.
+const GUARD_SLOTS: usize = 64;
+
+/// One thread's guarded mapping, found by the SIGBUS handler through the
+/// kernel thread id. A global table of atomics rather than thread-locals:
+/// in a `dlopen`ed library a thread-local's first access may allocate
+/// (`__tls_get_addr`), which a signal handler must not do.
+struct GuardSlot {
+    /// Owner's kernel thread id; 0 when free.
+    tid: AtomicI32,
+    /// Start of the guarded mapping.
+    start: AtomicUsize,
     /// Its length.
-    static GUARD_LEN: Cell<usize> = const { Cell::new(0) };
+    len: AtomicUsize,
     /// Its alignment: the unit replaced on a fault.
-    static GUARD_ALIGN: Cell<usize> = const { Cell::new(0) };
+    align: AtomicUsize,
     /// Whether a fault hit it.
-    static GUARD_FAULTED: Cell<bool> = const { Cell::new(false) };
+    faulted: AtomicBool,
+}
+
+static GUARDS: [GuardSlot; GUARD_SLOTS] = [const {
+    GuardSlot {
+        tid: AtomicI32::new(0),
+        start: AtomicUsize::new(0),
+        len: AtomicUsize::new(0),
+        align: AtomicUsize::new(0),
+        faulted: AtomicBool::new(false),
+    }
+}; GUARD_SLOTS];
+
+/// The current thread's kernel id (`gettid`, async-signal-safe).
+fn current_tid() -> i32 {
+    rustix::thread::gettid().as_raw_nonzero().get()
+}
+
+impl GuardSlot {
+    /// Takes a free slot for the current thread and guards
+    /// `[start, start + len)`.
+    fn claim(start: usize, len: usize, align: usize) -> &'static GuardSlot {
+        let tid = current_tid();
+        loop {
+            for slot in &GUARDS {
+                // Win the slot first, then fill it: only this thread's
+                // handler reads it, and only during the copy that follows.
+                if slot
+                    .tid
+                    .compare_exchange(0, tid, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    slot.start.store(start, Ordering::SeqCst);
+                    slot.len.store(len, Ordering::SeqCst);
+                    slot.align.store(align, Ordering::SeqCst);
+                    slot.faulted.store(false, Ordering::SeqCst);
+                    return slot;
+                }
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Ends the guard; returns whether a fault hit the range.
+    fn release(&self) -> bool {
+        let faulted = self.faulted.load(Ordering::SeqCst);
+        self.tid.store(0, Ordering::SeqCst);
+        faulted
+    }
+
+    /// The current thread's slot, if it is running a guarded copy.
+    fn of_current_thread() -> Option<&'static GuardSlot> {
+        let tid = current_tid();
+        GUARDS.iter().find(|s| s.tid.load(Ordering::SeqCst) == tid)
+    }
 }
 
 /// Number of guarded copies running, and the saved previous action.
@@ -400,9 +458,8 @@ fn last_errno() -> i32 {
         .unwrap_or(libc::EIO)
 }
 
-/// The SIGBUS handler. Only async-signal-safe work: thread-local `Cell`s
-/// with constant initialisers (no lazy init, no destructor), atomics, and
-/// raw system calls (`mmap`, `sigaction`, `raise`).
+/// The SIGBUS handler. Only async-signal-safe work: atomics in a static
+/// table, and raw system calls (`gettid`, `mmap`, `sigaction`, `raise`).
 extern "C" fn sigbus_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let addr = if info.is_null() {
         0
@@ -411,10 +468,15 @@ extern "C" fn sigbus_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: 
         // handler; `si_addr` is meaningful for SIGBUS.
         unsafe { (*info).si_addr() as usize }
     };
-    let start = GUARD_START.with(Cell::get);
-    let len = GUARD_LEN.with(Cell::get);
-    let align = GUARD_ALIGN.with(Cell::get).max(1);
-    if start != 0 && addr >= start && addr - start < len {
+    let slot = GuardSlot::of_current_thread();
+    let (start, len, align) = slot.map_or((0, 0, 1), |s| {
+        (
+            s.start.load(Ordering::SeqCst),
+            s.len.load(Ordering::SeqCst),
+            s.align.load(Ordering::SeqCst).max(1),
+        )
+    });
+    if let Some(slot) = slot.filter(|_| addr >= start && addr - start < len) {
         let chunk = start + (addr - start) / align * align;
         let chunk_len = align.min(start + len - chunk);
         // SAFETY: replaces part of this thread's own temporary mapping,
@@ -429,7 +491,7 @@ extern "C" fn sigbus_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: 
             )
         };
         if remapped.is_ok() {
-            GUARD_FAULTED.with(|c| c.set(true));
+            slot.faulted.store(true, Ordering::SeqCst);
             return;
         }
     }
