@@ -37,38 +37,84 @@ pub fn is_device_dax(sysfs: &Path, major: u32, minor: u32) -> Result<bool> {
 }
 
 /// Reads a small sysfs attribute.
-fn read_attr(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|e| io_error(&e, format!("open \"{}\"", path.display())))
+fn read_attr(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| io_error(&e, format!("open \"{}\"", path.display())))
 }
 
-/// Parses an unsigned number the way `strtoull(s, &end, base)` followed by a
-/// check that the next character is a newline does. Base 0 accepts `0x`
-/// prefixes and octal as C does.
-fn parse_sysfs_number(text: &str, base: u32) -> Option<u64> {
-    let body = text.strip_suffix('\n')?;
-    let body = body.trim_start();
-    let (radix, digits) = match base {
-        0 => {
-            if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-                (16, hex)
-            } else if body.len() > 1 && body.starts_with('0') {
-                (8, &body[1..])
-            } else {
-                (10, body)
-            }
+/// Why a sysfs number was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NumberError {
+    /// No digits, or something other than a newline right after them.
+    Format,
+    /// Too large for 64 bits (C's `ERANGE`).
+    Range,
+}
+
+/// Parses a number as PMDK does: `strtoull(buf, &end, base)` over the first
+/// 64 bytes, then a check that `*end` is a newline. Like C: leading ASCII
+/// white space and one sign are skipped, a negative value wraps, base 0
+/// takes `0x` (only when a hex digit follows) and a leading `0` as octal,
+/// and anything after the newline is ignored.
+fn parse_sysfs_number(bytes: &[u8], base: u32) -> Result<u64, NumberError> {
+    const MAX_SIZE_LENGTH: usize = 64;
+    let bytes = &bytes[..bytes.len().min(MAX_SIZE_LENGTH)];
+    // PMDK's buffer is a C string: a NUL ends it.
+    let bytes = bytes
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(bytes, |nul| &bytes[..nul]);
+    let mut i = bytes
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .unwrap_or(bytes.len());
+    let negative = match bytes.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
         }
-        16 => (
-            16,
-            body.strip_prefix("0x")
-                .or_else(|| body.strip_prefix("0X"))
-                .unwrap_or(body),
-        ),
-        b => (b, body),
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
     };
-    if digits.is_empty() {
-        return None;
+    let hex_prefix = |at: usize| {
+        bytes.get(at) == Some(&b'0')
+            && matches!(bytes.get(at + 1), Some(b'x' | b'X'))
+            && bytes.get(at + 2).is_some_and(u8::is_ascii_hexdigit)
+    };
+    let radix = match base {
+        0 if hex_prefix(i) => {
+            i += 2;
+            16
+        }
+        0 if bytes.get(i) == Some(&b'0') => 8,
+        0 => 10,
+        16 => {
+            if hex_prefix(i) {
+                i += 2;
+            }
+            16
+        }
+        other => other,
+    };
+    let first_digit = i;
+    let mut value: Option<u64> = Some(0);
+    while let Some(digit) = bytes.get(i).and_then(|&b| char::from(b).to_digit(radix)) {
+        value = value
+            .and_then(|v| v.checked_mul(u64::from(radix)))
+            .and_then(|v| v.checked_add(u64::from(digit)));
+        i += 1;
     }
-    u64::from_str_radix(digits, radix).ok()
+    if i == first_digit || bytes.get(i) != Some(&b'\n') {
+        return Err(NumberError::Format);
+    }
+    let value = value.ok_or(NumberError::Range)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// Size in bytes of device DAX `major:minor`.
@@ -78,14 +124,20 @@ fn parse_sysfs_number(text: &str, base: u32) -> Option<u64> {
 /// [`Error::InvalidSizeFormat`] when it isn't a number followed by a newline.
 pub fn device_dax_size(sysfs: &Path, major: u32, minor: u32) -> Result<usize> {
     let path = char_dev_dir(sysfs, major, minor).join("size");
-    let text = read_attr(&path)?;
-    parse_sysfs_number(&text, 0)
-        .and_then(|v| usize::try_from(v).ok())
-        .ok_or_else(|| {
-            Error::InvalidSizeFormat(
-                format!("invalid device size format '{}'", text.trim_end()).into(),
-            )
-        })
+    let bytes = read_attr(&path)?;
+    let shown = String::from_utf8_lossy(&bytes);
+    let shown = shown.trim_end();
+    match parse_sysfs_number(&bytes, 0) {
+        Ok(value) => usize::try_from(value)
+            .map_err(|_| Error::os(Errno::RANGE, format!("invalid device size '{shown}'"))),
+        Err(NumberError::Format) => Err(Error::InvalidSizeFormat(
+            format!("invalid device size format '{shown}'").into(),
+        )),
+        Err(NumberError::Range) => Err(Error::os(
+            Errno::RANGE,
+            format!("invalid device size '{shown}'"),
+        )),
+    }
 }
 
 /// Alignment in bytes of device DAX `major:minor` (not yet checked to be a
@@ -111,20 +163,25 @@ pub fn device_dax_alignment(sysfs: &Path, major: u32, minor: u32) -> Result<usiz
         dir = parent;
     }
     for path in candidates {
-        let Ok(text) = fs::read_to_string(&path) else {
+        let Ok(bytes) = fs::read(&path) else {
             continue;
         };
-        let invalid = || {
-            Error::InvalidAlignmentFormat(
-                format!("invalid device alignment format {}", text.trim_end()).into(),
-            )
+        let shown = String::from_utf8_lossy(&bytes);
+        let shown = shown.trim_end();
+        let refuse = |e: NumberError| match e {
+            NumberError::Format => Error::InvalidAlignmentFormat(
+                format!("invalid device alignment format {shown}").into(),
+            ),
+            NumberError::Range => {
+                Error::os(Errno::RANGE, format!("invalid device alignment {shown}"))
+            }
         };
-        let mut value = parse_sysfs_number(&text, 10).ok_or_else(invalid)?;
+        let mut value = parse_sysfs_number(&bytes, 10).map_err(refuse)?;
         // Kernels before 4.9 printed the alignment in hexadecimal.
         if !value.is_power_of_two() {
-            value = parse_sysfs_number(&text, 16).ok_or_else(invalid)?;
+            value = parse_sysfs_number(&bytes, 16).map_err(refuse)?;
         }
-        return usize::try_from(value).map_err(|_| invalid());
+        return usize::try_from(value).map_err(|_| refuse(NumberError::Range));
     }
     Err(Error::InvalidAlignmentFormat(
         format!(
@@ -254,13 +311,35 @@ pub(crate) mod tests {
 
     #[test]
     fn number_parser_matches_strtoull_with_newline() {
-        assert_eq!(parse_sysfs_number("42\n", 10), Some(42));
-        assert_eq!(parse_sysfs_number("42", 10), None);
-        assert_eq!(parse_sysfs_number("0x10\n", 0), Some(16));
-        assert_eq!(parse_sysfs_number("010\n", 0), Some(8));
-        assert_eq!(parse_sysfs_number("0\n", 0), Some(0));
-        assert_eq!(parse_sysfs_number("ff\n", 16), Some(255));
-        assert_eq!(parse_sysfs_number("\n", 10), None);
-        assert_eq!(parse_sysfs_number("99999999999999999999999\n", 10), None);
+        use NumberError::{Format, Range};
+        let p = |s: &str, base| parse_sysfs_number(s.as_bytes(), base);
+        assert_eq!(p("42\n", 10), Ok(42));
+        assert_eq!(p("42", 10), Err(Format));
+        assert_eq!(
+            p("42\nanything", 10),
+            Ok(42),
+            "only the next character counts"
+        );
+        assert_eq!(p("0x10\n", 0), Ok(16));
+        assert_eq!(p("010\n", 0), Ok(8));
+        assert_eq!(p("08\n", 0), Err(Format), "octal stops at 8");
+        assert_eq!(p("0\n", 0), Ok(0));
+        assert_eq!(p("ff\n", 16), Ok(255));
+        assert_eq!(p("0xff\n", 16), Ok(255));
+        assert_eq!(p("\n", 10), Err(Format));
+        assert_eq!(p("99999999999999999999999\n", 10), Err(Range));
+        assert_eq!(p(" \t+12\n", 10), Ok(12), "C white space and a sign");
+        assert_eq!(
+            p("-1\n", 10),
+            Ok(u64::MAX),
+            "a negative value wraps, as in C"
+        );
+        assert_eq!(p("+0x10\n", 0), Ok(16));
+        // Found by fuzzing against C's strtoull:
+        assert_eq!(p("0x+10\n", 0), Err(Format), "no sign after the prefix");
+        assert_eq!(p("0+10\n", 0), Err(Format));
+        assert_eq!(p("\u{a0}4096\n", 10), Err(Format), "only ASCII white space");
+        assert_eq!(p("0x\n", 0), Err(Format), "0x without a hex digit");
+        assert_eq!(p("12\u{0}\n", 10), Err(Format), "a NUL ends the C string");
     }
 }
