@@ -1,10 +1,10 @@
 //! Fuzzing of `Config` setters with raw C values and `Map::new` on an
 //! anonymous source.
 //!
-//! The input is a sequence of setter calls (granularity, sharing and
-//! protection as raw C integers through `try_from`/`from_c`, offset, length,
-//! resets) applied to a `Config` and to a model of it, then a source size of
-//! at most 1 MiB. Checked: every setter accepts exactly the values PMDK
+//! The input is an anonymous source size of at most 1 MiB, then a sequence
+//! of setter calls (granularity, sharing and protection as raw C integers
+//! through `try_from`/`from_c`, offset, length, resets) applied to a
+//! `Config` and to a model of it, then bytes to write to the map. Checked: every setter accepts exactly the values PMDK
 //! accepts and a refused value leaves the config unchanged; `Map::new`
 //! never panics; its validation errors come in PMDK's order with PMDK's
 //! codes; success implies granularity set, offset page-aligned, length a
@@ -87,10 +87,16 @@ fuzz_target!(|data: &[u8]| {
     let mut config = Config::new();
     let mut m = Model::new();
 
-    for _ in 0..MAX_CALLS {
-        if r.is_empty() {
-            break;
-        }
+    // Read first, so that short inputs already choose them.
+    let size = match r.u8() % 3 {
+        0 => usize::from(r.u8()) * page,
+        1 => usize::from(r.u16()) * page,
+        _ => r.u32() as usize,
+    } % (MAX_SIZE + 1);
+    let off = usize::from(r.u16()) * 64 + usize::from(r.u8());
+    let calls = usize::from(r.u8()) % (MAX_CALLS + 1);
+
+    for _ in 0..calls {
         match r.u8() % 7 {
             0 => {
                 let v = c_int(&mut r);
@@ -174,11 +180,6 @@ fuzz_target!(|data: &[u8]| {
         assert_same(&config, &m);
     }
 
-    let size = match r.u8() % 3 {
-        0 => usize::from(r.u8()) * page,
-        1 => usize::from(r.u16()) * page,
-        _ => r.u32() as usize,
-    } % (MAX_SIZE + 1);
     let source = Source::anonymous(size).expect("an anonymous source");
 
     // PMDK's order of checks, for a source of page alignment.
@@ -238,7 +239,6 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(map.protection().bits(), m.protection);
 
     // Use it: a write and a read at a fuzzer-chosen place.
-    let off = usize::from(r.u16()) * 64 + usize::from(r.u8());
     let payload = r.bytes(256).to_vec();
     let in_range = off
         .checked_add(payload.len())

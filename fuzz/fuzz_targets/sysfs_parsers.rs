@@ -440,7 +440,12 @@ fn check_nd(root: &Path, c: &Contents, region1: bool, r: &mut Reader<'_>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let dir = tempfile::tempdir().expect("a temporary directory");
+    // tmpfs when there is one: the tree is rebuilt for every input.
+    let dir = tempfile::Builder::new()
+        .prefix("pmem2-fuzz-sysfs")
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("a temporary directory");
     let root = dir.path();
     let mut r = Reader::new(data);
     let region1 = r.u8() & 1 == 0;
