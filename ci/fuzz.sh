@@ -30,13 +30,19 @@ cargo +nightly fuzz build
 failed=()
 for t in $targets; do
   echo "=== $t for ${seconds}s ($(elapsed))"
-  # Seeds: the saved regressions (inputs of fixed bugs) join the corpus.
+  # The seeds and the saved regressions join the corpus: a regression that
+  # still crashes fails the run at once.
   mkdir -p "corpus/$t"
-  if [ -d "regressions/$t" ]; then
-    cp -f regressions/"$t"/* "corpus/$t/" 2>/dev/null || true
+  for dir in "seeds/$t" "regressions/$t"; do
+    if [ -d "$dir" ]; then
+      cp -f "$dir"/* "corpus/$t/"
+    fi
+  done
+  opts=(-max_total_time="$seconds" -print_final_stats=1)
+  if [ -f "dict/$t.dict" ]; then
+    opts+=(-dict="dict/$t.dict")
   fi
-  if cargo +nightly fuzz run "$t" -- -max_total_time="$seconds" -print_final_stats=1 \
-      >"/tmp/pmem2-fuzz-$t.log" 2>&1; then
+  if cargo +nightly fuzz run "$t" -- "${opts[@]}" >"/tmp/pmem2-fuzz-$t.log" 2>&1; then
     grep -E '^Done|stat::number_of_executed_units' "/tmp/pmem2-fuzz-$t.log" || true
   else
     tail -n 60 "/tmp/pmem2-fuzz-$t.log"

@@ -1,9 +1,9 @@
 //! Fuzzing of pmem2's sysfs readers over a fake sysfs tree.
 //!
 //! The tree (two NVDIMM regions, an fsdax and a devdax namespace, three
-//! DIMMs, a device DAX character device) is fixed; each attribute file is,
-//! by the input's choice, absent, a directory, its valid content, or
-//! arbitrary bytes. Every public reader runs on it: `eadr::regions`,
+//! DIMMs, a device DAX character device) is fixed; its attribute files hold
+//! valid content except where a record of the input makes one absent, a
+//! directory, or arbitrary bytes. Every public reader runs on it: `eadr::regions`,
 //! `eadr::is_eadr`, `dax::is_device_dax`/`device_dax_size`/
 //! `device_dax_alignment`, `Sysfs::regions`/`namespaces`/`find` with the
 //! region, namespace and DIMM attribute readers, and `nd::read_badblocks`.
@@ -80,6 +80,22 @@ const ATTRS: &[(&str, &str)] = &[
     ("bus/nd/devices/nmem2/nfit/dirty_shutdown", "0x10\n"),
 ];
 
+/// At most this many attribute changes per input.
+const MAX_RECORDS: usize = 16;
+
+/// What an input makes of one attribute file.
+#[derive(Debug, Clone)]
+enum Choice {
+    /// No file.
+    Absent,
+    /// A directory where the file should be.
+    Directory,
+    /// The valid content from [`ATTRS`].
+    Valid,
+    /// These bytes.
+    Bytes(Vec<u8>),
+}
+
 /// The content of each attribute: `None` when absent or a directory.
 type Contents = HashMap<&'static str, Option<Vec<u8>>>;
 
@@ -109,20 +125,35 @@ fn build(root: &Path, r: &mut Reader<'_>, region1: bool) -> Contents {
     // Region 1's own devdax link: `bus/nd/devices/dax1.0/dax1.0` is the char device.
     symlink(root.join(DAXDEV), root.join("bus/nd/devices/dax1.0/dax1.0")).expect("link dax");
 
+    // Every attribute is valid unless a record of the input changes it:
+    // (attribute index, kind, [length, bytes]); a later record wins.
+    let mut chosen: Vec<Option<Choice>> = vec![None; ATTRS.len()];
+    for _ in 0..MAX_RECORDS {
+        if r.is_empty() {
+            break;
+        }
+        let index = usize::from(r.u8()) % ATTRS.len();
+        chosen[index] = Some(match r.u8() % 4 {
+            0 => Choice::Absent,
+            1 => Choice::Directory,
+            2 => Choice::Valid,
+            _ => {
+                let len = usize::from(r.u8());
+                Choice::Bytes(r.bytes(len).to_vec())
+            }
+        });
+    }
     let mut contents = Contents::new();
-    for &(rel, valid) in ATTRS {
+    for (&(rel, valid), choice) in ATTRS.iter().zip(chosen) {
         let path = root.join(rel);
-        let content = match r.u8() % 8 {
-            0 => None,
-            1 => {
+        let content = match choice.unwrap_or(Choice::Valid) {
+            Choice::Absent => None,
+            Choice::Directory => {
                 fs::create_dir_all(&path).expect("attribute as a directory");
                 None
             }
-            2..=4 => Some(valid.as_bytes().to_vec()),
-            _ => {
-                let len = usize::from(r.u8() % 96);
-                Some(r.bytes(len).to_vec())
-            }
+            Choice::Valid => Some(valid.as_bytes().to_vec()),
+            Choice::Bytes(bytes) => Some(bytes),
         };
         if let Some(bytes) = &content {
             fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -321,6 +352,26 @@ fn check_dax(root: &Path, c: &Contents) {
             {
                 assert_eq!(align, 2_097_152);
             }
+            // Differential against C when the device's own attribute was
+            // read: strtoull base 10, and base 16 if that isn't a power of two.
+            if let Some(bytes) = c[own]
+                .as_deref()
+                .filter(|b| !b.contains(&0) && std::str::from_utf8(b).is_ok())
+            {
+                let want = c_strtoull_newline(bytes, 10).and_then(|(v, _)| {
+                    if v.is_power_of_two() {
+                        Some(v)
+                    } else {
+                        c_strtoull_newline(bytes, 16).map(|(v, _)| v)
+                    }
+                });
+                assert_eq!(
+                    Some(align as u64),
+                    want,
+                    "device_dax_alignment of {:?}",
+                    String::from_utf8_lossy(bytes)
+                );
+            }
         }
         Err(e) => {
             assert!(
@@ -331,7 +382,7 @@ fn check_dax(root: &Path, c: &Contents) {
     }
 }
 
-fn check_nd(root: &Path, c: &Contents, region1: bool, r: &mut Reader<'_>) {
+fn check_nd(root: &Path, c: &Contents, region1: bool, fuzzed: u64) {
     let sysfs = Sysfs::new(root);
     let regions = checked("Sysfs::regions", sysfs.regions()).expect("listable");
     let ids: Vec<u32> = regions.iter().map(|r| r.id).collect();
@@ -449,7 +500,6 @@ fn check_nd(root: &Path, c: &Contents, region1: bool, r: &mut Reader<'_>) {
         .expect_err("anonymous sources have no region");
     check_error("Sysfs::find(anonymous)", &err);
 
-    let fuzzed = libc::makedev(r.u32() % 512, r.u32() % 512);
     for (file_type, dev) in [
         (FileType::Regular, libc::makedev(259, 0)),
         (FileType::DeviceDax, libc::makedev(252, 3)),
@@ -495,8 +545,9 @@ fuzz_target!(|data: &[u8]| {
     let root = dir.path();
     let mut r = Reader::new(data);
     let region1 = r.u8() & 1 == 0;
+    let fuzzed = libc::makedev(u32::from(r.u16()), u32::from(r.u16()));
     let contents = build(root, &mut r, region1);
     check_regions_eadr(root, &contents, region1);
     check_dax(root, &contents);
-    check_nd(root, &contents, region1, &mut r);
+    check_nd(root, &contents, region1, fuzzed);
 });
