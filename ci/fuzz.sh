@@ -45,7 +45,9 @@ for t in $targets; do
   if cargo +nightly fuzz run "$t" -- "${opts[@]}" >"/tmp/pmem2-fuzz-$t.log" 2>&1; then
     grep -E '^Done|stat::number_of_executed_units' "/tmp/pmem2-fuzz-$t.log" || true
   else
-    tail -n 60 "/tmp/pmem2-fuzz-$t.log"
+    # The assertion message first (the stack trace below it is long).
+    grep -A3 'panicked at' "/tmp/pmem2-fuzz-$t.log" | head -n 20 || true
+    tail -n 30 "/tmp/pmem2-fuzz-$t.log"
     echo "ci/fuzz.sh: $t found a crash (artifacts in fuzz/artifacts/$t/)" >&2
     failed+=("$t")
   fi
