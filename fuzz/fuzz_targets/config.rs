@@ -41,6 +41,7 @@ struct Model {
 }
 
 impl Model {
+    /// The model of `Config::new()`.
     fn new() -> Self {
         Model {
             protection: (1 << 30) | (1 << 31),
@@ -69,6 +70,7 @@ fn c_int(r: &mut Reader<'_>) -> i32 {
     }
 }
 
+/// Asserts that `config` holds what the model says.
 fn assert_same(config: &Config, m: &Model) {
     assert_eq!(
         config.required_store_granularity().map(|g| g as i32),
@@ -150,11 +152,11 @@ fuzz_target!(|data: &[u8]| {
                 let v = size_like(&mut r, page);
                 match checked("Config::set_offset", config.set_offset(v)) {
                     Ok(_) => {
-                        assert!(v <= i64::MAX as usize, "offset {v} accepted");
+                        assert!(i64::try_from(v).is_ok(), "offset {v} accepted");
                         m.offset = v;
                     }
                     Err(e) => {
-                        assert!(v > i64::MAX as usize, "offset {v} refused");
+                        assert!(i64::try_from(v).is_err(), "offset {v} refused");
                         assert_eq!(e.code(), PMEM2_E_OFFSET_OUT_OF_RANGE);
                     }
                 }
@@ -185,11 +187,11 @@ fuzz_target!(|data: &[u8]| {
     // PMDK's order of checks, for a source of page alignment.
     let expected = if m.granularity.is_none() {
         Some(PMEM2_E_GRANULARITY_NOT_SET)
-    } else if m.offset % page != 0 {
+    } else if !m.offset.is_multiple_of(page) {
         Some(PMEM2_E_OFFSET_UNALIGNED)
     } else if size == 0 {
         Some(PMEM2_E_SOURCE_EMPTY)
-    } else if m.length % page != 0 {
+    } else if !m.length.is_multiple_of(page) {
         Some(PMEM2_E_LENGTH_UNALIGNED)
     } else if m.offset.checked_add(m.length).is_none_or(|end| end > size) {
         Some(PMEM2_E_MAP_RANGE)

@@ -39,16 +39,19 @@ struct Block([u8; 64]);
 struct Buffer(Vec<Block>);
 
 impl Buffer {
+    /// A zeroed buffer.
     fn new() -> Self {
         Buffer(vec![Block([0; 64]); BUF.div_ceil(64)])
     }
 
+    /// The buffer as bytes.
     fn bytes(&self) -> &[u8] {
         // SAFETY: `Block` is `repr(C)` over `[u8; 64]` with no padding, so the
         // vector's storage is `len * 64` initialized bytes, borrowed shared here.
         unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast::<u8>(), self.0.len() * 64) }
     }
 
+    /// The buffer as mutable bytes.
     fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `bytes`, and the borrow of `self` is exclusive.
         unsafe {
@@ -173,7 +176,8 @@ fuzz_target!(|data: &[u8]| {
     match op {
         Op::Memmove => twin.copy_within(GUARD + src_off..GUARD + src_off + len, d),
         Op::Memcpy => {
-            twin[d..d + len].copy_from_slice(&src_snapshot[GUARD + src_off..GUARD + src_off + len])
+            let src = &src_snapshot[GUARD + src_off..GUARD + src_off + len];
+            twin[d..d + len].copy_from_slice(src);
         }
         Op::Memset(c) => twin[d..d + len].fill(c as u8),
     }

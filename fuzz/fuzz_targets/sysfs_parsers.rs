@@ -22,7 +22,7 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use pmem2::source::{FileType, SourceId};
-use pmem2::sys::linux::nd::{self, PersistenceDomain, SectorRange, Sysfs};
+use pmem2::sys::linux::nd::{self, PersistenceDomain, Region, SectorRange, Sysfs};
 use pmem2::sys::linux::{dax, eadr};
 use pmem2::Error;
 use pmem2_fuzz::{check_error, checked, Reader};
@@ -244,7 +244,7 @@ fn c_strtoull_newline(bytes: &[u8], base: i32) -> Option<(u64, usize)> {
     unsafe { *libc::__errno_location() = 0 };
     // SAFETY: `text` is NUL-terminated and outlives the call; `end` is a
     // valid place for the end pointer.
-    let value = unsafe { libc::strtoull(text.as_ptr(), &mut end, base) };
+    let value = unsafe { libc::strtoull(text.as_ptr(), &raw mut end, base) };
     // SAFETY: as above.
     let errno = unsafe { *libc::__errno_location() };
     // SAFETY: strtoull sets `end` to a position within `text` (or its start),
@@ -269,6 +269,7 @@ fn check_number(what: &str, c: &Contents, rel: &str, got: &Result<u64, Error>) {
     }
 }
 
+/// Checks `eadr::regions` and `eadr::is_eadr`.
 fn check_regions_eadr(root: &Path, c: &Contents, region1: bool) {
     let mut want = vec![("region0", "bus/nd/devices/region0/persistence_domain")];
     if region1 {
@@ -293,6 +294,7 @@ fn check_regions_eadr(root: &Path, c: &Contents, region1: bool) {
     assert_eq!(eadr::is_eadr(root), eadr, "eadr::is_eadr");
 }
 
+/// Checks the device DAX readers.
 fn check_dax(root: &Path, c: &Contents) {
     assert!(checked("is_device_dax", dax::is_device_dax(root, 252, 3)).expect("resolvable"));
     let missing = checked("is_device_dax(1:3)", dax::is_device_dax(root, 1, 3));
@@ -382,104 +384,107 @@ fn check_dax(root: &Path, c: &Contents) {
     }
 }
 
+/// Checks every attribute reader of one region, its DIMMs and namespaces.
+fn check_region(root: &Path, c: &Contents, sysfs: &Sysfs, region: &Region) {
+    let base = if region.id == 0 {
+        "bus/nd/devices/region0"
+    } else {
+        "devices/ndbus0/region1"
+    };
+    let attr = |name: &str| -> &'static str {
+        let rel = format!("{base}/{name}");
+        ATTRS
+            .iter()
+            .find(|(p, _)| *p == rel)
+            .map(|(p, _)| *p)
+            .expect("attribute in the table")
+    };
+    check_number(
+        "Region::resource",
+        c,
+        attr("resource"),
+        &checked("resource", region.resource()),
+    );
+    check_number(
+        "Region::size",
+        c,
+        attr("size"),
+        &checked("size", region.size()),
+    );
+
+    let numa = checked("Region::numa_node", region.numa_node());
+    if c[attr("numa_node")].is_some() {
+        let want = text(c, attr("numa_node"))
+            .and_then(|s| ref_i64(&s))
+            .and_then(|n| i32::try_from(n).ok());
+        assert_eq!(numa.as_ref().ok().copied(), want, "numa_node");
+    }
+    if !root.join(attr("numa_node")).exists() {
+        assert_eq!(numa.ok(), Some(-1), "absent numa_node");
+    }
+
+    let bb = checked("Region::badblocks", region.badblocks());
+    if let Some(s) = text(c, attr("badblocks")) {
+        assert_eq!(bb.ok(), ref_badblocks(&s), "badblocks {s:?}");
+    } else if !root.join(attr("badblocks")).exists() {
+        assert_eq!(bb.ok(), Some(vec![]), "absent badblocks");
+    }
+
+    let pd = checked("Region::persistence_domain", region.persistence_domain());
+    if let Some(s) = text(c, attr("persistence_domain")) {
+        let want = match s.trim() {
+            "cpu_cache" => Some(Some(PersistenceDomain::CpuCache)),
+            "memory_controller" => Some(Some(PersistenceDomain::MemoryController)),
+            "" => Some(Some(PersistenceDomain::None)),
+            _ => None,
+        };
+        assert_eq!(pd.ok(), want, "persistence_domain {s:?}");
+    }
+    let _ = region.bus_id();
+
+    if let Ok(dimms) = checked("Region::dimms", region.dimms(sysfs)) {
+        let count = text(c, attr("mappings")).and_then(|s| ref_u64(&s));
+        assert_eq!(Some(dimms.len() as u64), count, "dimm count");
+        for dimm in &dimms {
+            assert!(dimm.name.starts_with("nmem"));
+            let _ = checked("Dimm::unique_id", dimm.unique_id());
+            let dsc = checked("Dimm::dirty_shutdown", dimm.dirty_shutdown());
+            if let Ok(Some(n)) = dsc {
+                let file = ["nfit", "papr"]
+                    .iter()
+                    .map(|bus| format!("bus/nd/devices/{}/{bus}/dirty_shutdown", dimm.name))
+                    .find_map(|rel| ATTRS.iter().find(|(p, _)| *p == rel).map(|(p, _)| *p))
+                    .expect("a dirty_shutdown was read from a known file");
+                let s = text(c, file).expect("readable");
+                let want = ref_i64(&s)
+                    .filter(|&v| v >= 0)
+                    .map(|v| v as u64)
+                    .or_else(|| ref_u64(&s));
+                assert_eq!(Some(n), want, "dirty_shutdown {s:?}");
+            }
+        }
+    }
+
+    if let Ok(namespaces) = checked("Sysfs::namespaces", sysfs.namespaces(region)) {
+        for ns in &namespaces {
+            assert!(ns.name.starts_with(&format!("namespace{}.", region.id)));
+            let _ = ns.kind();
+            let _ = checked("Namespace::bounds", ns.bounds(sysfs, region));
+            let _ = checked("namespace_block_device", sysfs.namespace_block_device(ns));
+            let _ = checked("namespace_dax_devices", sysfs.namespace_dax_devices(ns));
+        }
+    }
+}
+
+/// Checks the nd model: regions, bad blocks, `find`.
 fn check_nd(root: &Path, c: &Contents, region1: bool, fuzzed: u64) {
     let sysfs = Sysfs::new(root);
-    let regions = checked("Sysfs::regions", sysfs.regions()).expect("listable");
-    let ids: Vec<u32> = regions.iter().map(|r| r.id).collect();
+    let found = checked("Sysfs::regions", sysfs.regions()).expect("listable");
+    let ids: Vec<u32> = found.iter().map(|r| r.id).collect();
     assert_eq!(ids, if region1 { vec![0, 1] } else { vec![0] });
 
-    for region in &regions {
-        let base = if region.id == 0 {
-            "bus/nd/devices/region0"
-        } else {
-            "devices/ndbus0/region1"
-        };
-        let attr = |name: &str| -> &'static str {
-            let rel = format!("{base}/{name}");
-            ATTRS
-                .iter()
-                .find(|(p, _)| *p == rel)
-                .map(|(p, _)| *p)
-                .expect("attribute in the table")
-        };
-        check_number(
-            "Region::resource",
-            c,
-            attr("resource"),
-            &checked("resource", region.resource()),
-        );
-        check_number(
-            "Region::size",
-            c,
-            attr("size"),
-            &checked("size", region.size()),
-        );
-
-        let numa = checked("Region::numa_node", region.numa_node());
-        match c[attr("numa_node")] {
-            None => {}
-            Some(_) => {
-                let want = text(c, attr("numa_node"))
-                    .and_then(|s| ref_i64(&s))
-                    .and_then(|n| i32::try_from(n).ok());
-                assert_eq!(numa.as_ref().ok().copied(), want, "numa_node");
-            }
-        }
-        if !root.join(attr("numa_node")).exists() {
-            assert_eq!(numa.ok(), Some(-1), "absent numa_node");
-        }
-
-        let bb = checked("Region::badblocks", region.badblocks());
-        if let Some(s) = text(c, attr("badblocks")) {
-            assert_eq!(bb.ok(), ref_badblocks(&s), "badblocks {s:?}");
-        } else if !root.join(attr("badblocks")).exists() {
-            assert_eq!(bb.ok(), Some(vec![]), "absent badblocks");
-        }
-
-        let pd = checked("Region::persistence_domain", region.persistence_domain());
-        if let Some(s) = text(c, attr("persistence_domain")) {
-            let want = match s.trim() {
-                "cpu_cache" => Some(Some(PersistenceDomain::CpuCache)),
-                "memory_controller" => Some(Some(PersistenceDomain::MemoryController)),
-                "" => Some(Some(PersistenceDomain::None)),
-                _ => None,
-            };
-            assert_eq!(pd.ok(), want, "persistence_domain {s:?}");
-        }
-        let _ = region.bus_id();
-
-        if let Ok(dimms) = checked("Region::dimms", region.dimms(&sysfs)) {
-            let count = text(c, attr("mappings")).and_then(|s| ref_u64(&s));
-            assert_eq!(Some(dimms.len() as u64), count, "dimm count");
-            for dimm in &dimms {
-                assert!(dimm.name.starts_with("nmem"));
-                let _ = checked("Dimm::unique_id", dimm.unique_id());
-                let dsc = checked("Dimm::dirty_shutdown", dimm.dirty_shutdown());
-                if let Ok(Some(n)) = dsc {
-                    let file = ["nfit", "papr"]
-                        .iter()
-                        .map(|bus| format!("bus/nd/devices/{}/{bus}/dirty_shutdown", dimm.name))
-                        .find_map(|rel| ATTRS.iter().find(|(p, _)| *p == rel).map(|(p, _)| *p))
-                        .expect("a dirty_shutdown was read from a known file");
-                    let s = text(c, file).expect("readable");
-                    let want = ref_i64(&s)
-                        .filter(|&v| v >= 0)
-                        .map(|v| v as u64)
-                        .or_else(|| ref_u64(&s));
-                    assert_eq!(Some(n), want, "dirty_shutdown {s:?}");
-                }
-            }
-        }
-
-        if let Ok(namespaces) = checked("Sysfs::namespaces", sysfs.namespaces(region)) {
-            for ns in &namespaces {
-                assert!(ns.name.starts_with(&format!("namespace{}.", region.id)));
-                let _ = ns.kind();
-                let _ = checked("Namespace::bounds", ns.bounds(&sysfs, region));
-                let _ = checked("namespace_block_device", sysfs.namespace_block_device(ns));
-                let _ = checked("namespace_dax_devices", sysfs.namespace_dax_devices(ns));
-            }
-        }
+    for region in &found {
+        check_region(root, c, &sysfs, region);
     }
 
     let bb = checked(

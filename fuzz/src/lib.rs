@@ -82,21 +82,18 @@ pub fn check_error(what: &str, err: &Error) {
         code < 0,
         "{what}: error code {code} is not negative ({err:?})"
     );
-    match err.errno() {
-        Some(errno) => {
-            let raw = errno.raw_os_error();
-            assert!(raw > 0, "{what}: errno {raw} is not positive ({err:?})");
-            assert_eq!(code, -raw, "{what}: Os error code is not -errno ({err:?})");
-            assert_eq!(err.code_name(), "errno", "{what}: {err:?}");
-        }
-        None => {
-            let name = Error::name_of_code(code);
-            assert!(
-                name.is_some(),
-                "{what}: code {code} is no PMEM2_E_* value ({err:?})"
-            );
-            assert_eq!(name, Some(err.code_name()), "{what}: {err:?}");
-        }
+    if let Some(errno) = err.errno() {
+        let raw = errno.raw_os_error();
+        assert!(raw > 0, "{what}: errno {raw} is not positive ({err:?})");
+        assert_eq!(code, -raw, "{what}: Os error code is not -errno ({err:?})");
+        assert_eq!(err.code_name(), "errno", "{what}: {err:?}");
+    } else {
+        let name = Error::name_of_code(code);
+        assert!(
+            name.is_some(),
+            "{what}: code {code} is no PMEM2_E_* value ({err:?})"
+        );
+        assert_eq!(name, Some(err.code_name()), "{what}: {err:?}");
     }
 }
 
