@@ -270,7 +270,18 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(e.code(), PMEM2_E_MAP_RANGE);
         }
     }
-    checked("Map::persist", map.persist(0, map.size())).expect("persist of the whole map");
+    // A map that can be neither read nor written has nothing to flush
+    // through it (a flush instruction would fault): NoAccess.
+    match checked("Map::persist", map.persist(0, map.size())) {
+        Ok(()) => assert!(prot.intersects(Protection::READ | Protection::WRITE)),
+        Err(e) => {
+            assert!(
+                !prot.intersects(Protection::READ | Protection::WRITE),
+                "persist refused: {e}"
+            );
+            assert_eq!(e.code(), PMEM2_E_NO_ACCESS);
+        }
+    }
     if let Err(e) = map.delete() {
         check_error("Map::delete", &e.into());
     }
