@@ -26,7 +26,7 @@ use crate::config::{Config, Granularity, Protection, Sharing};
 use crate::env;
 use crate::error::{Errno, Error, Result};
 use crate::persist::{self, page_size, PersistOps};
-use crate::registry::{self, Registered};
+use crate::registry;
 use crate::source::{FileType, Source, SourceId};
 use crate::sys::linux::{eadr, SYSFS_ROOT};
 
@@ -306,9 +306,8 @@ impl Map {
 
     fn register(&mut self) -> Result<()> {
         let start = self.addr.as_ptr() as usize;
-        let owned = !matches!(self.origin, Origin::Existing);
         registry::write()
-            .insert(start, start + self.reserved, Registered { owned })
+            .insert(start, start + self.reserved, ())
             .map_err(|_| Error::MapExists("the range overlaps an existing mapping".into()))?;
         self.registered = true;
         if let Origin::Reserved(p) = &mut self.origin {
@@ -352,10 +351,7 @@ impl Map {
             released: false,
             registered: false,
         };
-        if registry::write()
-            .insert(start, end, Registered { owned: false })
-            .is_err()
-        {
+        if registry::write().insert(start, end, ()).is_err() {
             map.released = true;
             return Err(Error::MapExists(
                 "the range overlaps an existing mapping".into(),
@@ -373,7 +369,7 @@ impl Map {
     #[allow(clippy::result_large_err)] // the rare failure hands the map back by value
     pub fn delete(mut self) -> std::result::Result<(), DeleteError<Map>> {
         let start = self.addr.as_ptr() as usize;
-        let Some((end, registered)) = registry::write().remove(start) else {
+        let Some((end, ())) = registry::write().remove(start) else {
             return Err(DeleteError {
                 error: Error::MappingNotFound("mapping not found".into()),
                 handle: self,
@@ -386,7 +382,7 @@ impl Map {
             }
             Err(error) => {
                 // Keep the map usable, as PMDK does: register it again.
-                registry::write().insert(start, end, registered).ok();
+                registry::write().insert(start, end, ()).ok();
                 Err(DeleteError {
                     handle: self,
                     error,

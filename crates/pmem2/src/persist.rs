@@ -137,7 +137,7 @@ pub(crate) fn sync_pages(ptr: *const u8, len: usize) -> Result<()> {
         return Ok(());
     }
     let registry = registry::read();
-    for (map_start, map_end, _) in registry.overlapping(start, end) {
+    for (map_start, map_end, ()) in registry.overlapping(start, end) {
         let from = start.max(map_start) & !(page - 1);
         let to = end.min(map_end);
         if to <= from {

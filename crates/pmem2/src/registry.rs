@@ -26,7 +26,6 @@ impl<V> Default for IntervalMap<V> {
     }
 }
 
-#[allow(dead_code)] // the neighbour queries serve reservations
 impl<V> IntervalMap<V> {
     /// Inserts `[start, end)` unless it overlaps an interval already present,
     /// in which case the first overlapping interval's start is returned.
@@ -130,25 +129,18 @@ impl<V> IntervalMap<V> {
     }
 }
 
-/// What the global registry records about a mapping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Registered {
-    /// Whether pmem2 owns (and will unmap) the memory.
-    pub(crate) owned: bool,
-}
-
-static REGISTRY: RwLock<IntervalMap<Registered>> = RwLock::new(IntervalMap {
+static REGISTRY: RwLock<IntervalMap<()>> = RwLock::new(IntervalMap {
     by_start: BTreeMap::new(),
 });
 
 /// Shared access to the registry. A poisoned lock is still consistent: every
 /// update is a single map operation.
-pub(crate) fn read() -> RwLockReadGuard<'static, IntervalMap<Registered>> {
+pub(crate) fn read() -> RwLockReadGuard<'static, IntervalMap<()>> {
     REGISTRY.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Exclusive access to the registry.
-pub(crate) fn write() -> RwLockWriteGuard<'static, IntervalMap<Registered>> {
+pub(crate) fn write() -> RwLockWriteGuard<'static, IntervalMap<()>> {
     REGISTRY.write().unwrap_or_else(PoisonError::into_inner)
 }
 

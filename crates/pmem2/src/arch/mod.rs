@@ -71,7 +71,6 @@ impl std::fmt::Display for FlushKind {
 /// [`Flush::flush_line`] and gets the instruction inlined.
 pub(crate) trait Flush {
     /// Which instruction this is.
-    #[allow(dead_code)] // for kernels to name the flush they were built with
     const KIND: FlushKind;
 
     /// Writes back the cache line containing `line`.
@@ -112,7 +111,6 @@ pub fn flush_kind() -> FlushKind {
 }
 
 /// A flush that does nothing: for byte granularity (eADR) and NOFLUSH.
-#[cfg_attr(not(miri), allow(dead_code))] // the generic arch and the memops use it
 pub(crate) struct NoFlush;
 
 impl Flush for NoFlush {
