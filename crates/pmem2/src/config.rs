@@ -4,9 +4,8 @@
 //! Setters validate as PMDK's `pmem2_config_set_*` do. Checks that need the
 //! source (alignment, range) happen in [`Map::new`](crate::Map::new).
 
-use bitflags::bitflags;
-
 use crate::error::{Error, Result};
+use crate::flags::flag_set;
 
 /// Store granularity: the unit in which stores become durable.
 ///
@@ -39,6 +38,21 @@ impl Granularity {
             Granularity::Byte => "byte",
             Granularity::CacheLine => "cache_line",
             Granularity::Page => "page",
+        }
+    }
+
+    /// Parses `PMEM2_FORCE_GRANULARITY` as PMDK does: case-insensitive
+    /// `BYTE`, `CACHE_LINE`, `CACHELINE` or `PAGE`; anything else (including
+    /// values too long for PMDK's 11-byte buffer) is ignored.
+    pub(crate) fn from_env_value(value: &str) -> Option<Granularity> {
+        if value.len() > 10 {
+            return None;
+        }
+        match value.to_ascii_uppercase().as_str() {
+            "BYTE" => Some(Granularity::Byte),
+            "CACHE_LINE" | "CACHELINE" => Some(Granularity::CacheLine),
+            "PAGE" => Some(Granularity::Page),
+            _ => None,
         }
     }
 }
@@ -91,37 +105,30 @@ impl TryFrom<i32> for Sharing {
     }
 }
 
-bitflags! {
+flag_set! {
     /// Memory protection of a mapping, with PMDK's bit values.
     ///
     /// The empty set is `PMEM2_PROT_NONE`.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub struct Protection: u32 {
+    pub struct Protection {
         /// `PMEM2_PROT_EXEC`: pages may be executed.
         const EXEC = 1 << 29;
         /// `PMEM2_PROT_READ`: pages may be read.
         const READ = 1 << 30;
         /// `PMEM2_PROT_WRITE`: pages may be written.
         const WRITE = 1 << 31;
+        /// `PMEM2_PROT_NONE`: no access.
+        const NONE = 0;
     }
 }
 
-impl Protection {
-    /// `PMEM2_PROT_NONE`: no access.
-    pub const NONE: Protection = Protection::empty();
-
-    /// Validates raw C flags as `pmem2_config_set_protection` does.
-    pub fn from_c(prot: u32) -> Result<Self> {
-        Protection::from_bits(prot)
-            .ok_or_else(|| Error::InvalidProtFlag(format!("invalid flag {prot}").into()))
-    }
-}
-
+/// PMDK's default: `PMEM2_PROT_READ | PMEM2_PROT_WRITE`.
 impl Default for Protection {
     fn default() -> Self {
         Protection::READ | Protection::WRITE
     }
 }
+
+
 
 /// How to map a source: which part, how, and with what store granularity.
 ///
@@ -330,17 +337,6 @@ mod tests {
     }
 
     #[test]
-    fn protection_from_c() {
-        assert_eq!(Protection::from_c(0).unwrap(), Protection::NONE);
-        let rwx = (1 << 29) | (1 << 30) | (1 << 31);
-        assert_eq!(Protection::from_c(rwx).unwrap(), Protection::all());
-        for bad in [1, 1 << 28, rwx | 4] {
-            let err = Protection::from_c(bad).unwrap_err();
-            assert_eq!(err.code(), codes::PMEM2_E_INVALID_PROT_FLAG);
-        }
-    }
-
-    #[test]
     fn length_validation_order() {
         let mut c = Config::new();
         assert_eq!(
@@ -367,5 +363,17 @@ mod tests {
             c.validate_length(100, 4096).is_ok(),
             "length 0 maps to the end"
         );
+    }
+
+    #[test]
+    fn forced_granularity_values() {
+        let parse = Granularity::from_env_value;
+        assert_eq!(parse("page"), Some(Granularity::Page));
+        assert_eq!(parse("CaCHe_Line"), Some(Granularity::CacheLine));
+        assert_eq!(parse("CACHELINE"), Some(Granularity::CacheLine));
+        assert_eq!(parse("byte"), Some(Granularity::Byte));
+        assert_eq!(parse("0"), None);
+        assert_eq!(parse("cache_line_x"), None);
+        assert_eq!(parse(""), None);
     }
 }

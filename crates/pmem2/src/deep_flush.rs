@@ -17,6 +17,8 @@
 
 use std::io::Write;
 
+use bitflags::Flags;
+
 use crate::config::{Granularity, Protection};
 use crate::error::{Error, Result};
 use crate::source::{FileType, SourceId};
@@ -46,7 +48,7 @@ pub struct DeepFlushTarget {
 /// # Safety
 /// `[ptr, ptr + len)` must be mapped in this process.
 pub(crate) unsafe fn cpu_persist(ptr: *const u8, len: usize) {
-    crate::arch::with_flush!(crate::arch::flush_kind(), F => {
+    crate::arch::with_flush!(crate::persist::flush_kind(), F => {
         // SAFETY: the caller guarantees the range is mapped.
         unsafe { crate::arch::flush_range::<F>(ptr, len) }
     });

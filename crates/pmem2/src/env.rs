@@ -7,34 +7,37 @@
 
 use std::sync::OnceLock;
 
-use crate::config::Granularity;
+pub(crate) use crate::sys::process::secure_getenv;
 
 /// Load-time tunables (PMDK reads them in its library constructor).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::struct_excessive_bools)] // one flag per environment variable
-pub struct Tunables {
+pub(crate) struct Tunables {
     /// `PMEM_NO_CLWB=1`: don't use CLWB.
-    pub no_clwb: bool,
+    pub(crate) no_clwb: bool,
     /// `PMEM_NO_CLFLUSHOPT=1`: don't use CLFLUSHOPT.
-    pub no_clflushopt: bool,
+    pub(crate) no_clflushopt: bool,
     /// `PMEM_NO_MOVNT=1`: no SIMD memory-op kernels (generic ones instead).
-    pub no_movnt: bool,
+    pub(crate) no_movnt: bool,
     /// `PMEM_NO_GENERIC_MEMCPY=<non-zero>`: libc memmove/memset instead of the generic kernels.
-    pub no_generic_memcpy: bool,
+    pub(crate) no_generic_memcpy: bool,
     /// `PMEM_MOVNT_THRESHOLD`: size from which copies use non-temporal stores (default 256).
-    pub movnt_threshold: usize,
+    pub(crate) movnt_threshold: usize,
     /// `PMEM_AVX=0` disables the AVX kernels.
-    pub avx: bool,
+    pub(crate) avx: bool,
     /// `PMEM_AVX512F=0` disables the AVX-512F kernels.
-    pub avx512f: bool,
+    pub(crate) avx512f: bool,
+    /// `PMEM_AVX512F` set to anything but `0`: AVX-512F throughout, even
+    /// where the measured default mixes in AVX.
+    pub(crate) avx512f_opt_in: bool,
     /// `PMEM_MOVDIR64B=<not 0>` opts in to MOVDIR64B.
-    pub movdir64b: bool,
+    pub(crate) movdir64b: bool,
     /// `PMEM_WC_WORKAROUND=1|0`, `None` when unset (then: on for Intel CPUs).
-    pub wc_workaround: Option<bool>,
+    pub(crate) wc_workaround: Option<bool>,
 }
 
 /// PMDK's default `PMEM_MOVNT_THRESHOLD`.
-pub const DEFAULT_MOVNT_THRESHOLD: usize = 256;
+pub(crate) const DEFAULT_MOVNT_THRESHOLD: usize = 256;
 
 impl Default for Tunables {
     fn default() -> Self {
@@ -46,6 +49,7 @@ impl Default for Tunables {
             movnt_threshold: DEFAULT_MOVNT_THRESHOLD,
             avx: true,
             avx512f: true,
+            avx512f_opt_in: false,
             movdir64b: false,
             wc_workaround: None,
         }
@@ -55,7 +59,7 @@ impl Default for Tunables {
 impl Tunables {
     /// Parses the tunables from a variable lookup (the process environment,
     /// or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let exactly = |name: &str, value: &str| lookup(name).as_deref() == Some(value);
         let mut t = Tunables {
             no_clwb: exactly("PMEM_NO_CLWB", "1"),
@@ -64,6 +68,7 @@ impl Tunables {
             no_generic_memcpy: lookup("PMEM_NO_GENERIC_MEMCPY").is_some_and(|v| atoll(&v) != 0),
             avx: !exactly("PMEM_AVX", "0"),
             avx512f: !exactly("PMEM_AVX512F", "0"),
+            avx512f_opt_in: lookup("PMEM_AVX512F").is_some_and(|v| v != "0"),
             movdir64b: lookup("PMEM_MOVDIR64B").is_some_and(|v| v != "0"),
             wc_workaround: match lookup("PMEM_WC_WORKAROUND").as_deref() {
                 Some("1") => Some(true),
@@ -83,25 +88,9 @@ impl Tunables {
 }
 
 /// The process's tunables, read once.
-pub fn tunables() -> &'static Tunables {
+pub(crate) fn tunables() -> &'static Tunables {
     static TUNABLES: OnceLock<Tunables> = OnceLock::new();
     TUNABLES.get_or_init(|| Tunables::from_lookup(secure_getenv))
-}
-
-/// `getenv` that returns nothing in set-uid/set-gid processes, as glibc's
-/// `secure_getenv` does.
-pub(crate) fn secure_getenv(name: &str) -> Option<String> {
-    static SECURE: OnceLock<bool> = OnceLock::new();
-    // Miri can't call getauxval; a process under Miri is never set-uid.
-    #[cfg(miri)]
-    let secure = *SECURE.get_or_init(|| false);
-    // SAFETY: getauxval only reads the process's auxiliary vector.
-    #[cfg(not(miri))]
-    let secure = *SECURE.get_or_init(|| unsafe { libc::getauxval(libc::AT_SECURE) } != 0);
-    if secure {
-        return None;
-    }
-    std::env::var(name).ok()
 }
 
 /// C's `atoll`: optional whitespace and sign, then leading digits; 0 if none.
@@ -123,25 +112,10 @@ fn atoll(s: &str) -> i64 {
     }
 }
 
-/// Parses `PMEM2_FORCE_GRANULARITY` as PMDK does: case-insensitive `BYTE`,
-/// `CACHE_LINE`, `CACHELINE` or `PAGE`; anything else (including values too
-/// long for PMDK's 11-byte buffer) is ignored.
-#[must_use]
-pub fn parse_forced_granularity(value: &str) -> Option<Granularity> {
-    if value.len() > 10 {
-        return None;
-    }
-    match value.to_ascii_uppercase().as_str() {
-        "BYTE" => Some(Granularity::Byte),
-        "CACHE_LINE" | "CACHELINE" => Some(Granularity::CacheLine),
-        "PAGE" => Some(Granularity::Page),
-        _ => None,
-    }
-}
-
-/// The granularity forced through `PMEM2_FORCE_GRANULARITY`, read now.
-pub(crate) fn forced_granularity() -> Option<Granularity> {
-    secure_getenv("PMEM2_FORCE_GRANULARITY").and_then(|v| parse_forced_granularity(&v))
+/// The raw value of `PMEM2_FORCE_GRANULARITY`, read now (PMDK reads it on
+/// every map creation).
+pub(crate) fn forced_granularity() -> Option<String> {
+    secure_getenv("PMEM2_FORCE_GRANULARITY")
 }
 
 #[cfg(test)]
@@ -195,6 +169,8 @@ mod tests {
         assert!(!parse(&[("PMEM_AVX", "0")]).avx);
         assert!(parse(&[("PMEM_AVX", "no")]).avx);
         assert!(!parse(&[("PMEM_AVX512F", "0")]).avx512f);
+        assert!(parse(&[("PMEM_AVX512F", "1")]).avx512f_opt_in);
+        assert!(!parse(&[("PMEM_AVX512F", "0")]).avx512f_opt_in);
         assert!(parse(&[("PMEM_MOVDIR64B", "1")]).movdir64b);
         assert!(!parse(&[("PMEM_MOVDIR64B", "0")]).movdir64b);
         assert!(parse(&[("PMEM_NO_GENERIC_MEMCPY", "3")]).no_generic_memcpy);
@@ -204,22 +180,5 @@ mod tests {
             Some(true)
         );
         assert_eq!(parse(&[("PMEM_WC_WORKAROUND", "x")]).wc_workaround, None);
-    }
-
-    #[test]
-    fn forced_granularity_values() {
-        assert_eq!(parse_forced_granularity("page"), Some(Granularity::Page));
-        assert_eq!(
-            parse_forced_granularity("CaCHe_Line"),
-            Some(Granularity::CacheLine)
-        );
-        assert_eq!(
-            parse_forced_granularity("CACHELINE"),
-            Some(Granularity::CacheLine)
-        );
-        assert_eq!(parse_forced_granularity("byte"), Some(Granularity::Byte));
-        assert_eq!(parse_forced_granularity("0"), None);
-        assert_eq!(parse_forced_granularity("cache_line_x"), None);
-        assert_eq!(parse_forced_granularity(""), None);
     }
 }

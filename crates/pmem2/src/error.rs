@@ -39,8 +39,11 @@ macro_rules! pmem2_errors {
             },
         }
 
-        /// The `PMEM2_E_*` constants, with the values of PMDK's `libpmem2/base.h`.
-        pub mod codes {
+        /// The `PMEM2_E_*` constants, with the values of PMDK's `libpmem2/base.h`
+        /// (for the crate's tests; the C ABI crate has its own, checked
+        /// against these values).
+        #[cfg(test)]
+        pub(crate) mod codes {
             $( #[doc = concat!("`", stringify!($cname), "`")] pub const $cname: i32 = $code; )*
         }
 
@@ -62,15 +65,6 @@ macro_rules! pmem2_errors {
                 match self {
                     $( Error::$variant(_) => stringify!($cname), )*
                     Error::Os { .. } => "errno",
-                }
-            }
-
-            /// The C name of a `PMEM2_E_*` value, if it is one.
-            #[must_use]
-            pub fn name_of_code(code: i32) -> Option<&'static str> {
-                match code {
-                    $( $code => Some(stringify!($cname)), )*
-                    _ => None,
                 }
             }
         }
@@ -168,7 +162,7 @@ pmem2_errors! {
 impl Error {
     /// An OS error with the operation that failed, shown as `"<context>: <strerror>"`.
     #[must_use]
-    pub fn os(errno: Errno, context: impl Into<Message>) -> Self {
+    pub(crate) fn os(errno: Errno, context: impl Into<Message>) -> Self {
         Error::Os {
             errno,
             context: context.into(),
@@ -188,12 +182,40 @@ impl Error {
     /// computes it: `ENOTSUP` for [`Error::NotSupported`], `EINVAL` for any
     /// other library code, the errno itself for [`Error::Os`].
     #[must_use]
-    pub fn to_errno(&self) -> Errno {
+    pub(crate) fn to_errno(&self) -> Errno {
         match self {
             Error::NotSupported(_) => Errno::NOTSUP,
             Error::Os { errno, .. } => *errno,
             _ => Errno::INVAL,
         }
+    }
+}
+
+/// A refused `delete`: the object is still valid and is handed back.
+///
+/// Returned by [`Map::delete`](crate::Map::delete) and
+/// [`VmReservation::delete`](crate::VmReservation::delete).
+#[derive(Debug)]
+pub struct DeleteError<T> {
+    /// The object, unchanged and still usable.
+    pub handle: T,
+    /// Why it could not be deleted.
+    pub error: Error,
+}
+
+impl<T> std::fmt::Display for DeleteError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<T: std::fmt::Debug> std::error::Error for DeleteError<T> {}
+
+/// `map.delete()?` in a function returning [`Result`]: the handle is dropped
+/// (which retries the release, ignoring errors) and the error kept.
+impl<T> From<DeleteError<T>> for Error {
+    fn from(refused: DeleteError<T>) -> Self {
+        refused.error
     }
 }
 
@@ -212,7 +234,7 @@ impl std::error::Error for Error {}
 /// The C library's text for an errno, as `strerror(3)` prints it (without
 /// std's " (os error N)" suffix), so messages match PMDK's byte for byte.
 #[must_use]
-pub fn strerror(errno: Errno) -> String {
+pub(crate) fn strerror(errno: Errno) -> String {
     let mut buf = [0u8; 256];
     // SAFETY: `buf` is a writable buffer of the length passed; the XSI
     // `strerror_r` (libc's `strerror_r` on glibc with the `__xpg_` name)
@@ -248,10 +270,9 @@ mod tests {
         assert_eq!(Error::MapRange("".into()).code(), -100_006);
         assert_eq!(Error::IoFail("".into()).code(), -100_037);
         assert_eq!(codes::PMEM2_E_MAP_EXISTS, -100_034);
-        assert_eq!(Error::name_of_code(-100_002), None);
         assert_eq!(
-            Error::name_of_code(-100_009),
-            Some("PMEM2_E_GRANULARITY_NOT_SUPPORTED")
+            Error::GranularityNotSupported("".into()).code_name(),
+            "PMEM2_E_GRANULARITY_NOT_SUPPORTED"
         );
     }
 

@@ -16,27 +16,33 @@
 #![deny(missing_docs)]
 #![cfg_attr(miri, allow(dead_code, unused_macros, unused_imports))]
 
-pub mod arch;
-pub mod badblock;
-pub mod config;
-pub mod deep_flush;
-pub mod env;
-pub mod error;
-pub mod map;
-pub mod mcsafe;
+// Layers, each using only the ones below it (see docs/architecture.md):
+// sys -> arch -> env, registry -> the concepts -> this file.
+mod arch;
+mod sys;
+
+mod env;
+mod flags;
+mod registry;
+
+mod badblock;
+mod config;
+mod deep_flush;
+mod error;
+mod map;
+mod mcsafe;
 pub mod mem;
 pub mod persist;
-pub mod ras;
-mod registry;
-pub mod reservation;
-pub mod source;
-pub mod sys;
+mod ras;
+mod reservation;
+mod source;
 
-pub use arch::{flush_kind, FlushKind};
+pub use arch::FlushKind;
 pub use badblock::{BadBlock, BadBlockContext};
 pub use config::{Config, Granularity, Protection, Sharing};
-pub use error::{Error, Result};
-pub use map::{DeleteError, Map};
+pub use error::{DeleteError, Errno, Error, Result};
+pub use map::{platform_is_eadr, Map};
 pub use mem::MemFlags;
+pub use persist::{flush_kind, page_size};
 pub use reservation::{ReservedMap, VmReservation};
 pub use source::{FileType, Source, SourceId};

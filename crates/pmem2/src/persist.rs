@@ -15,12 +15,11 @@
 use std::ffi::c_void;
 use std::sync::OnceLock;
 
-use rustix::mm::{msync, MsyncFlags};
-
-use crate::arch::{self, flush_range, with_flush, Flush};
+use crate::arch::{self, flush_range, with_flush, Flush, FlushKind};
 use crate::config::Granularity;
-use crate::error::{Errno, Error, Result};
-use crate::registry;
+use crate::error::{Error, Result};
+use crate::sys::mm;
+use crate::{env, registry};
 
 /// `pmem2_persist_fn`: makes `[ptr, ptr + len)` durable.
 pub type PersistFn = unsafe extern "C" fn(ptr: *const c_void, len: usize);
@@ -31,21 +30,33 @@ pub type DrainFn = unsafe extern "C" fn();
 
 /// The persistence functions of one granularity.
 #[derive(Debug, Clone, Copy)]
-pub struct PersistOps {
+pub(crate) struct PersistOps {
     /// Flush + drain.
-    pub persist: PersistFn,
+    pub(crate) persist: PersistFn,
     /// Flush only.
-    pub flush: FlushFn,
+    pub(crate) flush: FlushFn,
     /// Drain only.
-    pub drain: DrainFn,
+    pub(crate) drain: DrainFn,
+}
+
+/// The flush instruction this process uses, chosen once from the CPU and
+/// the environment (`PMEM_NO_CLWB`, `PMEM_NO_CLFLUSHOPT`), as PMDK does.
+#[must_use]
+pub fn flush_kind() -> FlushKind {
+    static KIND: OnceLock<FlushKind> = OnceLock::new();
+    *KIND.get_or_init(|| {
+        let tunables = env::tunables();
+        arch::detect_flush(arch::FlushAllowed {
+            clwb: !tunables.no_clwb,
+            clflushopt: !tunables.no_clflushopt,
+        })
+    })
 }
 
 /// The persistence functions of `granularity`, chosen once per process.
-#[must_use]
-pub fn ops(granularity: Granularity) -> &'static PersistOps {
+pub(crate) fn ops(granularity: Granularity) -> &'static PersistOps {
     static TABLE: OnceLock<[PersistOps; 3]> = OnceLock::new();
-    &TABLE.get_or_init(|| with_flush!(arch::flush_kind(), F => build_table::<F>()))
-        [granularity as usize]
+    &TABLE.get_or_init(|| with_flush!(flush_kind(), F => build_table::<F>()))[granularity as usize]
 }
 
 fn build_table<F: Flush>() -> [PersistOps; 3] {
@@ -118,11 +129,11 @@ unsafe extern "C" fn page_persist(ptr: *const c_void, len: usize) {
     }
 }
 
-/// The system page size.
+/// The system page size: the alignment of every regular-file source and
+/// the unit [`Granularity::Page`] persists.
 #[must_use]
 pub fn page_size() -> usize {
-    static PAGE: OnceLock<usize> = OnceLock::new();
-    *PAGE.get_or_init(rustix::param::page_size)
+    mm::page_size()
 }
 
 /// Makes `[ptr, ptr + len)` durable by `msync(MS_SYNC)` of each live mapping
@@ -130,35 +141,22 @@ pub fn page_size() -> usize {
 ///
 /// The start is aligned down to a page; `EINTR` is retried.
 pub(crate) fn sync_pages(ptr: *const u8, len: usize) -> Result<()> {
-    let page = page_size();
+    let page = mm::page_size();
     let start = ptr as usize & !(page - 1);
     let end = (ptr as usize).saturating_add(len);
     if end <= start {
         return Ok(());
     }
     let registry = registry::read();
-    for (map_start, map_end, ()) in registry.overlapping(start, end) {
+    for (map_start, map_end, _) in registry.overlapping(start, end) {
         let from = start.max(map_start) & !(page - 1);
         let to = end.min(map_end);
         if to <= from {
             continue;
         }
-        msync_range(from, to - from)?;
+        mm::sync(from, to - from).map_err(|errno| Error::os(errno, "msync"))?;
     }
     Ok(())
-}
-
-/// `msync(MS_SYNC)` of a page-aligned range, retrying on `EINTR`.
-pub(crate) fn msync_range(addr: usize, len: usize) -> Result<()> {
-    loop {
-        // SAFETY: msync only writes back pages; on an address that is not
-        // mapped it fails with ENOMEM and changes nothing.
-        match unsafe { msync(addr as *mut c_void, len, MsyncFlags::SYNC) } {
-            Ok(()) => return Ok(()),
-            Err(Errno::INTR) => {}
-            Err(errno) => return Err(Error::os(errno, "msync")),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
-//! The process-wide registry of live mappings.
+//! The process-wide registry of mappings: the one place that knows which
+//! address ranges hold a pmem2 map.
 //!
 //! Every [`Map`](crate::Map) (created, from existing memory, or inside a
-//! reservation) is registered here for its lifetime. PAGE-granularity persist
-//! walks it to find what to `msync`, and registration refuses a range that
-//! overlaps a live mapping, so the registry never holds two overlapping
-//! mappings. The bookkeeping is [`IntervalMap`], which does no system calls
-//! and runs under Miri.
+//! reservation) is registered here for its lifetime, and a map being
+//! created inside a reservation *claims* its range here first. PAGE
+//! persist walks the registry to find what to `msync`; reservations answer
+//! their `find` queries from it (the entries tagged with their id); the C
+//! ABI finds its handles through each entry's user word. Registration
+//! refuses a range that overlaps an entry, so the registry never holds two
+//! overlapping mappings. The bookkeeping is [`IntervalMap`], which does no
+//! system calls and runs under Miri.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -53,6 +57,11 @@ impl<V> IntervalMap<V> {
     /// The interval starting exactly at `start`.
     pub(crate) fn get(&self, start: usize) -> Option<(usize, &V)> {
         self.by_start.get(&start).map(|(end, v)| (*end, v))
+    }
+
+    /// The value of the interval starting exactly at `start`, mutably.
+    pub(crate) fn get_mut(&mut self, start: usize) -> Option<&mut V> {
+        self.by_start.get_mut(&start).map(|(_, v)| v)
     }
 
     /// Intervals overlapping `[start, end)`, in address order, as
@@ -105,42 +114,50 @@ impl<V> IntervalMap<V> {
             .map(|(s, (e, v))| (*s, *e, v))
     }
 
-    /// The lowest interval.
-    pub(crate) fn first(&self) -> Option<(usize, usize, &V)> {
-        self.by_start.iter().next().map(|(s, (e, v))| (*s, *e, v))
-    }
+}
 
-    /// The highest interval.
-    pub(crate) fn last(&self) -> Option<(usize, usize, &V)> {
-        self.by_start
-            .iter()
-            .next_back()
-            .map(|(s, (e, v))| (*s, *e, v))
-    }
+/// What the registry knows of one occupied range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// Bytes of the source mapped from the range's start (the range itself
+    /// is page-rounded).
+    pub(crate) size: usize,
+    /// Claimed by a map being created in a reservation: occupied, but not
+    /// a map yet.
+    pub(crate) claimed: bool,
+    /// The reservation the range lies in, by its id, if any.
+    pub(crate) reservation: Option<usize>,
+    /// A word the map's owner may set (the C ABI keeps its handle here).
+    pub(crate) user_data: usize,
+}
 
-    /// Number of intervals.
-    pub(crate) fn len(&self) -> usize {
-        self.by_start.len()
-    }
-
-    /// Whether there are no intervals.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.by_start.is_empty()
+impl Entry {
+    /// A live map outside any reservation.
+    pub(crate) fn map(size: usize) -> Self {
+        Entry {
+            size,
+            claimed: false,
+            reservation: None,
+            user_data: 0,
+        }
     }
 }
 
-static REGISTRY: RwLock<IntervalMap<()>> = RwLock::new(IntervalMap {
+/// The registry type.
+pub(crate) type Registry = IntervalMap<Entry>;
+
+static REGISTRY: RwLock<Registry> = RwLock::new(IntervalMap {
     by_start: BTreeMap::new(),
 });
 
 /// Shared access to the registry. A poisoned lock is still consistent: every
 /// update is a single map operation.
-pub(crate) fn read() -> RwLockReadGuard<'static, IntervalMap<()>> {
+pub(crate) fn read() -> RwLockReadGuard<'static, Registry> {
     REGISTRY.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Exclusive access to the registry.
-pub(crate) fn write() -> RwLockWriteGuard<'static, IntervalMap<()>> {
+pub(crate) fn write() -> RwLockWriteGuard<'static, Registry> {
     REGISTRY.write().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -158,7 +175,7 @@ mod tests {
         assert_eq!(m.insert(0, 1000, 'b'), Err(100));
         m.insert(200, 300, 'c').unwrap();
         m.insert(0, 100, 'd').unwrap();
-        assert_eq!(m.len(), 3);
+        assert_eq!(m.overlapping(0, 300).count(), 3);
     }
 
     #[test]
@@ -201,10 +218,8 @@ mod tests {
         assert_eq!(m.prev(0).map(|(s, _, _)| s), None);
         assert_eq!(m.next(100).map(|(s, _, _)| s), Some(200));
         assert_eq!(m.next(200).map(|(s, _, _)| s), None);
-        assert_eq!(m.first().map(|(s, _, _)| s), Some(0));
-        assert_eq!(m.last().map(|(s, _, _)| s), Some(200));
         assert_eq!(m.remove(100), Some((150, 100)));
         assert_eq!(m.get(100), None);
-        assert!(!m.is_empty());
+        assert_eq!(m.next(0).map(|(s, _, _)| s), Some(200));
     }
 }

@@ -12,24 +12,22 @@
 //! dropping the handle releases the range once the last mapping is gone.
 //!
 //! # Concurrency
-//! Each reservation keeps its mappings in an interval map behind a lock. A
-//! new mapping first *claims* its range there (refused with
-//! [`Error::MappingExists`] if it overlaps anything, claimed or mapped),
-//! then maps over the reserved pages and commits the claim; deleting a
-//! mapping refills its range with an inaccessible mapping before releasing
-//! the claim. Two threads can therefore never map the same range, and a
-//! range is never left unreserved.
+//! The mappings of a reservation are the entries of the process-wide
+//! registry tagged with its id. A new mapping first *claims* its range there
+//! (refused with [`Error::MappingExists`] if it overlaps a mapping of the
+//! reservation, with `EEXIST` if it overlaps a foreign registration), then
+//! maps over the reserved pages and commits the claim; deleting a mapping
+//! refills its range with an inaccessible mapping before releasing the
+//! claim. Two threads can therefore never map the same range, and a range
+//! is never left unreserved. Lock order: the reservation's, then the
+//! registry's.
 
-use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use rustix::mm::{mmap_anonymous, munmap, MapFlags, ProtFlags};
-
-use crate::error::{Errno, Error, Result};
-use crate::map::DeleteError;
-use crate::persist::page_size;
-use crate::registry::IntervalMap;
+use crate::error::{DeleteError, Errno, Error, Result};
+use crate::registry::{self, Entry, Registry};
+use crate::sys::mm::{self, page_size, Mapping};
 
 const MEGABYTE: usize = 1 << 20;
 const GIGABYTE: usize = 1 << 30;
@@ -43,14 +41,9 @@ pub struct ReservedMap {
     pub addr: *mut u8,
     /// Length of the address range it occupies (page-rounded).
     pub len: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SlotState {
-    /// Claimed by a `Map::new` in progress: occupied, but not findable.
-    Claimed,
-    /// A live mapping.
-    Mapped,
+    /// The word set with [`Map::set_user_data`](crate::Map::set_user_data)
+    /// (0 if never set).
+    pub user_data: usize,
 }
 
 #[derive(Debug)]
@@ -61,7 +54,6 @@ struct State {
     /// The whole range pmem2 holds (may extend past the visible one for alignment).
     real_start: usize,
     real_end: usize,
-    maps: IntervalMap<SlotState>,
 }
 
 #[derive(Debug)]
@@ -77,6 +69,11 @@ impl Inner {
     fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// The id the registry tags this reservation's entries with.
+    fn id(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
 }
 
 impl Drop for Inner {
@@ -85,13 +82,7 @@ impl Drop for Inner {
         if state.real_end > state.real_start {
             // SAFETY: the whole range belongs to this reservation, and no
             // map is inside it any more (each holds an `Arc` to `self`).
-            unsafe {
-                munmap(
-                    state.real_start as *mut c_void,
-                    state.real_end - state.real_start,
-                )
-            }
-            .ok();
+            drop(unsafe { Mapping::from_raw(state.real_start, state.real_end - state.real_start) });
         }
     }
 }
@@ -102,7 +93,10 @@ impl Drop for Inner {
 /// use pmem2::{Config, Granularity, Map, Source, VmReservation};
 /// # fn main() -> pmem2::Result<()> {
 /// let (a, b) = (Source::open("/mnt/pmem/a")?, Source::open("/mnt/pmem/b")?);
-/// let (len_a, len_b) = (a.size()?, b.size()?);
+/// // Offsets in a reservation are page multiples: round each size up.
+/// let page = pmem2::page_size();
+/// let len_a = a.size()?.next_multiple_of(page);
+/// let len_b = b.size()?.next_multiple_of(page);
 /// let rsv = VmReservation::new(None, len_a + len_b)?;
 /// let mut config = Config::with_granularity(Granularity::Page);
 /// config.set_vm_reservation(Some(&rsv), 0);
@@ -137,43 +131,17 @@ fn predicted_alignment(size: usize) -> usize {
     align.max(page_size())
 }
 
-fn reserve(addr: Option<usize>, len: usize) -> std::result::Result<usize, Errno> {
-    let mut flags = MapFlags::PRIVATE | MapFlags::NORESERVE;
-    if addr.is_some() {
-        flags |= MapFlags::FIXED_NOREPLACE;
-    }
-    let hint = addr.unwrap_or(0) as *mut c_void;
-    // SAFETY: a PROT_NONE anonymous mapping at a free address (the kernel's
-    // choice, or a hint that MAP_FIXED_NOREPLACE refuses to clobber) affects
-    // no existing memory.
-    let got = unsafe { mmap_anonymous(hint, len, ProtFlags::empty(), flags) }? as usize;
-    if let Some(wanted) = addr {
-        if got != wanted {
-            // Kernels before 4.17 ignore MAP_FIXED_NOREPLACE and treat the
-            // address as a hint: the range was taken.
-            // SAFETY: `got` is the mapping just created, owned by nobody else.
-            unsafe { munmap(got as *mut c_void, len) }.ok();
-            return Err(Errno::EXIST);
-        }
-    }
-    Ok(got)
-}
-
-/// Makes `[addr, addr + len)` inaccessible again, replacing whatever a map
-/// left there, so the range stays reserved.
-pub(crate) fn mend(addr: usize, len: usize) -> Result<()> {
-    // SAFETY: the range belongs to a reservation and held a mapping pmem2
-    // made there, which is being released; MAP_FIXED replaces it atomically.
-    unsafe {
-        mmap_anonymous(
-            addr as *mut c_void,
-            len,
-            ProtFlags::empty(),
-            MapFlags::PRIVATE | MapFlags::NORESERVE | MapFlags::FIXED,
-        )
-    }
-    .map(|_| ())
-    .map_err(|errno| Error::os(errno, "mmap"))
+/// The mappings of reservation `id` overlapping `[start, end)`, in address
+/// order, claims included.
+fn entries_of(
+    registry: &Registry,
+    id: usize,
+    start: usize,
+    end: usize,
+) -> impl Iterator<Item = (usize, usize, &Entry)> {
+    registry
+        .overlapping(start, end)
+        .filter(move |(_, _, e)| e.reservation == Some(id))
 }
 
 impl VmReservation {
@@ -219,14 +187,13 @@ impl VmReservation {
             let start = if size == 0 {
                 a
             } else {
-                reserve(Some(a), size).map_err(translate)?
+                Mapping::reserve_at(a, size).map_err(translate)?.into_raw().0
             };
             State {
                 addr: start,
                 size,
                 real_start: start,
                 real_end: start + size,
-                maps: IntervalMap::default(),
             }
         } else {
             let align = predicted_alignment(size);
@@ -234,14 +201,12 @@ impl VmReservation {
                 .checked_next_multiple_of(align)
                 .and_then(|l| l.checked_add(align))
                 .ok_or_else(|| Error::os(Errno::NOMEM, "mmap"))?;
-            let real = reserve(None, real_len).map_err(translate)?;
-            let start = real.next_multiple_of(align);
+            let real = Mapping::reserve(real_len).map_err(translate)?.into_raw().0;
             State {
-                addr: start,
+                addr: real.next_multiple_of(align),
                 size,
                 real_start: real,
                 real_end: real + real_len,
-                maps: IntervalMap::default(),
             }
         };
         Ok(VmReservation {
@@ -267,10 +232,12 @@ impl VmReservation {
         self.inner.read().size
     }
 
-    /// Number of mappings inside.
+    /// Number of mappings inside (including ones being created).
     #[must_use]
     pub fn map_count(&self) -> usize {
-        self.inner.read().maps.len()
+        let state = self.inner.read();
+        let registry = registry::read();
+        entries_of(&registry, self.inner.id(), state.real_start, state.real_end).count()
     }
 
     /// Releases the reservation, as `pmem2_vm_reservation_delete`.
@@ -279,7 +246,7 @@ impl VmReservation {
     /// [`Error::VmReservationNotEmpty`] while mappings are inside; the
     /// reservation is handed back in [`DeleteError`].
     pub fn delete(self) -> std::result::Result<(), DeleteError<VmReservation>> {
-        if !self.inner.read().maps.is_empty() {
+        if self.map_count() != 0 {
             return Err(DeleteError {
                 handle: self,
                 error: Error::VmReservationNotEmpty("vm reservation is not empty".into()),
@@ -315,12 +282,14 @@ impl VmReservation {
             })?;
         if new_end > state.real_end {
             let from = state.real_end;
-            reserve(Some(from), new_end - from).map_err(|errno| match errno {
+            let added = Mapping::reserve_at(from, new_end - from).map_err(|errno| match errno {
                 Errno::EXIST => {
                     Error::MappingExists("the range after the reservation is occupied".into())
                 }
                 other => Error::os(other, "mmap"),
             })?;
+            // Adjacent to the reservation's range, which now owns it.
+            added.into_raw();
             state.real_end = new_end;
         }
         state.size += size;
@@ -379,35 +348,44 @@ impl VmReservation {
             ));
         }
         let from = state.addr + offset;
-        if state.maps.first_overlap(from, state.addr + end).is_some() {
+        let to = state.addr + end;
+        if entries_of(&registry::read(), self.inner.id(), from, to)
+            .next()
+            .is_some()
+        {
             return Err(Error::VmReservationNotEmpty(
                 "reservation range to shrink is occupied by a mapping".into(),
             ));
         }
-        if offset == 0 {
-            let new_addr = state.addr + size;
-            // SAFETY: `[real_start, new_addr)` is reserved by this object and
-            // holds no mapping (checked above).
-            unsafe { munmap(state.real_start as *mut c_void, new_addr - state.real_start) }
-                .map_err(|errno| Error::os(errno, "munmap"))?;
-            state.real_start = new_addr;
-            state.addr = new_addr;
+        let (cut_start, cut_len) = if offset == 0 {
+            (state.real_start, to - state.real_start)
         } else {
-            // SAFETY: `[from, real_end)` is reserved by this object and holds
-            // no mapping (checked above).
-            unsafe { munmap(from as *mut c_void, state.real_end - from) }
-                .map_err(|errno| Error::os(errno, "munmap"))?;
+            (from, state.real_end - from)
+        };
+        // SAFETY: the cut range is reserved by this object and holds no
+        // mapping (checked above under the reservation's lock, which every
+        // claim takes first).
+        let cut = unsafe { Mapping::from_raw(cut_start, cut_len) };
+        cut.unmap().map_err(|(kept, errno)| {
+            kept.into_raw();
+            Error::os(errno, "munmap")
+        })?;
+        if offset == 0 {
+            state.real_start = to;
+            state.addr = to;
+        } else {
             state.real_end = from;
         }
         state.size -= size;
         Ok(())
     }
 
-    fn describe(state: &State, start: usize, end: usize) -> ReservedMap {
+    fn describe(state: &State, start: usize, end: usize, entry: &Entry) -> ReservedMap {
         ReservedMap {
             offset: start - state.addr,
             addr: start as *mut u8,
             len: end - start,
+            user_data: entry.user_data,
         }
     }
 
@@ -424,47 +402,43 @@ impl VmReservation {
         let state = self.inner.read();
         let start = state.addr.saturating_add(offset);
         let end = start.saturating_add(len);
-        let found = state
-            .maps
-            .overlapping(start, end)
-            .find(|(_, _, s)| **s == SlotState::Mapped)
-            .map(|(s, e, _)| Self::describe(&state, s, e));
+        let registry = registry::read();
+        let found = entries_of(&registry, self.inner.id(), start, end)
+            .find(|(_, _, e)| !e.claimed)
+            .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
         found.ok_or_else(Self::not_found)
     }
 
-    /// The mapping before `map` in address order
-    /// (`pmem2_vm_reservation_map_find_prev`).
-    ///
-    /// # Errors
-    /// [`Error::MappingNotFound`] when `map` is the first (or not inside).
-    pub fn map_find_prev(&self, map: &crate::Map) -> Result<ReservedMap> {
-        self.neighbour(map.addr() as usize, true)
-    }
-
-    /// The mapping after `map` in address order
-    /// (`pmem2_vm_reservation_map_find_next`).
-    ///
-    /// # Errors
-    /// [`Error::MappingNotFound`] when `map` is the last (or not inside).
-    pub fn map_find_next(&self, map: &crate::Map) -> Result<ReservedMap> {
-        self.neighbour(map.addr() as usize, false)
-    }
-
-    /// The neighbour of the mapping starting at `addr` (C ABI entry point).
-    ///
-    /// # Errors
-    /// [`Error::MappingNotFound`].
-    pub fn neighbour(&self, addr: usize, before: bool) -> Result<ReservedMap> {
+    /// The mapping next to the one starting at `addr`, before it or after
+    /// it (`pmem2_vm_reservation_map_find_prev` / `_next`).
+    pub(crate) fn neighbour(&self, addr: usize, before: bool) -> Result<ReservedMap> {
         let state = self.inner.read();
-        if state.maps.get(addr).is_none() {
-            return Err(Self::not_found());
+        let registry = registry::read();
+        let id = self.inner.id();
+        match registry.get(addr) {
+            Some((_, e)) if e.reservation == Some(id) && !e.claimed => {}
+            _ => return Err(Self::not_found()),
         }
-        let from = if before {
-            state.maps.prev(addr)
+        let mut cursor = if before {
+            registry.prev(addr)
         } else {
-            state.maps.next(addr)
+            registry.next(addr)
         };
-        Self::first_mapped(&state, from, !before)
+        while let Some((start, end, entry)) = cursor {
+            let inside = start >= state.real_start && start < state.real_end;
+            if !inside {
+                break;
+            }
+            if entry.reservation == Some(id) && !entry.claimed {
+                return Ok(Self::describe(&state, start, end, entry));
+            }
+            cursor = if before {
+                registry.prev(start)
+            } else {
+                registry.next(start)
+            };
+        }
+        Err(Self::not_found())
     }
 
     /// The lowest mapping (`pmem2_vm_reservation_map_find_first`).
@@ -473,7 +447,11 @@ impl VmReservation {
     /// [`Error::MappingNotFound`] when empty.
     pub fn map_find_first(&self) -> Result<ReservedMap> {
         let state = self.inner.read();
-        Self::first_mapped(&state, state.maps.first(), true)
+        let registry = registry::read();
+        let first = entries_of(&registry, self.inner.id(), state.real_start, state.real_end)
+            .find(|(_, _, e)| !e.claimed)
+            .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
+        first.ok_or_else(Self::not_found)
     }
 
     /// The highest mapping (`pmem2_vm_reservation_map_find_last`).
@@ -482,34 +460,25 @@ impl VmReservation {
     /// [`Error::MappingNotFound`] when empty.
     pub fn map_find_last(&self) -> Result<ReservedMap> {
         let state = self.inner.read();
-        Self::first_mapped(&state, state.maps.last(), false)
+        let registry = registry::read();
+        let last = entries_of(&registry, self.inner.id(), state.real_start, state.real_end)
+            .filter(|(_, _, e)| !e.claimed)
+            .last()
+            .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
+        last.ok_or_else(Self::not_found)
     }
 
-    /// Walks from `cursor` in address order (upwards when `forward`) to the
-    /// first committed mapping, skipping ranges claimed by maps in creation.
-    fn first_mapped<'a>(
-        state: &'a State,
-        mut cursor: Option<(usize, usize, &'a SlotState)>,
-        forward: bool,
-    ) -> Result<ReservedMap> {
-        while let Some((start, end, slot)) = cursor {
-            if *slot == SlotState::Mapped {
-                return Ok(Self::describe(state, start, end));
-            }
-            cursor = if forward {
-                state.maps.next(start)
-            } else {
-                state.maps.prev(start)
-            };
-        }
-        Err(Self::not_found())
-    }
-
-    /// Claims `[offset, offset + len)` for a new map, checking it as
-    /// `pmem2_map_new` does (step 9 of its validation).
-    pub(crate) fn claim(&self, offset: usize, len: usize, alignment: usize) -> Result<Placement> {
+    /// Claims `[offset, offset + len)` for a new map of `size` bytes,
+    /// checking it as `pmem2_map_new` does (step 9 of its validation).
+    pub(crate) fn claim(
+        &self,
+        offset: usize,
+        len: usize,
+        size: usize,
+        alignment: usize,
+    ) -> Result<Placement> {
         let page = page_size();
-        let mut state = self.inner.write();
+        let state = self.inner.write();
         if !offset.is_multiple_of(page) {
             return Err(Error::OffsetUnaligned(
                 format!("reservation offset {offset} is not a multiple of {page}").into(),
@@ -533,28 +502,29 @@ impl VmReservation {
                 .into(),
             ));
         }
-        state
-            .maps
-            .insert(start, start + len, SlotState::Claimed)
-            .map_err(|_| {
+        let id = self.inner.id();
+        let mut registry = registry::write();
+        if let Some((_, _, entry)) = registry.overlapping(start, start + len).next() {
+            // PMDK: a mapping of the reservation is MAPPING_EXISTS; a foreign
+            // registration (a map made from existing memory over the
+            // reservation's pages) is refused by its registry with EEXIST.
+            return Err(if entry.reservation == Some(id) {
                 Error::MappingExists("the reservation range is occupied by another mapping".into())
-            })?;
-        // The reservation's own maps are also in the global registry, so
-        // only a foreign registration (a map made from existing memory over
-        // the reservation's pages) can overlap now; PMDK's registry refuses
-        // it with EEXIST.
-        if crate::registry::read()
-            .first_overlap(start, start + len)
-            .is_some()
-        {
-            state.maps.remove(start);
-            return Err(Error::os(
-                Errno::EXIST,
-                "the range is registered to another mapping",
-            ));
+            } else {
+                Error::os(Errno::EXIST, "the range is registered to another mapping")
+            });
         }
+        let entry = Entry {
+            size,
+            claimed: true,
+            reservation: Some(id),
+            user_data: 0,
+        };
+        registry.insert(start, start + len, entry).map_err(|_| {
+            Error::MappingExists("the reservation range is occupied by another mapping".into())
+        })?;
         Ok(Placement {
-            reservation: self.inner.clone(),
+            _reservation: self.inner.clone(),
             addr: start,
             len,
             committed: false,
@@ -568,7 +538,8 @@ impl VmReservation {
 /// releases its range.
 #[derive(Debug)]
 pub(crate) struct Placement {
-    reservation: Arc<Inner>,
+    /// Keeps the reservation's range reserved while the map lives.
+    _reservation: Arc<Inner>,
     addr: usize,
     len: usize,
     committed: bool,
@@ -579,22 +550,22 @@ impl Placement {
         self.addr
     }
 
-    /// Marks the claimed range as a live mapping.
+    /// Turns the claim into a live mapping in the registry.
     pub(crate) fn commit(&mut self) {
-        let mut state = self.reservation.write();
-        state.maps.remove(self.addr);
-        state
-            .maps
-            .insert(self.addr, self.addr + self.len, SlotState::Mapped)
-            .expect("a claimed range is reserved for its claimant");
+        if let Some(entry) = registry::write().get_mut(self.addr) {
+            entry.claimed = false;
+        }
         self.committed = true;
     }
 
     /// Refills the range with an inaccessible mapping and releases the
-    /// claim, so the range stays reserved and can be mapped again.
+    /// registry entry, so the range stays reserved and can be mapped again.
     pub(crate) fn release(&mut self) -> Result<()> {
-        mend(self.addr, self.len)?;
-        self.reservation.write().maps.remove(self.addr);
+        // SAFETY: the range is this placement's part of the reservation; the
+        // map that occupied it is being released.
+        unsafe { mm::make_inaccessible(self.addr, self.len) }
+            .map_err(|errno| Error::os(errno, "mmap"))?;
+        registry::write().remove(self.addr);
         self.committed = false;
         self.len = 0;
         Ok(())
@@ -715,5 +686,6 @@ mod tests {
             rsv.neighbour(rsv.addr() as usize, true).unwrap_err().code(),
             PMEM2_E_MAPPING_NOT_FOUND
         );
+        assert_eq!(rsv.map_count(), 0);
     }
 }

@@ -21,8 +21,35 @@ pub(crate) mod imp;
 /// The portable memory-op kernel, used on every architecture.
 #[path = "generic/mem.rs"]
 pub(crate) mod generic_mem;
+pub(crate) mod kernel;
 
 pub(crate) use imp::{detect_flush, fence};
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+pub(crate) use imp::{cpu_features, mem::choose_simd};
+
+/// What the environment allows the flush choice to use (`PMEM_NO_CLWB`,
+/// `PMEM_NO_CLFLUSHOPT`); decided by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // only x86_64 has a choice of flush instructions
+pub(crate) struct FlushAllowed {
+    /// CLWB may be used.
+    pub(crate) clwb: bool,
+    /// CLFLUSHOPT may be used.
+    pub(crate) clflushopt: bool,
+}
+
+/// What the environment allows the SIMD kernel choice to use (`PMEM_AVX`,
+/// `PMEM_AVX512F`); decided by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // only x86_64 has SIMD kernels
+pub(crate) struct SimdAllowed {
+    /// AVX kernels may be used (`PMEM_AVX` is not `0`).
+    pub(crate) avx: bool,
+    /// AVX-512F kernels may be used (`PMEM_AVX512F` is not `0`).
+    pub(crate) avx512f: bool,
+    /// AVX-512F asked for throughout (`PMEM_AVX512F` set, not `0`).
+    pub(crate) avx512f_opt_in: bool,
+}
 
 /// Size of the unit a flush instruction writes back.
 pub const CACHE_LINE_SIZE: usize = 64;
@@ -100,14 +127,6 @@ pub(crate) unsafe fn flush_range<F: Flush>(addr: *const u8, len: usize) {
         unsafe { F::flush_line(addr.wrapping_add(line.wrapping_sub(addr as usize))) };
         line += CACHE_LINE_SIZE;
     }
-}
-
-/// The flush instruction this process uses, chosen once from the CPU and
-/// the environment (`PMEM_NO_CLWB`, `PMEM_NO_CLFLUSHOPT`).
-#[must_use]
-pub fn flush_kind() -> FlushKind {
-    static KIND: std::sync::OnceLock<FlushKind> = std::sync::OnceLock::new();
-    *KIND.get_or_init(|| detect_flush(crate::env::tunables()))
 }
 
 /// A flush that does nothing: for byte granularity (eADR) and NOFLUSH.

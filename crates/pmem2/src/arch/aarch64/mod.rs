@@ -6,7 +6,6 @@
 use core::arch::asm;
 
 use super::{Flush, FlushKind};
-use crate::env::Tunables;
 
 /// `DC CVAP`: clean to the point of persistence.
 pub(crate) struct DcCvap;
@@ -44,7 +43,7 @@ pub(crate) fn fence() {
 /// `HWCAP_DCPOP` from the kernel's `asm/hwcap.h`.
 const HWCAP_DCPOP: usize = 1 << 16;
 
-pub(crate) fn detect_flush(_tunables: &Tunables) -> FlushKind {
+pub(crate) fn detect_flush(_allowed: super::FlushAllowed) -> FlushKind {
     let (hwcap, _) = rustix::param::linux_hwcap();
     if hwcap & HWCAP_DCPOP != 0 {
         FlushKind::DcCvap

@@ -17,7 +17,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::{flush_range, Flush, CACHE_LINE_SIZE};
-use crate::mem::Kernel;
+use crate::arch::kernel::Kernel;
 
 const WORD: usize = 8;
 
@@ -77,7 +77,7 @@ impl Kernel for Generic {
         // SAFETY: same contract as the trait's.
         unsafe { copy::<F, Direct>(dst, src, len) }
     }
-    unsafe fn copy_nt<F: Flush>(dst: *mut u8, src: *const u8, len: usize) {
+    unsafe fn copy_nt<F: Flush>(dst: *mut u8, src: *const u8, len: usize, _wc: bool) {
         // SAFETY: same contract as the trait's.
         unsafe { copy::<F, Direct>(dst, src, len) }
     }
@@ -85,7 +85,7 @@ impl Kernel for Generic {
         // SAFETY: same contract as the trait's.
         unsafe { set::<F, Direct>(dst, byte, len) }
     }
-    unsafe fn set_nt<F: Flush>(dst: *mut u8, byte: u8, len: usize) {
+    unsafe fn set_nt<F: Flush>(dst: *mut u8, byte: u8, len: usize, _wc: bool) {
         // SAFETY: same contract as the trait's.
         unsafe { set::<F, Direct>(dst, byte, len) }
     }

@@ -3,7 +3,6 @@
 //! a sequentially consistent fence as drain.
 
 use super::FlushKind;
-use crate::env::Tunables;
 
 /// Orders earlier stores before later ones.
 #[inline(always)]
@@ -11,7 +10,7 @@ pub(crate) fn fence() {
     std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
 }
 
-pub(crate) fn detect_flush(_tunables: &Tunables) -> FlushKind {
+pub(crate) fn detect_flush(_allowed: super::FlushAllowed) -> FlushKind {
     FlushKind::None
 }
 

@@ -9,8 +9,7 @@ use core::arch::x86_64::__cpuid_count;
 
 pub(crate) mod mem;
 
-use super::{Flush, FlushKind};
-use crate::env::Tunables;
+use super::{Flush, FlushAllowed, FlushKind};
 
 /// `CLWB`: write back, line may stay cached.
 pub(crate) struct Clwb;
@@ -58,27 +57,27 @@ pub(crate) fn fence() {
 /// CPU features pmem2 cares about, from CPUID.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[allow(clippy::struct_excessive_bools)] // one flag per CPUID bit is the natural shape
-pub struct CpuFeatures {
+pub(crate) struct CpuFeatures {
     /// CPUID.1:EDX[19].
-    pub clflush: bool,
+    pub(crate) clflush: bool,
     /// CPUID.(7,0):EBX[23].
-    pub clflushopt: bool,
+    pub(crate) clflushopt: bool,
     /// CPUID.(7,0):EBX[24].
-    pub clwb: bool,
+    pub(crate) clwb: bool,
     /// CPUID.1:ECX[28], with the OS saving YMM state.
-    pub avx: bool,
+    pub(crate) avx: bool,
     /// AVX2, as std detects it.
-    pub avx2: bool,
+    pub(crate) avx2: bool,
     /// AVX-512F, as std detects it (CPU and OS support).
-    pub avx512f: bool,
+    pub(crate) avx512f: bool,
     /// CPUID.(7,0):ECX[28].
-    pub movdir64b: bool,
+    pub(crate) movdir64b: bool,
     /// Vendor string is `GenuineIntel`.
-    pub intel: bool,
+    pub(crate) intel: bool,
 }
 
 /// Reads the CPU's features once.
-pub fn cpu_features() -> CpuFeatures {
+pub(crate) fn cpu_features() -> CpuFeatures {
     static FEATURES: std::sync::OnceLock<CpuFeatures> = std::sync::OnceLock::new();
     *FEATURES.get_or_init(|| {
         let leaf0 = __cpuid_count(0, 0);
@@ -110,16 +109,16 @@ pub fn cpu_features() -> CpuFeatures {
 /// Chooses the flush instruction as PMDK does: CLFLUSH, upgraded to
 /// CLFLUSHOPT unless `PMEM_NO_CLFLUSHOPT=1`, upgraded to CLWB unless
 /// `PMEM_NO_CLWB=1`.
-pub(crate) fn detect_flush(tunables: &Tunables) -> FlushKind {
-    choose_flush(cpu_features(), tunables)
+pub(crate) fn detect_flush(allowed: FlushAllowed) -> FlushKind {
+    choose_flush(cpu_features(), allowed)
 }
 
-fn choose_flush(cpu: CpuFeatures, tunables: &Tunables) -> FlushKind {
+fn choose_flush(cpu: CpuFeatures, allowed: FlushAllowed) -> FlushKind {
     let mut kind = FlushKind::Clflush;
-    if cpu.clflushopt && !tunables.no_clflushopt {
+    if cpu.clflushopt && allowed.clflushopt {
         kind = FlushKind::Clflushopt;
     }
-    if cpu.clwb && !tunables.no_clwb {
+    if cpu.clwb && allowed.clwb {
         kind = FlushKind::Clwb;
     }
     kind
@@ -157,22 +156,16 @@ mod tests {
             clwb: true,
             ..CpuFeatures::default()
         };
-        let mut t = Tunables::default();
-        assert_eq!(choose_flush(all, &t), FlushKind::Clwb);
-        t.no_clwb = true;
-        assert_eq!(choose_flush(all, &t), FlushKind::Clflushopt);
-        t.no_clflushopt = true;
-        assert_eq!(choose_flush(all, &t), FlushKind::Clflush);
-        let t = Tunables {
-            no_clflushopt: true,
-            ..Tunables::default()
-        };
-        assert_eq!(choose_flush(all, &t), FlushKind::Clwb);
+        let allow = |clwb, clflushopt| FlushAllowed { clwb, clflushopt };
+        assert_eq!(choose_flush(all, allow(true, true)), FlushKind::Clwb);
+        assert_eq!(choose_flush(all, allow(false, true)), FlushKind::Clflushopt);
+        assert_eq!(choose_flush(all, allow(false, false)), FlushKind::Clflush);
+        assert_eq!(choose_flush(all, allow(true, false)), FlushKind::Clwb);
         let old = CpuFeatures {
             clflush: true,
             ..CpuFeatures::default()
         };
-        assert_eq!(choose_flush(old, &Tunables::default()), FlushKind::Clflush);
+        assert_eq!(choose_flush(old, allow(true, true)), FlushKind::Clflush);
     }
 
     #[test]

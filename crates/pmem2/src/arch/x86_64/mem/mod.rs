@@ -23,9 +23,8 @@ pub(crate) use avx512::Avx512f;
 pub(crate) use sse2::Sse2;
 
 use super::CpuFeatures;
+use crate::arch::kernel::{sfence_after_nt, KernelKind};
 use crate::arch::{fence, flush_range, Flush, CACHE_LINE_SIZE};
-use crate::env::Tunables;
-use crate::mem::{sfence_after_nt, KernelKind};
 
 const LINE: usize = CACHE_LINE_SIZE;
 /// Lines per unrolled block.
@@ -138,13 +137,10 @@ pub(crate) use line_impl;
 ///
 /// MOVDIR64B (`PMEM_MOVDIR64B`) is not implemented: the CPU this was built
 /// on lacks it, so it could not be tested; asking for it changes nothing.
-pub(crate) fn choose_simd(
-    cpu: CpuFeatures,
-    tunables: &Tunables,
-    avx512_opt_in: bool,
-) -> KernelKind {
-    let avx = cpu.avx && tunables.avx;
-    let avx512 = cpu.avx512f && tunables.avx512f;
+pub(crate) fn choose_simd(cpu: CpuFeatures, allowed: crate::arch::SimdAllowed) -> KernelKind {
+    let avx = cpu.avx && allowed.avx;
+    let avx512 = cpu.avx512f && allowed.avx512f;
+    let avx512_opt_in = allowed.avx512f_opt_in;
     if avx512 && avx && !cpu.intel && !avx512_opt_in {
         KernelKind::Avx512fAvxNtCopy
     } else if avx512 {
@@ -154,13 +150,6 @@ pub(crate) fn choose_simd(
     } else {
         KernelKind::Sse2
     }
-}
-
-/// Whether the write-combining workaround is on (read once).
-#[inline(always)]
-fn wc_workaround() -> bool {
-    static WC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *WC.get_or_init(crate::mem::wc_workaround)
 }
 
 /// Bytes from `addr` to the next multiple of 64.
@@ -273,8 +262,9 @@ unsafe fn copy_lines<V: Vector, F: Flush, const NT: bool, const BACK: bool>(
     dst: *mut u8,
     src: *const u8,
     lines: usize,
+    wc_workaround: bool,
 ) {
-    let wc = NT && wc_workaround();
+    let wc = NT && wc_workaround;
     let mut since_fence = 0;
     let mut done = 0;
     // SAFETY: every line touched is within the first `lines` lines of both
@@ -396,6 +386,7 @@ pub(crate) unsafe fn copy<V: Vector, F: Flush, const NT: bool>(
     dst: *mut u8,
     src: *const u8,
     len: usize,
+    wc_workaround: bool,
 ) {
     // SAFETY: the parts below partition `[0, len)` of both ranges; each part
     // is copied with loads before stores, in the direction that is safe for
@@ -414,11 +405,11 @@ pub(crate) unsafe fn copy<V: Vector, F: Flush, const NT: bool>(
                     small_copy(dst, src, head);
                     flush_range::<F>(dst, head);
                 }
-                copy_lines::<V, F, NT, false>(dst.add(head), src.add(head), lines);
+                copy_lines::<V, F, NT, false>(dst.add(head), src.add(head), lines, wc_workaround);
                 copy_tail::<F, NT>(dst.add(body), src.add(body), tail);
             } else {
                 copy_tail::<F, NT>(dst.add(body), src.add(body), tail);
-                copy_lines::<V, F, NT, true>(dst.add(head), src.add(head), lines);
+                copy_lines::<V, F, NT, true>(dst.add(head), src.add(head), lines, wc_workaround);
                 if head > 0 {
                     small_copy(dst, src, head);
                     flush_range::<F>(dst, head);
@@ -436,7 +427,12 @@ pub(crate) unsafe fn copy<V: Vector, F: Flush, const NT: bool>(
 /// # Safety
 /// `dst` writable for `len` bytes; the vector's instruction set is enabled.
 #[inline(always)]
-pub(crate) unsafe fn set<V: Vector, F: Flush, const NT: bool>(dst: *mut u8, byte: u8, len: usize) {
+pub(crate) unsafe fn set<V: Vector, F: Flush, const NT: bool>(
+    dst: *mut u8,
+    byte: u8,
+    len: usize,
+    wc_workaround: bool,
+) {
     // SAFETY: the head, lines and tail partition `[dst, dst+len)`; stream
     // stores are at 64-aligned addresses (after the head).
     unsafe {
@@ -452,7 +448,7 @@ pub(crate) unsafe fn set<V: Vector, F: Flush, const NT: bool>(dst: *mut u8, byte
             let line = V::splat_line(byte);
             let mut d = dst.add(head);
             let mut left = len - head;
-            let wc = NT && wc_workaround();
+            let wc = NT && wc_workaround;
             let mut since_fence = 0;
             let put = |d: *mut u8| {
                 V::store_line::<NT>(d, line);
@@ -494,7 +490,7 @@ pub(crate) unsafe fn set<V: Vector, F: Flush, const NT: bool>(dst: *mut u8, byte
     }
 }
 
-/// Implements [`crate::mem::Kernel`] for an instruction-set marker type
+/// Implements [`Kernel`](crate::arch::kernel::Kernel) for an instruction-set marker type
 /// with four `#[target_feature]` entry points.
 macro_rules! simd_kernel {
     ($name:ident, $vector:ty, $feature:literal) => {
@@ -503,9 +499,10 @@ macro_rules! simd_kernel {
             dst: *mut u8,
             src: *const u8,
             len: usize,
+            wc_workaround: bool,
         ) {
             // SAFETY: forwarded contract; this function enables the feature.
-            unsafe { super::copy::<$vector, F, NT>(dst, src, len) }
+            unsafe { super::copy::<$vector, F, NT>(dst, src, len, wc_workaround) }
         }
 
         #[target_feature(enable = $feature)]
@@ -513,12 +510,13 @@ macro_rules! simd_kernel {
             dst: *mut u8,
             byte: u8,
             len: usize,
+            wc_workaround: bool,
         ) {
             // SAFETY: forwarded contract; this function enables the feature.
-            unsafe { super::set::<$vector, F, NT>(dst, byte, len) }
+            unsafe { super::set::<$vector, F, NT>(dst, byte, len, wc_workaround) }
         }
 
-        impl crate::mem::Kernel for $name {
+        impl crate::arch::kernel::Kernel for $name {
             const HAS_NT: bool = true;
 
             // SAFETY (all four): the contract is the trait's; the table only
@@ -526,19 +524,19 @@ macro_rules! simd_kernel {
             // `KernelKind::is_supported`).
             unsafe fn copy_t<F: Flush>(dst: *mut u8, src: *const u8, len: usize) {
                 // SAFETY: see above.
-                unsafe { copy_entry::<F, false>(dst, src, len) }
+                unsafe { copy_entry::<F, false>(dst, src, len, false) }
             }
-            unsafe fn copy_nt<F: Flush>(dst: *mut u8, src: *const u8, len: usize) {
+            unsafe fn copy_nt<F: Flush>(dst: *mut u8, src: *const u8, len: usize, wc: bool) {
                 // SAFETY: see above.
-                unsafe { copy_entry::<F, true>(dst, src, len) }
+                unsafe { copy_entry::<F, true>(dst, src, len, wc) }
             }
             unsafe fn set_t<F: Flush>(dst: *mut u8, byte: u8, len: usize) {
                 // SAFETY: see above.
-                unsafe { set_entry::<F, false>(dst, byte, len) }
+                unsafe { set_entry::<F, false>(dst, byte, len, false) }
             }
-            unsafe fn set_nt<F: Flush>(dst: *mut u8, byte: u8, len: usize) {
+            unsafe fn set_nt<F: Flush>(dst: *mut u8, byte: u8, len: usize, wc: bool) {
                 // SAFETY: see above.
-                unsafe { set_entry::<F, true>(dst, byte, len) }
+                unsafe { set_entry::<F, true>(dst, byte, len, wc) }
             }
         }
     };
@@ -552,7 +550,16 @@ mod tests {
 
     #[test]
     fn simd_choice() {
-        let t = Tunables::default();
+        use crate::arch::SimdAllowed;
+        let all = SimdAllowed {
+            avx: true,
+            avx512f: true,
+            avx512f_opt_in: false,
+        };
+        let opt_in = SimdAllowed {
+            avx512f_opt_in: true,
+            ..all
+        };
         let amd = CpuFeatures {
             avx: true,
             avx2: true,
@@ -560,30 +567,31 @@ mod tests {
             ..CpuFeatures::default()
         };
         let intel = CpuFeatures { intel: true, ..amd };
-        assert_eq!(choose_simd(amd, &t, false), KernelKind::Avx512fAvxNtCopy);
-        assert_eq!(choose_simd(amd, &t, true), KernelKind::Avx512f);
-        assert_eq!(choose_simd(intel, &t, false), KernelKind::Avx512f);
-        let no_avx = Tunables {
-            avx: false,
-            ..t.clone()
-        };
-        assert_eq!(choose_simd(amd, &no_avx, false), KernelKind::Avx512f);
-        let no_512 = Tunables {
+        assert_eq!(choose_simd(amd, all), KernelKind::Avx512fAvxNtCopy);
+        assert_eq!(choose_simd(amd, opt_in), KernelKind::Avx512f);
+        assert_eq!(choose_simd(intel, all), KernelKind::Avx512f);
+        let no_avx = SimdAllowed { avx: false, ..all };
+        assert_eq!(choose_simd(amd, no_avx), KernelKind::Avx512f);
+        let no_512 = SimdAllowed {
             avx512f: false,
-            ..t.clone()
+            ..all
         };
-        assert_eq!(choose_simd(intel, &no_512, false), KernelKind::Avx);
-        assert_eq!(choose_simd(amd, &no_512, true), KernelKind::Avx);
-        let neither = Tunables {
+        assert_eq!(choose_simd(intel, no_512), KernelKind::Avx);
+        let no_512_opt_in = SimdAllowed {
+            avx512f: false,
+            ..opt_in
+        };
+        assert_eq!(choose_simd(amd, no_512_opt_in), KernelKind::Avx);
+        let neither = SimdAllowed {
             avx: false,
             avx512f: false,
-            ..t.clone()
+            avx512f_opt_in: true,
         };
-        assert_eq!(choose_simd(intel, &neither, true), KernelKind::Sse2);
+        assert_eq!(choose_simd(intel, neither), KernelKind::Sse2);
         let old = CpuFeatures::default();
-        assert_eq!(choose_simd(old, &t, true), KernelKind::Sse2);
+        assert_eq!(choose_simd(old, opt_in), KernelKind::Sse2);
         let avx_only = CpuFeatures { avx: true, ..old };
-        assert_eq!(choose_simd(avx_only, &t, true), KernelKind::Avx);
+        assert_eq!(choose_simd(avx_only, opt_in), KernelKind::Avx);
     }
     use std::cell::RefCell;
 
@@ -602,8 +610,8 @@ mod tests {
         }
     }
 
-    type CopyEntry = unsafe fn(*mut u8, *const u8, usize);
-    type SetEntry = unsafe fn(*mut u8, u8, usize);
+    type CopyEntry = unsafe fn(*mut u8, *const u8, usize, bool);
+    type SetEntry = unsafe fn(*mut u8, u8, usize, bool);
 
     /// (name, supported, temporal copy, NT copy, temporal set, NT set).
     fn kernels() -> Vec<(&'static str, bool, [CopyEntry; 2], [SetEntry; 2])> {
@@ -699,14 +707,14 @@ mod tests {
                         // SAFETY: `off + len <= 63 + 63 + 1024 < 2200`; the
                         // CPU has the kernel's features (checked above).
                         unsafe {
-                            copy(base.add(off), src.as_ptr(), len);
+                            copy(base.add(off), src.as_ptr(), len, false);
                             fence();
                         }
                         check_flushes(nt, base as usize + off, len, &what);
                         assert_eq!(&buf[off..off + len], &src[..len], "{what}");
                         // SAFETY: as above.
                         unsafe {
-                            set(buf.as_mut_ptr().add(off), 0xa7, len);
+                            set(buf.as_mut_ptr().add(off), 0xa7, len, false);
                             fence();
                         }
                         check_flushes(nt, buf.as_ptr() as usize + off, len, &what);

@@ -1,0 +1,233 @@
+//! Safe, range-checked access to a map: reads, writes, persist, flush and
+//! the memory operations, each through the kernels and persistence
+//! functions of the map's granularity.
+
+use std::ffi::{c_int, c_void};
+
+use bitflags::Flags;
+
+use super::Map;
+use crate::arch;
+use crate::config::{Granularity, Protection};
+use crate::error::{Error, Result};
+use crate::mem::{self, MemFlags};
+use crate::persist;
+
+impl Map {
+    /// The address of `[offset, offset + len)`, if it lies inside the map.
+    pub(crate) fn checked_range(&self, offset: usize, len: usize) -> Result<*mut u8> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.size => Ok(self.addr.as_ptr().wrapping_add(offset)),
+            _ => Err(Error::MapRange(
+                format!(
+                    "range [{offset}, {offset} + {len}) is outside the map of {} bytes",
+                    self.size
+                )
+                .into(),
+            )),
+        }
+    }
+
+    pub(crate) fn require(&self, needed: Protection, what: &str) -> Result<()> {
+        if self.protection.contains(needed) {
+            Ok(())
+        } else {
+            Err(Error::NoAccess(
+                format!("the map is not {what}able ({:?})", self.protection).into(),
+            ))
+        }
+    }
+
+    /// Copies `data` to `offset` and makes it durable before returning:
+    /// [`Map::copy_from_slice`] with no flags (`pmem2_memcpy_fn` with 0).
+    ///
+    /// # Errors
+    /// [`Error::MapRange`] when the range is outside the map,
+    /// [`Error::NoAccess`] when the map isn't writable, [`Error::Os`] when
+    /// `msync` fails (PAGE granularity).
+    pub fn write(&mut self, offset: usize, data: &[u8]) -> Result<()> {
+        self.copy_from_slice(offset, data, MemFlags::empty())
+    }
+
+    /// Copies bytes at `offset` into `buf`.
+    ///
+    /// # Errors
+    /// [`Error::MapRange`] when the range is outside the map,
+    /// [`Error::NoAccess`] when the map isn't readable.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        self.require(Protection::READ, "read")?;
+        let src = self.checked_range(offset, buf.len())?;
+        // SAFETY: the range is inside the readable map; `buf` is a distinct
+        // Rust buffer.
+        unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    /// Makes `[offset, offset + len)` durable (flush + drain).
+    ///
+    /// # Errors
+    /// [`Error::MapRange`] when the range is outside the map, [`Error::Os`]
+    /// when `msync` fails (PAGE granularity; PMDK's C function aborts).
+    pub fn persist(&self, offset: usize, len: usize) -> Result<()> {
+        self.flush(offset, len)?;
+        self.drain();
+        Ok(())
+    }
+
+    /// Starts making `[offset, offset + len)` durable; [`Map::drain`] waits.
+    ///
+    /// # Errors
+    /// As [`Map::persist`].
+    pub fn flush(&self, offset: usize, len: usize) -> Result<()> {
+        // A flush instruction faults on a page that can't be read or written.
+        if !self
+            .protection
+            .intersects(Protection::READ | Protection::WRITE)
+        {
+            return Err(Error::NoAccess(
+                "the map can be neither read nor written: nothing to flush through it".into(),
+            ));
+        }
+        let ptr = self.checked_range(offset, len)?;
+        if self.granularity == Granularity::Page {
+            // Unlike the C function, report msync failures.
+            return persist::sync_pages(ptr, len);
+        }
+        // SAFETY: the range is inside this live map.
+        unsafe { (persist::ops(self.granularity).flush)(ptr.cast::<c_void>(), len) };
+        Ok(())
+    }
+
+    /// Waits for earlier flushes (and non-temporal stores) to complete.
+    pub fn drain(&self) {
+        // SAFETY: drain functions take no arguments and only fence.
+        unsafe { (persist::ops(self.granularity).drain)() };
+    }
+    /// Copies `data` to `offset` with the memcpy of this map's granularity
+    /// and `flags`, as `pmem2_memcpy_fn`.
+    ///
+    /// Unlike the C function, memory is always fenced on return: with
+    /// `NODRAIN` or `NOFLUSH` the kernel choice is the C one (no flush with
+    /// `NOFLUSH`), but a fence follows, which Rust requires after
+    /// non-temporal stores. With page granularity an `msync` failure is
+    /// reported instead of aborting.
+    ///
+    /// # Errors
+    /// [`Error::MapRange`](crate::Error::MapRange) when the range is outside
+    /// the map, [`Error::NoAccess`](crate::Error::NoAccess) when the map
+    /// isn't writable, [`Error::Os`](crate::Error::Os) when `msync` fails.
+    pub fn copy_from_slice(
+        &mut self,
+        offset: usize,
+        data: &[u8],
+        flags: MemFlags,
+    ) -> Result<()> {
+        self.require(Protection::WRITE, "writ")?;
+        let dest = self.checked_range(offset, data.len())?;
+        let granularity = self.store_granularity();
+        let run = if granularity == Granularity::Page {
+            Granularity::CacheLine
+        } else {
+            granularity
+        };
+        // SAFETY: `dest..dest + len` is inside this writable map (checked
+        // above); `data` is readable for its length; the memory functions
+        // allow overlap.
+        unsafe {
+            (mem::ops(run).memmove)(
+                dest.cast(),
+                data.as_ptr().cast(),
+                data.len(),
+                (flags | MemFlags::NODRAIN).bits(),
+            );
+        }
+        finish(dest, data.len(), granularity, flags)
+    }
+
+    /// Fills `[offset, offset + len)` with `byte` using the memset of this
+    /// map's granularity and `flags`, as `pmem2_memset_fn`; always fenced on
+    /// return, as [`Map::copy_from_slice`](crate::Map::copy_from_slice).
+    ///
+    /// # Errors
+    /// As [`Map::copy_from_slice`](crate::Map::copy_from_slice).
+    pub fn fill(
+        &mut self,
+        offset: usize,
+        len: usize,
+        byte: u8,
+        flags: MemFlags,
+    ) -> Result<()> {
+        self.require(Protection::WRITE, "writ")?;
+        let dest = self.checked_range(offset, len)?;
+        let granularity = self.store_granularity();
+        let run = if granularity == Granularity::Page {
+            Granularity::CacheLine
+        } else {
+            granularity
+        };
+        // SAFETY: `dest..dest + len` is inside this writable map.
+        unsafe {
+            (mem::ops(run).memset)(
+                dest.cast(),
+                c_int::from(byte),
+                len,
+                (flags | MemFlags::NODRAIN).bits(),
+            );
+        }
+        finish(dest, len, granularity, flags)
+    }
+
+    /// Moves `len` bytes from `src_offset` to `dst_offset` inside the map
+    /// (the ranges may overlap), as `pmem2_memmove_fn`; always fenced on
+    /// return, as [`Map::copy_from_slice`](crate::Map::copy_from_slice).
+    ///
+    /// # Errors
+    /// As [`Map::copy_from_slice`](crate::Map::copy_from_slice), for either range.
+    pub fn copy_within(
+        &mut self,
+        src_offset: usize,
+        dst_offset: usize,
+        len: usize,
+        flags: MemFlags,
+    ) -> Result<()> {
+        self.require(
+            Protection::WRITE | Protection::READ,
+            "read and writ",
+        )?;
+        let src = self.checked_range(src_offset, len)?;
+        let dest = self.checked_range(dst_offset, len)?;
+        let granularity = self.store_granularity();
+        let run = if granularity == Granularity::Page {
+            Granularity::CacheLine
+        } else {
+            granularity
+        };
+        // SAFETY: both ranges are inside this readable and writable map;
+        // the memory functions allow overlap.
+        unsafe {
+            (mem::ops(run).memmove)(
+                dest.cast(),
+                src.cast(),
+                len,
+                (flags | MemFlags::NODRAIN).bits(),
+            );
+        }
+        finish(dest, len, granularity, flags)
+    }
+}
+
+/// The end of a safe memory operation: the fence (always, see
+/// [`Map::copy_from_slice`](crate::Map::copy_from_slice)), then for page
+/// granularity the `msync` unless `NOFLUSH`, with its error reported.
+fn finish(
+    dest: *mut u8,
+    len: usize,
+    granularity: Granularity,
+    flags: MemFlags,
+) -> Result<()> {
+    arch::fence();
+    if granularity == Granularity::Page && !flags.contains(MemFlags::NOFLUSH) && len > 0 {
+        persist::sync_pages(dest, len)?;
+    }
+    Ok(())
+}

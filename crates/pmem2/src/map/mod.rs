@@ -1,0 +1,442 @@
+//! Mappings: creation with PMDK's validation order, placement, `MAP_SYNC`
+//! detection and the effective store granularity; safe, range-checked
+//! access.
+//!
+//! # Placement
+//! A mapping is placed at an address aligned to 2 MiB (1 GiB when it is
+//! 2 GiB or larger), and at least to the source's alignment, so the kernel
+//! can use huge pages. pmem2 reserves an inaccessible placeholder larger
+//! than needed and maps the source *over* its aligned part with `MAP_FIXED`
+//! before trimming the rest, so no other thread can take the range between
+//! the two steps.
+//!
+//! # Granularity
+//! Shared file mappings first try `MAP_SHARED_VALIDATE | MAP_SYNC`; the
+//! kernel accepts it only on DAX (fsdax, devdax), which makes CPU cache
+//! flushes enough for durability. See [`effective_granularity`].
+
+mod access;
+mod granularity;
+mod placement;
+
+use std::ptr::NonNull;
+
+use crate::config::{Config, Granularity, Protection, Sharing};
+use crate::error::{DeleteError, Errno, Error, Result};
+use crate::registry::{self, Entry};
+use crate::reservation::{Placement, ReservedMap, VmReservation};
+use crate::source::{FileType, Source, SourceId};
+use crate::sys::mm::{page_size, Mapping};
+
+use granularity::{check_granularity, effective_granularity, forced_granularity};
+pub use granularity::platform_is_eadr;
+use placement::{map_alignment, map_at, Target};
+
+/// How the memory of a map came to be, which decides how it is released.
+#[derive(Debug)]
+pub(crate) enum Origin {
+    /// pmem2 mapped it and unmaps it on delete.
+    Owned(Mapping),
+    /// The caller mapped it ([`Map::from_existing`]); never unmapped by pmem2.
+    Existing,
+    /// Mapped inside a reservation; on delete the range is refilled with an
+    /// inaccessible mapping so it stays reserved.
+    Reserved(Placement),
+}
+
+/// A mapping of a [`Source`].
+///
+/// See the crate docs' *Memory contract* for what the safe methods
+/// promise when other mappings or processes use the same file.
+///
+/// Created by [`Map::new`]; unmapped when dropped (or with [`Map::delete`],
+/// which reports errors). A map doesn't borrow its source: the descriptor
+/// may be closed once the map exists.
+///
+/// # Access
+/// [`write`](Map::write), [`read`](Map::read), [`persist`](Map::persist)
+/// and the memory operations are safe and range-checked. Raw access
+/// ([`as_slice`](Map::as_slice), [`addr`](Map::addr)) follows memmap2's
+/// convention: it is `unsafe` because another process, or another mapping
+/// of the same file, can change the memory at any time, and because a file
+/// truncated by someone else makes access fault.
+///
+/// The safe copies are plain memory copies: like any shared-memory file
+/// access they see whatever another process or mapping of the same file
+/// stores concurrently. Coordinating writers of one file (two maps in two
+/// threads, or two processes) is the application's job, as with `pwrite(2)`.
+///
+/// ```no_run
+/// use pmem2::{Config, Granularity, Map, Source};
+/// # fn main() -> pmem2::Result<()> {
+/// let source = Source::open("/mnt/pmem/log")?;
+/// let mut map = Map::new(&Config::with_granularity(Granularity::Page), &source)?;
+/// map.write(0, b"hello, persistent world")?; // durable on return
+/// let mut back = [0u8; 5];
+/// map.read(0, &mut back)?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Map {
+    addr: NonNull<u8>,
+    /// Bytes of the source mapped (may not be a page multiple).
+    size: usize,
+    /// Page-rounded length of the address range the map occupies.
+    reserved: usize,
+    granularity: Granularity,
+    /// Whether the kernel accepted `MAP_SYNC`.
+    #[allow(clippy::struct_field_names)] // `map_sync` is the kernel flag's name
+    map_sync: bool,
+    protection: Protection,
+    source: SourceId,
+    origin: Origin,
+    /// Set once the memory has been released, so `Drop` does nothing more.
+    released: bool,
+    /// Whether the map is in the global registry (a map refused before
+    /// registration must not remove another map's entry).
+    registered: bool,
+}
+
+// SAFETY: a `Map` is a handle to process-wide memory; every method that
+// writes takes `&mut self`, methods taking `&self` only read or flush, and
+// the registry it touches is behind a lock.
+unsafe impl Send for Map {}
+// SAFETY: as above: shared references allow only reads and cache flushes.
+unsafe impl Sync for Map {}
+
+impl Map {
+    /// Maps `source` as `config` says, as `pmem2_map_new`.
+    ///
+    /// Checks, in PMDK's order: granularity set; the source's alignment and
+    /// size; offset alignment; device DAX with private sharing; length
+    /// (empty source, alignment, overflow, range); reservation placement.
+    ///
+    /// # Errors
+    /// [`Error::GranularityNotSet`], the source's errors,
+    /// [`Error::OffsetUnaligned`], [`Error::SrcDevdaxPrivate`],
+    /// [`Error::SourceEmpty`], [`Error::LengthUnaligned`],
+    /// [`Error::MapRange`], reservation errors, [`Error::NoAccess`] (e.g.
+    /// a read-only descriptor with write protection), [`Error::Os`] from
+    /// `mmap`, and [`Error::GranularityNotSupported`] when the platform
+    /// can't give the required granularity.
+    pub fn new(config: &Config, source: &Source<'_>) -> Result<Map> {
+        let Some(required) = config.granularity else {
+            return Err(Error::GranularityNotSet(
+                "please define the max granularity requested for the mapping".into(),
+            ));
+        };
+        let alignment = source.alignment()?;
+        let source_size = source.size()?;
+        if !config.offset.is_multiple_of(alignment) {
+            return Err(Error::OffsetUnaligned(
+                format!("offset is not a multiple of {alignment}").into(),
+            ));
+        }
+        let id = source.id();
+        let anonymous = id.file_type == FileType::Anonymous;
+        // Anonymous memory has no offset: it is validated, then ignored.
+        let effective_offset = if anonymous { 0 } else { config.offset };
+        if config.sharing == Sharing::Private && id.file_type == FileType::DeviceDax {
+            return Err(Error::SrcDevdaxPrivate(
+                "device DAX does not support mapping with MAP_PRIVATE".into(),
+            ));
+        }
+        config.validate_length(source_size, alignment)?;
+        let size = if config.length != 0 {
+            config.length
+        } else {
+            source_size - effective_offset
+        };
+        if size == 0 {
+            // offset == size with length 0: PMDK's mmap fails with EINVAL.
+            return Err(Error::os(Errno::INVAL, "mmap"));
+        }
+        let Some(reserved) = size.checked_next_multiple_of(page_size()) else {
+            return Err(Error::os(Errno::NOMEM, "mmap"));
+        };
+
+        let target = match &config.reservation {
+            Some((weak, offset)) => {
+                let rsv = weak.upgrade().ok_or_else(|| {
+                    Error::os(
+                        Errno::INVAL,
+                        "the vm reservation set in the config was deleted",
+                    )
+                })?;
+                Target::InReservation(rsv.claim(*offset, reserved, size, alignment)?)
+            }
+            None => Target::placeholder(reserved, map_alignment(size, alignment))?,
+        };
+
+        let mapped = map_at(&target, size, config, source, effective_offset);
+        // On failure, dropping the target unmaps the placeholder, or mends
+        // and frees the reservation range.
+        let map_sync = mapped?;
+        let addr = target.address();
+        let origin = match target {
+            Target::Placeholder { placeholder, .. } => {
+                Origin::Owned(placeholder.trim_to(addr, reserved))
+            }
+            Target::InReservation(p) => Origin::Reserved(p),
+        };
+
+        let available = effective_granularity(
+            anonymous,
+            config.sharing,
+            forced_granularity(),
+            map_sync,
+            platform_is_eadr(),
+        );
+        let mut map = Map {
+            // SAFETY: `addr` came from a successful mmap, which never returns 0
+            // for a non-fixed request and equals a non-null hint for a fixed one.
+            addr: unsafe { NonNull::new_unchecked(addr as *mut u8) },
+            size,
+            reserved,
+            granularity: available,
+            map_sync,
+            protection: config.protection,
+            source: id,
+            origin,
+            released: false,
+            registered: false,
+        };
+        if let Err(err) = check_granularity(required, available) {
+            // Dropping releases the memory (or refills the reservation range).
+            drop(map);
+            return Err(err);
+        }
+        if let Err(err) = map.register() {
+            map.release_memory().ok();
+            return Err(err);
+        }
+        Ok(map)
+    }
+
+    fn register(&mut self) -> Result<()> {
+        if let Origin::Reserved(p) = &mut self.origin {
+            // The claim is already in the registry: it becomes the map.
+            p.commit();
+        } else {
+            let start = self.addr.as_ptr() as usize;
+            registry::write()
+                .insert(start, start + self.reserved, Entry::map(self.size))
+                .map_err(|_| Error::MapExists("the range overlaps an existing mapping".into()))?;
+        }
+        self.registered = true;
+        Ok(())
+    }
+
+    /// Wraps memory the caller mapped, as `pmem2_map_from_existing`. pmem2
+    /// never unmaps it.
+    ///
+    /// # Safety
+    /// `[addr, addr + len)` must be mapped readable and writable (the map
+    /// assumes `READ | WRITE` protection, as PMDK does) for as long as the
+    /// returned map exists, and nothing else may access it in ways that
+    /// conflict with the map's `&mut self` methods.
+    ///
+    /// # Errors
+    /// [`Error::MapExists`] when the range overlaps a registered mapping.
+    pub unsafe fn from_existing(
+        source: &Source<'_>,
+        addr: NonNull<u8>,
+        len: usize,
+        granularity: Granularity,
+    ) -> Result<Map> {
+        let start = addr.as_ptr() as usize;
+        let Some(end) = start.checked_add(len) else {
+            return Err(Error::LengthOutOfRange(
+                "address + length wraps around the address space".into(),
+            ));
+        };
+        let mut map = Map {
+            addr,
+            size: len,
+            reserved: end - start,
+            granularity,
+            map_sync: false,
+            protection: Protection::READ | Protection::WRITE,
+            source: source.id(),
+            origin: Origin::Existing,
+            released: false,
+            registered: false,
+        };
+        if registry::write().insert(start, end, Entry::map(len)).is_err() {
+            map.released = true;
+            return Err(Error::MapExists(
+                "the range overlaps an existing mapping".into(),
+            ));
+        }
+        map.registered = true;
+        Ok(map)
+    }
+
+    /// Unmaps explicitly, reporting errors (dropping a map unmaps it too,
+    /// ignoring them).
+    ///
+    /// # Errors
+    /// On failure the map is handed back in [`DeleteError`], still valid.
+    #[allow(clippy::result_large_err)] // the rare failure hands the map back by value
+    pub fn delete(mut self) -> std::result::Result<(), DeleteError<Map>> {
+        if !self.registered {
+            return Err(DeleteError {
+                error: Error::MappingNotFound("mapping not found".into()),
+                handle: self,
+            });
+        }
+        match self.release_memory() {
+            Ok(()) => Ok(()),
+            // Still mapped and registered: usable, as in PMDK.
+            Err(error) => Err(DeleteError {
+                handle: self,
+                error,
+            }),
+        }
+    }
+
+    /// Releases the memory according to the origin and leaves the registry;
+    /// idempotent. On failure the map stays mapped and registered.
+    ///
+    /// The order keeps other threads from placing a map over memory still
+    /// in use: a reservation range is made inaccessible before its registry
+    /// entry goes (the placement does both); an owned range leaves the
+    /// registry before `munmap` (the kernel can't hand its addresses out
+    /// until then) and comes back if `munmap` fails.
+    fn release_memory(&mut self) -> Result<()> {
+        if self.released {
+            return Ok(());
+        }
+        let start = self.addr.as_ptr() as usize;
+        match std::mem::replace(&mut self.origin, Origin::Existing) {
+            Origin::Existing => {
+                if self.registered {
+                    registry::write().remove(start);
+                }
+            }
+            Origin::Reserved(mut p) => {
+                let released = p.release();
+                self.origin = Origin::Reserved(p);
+                released?;
+            }
+            Origin::Owned(mapping) => {
+                let entry = if self.registered {
+                    registry::write().remove(start)
+                } else {
+                    None
+                };
+                if let Err((kept, errno)) = mapping.unmap() {
+                    self.origin = Origin::Owned(kept);
+                    if let Some((end, entry)) = entry {
+                        registry::write().insert(start, end, entry).ok();
+                    }
+                    return Err(Error::os(errno, "munmap"));
+                }
+            }
+        }
+        self.registered = false;
+        self.released = true;
+        Ok(())
+    }
+
+    /// Start address. Dereferencing it is `unsafe` (see the type's docs).
+    #[must_use]
+    pub fn addr(&self) -> *mut u8 {
+        self.addr.as_ptr()
+    }
+
+    /// Size in bytes (`pmem2_map_get_size`): the mapped part of the source,
+    /// which need not be a page multiple.
+    #[must_use]
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The effective store granularity (`pmem2_map_get_store_granularity`).
+    #[must_use]
+    pub fn store_granularity(&self) -> Granularity {
+        self.granularity
+    }
+
+    /// Whether the kernel accepted `MAP_SYNC` for this mapping.
+    #[must_use]
+    pub fn map_sync(&self) -> bool {
+        self.map_sync
+    }
+
+    /// The protection the map was created with.
+    #[must_use]
+    pub fn protection(&self) -> Protection {
+        self.protection
+    }
+
+    /// The identity of the source this map was made from.
+    pub(crate) fn source_id(&self) -> SourceId {
+        self.source
+    }
+
+    /// Stores a word with this map in the process-wide registry, returned
+    /// as [`ReservedMap::user_data`] by the reservation `find` functions
+    /// (e.g. a pointer to the structure that owns the map).
+    pub fn set_user_data(&self, data: usize) {
+        if let Some(entry) = registry::write().get_mut(self.addr.as_ptr() as usize) {
+            entry.user_data = data;
+        }
+    }
+
+    /// The whole map as bytes.
+    ///
+    /// # Safety
+    /// Another process or mapping can change the memory while the slice
+    /// exists, and accessing it faults if the file was truncated; the map
+    /// must be readable.
+    #[must_use]
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: the range is mapped for the map's lifetime; the caller
+        // accepts the aliasing caveats above.
+        unsafe { std::slice::from_raw_parts(self.addr.as_ptr(), self.size) }
+    }
+
+    /// The whole map as mutable bytes.
+    ///
+    /// # Safety
+    /// As [`Map::as_slice`]; the map must be writable.
+    #[must_use]
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`; `&mut self` excludes other access
+        // through this map.
+        unsafe { std::slice::from_raw_parts_mut(self.addr.as_ptr(), self.size) }
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // Errors can't be reported from drop; `delete` reports them. A map
+        // that can't be released leaves the registry anyway: nothing can
+        // use it after this.
+        if self.release_memory().is_err() && self.registered {
+            registry::write().remove(self.addr.as_ptr() as usize);
+        }
+    }
+}
+
+impl VmReservation {
+    /// The mapping before `map` in address order
+    /// (`pmem2_vm_reservation_map_find_prev`).
+    ///
+    /// # Errors
+    /// [`Error::MappingNotFound`] when `map` is the first (or not inside).
+    pub fn map_find_prev(&self, map: &Map) -> Result<ReservedMap> {
+        self.neighbour(map.addr() as usize, true)
+    }
+
+    /// The mapping after `map` in address order
+    /// (`pmem2_vm_reservation_map_find_next`).
+    ///
+    /// # Errors
+    /// [`Error::MappingNotFound`] when `map` is the last (or not inside).
+    pub fn map_find_next(&self, map: &Map) -> Result<ReservedMap> {
+        self.neighbour(map.addr() as usize, false)
+    }
+}
+

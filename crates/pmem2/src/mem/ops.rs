@@ -1,0 +1,221 @@
+//! The `extern "C"` memory functions, one per granularity, generic over
+//! the kernel family and the flush instruction: PMDK's rules for which
+//! kernel variant runs and what follows it.
+
+use std::ffi::{c_int, c_uint, c_void};
+
+use bitflags::Flags;
+
+use super::{wc_workaround, MemFlags};
+use crate::arch::kernel::Kernel;
+use crate::arch::{self, Flush, NoFlush};
+
+/// Which kernel variant a call takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Path {
+    /// Temporal stores, nothing flushed (`NOFLUSH`).
+    TemporalNoFlush,
+    /// Temporal stores, each line flushed (nothing on eADR).
+    Temporal,
+    /// Non-temporal stores.
+    NonTemporal,
+}
+
+/// PMDK's choice for cache-line and page granularity.
+#[inline(always)]
+pub(super) fn non_eadr_path(flags: MemFlags, len: usize, threshold: usize) -> Path {
+    if flags.contains(MemFlags::NOFLUSH) {
+        Path::TemporalNoFlush
+    } else if flags.intersects(MemFlags::WC | MemFlags::NONTEMPORAL) {
+        Path::NonTemporal
+    } else if flags.intersects(MemFlags::WB | MemFlags::TEMPORAL) || len < threshold {
+        Path::Temporal
+    } else {
+        Path::NonTemporal
+    }
+}
+
+/// PMDK's choice for byte granularity (eADR): size and the WC/WB/TEMPORAL
+/// hints don't matter.
+#[inline(always)]
+pub(super) fn eadr_path(flags: MemFlags) -> Path {
+    if flags.contains(MemFlags::NOFLUSH) {
+        Path::TemporalNoFlush
+    } else if flags.contains(MemFlags::NONTEMPORAL) {
+        Path::NonTemporal
+    } else {
+        Path::Temporal
+    }
+}
+
+/// Copy without the final drain, non-eADR rules (cache line and page).
+#[inline(always)]
+unsafe fn move_nodrain<K: Kernel, F: Flush>(d: *mut u8, s: *const u8, len: usize, flags: MemFlags) {
+    let threshold = crate::env::tunables().movnt_threshold;
+    // SAFETY: the caller of the C function guarantees the ranges.
+    unsafe {
+        match non_eadr_path(flags, len, threshold) {
+            Path::TemporalNoFlush => K::copy_t::<NoFlush>(d, s, len),
+            Path::NonTemporal => K::copy_nt::<F>(d, s, len, wc_workaround()),
+            Path::Temporal => K::copy_t::<F>(d, s, len),
+        }
+    }
+}
+
+/// Fill without the final drain, non-eADR rules.
+#[inline(always)]
+unsafe fn set_nodrain<K: Kernel, F: Flush>(d: *mut u8, c: u8, len: usize, flags: MemFlags) {
+    let threshold = crate::env::tunables().movnt_threshold;
+    // SAFETY: the caller of the C function guarantees the range.
+    unsafe {
+        match non_eadr_path(flags, len, threshold) {
+            Path::TemporalNoFlush => K::set_t::<NoFlush>(d, c, len),
+            Path::NonTemporal => K::set_nt::<F>(d, c, len, wc_workaround()),
+            Path::Temporal => K::set_t::<F>(d, c, len),
+        }
+    }
+}
+
+#[inline(always)]
+fn drains(flags: MemFlags) -> bool {
+    !flags.intersects(MemFlags::NODRAIN | MemFlags::NOFLUSH)
+}
+
+pub(super) unsafe extern "C" fn memmove_cache_line<K: Kernel, F: Flush>(
+    dest: *mut c_void,
+    src: *const c_void,
+    len: usize,
+    flags: c_uint,
+) -> *mut c_void {
+    if len == 0 || dest.cast_const() == src {
+        return dest;
+    }
+    let flags = MemFlags::from_bits_retain(flags);
+    // SAFETY: the caller guarantees `dest` writable and `src` readable for `len`.
+    unsafe { move_nodrain::<K, F>(dest.cast(), src.cast(), len, flags) };
+    if drains(flags) {
+        arch::fence();
+    }
+    dest
+}
+
+pub(super) unsafe extern "C" fn memset_cache_line<K: Kernel, F: Flush>(
+    dest: *mut c_void,
+    c: c_int,
+    len: usize,
+    flags: c_uint,
+) -> *mut c_void {
+    if len == 0 {
+        return dest;
+    }
+    let flags = MemFlags::from_bits_retain(flags);
+    // SAFETY: the caller guarantees `dest` writable for `len`.
+    unsafe { set_nodrain::<K, F>(dest.cast(), c as u8, len, flags) };
+    if drains(flags) {
+        arch::fence();
+    }
+    dest
+}
+
+/// Byte granularity (eADR): nothing is flushed by the SIMD kernels; the
+/// generic and libc ones flush with the CPU's instruction, as PMDK's do.
+pub(super) unsafe extern "C" fn memmove_byte<K: Kernel, F: Flush>(
+    dest: *mut c_void,
+    src: *const c_void,
+    len: usize,
+    flags: c_uint,
+) -> *mut c_void {
+    if len == 0 || dest.cast_const() == src {
+        return dest;
+    }
+    let flags = MemFlags::from_bits_retain(flags);
+    let (d, s) = (dest.cast::<u8>(), src.cast::<u8>());
+    // SAFETY: the caller guarantees the ranges.
+    unsafe {
+        match eadr_path(flags) {
+            Path::TemporalNoFlush => K::copy_t::<NoFlush>(d, s, len),
+            _ if !K::HAS_NT => K::copy_t::<F>(d, s, len),
+            Path::NonTemporal => K::copy_nt::<NoFlush>(d, s, len, wc_workaround()),
+            Path::Temporal => K::copy_t::<NoFlush>(d, s, len),
+        }
+    }
+    if drains(flags) {
+        arch::fence();
+    }
+    dest
+}
+
+pub(super) unsafe extern "C" fn memset_byte<K: Kernel, F: Flush>(
+    dest: *mut c_void,
+    c: c_int,
+    len: usize,
+    flags: c_uint,
+) -> *mut c_void {
+    if len == 0 {
+        return dest;
+    }
+    let flags = MemFlags::from_bits_retain(flags);
+    let (d, c) = (dest.cast::<u8>(), c as u8);
+    // SAFETY: the caller guarantees the range.
+    unsafe {
+        match eadr_path(flags) {
+            Path::TemporalNoFlush => K::set_t::<NoFlush>(d, c, len),
+            _ if !K::HAS_NT => K::set_t::<F>(d, c, len),
+            Path::NonTemporal => K::set_nt::<NoFlush>(d, c, len, wc_workaround()),
+            Path::Temporal => K::set_t::<NoFlush>(d, c, len),
+        }
+    }
+    if drains(flags) {
+        arch::fence();
+    }
+    dest
+}
+
+/// Page granularity: the cache-line operation, then `msync` unless NOFLUSH.
+pub(super) unsafe extern "C" fn memmove_page<K: Kernel, F: Flush>(
+    dest: *mut c_void,
+    src: *const c_void,
+    len: usize,
+    flags: c_uint,
+) -> *mut c_void {
+    if len == 0 || dest.cast_const() == src {
+        return dest;
+    }
+    let flags = MemFlags::from_bits_retain(flags) - MemFlags::NODRAIN;
+    // SAFETY: the caller guarantees the ranges.
+    unsafe { move_nodrain::<K, F>(dest.cast(), src.cast(), len, flags) };
+    if !flags.contains(MemFlags::NOFLUSH) {
+        sync_or_abort(dest.cast(), len);
+    }
+    dest
+}
+
+pub(super) unsafe extern "C" fn memset_page<K: Kernel, F: Flush>(
+    dest: *mut c_void,
+    c: c_int,
+    len: usize,
+    flags: c_uint,
+) -> *mut c_void {
+    if len == 0 {
+        return dest;
+    }
+    let flags = MemFlags::from_bits_retain(flags) - MemFlags::NODRAIN;
+    // SAFETY: the caller guarantees the range.
+    unsafe { set_nodrain::<K, F>(dest.cast(), c as u8, len, flags) };
+    if !flags.contains(MemFlags::NOFLUSH) {
+        sync_or_abort(dest.cast(), len);
+    }
+    dest
+}
+
+/// Orders the stores, then `msync`s the range; aborts on failure, as the
+/// page persist function does (a C memcpy can't report an error, and
+/// returning would claim durability that was not achieved).
+fn sync_or_abort(ptr: *const u8, len: usize) {
+    arch::fence();
+    if let Err(err) = crate::persist::sync_pages(ptr, len) {
+        eprintln!("pmem2: msync failed, data may not be durable: {err}");
+        std::process::abort();
+    }
+}
+
