@@ -2,7 +2,7 @@
 
 use std::os::raw::{c_int, c_uint};
 
-use pmem2::{Config, Granularity, Protection, Sharing};
+use pmem2::{Config, Error, Granularity, Protection, Sharing};
 
 use crate::guard::{self, call};
 use crate::reservation::ReservationHandle;
@@ -132,9 +132,16 @@ pub unsafe extern "C" fn pmem2_config_set_protection(
     call(F, || {
         // SAFETY: caller's contract: NULL or a live, unaliased config.
         let cfg = unsafe { guard::handle_mut(cfg, F, "cfg") }?;
-        cfg.config.set_protection(Protection::from_c(prot)?);
+        cfg.config.set_protection(protection_from_c(prot)?);
         Ok(())
     })
+}
+
+/// Validates raw C protection flags as `pmem2_config_set_protection` does:
+/// only `PMEM2_PROT_{EXEC,READ,WRITE}` bits (none is `PMEM2_PROT_NONE`).
+fn protection_from_c(prot: c_uint) -> Result<Protection, Error> {
+    <Protection as bitflags::Flags>::from_bits(prot)
+        .ok_or_else(|| Error::InvalidProtFlag(format!("invalid flag {prot}").into()))
 }
 
 /// Makes maps of this config go to `offset` of the reservation `rsv`
@@ -168,7 +175,7 @@ pub unsafe extern "C" fn pmem2_config_set_vm_reservation(
 mod tests {
     use super::*;
     use crate::errormsg::last_message;
-    use pmem2::error::codes::*;
+    use crate::codes::*;
     use std::ptr::null_mut;
 
     #[test]
@@ -233,6 +240,18 @@ mod tests {
                 pmem2_config_set_required_store_granularity(null_mut(), 0),
                 -libc::EINVAL
             );
+        }
+    }
+
+    #[test]
+    fn protection_from_c_accepts_pmdk_bits_only() {
+        use bitflags::Flags;
+        assert_eq!(protection_from_c(0).unwrap(), Protection::NONE);
+        let rwx = (1 << 29) | (1 << 30) | (1 << 31);
+        assert_eq!(protection_from_c(rwx).unwrap(), Protection::all());
+        for bad in [1, 1 << 28, rwx | 4] {
+            let err = protection_from_c(bad).unwrap_err();
+            assert_eq!(err.code(), PMEM2_E_INVALID_PROT_FLAG);
         }
     }
 }

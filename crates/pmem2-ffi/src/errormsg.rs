@@ -9,7 +9,7 @@ use std::cell::UnsafeCell;
 use std::ffi::c_char;
 use std::os::raw::c_int;
 
-use pmem2::error::codes::{PMEM2_E_NOSUPP, PMEM2_E_UNKNOWN};
+use crate::codes::{PMEM2_E_NOSUPP, PMEM2_E_UNKNOWN};
 
 /// Size of the message buffer, NUL included (PMDK's `CORE_LAST_ERROR_MSG_MAXPRINT`).
 pub const MESSAGE_CAPACITY: usize = 301;

@@ -5,8 +5,7 @@ use std::any::Any;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use pmem2::error::Errno;
-use pmem2::Error;
+use pmem2::{Errno, Error};
 
 use crate::errormsg::set_message;
 
@@ -64,7 +63,10 @@ pub fn value<T>(func: &'static str, fallback: T, body: impl FnOnce() -> Result<T
 /// `-EINVAL`, message `"<func>: <arg> is NULL: Invalid argument"`.
 #[must_use]
 pub fn null_arg(func: &'static str, arg: &'static str) -> Error {
-    Error::os(Errno::INVAL, format!("{func}: {arg} is NULL"))
+    Error::Os {
+        errno: Errno::INVAL,
+        context: format!("{func}: {arg} is NULL").into(),
+    }
 }
 
 /// `&T` from a handle pointer, or [`null_arg`].
@@ -138,7 +140,7 @@ pub unsafe fn take<T>(slot: *mut *mut T) -> Option<Box<T>> {
 mod tests {
     use super::*;
     use crate::errormsg::last_message;
-    use pmem2::error::codes::PMEM2_E_UNKNOWN;
+    use crate::codes::PMEM2_E_UNKNOWN;
 
     #[test]
     fn call_maps_results_and_panics() {

@@ -1,10 +1,8 @@
 //! `pmem2_map_*`: mappings.
 
-use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::ptr::NonNull;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pmem2::{Error, Granularity, Map};
 
@@ -12,30 +10,26 @@ use crate::config::ConfigHandle;
 use crate::guard::{self, call, value};
 use crate::source::SourceHandle;
 
-/// Live map handles by start address, so that the reservation `find`
-/// functions return the very pointer C holds.
-static HANDLES: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
-
-fn handles() -> MutexGuard<'static, BTreeMap<usize, usize>> {
-    HANDLES.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The C handle of the live map starting at `addr`.
-#[must_use]
-pub fn handle_at(addr: usize) -> Option<*mut MapHandle> {
-    handles().get(&addr).map(|&p| p as *mut MapHandle)
-}
-
-/// Boxes a new map, records it by address and stores the pointer in `*out`.
+/// Boxes a new map, stores the box's address with the map in pmem2's
+/// registry (so that the reservation `find` functions return the very
+/// pointer C holds, see [`handle_of`]) and the pointer in `*out`.
 ///
 /// # Safety
 /// `out` must be valid for a pointer write.
 unsafe fn give_map(out: *mut *mut MapHandle, map: Map) {
-    let addr = map.addr() as usize;
     let ptr = Box::into_raw(Box::new(MapHandle::new(map)));
-    handles().insert(addr, ptr as usize);
+    // SAFETY: `ptr` is the box just made; nothing else refers to it yet.
+    if let Some(map) = unsafe { &(*ptr).map } {
+        map.set_user_data(ptr as usize);
+    }
     // SAFETY: forwarded from the caller.
     unsafe { out.write(ptr) };
+}
+
+/// The C handle of a map found in a reservation (stored by [`give_map`]).
+#[must_use]
+pub fn handle_of(found: &pmem2::ReservedMap) -> *mut MapHandle {
+    found.user_data as *mut MapHandle
 }
 
 /// `struct pmem2_map`: opaque to C.
@@ -151,15 +145,6 @@ pub unsafe extern "C" fn pmem2_map_delete(map_ptr: *mut *mut MapHandle) -> c_int
         let Some(map) = handle.map.take() else {
             return Err(Error::MappingNotFound("the map was already deleted".into()));
         };
-        // Forget the address before unmapping: once it is unmapped another
-        // thread may map (and record) the same address.
-        let addr = map.addr() as usize;
-        {
-            let mut table = handles();
-            if table.get(&addr) == Some(&(ptr as usize)) {
-                table.remove(&addr);
-            }
-        }
         match map.delete() {
             Ok(()) => {
                 // SAFETY: `*map_ptr` is ours (from `give_map`); C gives it up now.
@@ -167,8 +152,7 @@ pub unsafe extern "C" fn pmem2_map_delete(map_ptr: *mut *mut MapHandle) -> c_int
                 Ok(())
             }
             Err(failed) => {
-                // Still mapped, so nobody else can have taken the address.
-                handles().insert(addr, ptr as usize);
+                // Still mapped and registered, with its handle.
                 handle.map = Some(failed.handle);
                 Err(failed.error)
             }
@@ -224,7 +208,7 @@ mod tests {
     use super::*;
     use crate::config::*;
     use crate::source::*;
-    use pmem2::error::codes::*;
+    use crate::codes::*;
     use std::ptr::null_mut;
 
     #[test]
@@ -278,7 +262,7 @@ mod tests {
     #[test]
     fn reservation_find_returns_the_callers_handles() {
         use crate::reservation::*;
-        let page = pmem2::persist::page_size();
+        let page = pmem2::page_size();
         let (mut cfg, mut src, mut rsv) = (null_mut(), null_mut(), null_mut());
         let (mut a, mut b, mut found) = (null_mut(), null_mut(), null_mut());
         // SAFETY: live locals; every handle is deleted at the end.

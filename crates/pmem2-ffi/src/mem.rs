@@ -2,7 +2,7 @@
 //! functions of a map's granularity (identical pointers for maps of equal
 //! granularity, so one call may span adjacent maps).
 
-use pmem2::mem::{self, MemcpyFn, MemmoveFn, MemsetFn};
+use pmem2::mem::{self, MemmoveFn, MemsetFn};
 
 use crate::guard::{self, value};
 use crate::map::MapHandle;
@@ -28,7 +28,7 @@ pub unsafe extern "C" fn pmem2_get_memmove_fn(map: *mut MapHandle) -> Option<Mem
 /// # Safety
 /// `map` must be NULL or a live map.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmem2_get_memcpy_fn(map: *mut MapHandle) -> Option<MemcpyFn> {
+pub unsafe extern "C" fn pmem2_get_memcpy_fn(map: *mut MapHandle) -> Option<MemmoveFn> {
     const F: &str = "pmem2_get_memcpy_fn";
     value(F, None, || {
         // SAFETY: caller's contract: NULL or a live map.

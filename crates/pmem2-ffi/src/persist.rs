@@ -2,7 +2,7 @@
 //! functions of a map's granularity (identical pointers for maps of equal
 //! granularity).
 
-use pmem2::persist::{self, DrainFn, FlushFn, PersistFn};
+use pmem2::persist::{self, DrainFn, PersistFn};
 
 use crate::guard::{self, value};
 use crate::map::MapHandle;
@@ -27,7 +27,7 @@ pub unsafe extern "C" fn pmem2_get_persist_fn(map: *mut MapHandle) -> Option<Per
 /// # Safety
 /// `map` must be NULL or a live map.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pmem2_get_flush_fn(map: *mut MapHandle) -> Option<FlushFn> {
+pub unsafe extern "C" fn pmem2_get_flush_fn(map: *mut MapHandle) -> Option<PersistFn> {
     const F: &str = "pmem2_get_flush_fn";
     value(F, None, || {
         // SAFETY: caller's contract: NULL or a live map.

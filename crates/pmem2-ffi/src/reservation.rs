@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 use pmem2::{Error, ReservedMap, VmReservation};
 
 use crate::guard::{self, call, value};
-use crate::map::{handle_at, MapHandle};
+use crate::map::{handle_of, MapHandle};
 
 /// `struct pmem2_vm_reservation`: opaque to C.
 #[derive(Debug)]
@@ -145,9 +145,12 @@ unsafe fn store_found(
     // SAFETY: forwarded from the caller.
     unsafe { out.write(std::ptr::null_mut()) };
     let found = found?;
-    let handle = handle_at(found.addr as usize).ok_or_else(|| {
-        Error::MappingNotFound("the mapping found has no pmem2_map handle".into())
-    })?;
+    let handle = handle_of(&found);
+    if handle.is_null() {
+        return Err(Error::MappingNotFound(
+            "the mapping found has no pmem2_map handle".into(),
+        ));
+    }
     // SAFETY: forwarded from the caller.
     unsafe { out.write(handle) };
     Ok(())

@@ -134,7 +134,7 @@ pub unsafe extern "C" fn pmem2_source_delete(src: *mut *mut SourceHandle) -> c_i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pmem2::error::codes::*;
+    use crate::codes::*;
     use std::ptr::null_mut;
 
     #[test]

@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pmem2::mem::{self, KernelKind, MemcpyFn, MemsetFn};
+use pmem2::mem::{self, KernelKind, MemmoveFn, MemsetFn};
 use pmem2::persist::PersistFn;
 use pmem2::{Config, Granularity, Map, MemFlags, Source};
 
@@ -120,7 +120,7 @@ struct CLib {
     map_delete: unsafe extern "C" fn(*mut *mut c_void) -> Ret,
     map_addr: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
     map_gran: unsafe extern "C" fn(*mut c_void) -> c_int,
-    get_memcpy: unsafe extern "C" fn(*mut c_void) -> MemcpyFn,
+    get_memcpy: unsafe extern "C" fn(*mut c_void) -> MemmoveFn,
     get_memset: unsafe extern "C" fn(*mut c_void) -> MemsetFn,
     get_persist: unsafe extern "C" fn(*mut c_void) -> PersistFn,
     errormsg: unsafe extern "C" fn() -> *const c_char,
@@ -205,7 +205,7 @@ impl Drop for CMap<'_> {
 /// One library's functions and mapping.
 #[derive(Clone, Copy)]
 struct Side {
-    memcpy: MemcpyFn,
+    memcpy: MemmoveFn,
     memset: MemsetFn,
     persist: PersistFn,
     base: *mut u8,

@@ -32,8 +32,7 @@ impl Granularity {
 
     /// The lower-case name used by the CLI and JSON output: `"byte"`,
     /// `"cache_line"` or `"page"`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Granularity::Byte => "byte",
             Granularity::CacheLine => "cache_line",

@@ -21,10 +21,9 @@ use crate::error::{Error, Result};
 use crate::sys::mm;
 use crate::{env, registry};
 
-/// `pmem2_persist_fn`: makes `[ptr, ptr + len)` durable.
+/// `pmem2_persist_fn`: makes `[ptr, ptr + len)` durable; also the type of
+/// `pmem2_flush_fn`, which starts writing the range back ([`DrainFn`] waits).
 pub type PersistFn = unsafe extern "C" fn(ptr: *const c_void, len: usize);
-/// `pmem2_flush_fn`: starts writing `[ptr, ptr + len)` back; [`DrainFn`] waits.
-pub type FlushFn = unsafe extern "C" fn(ptr: *const c_void, len: usize);
 /// `pmem2_drain_fn`: waits for earlier flushes to complete.
 pub type DrainFn = unsafe extern "C" fn();
 
@@ -34,7 +33,7 @@ pub(crate) struct PersistOps {
     /// Flush + drain.
     pub(crate) persist: PersistFn,
     /// Flush only.
-    pub(crate) flush: FlushFn,
+    pub(crate) flush: PersistFn,
     /// Drain only.
     pub(crate) drain: DrainFn,
 }
@@ -87,7 +86,7 @@ pub fn persist_fn(granularity: Granularity) -> PersistFn {
 
 /// `pmem2_get_flush_fn` for a granularity.
 #[must_use]
-pub fn flush_fn(granularity: Granularity) -> FlushFn {
+pub fn flush_fn(granularity: Granularity) -> PersistFn {
     ops(granularity).flush
 }
 

@@ -46,36 +46,6 @@ pub fn device_id(sysfs: &Sysfs, id: &SourceId) -> Result<String> {
     Ok(out)
 }
 
-/// Implements the C protocol of `pmem2_source_device_id(src, id, len)` for
-/// an already computed device id:
-///
-/// * `buf == None` (C `id == NULL`): sets `*len` to the size needed, the
-///   id's length plus 1 for the terminating NUL;
-/// * otherwise writes the id and a NUL into the buffer, whose capacity is
-///   `min(*len, buf.len())`, leaving `*len` unchanged.
-///
-/// Unlike PMDK (which appends with `strncat` and so needs an empty buffer),
-/// the id is written from the start of the buffer.
-///
-/// # Errors
-/// [`Error::BufferTooSmall`] if the id and its NUL don't fit.
-pub fn device_id_to_c(id: &str, buf: Option<&mut [u8]>, len: &mut usize) -> Result<()> {
-    let needed = id.len() + 1;
-    let Some(buf) = buf else {
-        *len = needed;
-        return Ok(());
-    };
-    let capacity = (*len).min(buf.len());
-    if needed > capacity {
-        return Err(Error::BufferTooSmall(
-            format!("device id needs {needed} bytes, the buffer has {capacity}").into(),
-        ));
-    }
-    buf[..id.len()].copy_from_slice(id.as_bytes());
-    buf[id.len()] = 0;
-    Ok(())
-}
-
 /// The unsafe shutdown count of a source: the sum of the `dirty_shutdown`
 /// counters of its region's DIMMs (`pmem2_source_device_usc`).
 ///
@@ -203,31 +173,6 @@ mod tests {
         let e = device_id(&s, &devdax_id()).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_NOSUPP);
         assert!(e.to_string().contains("nmem2"), "{e}");
-    }
-
-    #[test]
-    fn c_protocol_of_device_id() {
-        let id = "abc-1";
-        let mut len = 0usize;
-        device_id_to_c(id, None, &mut len).unwrap();
-        assert_eq!(len, 6);
-        let mut buf = [0xffu8; 6];
-        device_id_to_c(id, Some(&mut buf), &mut len).unwrap();
-        assert_eq!(&buf, b"abc-1\0");
-        assert_eq!(len, 6);
-        let mut small = [0u8; 5];
-        let mut len5 = 5usize;
-        let e = device_id_to_c(id, Some(&mut small), &mut len5).unwrap_err();
-        assert_eq!(e.code(), PMEM2_E_BUFFER_TOO_SMALL);
-        // *len smaller than the slice limits the capacity
-        let mut big = [0u8; 64];
-        let mut len3 = 3usize;
-        let e = device_id_to_c(id, Some(&mut big), &mut len3).unwrap_err();
-        assert_eq!(e.code(), PMEM2_E_BUFFER_TOO_SMALL);
-        // empty id: just the NUL
-        let mut l = 0;
-        device_id_to_c("", None, &mut l).unwrap();
-        assert_eq!(l, 1);
     }
 
     #[test]

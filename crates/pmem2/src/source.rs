@@ -13,7 +13,7 @@ use std::path::Path;
 use rustix::fs::{fcntl_getfl, fstat, FileType as StatType, OFlags, Stat};
 
 use crate::error::{Errno, Error, Result};
-use crate::persist::page_size;
+use crate::sys::mm::page_size;
 use crate::sys::linux::{dax, SYSFS_ROOT};
 
 /// What kind of thing a source is.
@@ -29,8 +29,7 @@ pub enum FileType {
 
 impl FileType {
     /// The lower-case name used by the CLI: `"regular"`, `"devdax"`, `"anonymous"`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FileType::Regular => "regular",
             FileType::DeviceDax => "devdax",

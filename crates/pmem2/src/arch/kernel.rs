@@ -38,8 +38,7 @@ impl KernelKind {
     ];
 
     /// The lower-case name, e.g. `"avx512f"`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             KernelKind::Libc => "libc",
             KernelKind::Generic => "generic",
@@ -51,8 +50,7 @@ impl KernelKind {
     }
 
     /// Whether this build and CPU can run the kernel.
-    #[must_use]
-    pub fn is_supported(self) -> bool {
+    pub(crate) fn is_supported(self) -> bool {
         match self {
             KernelKind::Libc | KernelKind::Generic => true,
             #[cfg(all(target_arch = "x86_64", not(miri)))]

@@ -73,8 +73,7 @@ pub enum FlushKind {
 
 impl FlushKind {
     /// The lower-case name used by the CLI and in logs, e.g. `"clwb"`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FlushKind::Clwb => "clwb",
             FlushKind::Clflushopt => "clflushopt",

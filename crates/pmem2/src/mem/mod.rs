@@ -85,16 +85,15 @@ impl Default for MemFlags {
     }
 }
 
-/// `pmem2_memmove_fn`: copies `len` bytes (ranges may overlap), durably
-/// unless the flags say otherwise; returns `dest`.
+/// `pmem2_memmove_fn` (and `pmem2_memcpy_fn`, which PMDK makes the same
+/// function): copies `len` bytes (ranges may overlap), durably unless the
+/// flags say otherwise; returns `dest`.
 pub type MemmoveFn = unsafe extern "C" fn(
     dest: *mut c_void,
     src: *const c_void,
     len: usize,
     flags: c_uint,
 ) -> *mut c_void;
-/// `pmem2_memcpy_fn`: as [`MemmoveFn`] (PMDK's memcpy is its memmove).
-pub type MemcpyFn = MemmoveFn;
 /// `pmem2_memset_fn`: fills `len` bytes with `(c as u8)`; returns `dest`.
 pub type MemsetFn =
     unsafe extern "C" fn(dest: *mut c_void, c: c_int, len: usize, flags: c_uint) -> *mut c_void;
@@ -117,7 +116,7 @@ pub fn memmove_fn(granularity: Granularity) -> MemmoveFn {
 
 /// `pmem2_get_memcpy_fn` for a granularity (the memmove function).
 #[must_use]
-pub fn memcpy_fn(granularity: Granularity) -> MemcpyFn {
+pub fn memcpy_fn(granularity: Granularity) -> MemmoveFn {
     ops(granularity).memmove
 }
 
