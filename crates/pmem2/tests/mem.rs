@@ -301,6 +301,7 @@ fn child_report(vars: &[(&str, &str)]) -> String {
     cmd.args([
         "--exact",
         "env_child_report",
+        "--include-ignored",
         "--nocapture",
         "--test-threads=1",
     ])
@@ -339,10 +340,12 @@ fn child_report(vars: &[(&str, &str)]) -> String {
 /// checks that the default functions, and every kernel with this process's
 /// flush instruction, copy correctly.
 #[test]
+#[ignore = "a child process of the env_* tests: child_report runs it with PMEM2_MEM_TEST_CHILD"]
 fn env_child_report() {
-    if std::env::var_os("PMEM2_MEM_TEST_CHILD").is_none() {
-        return;
-    }
+    assert!(
+        std::env::var_os("PMEM2_MEM_TEST_CHILD").is_some(),
+        "env_child_report runs as a child of the env_* tests (PMEM2_MEM_TEST_CHILD set)"
+    );
     let info = mem::info();
     let mut all: Vec<&MemOps> = Granularity::ALL.into_iter().map(mem::ops).collect();
     all.extend(all_ops().into_iter().map(|(_, _, ops)| ops));
