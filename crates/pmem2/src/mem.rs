@@ -18,8 +18,10 @@
 //! | [`Byte`](Granularity::Byte) | `NOFLUSH` → temporal; `NONTEMPORAL` → non-temporal; else temporal; the SIMD kernels flush nothing (the generic and libc ones flush with the CPU's instruction, as PMDK's do) | fence unless `NODRAIN` or `NOFLUSH` |
 //! | [`Page`](Granularity::Page) | as cache line, `NODRAIN` ignored | `msync` of the range unless `NOFLUSH` |
 //!
-//! With `len == 0` (or `dest == src` for memmove) they return at once. They
-//! always return `dest`. Overlapping moves work in both directions. The
+//! With `len == 0` (or `dest == src` for memmove) they copy nothing but
+//! still end as the table says (fence, or `msync` of the range), as PMDK's
+//! do: a run of `NODRAIN` calls may be ended by such a call. They always
+//! return `dest`. Overlapping moves work in both directions. The
 //! generic kernel (`PMEM_NO_MOVNT=1`, non-x86 CPUs) stores 8 bytes at a time
 //! wherever `dest` and `len` are 8-byte aligned.
 //!
@@ -510,6 +512,14 @@ unsafe fn set_nodrain<K: Kernel, F: Flush>(d: *mut u8, c: u8, len: usize, flags:
     }
 }
 
+/// Whether a move has bytes to copy. With `len == 0` or `dest == src` the
+/// copy is skipped, but the drain (or `msync`) after it still happens, as
+/// in PMDK: a run of `NODRAIN` calls may end with such a call.
+#[inline(always)]
+fn copies(dest: *mut c_void, src: *const c_void, len: usize) -> bool {
+    len != 0 && dest.cast_const() != src
+}
+
 #[inline(always)]
 fn drains(flags: MemFlags) -> bool {
     !flags.intersects(MemFlags::NODRAIN | MemFlags::NOFLUSH)
@@ -521,12 +531,11 @@ unsafe extern "C" fn memmove_cache_line<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 || dest.cast_const() == src {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags);
-    // SAFETY: the caller guarantees `dest` writable and `src` readable for `len`.
-    unsafe { move_nodrain::<K, F>(dest.cast(), src.cast(), len, flags) };
+    if copies(dest, src, len) {
+        // SAFETY: the caller guarantees `dest` writable and `src` readable for `len`.
+        unsafe { move_nodrain::<K, F>(dest.cast(), src.cast(), len, flags) };
+    }
     if drains(flags) {
         arch::fence();
     }
@@ -539,12 +548,11 @@ unsafe extern "C" fn memset_cache_line<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags);
-    // SAFETY: the caller guarantees `dest` writable for `len`.
-    unsafe { set_nodrain::<K, F>(dest.cast(), c as u8, len, flags) };
+    if len != 0 {
+        // SAFETY: the caller guarantees `dest` writable for `len`.
+        unsafe { set_nodrain::<K, F>(dest.cast(), c as u8, len, flags) };
+    }
     if drains(flags) {
         arch::fence();
     }
@@ -559,18 +567,17 @@ unsafe extern "C" fn memmove_byte<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 || dest.cast_const() == src {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags);
     let (d, s) = (dest.cast::<u8>(), src.cast::<u8>());
-    // SAFETY: the caller guarantees the ranges.
-    unsafe {
-        match eadr_path(flags) {
-            Path::TemporalNoFlush => K::copy_t::<NoFlush>(d, s, len),
-            _ if !K::HAS_NT => K::copy_t::<F>(d, s, len),
-            Path::NonTemporal => K::copy_nt::<NoFlush>(d, s, len),
-            Path::Temporal => K::copy_t::<NoFlush>(d, s, len),
+    if copies(dest, src, len) {
+        // SAFETY: the caller guarantees the ranges.
+        unsafe {
+            match eadr_path(flags) {
+                Path::TemporalNoFlush => K::copy_t::<NoFlush>(d, s, len),
+                _ if !K::HAS_NT => K::copy_t::<F>(d, s, len),
+                Path::NonTemporal => K::copy_nt::<NoFlush>(d, s, len),
+                Path::Temporal => K::copy_t::<NoFlush>(d, s, len),
+            }
         }
     }
     if drains(flags) {
@@ -585,18 +592,17 @@ unsafe extern "C" fn memset_byte<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags);
     let (d, c) = (dest.cast::<u8>(), c as u8);
-    // SAFETY: the caller guarantees the range.
-    unsafe {
-        match eadr_path(flags) {
-            Path::TemporalNoFlush => K::set_t::<NoFlush>(d, c, len),
-            _ if !K::HAS_NT => K::set_t::<F>(d, c, len),
-            Path::NonTemporal => K::set_nt::<NoFlush>(d, c, len),
-            Path::Temporal => K::set_t::<NoFlush>(d, c, len),
+    if len != 0 {
+        // SAFETY: the caller guarantees the range.
+        unsafe {
+            match eadr_path(flags) {
+                Path::TemporalNoFlush => K::set_t::<NoFlush>(d, c, len),
+                _ if !K::HAS_NT => K::set_t::<F>(d, c, len),
+                Path::NonTemporal => K::set_nt::<NoFlush>(d, c, len),
+                Path::Temporal => K::set_t::<NoFlush>(d, c, len),
+            }
         }
     }
     if drains(flags) {
@@ -612,12 +618,11 @@ unsafe extern "C" fn memmove_page<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 || dest.cast_const() == src {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags) - MemFlags::NODRAIN;
-    // SAFETY: the caller guarantees the ranges.
-    unsafe { move_nodrain::<K, F>(dest.cast(), src.cast(), len, flags) };
+    if copies(dest, src, len) {
+        // SAFETY: the caller guarantees the ranges.
+        unsafe { move_nodrain::<K, F>(dest.cast(), src.cast(), len, flags) };
+    }
     if !flags.contains(MemFlags::NOFLUSH) {
         sync_or_abort(dest.cast(), len);
     }
@@ -630,12 +635,11 @@ unsafe extern "C" fn memset_page<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags) - MemFlags::NODRAIN;
-    // SAFETY: the caller guarantees the range.
-    unsafe { set_nodrain::<K, F>(dest.cast(), c as u8, len, flags) };
+    if len != 0 {
+        // SAFETY: the caller guarantees the range.
+        unsafe { set_nodrain::<K, F>(dest.cast(), c as u8, len, flags) };
+    }
     if !flags.contains(MemFlags::NOFLUSH) {
         sync_or_abort(dest.cast(), len);
     }
@@ -835,22 +839,92 @@ mod tests {
         );
     }
 
+    /// Fences issued by `f` on this thread.
+    fn fences_in(f: impl FnOnce()) -> usize {
+        let before = arch::fences();
+        f();
+        arch::fences() - before
+    }
+
+    /// `msync` calls made by `f` on this thread.
+    fn msyncs_in(f: impl FnOnce()) -> usize {
+        let before = crate::persist::msyncs();
+        f();
+        crate::persist::msyncs() - before
+    }
+
+    /// PMDK drains after a zero-length copy or fill and after a move onto
+    /// itself, so a run of NODRAIN calls ended by one is drained.
     #[test]
-    fn zero_length_and_same_pointer_return_at_once() {
+    fn zero_length_and_same_pointer_still_drain() {
         let dangling = std::ptr::NonNull::<u8>::dangling()
             .as_ptr()
             .cast::<c_void>();
         let mut one = [7u8];
         let p = one.as_mut_ptr().cast::<c_void>();
-        for g in Granularity::ALL {
-            // SAFETY: with len 0 (or dest == src) nothing is accessed.
-            unsafe {
-                assert_eq!(memmove_fn(g)(dangling, dangling, 0, 0), dangling);
-                assert_eq!(memset_fn(g)(dangling, 1, 0, 0), dangling);
-                assert_eq!(memmove_fn(g)(p, p, 1, 0), p);
+        let nodrain = MemFlags::NODRAIN.bits();
+        let noflush = MemFlags::NOFLUSH.bits();
+        for kind in KernelKind::ALL {
+            for g in [Granularity::Byte, Granularity::CacheLine] {
+                let Some(ops) = ops_with(kind, g) else {
+                    continue;
+                };
+                let what = format!("{kind} {g:?}");
+                // SAFETY: with len 0 (or dest == src) nothing is accessed.
+                unsafe {
+                    for flags in [0, MemFlags::NONTEMPORAL.bits(), MemFlags::WB.bits()] {
+                        let n = fences_in(|| {
+                            assert_eq!((ops.memmove)(dangling, dangling, 0, flags), dangling)
+                        });
+                        assert_eq!(n, 1, "{what}: memmove len 0, flags {flags}");
+                        let n =
+                            fences_in(|| assert_eq!((ops.memset)(dangling, 1, 0, flags), dangling));
+                        assert_eq!(n, 1, "{what}: memset len 0, flags {flags}");
+                        let n = fences_in(|| assert_eq!((ops.memmove)(p, p, 1, flags), p));
+                        assert_eq!(n, 1, "{what}: memmove dest == src, flags {flags}");
+                    }
+                    for flags in [nodrain, noflush] {
+                        let n = fences_in(|| {
+                            (ops.memmove)(dangling, dangling, 0, flags);
+                            (ops.memset)(dangling, 1, 0, flags);
+                            (ops.memmove)(p, p, 1, flags);
+                        });
+                        assert_eq!(n, 0, "{what}: flags {flags}");
+                    }
+                }
             }
         }
         assert_eq!(one, [7]);
+    }
+
+    /// On a PAGE map, a move onto itself msyncs the range as PMDK does.
+    #[test]
+    fn page_move_onto_itself_msyncs() {
+        let file = tempfile::tempfile().unwrap();
+        let page = crate::persist::page_size();
+        file.set_len(4 * page as u64).unwrap();
+        let source = crate::Source::from_file(&file).unwrap();
+        let map =
+            crate::Map::new(&crate::Config::with_granularity(Granularity::Page), &source).unwrap();
+        assert_eq!(map.store_granularity(), Granularity::Page);
+        let p = map.addr().cast::<c_void>();
+        for kind in KernelKind::ALL {
+            let Some(ops) = ops_with(kind, Granularity::Page) else {
+                continue;
+            };
+            // SAFETY: `[p, p + 2 pages)` is inside the live map; dest == src
+            // copies nothing.
+            unsafe {
+                for flags in [0, MemFlags::NODRAIN.bits()] {
+                    let n = msyncs_in(|| assert_eq!((ops.memmove)(p, p, 2 * page, flags), p));
+                    assert_eq!(n, 1, "{kind}: flags {flags}");
+                }
+                let n = msyncs_in(|| {
+                    (ops.memmove)(p, p, 2 * page, MemFlags::NOFLUSH.bits());
+                });
+                assert_eq!(n, 0, "{kind}: NOFLUSH");
+            }
+        }
     }
 
     #[test]

@@ -150,6 +150,8 @@ pub(crate) fn sync_pages(ptr: *const u8, len: usize) -> Result<()> {
 
 /// `msync(MS_SYNC)` of a page-aligned range, retrying on `EINTR`.
 pub(crate) fn msync_range(addr: usize, len: usize) -> Result<()> {
+    #[cfg(test)]
+    MSYNCS.with(|n| n.set(n.get() + 1));
     loop {
         // SAFETY: msync only writes back pages; on an address that is not
         // mapped it fails with ENOMEM and changes nothing.
@@ -159,6 +161,18 @@ pub(crate) fn msync_range(addr: usize, len: usize) -> Result<()> {
             Err(errno) => return Err(Error::os(errno, "msync")),
         }
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    static MSYNCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many `msync` calls this thread has made through [`msync_range`]
+/// (unit tests only).
+#[cfg(test)]
+pub(crate) fn msyncs() -> usize {
+    MSYNCS.with(std::cell::Cell::get)
 }
 
 #[cfg(test)]
