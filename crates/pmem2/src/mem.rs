@@ -31,7 +31,8 @@
 //! `PMEM_AVX512F=1`), the portable 8-byte
 //! kernel with `PMEM_NO_MOVNT=1` and on other CPUs, libc's memmove/memset
 //! plus a flush with `PMEM_NO_MOVNT=1 PMEM_NO_GENERIC_MEMCPY=1`.
-//! `PMEM_MOVNT_THRESHOLD` and `PMEM_WC_WORKAROUND` work as in PMDK.
+//! `PMEM_MOVNT_THRESHOLD` and `PMEM_WC_WORKAROUND` work as in PMDK (the
+//! latter only for the SSE2 and AVX families, as PMDK's).
 //! MOVDIR64B (`PMEM_MOVDIR64B`) is not implemented (untestable here: the
 //! development CPU lacks it); the variable is accepted and changes nothing.
 //! [`kernel_name`] and [`info`] say what this process uses.
@@ -212,8 +213,18 @@ pub fn info() -> MemInfo {
 }
 
 /// Whether the non-temporal loops use PMDK's write-combining workaround:
-/// `PMEM_WC_WORKAROUND` if set, else on for Intel CPUs.
+/// `PMEM_WC_WORKAROUND` if set, else on for Intel CPUs; never when this
+/// process uses an AVX-512F family, whose PMDK counterpart ignores the
+/// variable (the mixed family's AVX copies included, since it stands in for
+/// PMDK's AVX-512F kernel). The AVX-512F loops never fence for it, whatever
+/// this says.
 pub(crate) fn wc_workaround() -> bool {
+    if matches!(
+        kernel_kind(),
+        KernelKind::Avx512f | KernelKind::Avx512fAvxNtCopy
+    ) {
+        return false;
+    }
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     let intel = arch::imp::cpu_features().intel;
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]

@@ -386,10 +386,24 @@ fn environment_selects_the_kernel() {
     let r = child_report(&[("PMEM_MOVNT_THRESHOLD", "-5")]);
     assert!(r.contains("threshold=256"), "{r}");
 
-    let r = child_report(&[("PMEM_WC_WORKAROUND", "1")]);
+    // PMEM_WC_WORKAROUND applies to the SSE2 and AVX families only, as in
+    // PMDK, whose AVX-512F kernel ignores it.
+    let r = child_report(&[("PMEM_WC_WORKAROUND", "1"), ("PMEM_AVX512F", "0")]);
     assert!(r.contains("wc=true"), "{r}");
-    let r = child_report(&[("PMEM_WC_WORKAROUND", "0")]);
+    let r = child_report(&[("PMEM_WC_WORKAROUND", "0"), ("PMEM_AVX512F", "0")]);
     assert!(r.contains("wc=false"), "{r}");
+    if KernelKind::Avx512f.is_supported() {
+        for vars in [
+            &[("PMEM_WC_WORKAROUND", "1")][..],
+            &[("PMEM_WC_WORKAROUND", "1"), ("PMEM_AVX512F", "1")],
+        ] {
+            let r = child_report(vars);
+            assert!(
+                r.contains("kernel=avx512f") && r.contains("wc=false"),
+                "{vars:?}: {r}"
+            );
+        }
+    }
 
     if cfg!(target_arch = "x86_64") {
         let r = child_report(&[("PMEM_AVX", "0"), ("PMEM_AVX512F", "0")]);
