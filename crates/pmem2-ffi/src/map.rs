@@ -154,12 +154,16 @@ pub unsafe extern "C" fn pmem2_map_delete(map_ptr: *mut *mut MapHandle) -> c_int
         // Forget the address before unmapping: once it is unmapped another
         // thread may map (and record) the same address.
         let addr = map.addr() as usize;
-        {
+        let recorded = {
             let mut table = handles();
-            if table.get(&addr) == Some(&(ptr as usize)) {
+            // A zero-length map shares its address with the map made there
+            // after it, which then owns the entry.
+            let recorded = table.get(&addr) == Some(&(ptr as usize));
+            if recorded {
                 table.remove(&addr);
             }
-        }
+            recorded
+        };
         match map.delete() {
             Ok(()) => {
                 // SAFETY: `*map_ptr` is ours (from `give_map`); C gives it up now.
@@ -168,7 +172,9 @@ pub unsafe extern "C" fn pmem2_map_delete(map_ptr: *mut *mut MapHandle) -> c_int
             }
             Err(failed) => {
                 // Still mapped, so nobody else can have taken the address.
-                handles().insert(addr, ptr as usize);
+                if recorded {
+                    handles().insert(addr, ptr as usize);
+                }
                 handle.map = Some(failed.handle);
                 Err(failed.error)
             }

@@ -311,7 +311,7 @@ impl Map {
             .map_err(|_| Error::MapExists("the range overlaps an existing mapping".into()))?;
         self.registered = true;
         if let Origin::Reserved(p) = &mut self.origin {
-            p.commit();
+            p.commit(self.size);
         }
         Ok(())
     }
@@ -325,8 +325,14 @@ impl Map {
     /// returned map exists, and nothing else may access it in ways that
     /// conflict with the map's `&mut self` methods.
     ///
+    /// A zero-length map occupies nothing, as in PMDK: it doesn't block a
+    /// later map at its address, and [`Map::delete`] reports
+    /// [`Error::MappingNotFound`] for it, as `pmem2_map_delete` does
+    /// (dropping it is all it needs).
+    ///
     /// # Errors
-    /// [`Error::MapExists`] when the range overlaps a registered mapping.
+    /// [`Error::MapExists`] when the range overlaps a registered mapping (a
+    /// zero-length range: when its address is inside one).
     pub unsafe fn from_existing(
         source: &Source<'_>,
         addr: NonNull<u8>,
@@ -351,13 +357,22 @@ impl Map {
             released: false,
             registered: false,
         };
-        if registry::write().insert(start, end, ()).is_err() {
+        let mut registry = registry::write();
+        // A zero-length map occupies nothing, as in PMDK: it is refused
+        // only inside a live mapping and is not registered, so it blocks
+        // no later map (and, as in PMDK, `delete` can't find it).
+        let taken = if len == 0 {
+            registry.first_overlap(start, end).is_some()
+        } else {
+            registry.insert(start, end, ()).is_err()
+        };
+        if taken {
             map.released = true;
             return Err(Error::MapExists(
                 "the range overlaps an existing mapping".into(),
             ));
         }
-        map.registered = true;
+        map.registered = len != 0;
         Ok(map)
     }
 
@@ -369,7 +384,14 @@ impl Map {
     #[allow(clippy::result_large_err)] // the rare failure hands the map back by value
     pub fn delete(mut self) -> std::result::Result<(), DeleteError<Map>> {
         let start = self.addr.as_ptr() as usize;
-        let Some((end, ())) = registry::write().remove(start) else {
+        // An unregistered (zero-length) map must not remove another map's
+        // entry at the same address.
+        let removed = if self.registered {
+            registry::write().remove(start)
+        } else {
+            None
+        };
+        let Some((end, ())) = removed else {
             return Err(DeleteError {
                 error: Error::MappingNotFound("mapping not found".into()),
                 handle: self,

@@ -49,8 +49,9 @@ pub struct ReservedMap {
 enum SlotState {
     /// Claimed by a `Map::new` in progress: occupied, but not findable.
     Claimed,
-    /// A live mapping.
-    Mapped,
+    /// A live mapping; its content (`pmem2_map_get_size`) ends at this
+    /// address, which may be before the end of its page-rounded range.
+    Mapped { content_end: usize },
 }
 
 #[derive(Debug)]
@@ -424,10 +425,17 @@ impl VmReservation {
         let state = self.inner.read();
         let start = state.addr.saturating_add(offset);
         let end = start.saturating_add(len);
+        // As PMDK: a map covers its content, not the page-rounding pad
+        // after it. An empty query finds the map containing its address.
         let found = state
             .maps
             .overlapping(start, end)
-            .find(|(_, _, s)| **s == SlotState::Mapped)
+            .find(|(s, _, slot)| match **slot {
+                SlotState::Mapped { content_end } => {
+                    start < content_end && (*s < end || end == start)
+                }
+                SlotState::Claimed => false,
+            })
             .map(|(s, e, _)| Self::describe(&state, s, e));
         found.ok_or_else(Self::not_found)
     }
@@ -493,7 +501,7 @@ impl VmReservation {
         forward: bool,
     ) -> Result<ReservedMap> {
         while let Some((start, end, slot)) = cursor {
-            if *slot == SlotState::Mapped {
+            if matches!(slot, SlotState::Mapped { .. }) {
                 return Ok(Self::describe(state, start, end));
             }
             cursor = if forward {
@@ -579,13 +587,19 @@ impl Placement {
         self.addr
     }
 
-    /// Marks the claimed range as a live mapping.
-    pub(crate) fn commit(&mut self) {
+    /// Marks the claimed range as a live mapping whose content is
+    /// `content_len` bytes long.
+    pub(crate) fn commit(&mut self, content_len: usize) {
         let mut state = self.reservation.write();
         state.maps.remove(self.addr);
+        let content_end = self.addr + content_len.min(self.len);
         state
             .maps
-            .insert(self.addr, self.addr + self.len, SlotState::Mapped)
+            .insert(
+                self.addr,
+                self.addr + self.len,
+                SlotState::Mapped { content_end },
+            )
             .expect("a claimed range is reserved for its claimant");
         self.committed = true;
     }

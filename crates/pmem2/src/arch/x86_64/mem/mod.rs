@@ -39,6 +39,10 @@ const WC_SPAN: usize = 12 * LINE;
 pub(crate) trait Vector: Copy {
     /// Width in bytes.
     const SIZE: usize;
+    /// Whether the non-temporal loops honour the write-combining workaround
+    /// (an `SFENCE` every 768 bytes). PMDK has it for its SSE2 and AVX
+    /// kernels only; its AVX-512F kernel ignores `PMEM_WC_WORKAROUND`.
+    const WC_BARRIER: bool = true;
     /// Unaligned load.
     ///
     /// # Safety
@@ -159,6 +163,10 @@ pub(crate) fn choose_simd(
 /// Whether the write-combining workaround is on (read once).
 #[inline(always)]
 fn wc_workaround() -> bool {
+    #[cfg(test)]
+    if let Some(forced) = tests::WC_FORCED.with(std::cell::Cell::get) {
+        return forced;
+    }
     static WC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *WC.get_or_init(crate::mem::wc_workaround)
 }
@@ -274,7 +282,7 @@ unsafe fn copy_lines<V: Vector, F: Flush, const NT: bool, const BACK: bool>(
     src: *const u8,
     lines: usize,
 ) {
-    let wc = NT && wc_workaround();
+    let wc = NT && V::WC_BARRIER && wc_workaround();
     let mut since_fence = 0;
     let mut done = 0;
     // SAFETY: every line touched is within the first `lines` lines of both
@@ -452,7 +460,7 @@ pub(crate) unsafe fn set<V: Vector, F: Flush, const NT: bool>(dst: *mut u8, byte
             let line = V::splat_line(byte);
             let mut d = dst.add(head);
             let mut left = len - head;
-            let wc = NT && wc_workaround();
+            let wc = NT && V::WC_BARRIER && wc_workaround();
             let mut since_fence = 0;
             let put = |d: *mut u8| {
                 V::store_line::<NT>(d, line);
@@ -585,10 +593,12 @@ mod tests {
         let avx_only = CpuFeatures { avx: true, ..old };
         assert_eq!(choose_simd(avx_only, &t, true), KernelKind::Avx);
     }
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
 
     thread_local! {
         static FLUSHED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+        /// Overrides `PMEM_WC_WORKAROUND` for this thread's kernel calls.
+        pub(super) static WC_FORCED: Cell<Option<bool>> = const { Cell::new(None) };
     }
 
     /// Records the lines it is asked to flush. Its kind is CLWB so the
@@ -715,5 +725,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `PMEM_WC_WORKAROUND` adds an `SFENCE` per 768 bytes of streaming
+    /// stores to the SSE2 and AVX kernels only; PMDK's AVX-512F kernel has
+    /// no such variant.
+    #[test]
+    fn wc_workaround_fences_only_sse2_and_avx() {
+        let src = vec![0x5au8; 5000];
+        let mut buf = vec![0u8; 5000 + LINE];
+        let off = (LINE - buf.as_ptr() as usize % LINE) % LINE;
+        for wc in [false, true] {
+            WC_FORCED.with(|w| w.set(Some(wc)));
+            for (name, supported, copies, sets) in kernels() {
+                if !supported {
+                    continue;
+                }
+                let count = |f: &dyn Fn()| {
+                    let before = crate::arch::fences();
+                    f();
+                    crate::arch::fences() - before
+                };
+                // SAFETY: `off + 5000` is inside `buf`; the CPU has the
+                // kernel's features (checked above). The recorder is CLWB,
+                // so no trailing SFENCE is counted.
+                let (copy_fences, set_fences) = unsafe {
+                    let d = buf.as_mut_ptr().add(off);
+                    (
+                        count(&|| copies[1](d, src.as_ptr(), 5000)),
+                        count(&|| sets[1](d, 0x11, 5000)),
+                    )
+                };
+                fence();
+                FLUSHED.with(|f| f.borrow_mut().clear());
+                let expected = if wc && name != "avx512f" { 6 } else { 0 };
+                assert_eq!(copy_fences, expected, "{name} copy, wc={wc}");
+                assert_eq!(set_fences, expected, "{name} set, wc={wc}");
+            }
+        }
+        WC_FORCED.with(|w| w.set(None));
     }
 }
