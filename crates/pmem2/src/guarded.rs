@@ -41,12 +41,19 @@ impl Map {
     /// Runs `op`, which accesses this map's memory through raw pointers,
     /// under the SIGBUS guard. `method` names the caller in the error.
     ///
+    /// `shared`: the caller holds `&self`, so other threads may access the
+    /// same map at the same time, and a fault of theirs may put zero chunks
+    /// under this access for a moment; the access is then repeated once
+    /// their repair is done (see `sigbus::calm`). `op` must be idempotent
+    /// for shared callers (reads, flushes). `&mut self` callers can't meet
+    /// another thread's zero chunk: maps never overlap.
+    ///
     /// # Errors
     /// [`Error::Os`] with `EFAULT` when the pages under the map are gone
     /// (after the mapping was re-established), or when an earlier repair
     /// failed; [`Error::Os`] if the guard can't be installed.
     #[inline]
-    pub(crate) fn guarded(&self, method: &str, op: impl FnOnce()) -> Result<()> {
+    pub(crate) fn guarded(&self, method: &str, shared: bool, mut op: impl FnMut()) -> Result<()> {
         let Some(backing) = self.backing() else {
             // Anonymous memory can't lose its pages; memory the caller
             // mapped (`from_existing`) is covered by that function's
@@ -64,18 +71,29 @@ impl Map {
             ));
         }
         let start = self.addr() as usize;
-        let armed = sigbus::arm(start, self.reserved_len(), backing.unit)?;
-        op();
-        match armed.disarm() {
-            None => Ok(()),
-            Some(fault) => Err(self.repair(backing, method, fault)),
+        for _ in 0..1000 {
+            let calm = if shared { sigbus::calm() } else { None };
+            let armed = sigbus::arm(start, self.reserved_len(), backing.unit)?;
+            op();
+            if let Some(fault) = armed.disarm() {
+                return Err(self.repair(backing, method, fault));
+            }
+            if !shared || calm.is_some_and(sigbus::still_calm) {
+                return Ok(());
+            }
+            sigbus::wait_for_repairs();
         }
+        Err(Error::os(
+            Errno::FAULT,
+            format!("{method}: faults in other threads kept disturbing the access"),
+        ))
     }
 
     /// Maps the file back over the chunks a fault replaced; returns the
     /// error to report.
     #[cold]
     fn repair(&self, backing: &Backing, method: &str, fault: Fault) -> Error {
+        // `fault` is dropped (uncounted) at the end, after the re-mapping.
         let start = self.addr() as usize;
         let end = (fault.hi + fault.unit).min(start + self.reserved_len());
         let len = end - fault.lo;

@@ -561,7 +561,7 @@ impl Map {
         self.require(Protection::READ, "read")?;
         let src = self.checked_range(offset, buf.len())?;
         let (dst, len) = (buf.as_mut_ptr(), buf.len());
-        self.guarded("Map::read", || {
+        self.guarded("Map::read", true, || {
             // SAFETY: the range is inside the readable map; `buf` is a
             // distinct Rust buffer. Raw pointers only: no reference to the
             // mapped bytes is created (see the crate's memory contract).
@@ -603,7 +603,7 @@ impl Map {
         }
         let flush = self.persist_ops().flush;
         // A flush instruction faults on a page with no backing: guarded.
-        self.guarded("Map::flush", || {
+        self.guarded("Map::flush", true, || {
             // SAFETY: the range is inside this live map.
             unsafe { flush(ptr.cast::<c_void>(), len) };
         })

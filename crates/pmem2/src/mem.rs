@@ -691,7 +691,7 @@ impl crate::Map {
             granularity
         };
         let memmove = ops(run).memmove;
-        self.guarded("Map::copy_from_slice", || {
+        self.guarded("Map::copy_from_slice", false, || {
             // SAFETY: `dest..dest + len` is inside this writable map (checked
             // above); `data` is readable for its length; the memory functions
             // allow overlap.
@@ -730,7 +730,7 @@ impl crate::Map {
             granularity
         };
         let memset = ops(run).memset;
-        self.guarded("Map::fill", || {
+        self.guarded("Map::fill", false, || {
             // SAFETY: `dest..dest + len` is inside this writable map.
             unsafe {
                 memset(
@@ -771,7 +771,7 @@ impl crate::Map {
             granularity
         };
         let memmove = ops(run).memmove;
-        self.guarded("Map::copy_within", || {
+        self.guarded("Map::copy_within", false, || {
             // SAFETY: both ranges are inside this readable and writable map;
             // the memory functions allow overlap.
             unsafe {

@@ -201,6 +201,37 @@ fn a_large_read_over_many_gone_pages_and_repeated_faults() {
 }
 
 #[test]
+fn maps_in_a_reservation_are_guarded_and_repaired_too() {
+    let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let page = page();
+    let dir = test_dirs().pop().unwrap();
+    let f = temp_file_in(&dir, PAGES * page, 0x11);
+    let rsv = pmem2::VmReservation::new(None, 2 * PAGES * page).unwrap();
+    let mut config = Config::with_granularity(Granularity::Page);
+    config.set_vm_reservation(Some(&rsv), PAGES * page);
+    std::env::set_var("PMEM2_FORCE_GRANULARITY", "CACHE_LINE");
+    let source = Source::from_file(&f.file).unwrap();
+    let mut map = Map::new(&config, &source).unwrap();
+    std::env::remove_var("PMEM2_FORCE_GRANULARITY");
+    drop(source);
+    assert_eq!(map.addr(), rsv.addr().wrapping_add(PAGES * page));
+    f.file.set_len(page as u64).unwrap();
+    for method in METHODS {
+        assert_efault(
+            method.call(&mut map, 3 * page, 64),
+            method.name(),
+            &format!("{method:?} in a reservation"),
+        );
+    }
+    f.file.set_len((PAGES * page) as u64).unwrap();
+    map.write(3 * page, b"reserved").unwrap();
+    map.persist(3 * page, 8).unwrap();
+    assert_eq!(&std::fs::read(&f.path).unwrap()[3 * page..3 * page + 8], b"reserved");
+    drop(map);
+    rsv.delete().unwrap();
+}
+
+#[test]
 fn threads_fault_independently() {
     let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = test_dirs().pop().unwrap();

@@ -96,6 +96,9 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        // From now on (other thread-local destructors) this thread uses the
+        // overflow slot.
+        INDEX.try_with(|i| i.set(NO_SLOT)).ok();
         if let Some(i) = self.index {
             SLOTS[i].len.store(0, Ordering::Relaxed);
             SLOTS[i].tid.store(0, Ordering::Release);
@@ -103,26 +106,92 @@ impl Drop for Lease {
     }
 }
 
+/// [`INDEX`] before the thread's first guard.
+const UNCLAIMED: usize = usize::MAX;
+/// [`INDEX`] when the thread has no slot of its own.
+const NO_SLOT: usize = usize::MAX - 1;
+
 thread_local! {
-    /// This thread's slot, claimed on first use (outside the handler).
+    /// This thread's slot index: a plain `const` thread-local (one load on
+    /// the fast path, never touched by the handler).
+    static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
+    /// The lease behind `INDEX`, claimed on first use; gives the slot back
+    /// when the thread exits.
     static LEASE: Lease = Lease::claim();
     /// Nesting depth of this thread's use of the overflow slot.
     static OVERFLOW_DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
+/// This thread's slot index, claiming one on first use.
+#[inline]
+fn slot_index() -> Option<usize> {
+    let index = INDEX.try_with(Cell::get).unwrap_or(NO_SLOT);
+    if index < OVERFLOW {
+        return Some(index);
+    }
+    if index == NO_SLOT {
+        return None;
+    }
+    let claimed = LEASE.try_with(|l| l.index).ok().flatten();
+    INDEX
+        .try_with(|i| i.set(claimed.unwrap_or(NO_SLOT)))
+        .ok();
+    claimed
+}
+
 /// A guarded range; [`Armed::disarm`] ends it.
 pub(crate) struct Armed {
     slot: &'static Slot,
-    /// The range that was guarded before (nested use), put back on disarm.
-    saved: (usize, usize, usize, usize, usize),
+    /// The range that was guarded before (nested use: a signal handler
+    /// running a guarded call on top of one), put back on disarm.
+    saved: Option<(usize, usize, usize, usize, usize)>,
     /// Held while this thread uses the overflow slot (outermost level only).
     overflow: Option<MutexGuard<'static, ()>>,
     uses_overflow: bool,
 }
 
+/// Recovered faults so far in the process (bumped by the handler *before*
+/// it maps a zero chunk).
+static FAULT_EPOCH: AtomicUsize = AtomicUsize::new(0);
+/// Guarded operations whose zero chunks are still in place (the handler
+/// counts an operation at its first fault, before mapping; dropping its
+/// [`Fault`] after the repair uncounts it).
+static UNREPAIRED: AtomicUsize = AtomicUsize::new(0);
+
+/// A moment with no zero chunk in place anywhere: see [`calm`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Calm(usize);
+
+/// Zero chunks are process-wide: while one thread's fault awaits repair,
+/// another thread reading the same map (`&self` methods run concurrently)
+/// could read the zeros without faulting. Such a reader takes `calm()`
+/// before its access and checks [`still_calm`] after it: `None` here, or
+/// `false` there, means a fault somewhere overlapped the access, which is
+/// then repeated after [`wait_for_repairs`].
+pub(crate) fn calm() -> Option<Calm> {
+    (UNREPAIRED.load(Ordering::SeqCst) == 0).then(|| Calm(FAULT_EPOCH.load(Ordering::SeqCst)))
+}
+
+/// Whether no fault was recovered since `calm` (see [`calm`]).
+#[inline]
+pub(crate) fn still_calm(calm: Calm) -> bool {
+    // Orders the access's loads before the epoch's: if the access saw a
+    // zero chunk, it sees the epoch bumped before that chunk was mapped.
+    std::sync::atomic::fence(Ordering::Acquire);
+    FAULT_EPOCH.load(Ordering::Relaxed) == calm.0
+}
+
+/// Waits until every fault's zero chunks have been repaired.
+pub(crate) fn wait_for_repairs() {
+    while UNREPAIRED.load(Ordering::SeqCst) != 0 {
+        std::thread::yield_now();
+    }
+}
+
 /// The chunks a guarded operation faulted on: `[lo, hi + unit)` covers
-/// every chunk the handler replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// every chunk the handler replaced. Drop it once the chunks are repaired
+/// (or unmapped).
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Fault {
     /// Lowest replaced chunk.
     pub lo: usize,
@@ -130,6 +199,12 @@ pub(crate) struct Fault {
     pub hi: usize,
     /// The chunk size.
     pub unit: usize,
+}
+
+impl Drop for Fault {
+    fn drop(&mut self) {
+        UNREPAIRED.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Guards `[start, start + len)`: a `SIGBUS` from an access of this thread
@@ -142,8 +217,7 @@ pub(crate) struct Fault {
 #[inline]
 pub(crate) fn arm(start: usize, len: usize, unit: usize) -> Result<Armed> {
     install()?;
-    let index = LEASE.try_with(|l| l.index).ok().flatten();
-    let (slot, overflow, uses_overflow) = match index {
+    let (slot, overflow, uses_overflow) = match slot_index() {
         Some(i) => (&SLOTS[i], None, false),
         None => {
             // No slot of our own (the table is full, or this runs in a
@@ -160,22 +234,27 @@ pub(crate) fn arm(start: usize, len: usize, unit: usize) -> Result<Armed> {
             (slot, guard, true)
         }
     };
-    let saved = (
-        slot.start.load(Ordering::Relaxed),
-        slot.len.load(Ordering::Relaxed),
-        slot.unit.load(Ordering::Relaxed),
-        slot.fault_lo.load(Ordering::Relaxed),
-        slot.fault_hi.load(Ordering::Relaxed),
-    );
+    let active = slot.len.load(Ordering::Relaxed);
+    let saved = (active != 0).then(|| {
+        (
+            slot.start.load(Ordering::Relaxed),
+            active,
+            slot.unit.load(Ordering::Relaxed),
+            slot.fault_lo.load(Ordering::Relaxed),
+            slot.fault_hi.load(Ordering::Relaxed),
+        )
+    });
     // The handler runs on this thread, so ordering against it is a matter
     // of the compiler only: disable, fill, then enable, with compiler fences
-    // in between so a signal never sees a half-written range.
-    slot.len.store(0, Ordering::Relaxed);
-    compiler_fence(Ordering::SeqCst);
+    // in between so a signal never sees a half-written range. (`fault_hi`
+    // needs no reset: the first fault stores it.)
+    if saved.is_some() {
+        slot.len.store(0, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+    }
     slot.start.store(start, Ordering::Relaxed);
     slot.unit.store(unit, Ordering::Relaxed);
     slot.fault_lo.store(usize::MAX, Ordering::Relaxed);
-    slot.fault_hi.store(0, Ordering::Relaxed);
     compiler_fence(Ordering::SeqCst);
     slot.len.store(len, Ordering::Relaxed);
     // Keeps the guarded accesses from being moved before this point.
@@ -206,17 +285,19 @@ impl Armed {
 }
 
 impl Drop for Armed {
+    #[inline]
     fn drop(&mut self) {
-        let (start, len, unit, lo, hi) = self.saved;
         let slot = self.slot;
         slot.len.store(0, Ordering::Relaxed);
-        compiler_fence(Ordering::SeqCst);
-        slot.start.store(start, Ordering::Relaxed);
-        slot.unit.store(unit, Ordering::Relaxed);
-        slot.fault_lo.store(lo, Ordering::Relaxed);
-        slot.fault_hi.store(hi, Ordering::Relaxed);
-        compiler_fence(Ordering::SeqCst);
-        slot.len.store(len, Ordering::Relaxed);
+        if let Some((start, len, unit, lo, hi)) = self.saved {
+            compiler_fence(Ordering::SeqCst);
+            slot.start.store(start, Ordering::Relaxed);
+            slot.unit.store(unit, Ordering::Relaxed);
+            slot.fault_lo.store(lo, Ordering::Relaxed);
+            slot.fault_hi.store(hi, Ordering::Relaxed);
+            compiler_fence(Ordering::SeqCst);
+            slot.len.store(len, Ordering::Relaxed);
+        }
         if self.uses_overflow {
             let depth = OVERFLOW_DEPTH.try_with(Cell::get).unwrap_or(1);
             OVERFLOW_DEPTH.try_with(|d| d.set(depth - 1)).ok();
@@ -242,8 +323,17 @@ static PREVIOUS: SavedAction =
 /// Set once `PREVIOUS` holds the replaced action.
 static READY: AtomicBool = AtomicBool::new(false);
 
-/// Installs the handler once per process; later calls only read the result.
+/// Installs the handler once per process; later calls only read a flag.
+#[inline]
 fn install() -> Result<()> {
+    if READY.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    install_slow()
+}
+
+#[cold]
+fn install_slow() -> Result<()> {
     static INSTALLED: OnceLock<std::result::Result<(), Errno>> = OnceLock::new();
     INSTALLED
         .get_or_init(install_once)
@@ -354,6 +444,12 @@ fn try_recover(info: *mut libc::siginfo_t) -> bool {
         let unit = slot.unit.load(Ordering::Relaxed).max(1);
         let chunk = start + (addr - start) / unit * unit;
         let chunk_len = unit.min(start + len - chunk);
+        let first = slot.fault_lo.load(Ordering::Relaxed) == usize::MAX;
+        // Counted before the zero chunk appears (see `calm`).
+        FAULT_EPOCH.fetch_add(1, Ordering::SeqCst);
+        if first {
+            UNREPAIRED.fetch_add(1, Ordering::SeqCst);
+        }
         // SAFETY: replaces part of this thread's own guarded range, which
         // no Rust reference points into: the guarded operation accesses it
         // through raw pointers and resumes on the fresh zero pages, and its
@@ -367,10 +463,17 @@ fn try_recover(info: *mut libc::siginfo_t) -> bool {
             )
         };
         if mapped.is_err() {
+            if first {
+                UNREPAIRED.fetch_sub(1, Ordering::SeqCst);
+            }
             return false;
         }
+        if first {
+            slot.fault_hi.store(chunk, Ordering::Relaxed);
+        } else {
+            slot.fault_hi.fetch_max(chunk, Ordering::Relaxed);
+        }
         slot.fault_lo.fetch_min(chunk, Ordering::Relaxed);
-        slot.fault_hi.fetch_max(chunk, Ordering::Relaxed);
         return true;
     }
     false
