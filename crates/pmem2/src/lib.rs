@@ -22,6 +22,7 @@ pub mod config;
 pub mod deep_flush;
 pub mod env;
 pub mod error;
+mod guarded;
 pub mod map;
 pub mod mcsafe;
 pub mod mem;

@@ -148,6 +148,8 @@ pub struct Map {
     /// Whether the map is in the global registry (a map refused before
     /// registration must not remove another map's entry).
     registered: bool,
+    /// How to put the file mapping back after a SIGBUS (file sources only).
+    backing: Option<crate::guarded::Backing>,
 }
 
 // SAFETY: a `Map` is a handle to process-wide memory; every method that
@@ -236,6 +238,16 @@ impl Map {
             return Err(Error::os(Errno::NOMEM, "mmap"));
         };
 
+        // A duplicate of the descriptor, to re-map the file after a fault
+        // (the source may be closed while the map lives).
+        let backing_fd = match source.fd() {
+            Ok(fd) => Some(
+                fd.try_clone_to_owned()
+                    .map_err(|e| Error::os(Errno::from_io_error(&e).unwrap_or(Errno::MFILE), "dup"))?,
+            ),
+            Err(_) => None,
+        };
+
         let target = match &config.reservation {
             Some((weak, offset)) => {
                 let rsv = weak.upgrade().ok_or_else(|| {
@@ -278,6 +290,18 @@ impl Map {
             map_sync,
             platform_is_eadr(),
         );
+        let backing = backing_fd.map(|fd| crate::guarded::Backing {
+            fd,
+            offset: effective_offset as u64,
+            prot: prot_flags(config.protection),
+            flags: match (config.sharing, map_sync) {
+                (Sharing::Private, _) => MapFlags::PRIVATE,
+                (Sharing::Shared, true) => MapFlags::SHARED_VALIDATE | MapFlags::SYNC,
+                (Sharing::Shared, false) => MapFlags::SHARED,
+            },
+            unit: alignment.max(page_size()),
+            broken: std::sync::atomic::AtomicBool::new(false),
+        });
         let mut map = Map {
             // SAFETY: `addr` came from a successful mmap, which never returns 0
             // for a non-fixed request and equals a non-null hint for a fixed one.
@@ -291,6 +315,7 @@ impl Map {
             origin,
             released: false,
             registered: false,
+            backing,
         };
         if let Err(err) = check_granularity(required, available) {
             // Dropping releases the memory (or refills the reservation range).
@@ -356,6 +381,7 @@ impl Map {
             origin: Origin::Existing,
             released: false,
             registered: false,
+            backing: None,
         };
         let mut registry = registry::write();
         // A zero-length map occupies nothing, as in PMDK: it is refused
@@ -469,6 +495,16 @@ impl Map {
         self.source
     }
 
+    /// Page-rounded length of the address range the map occupies.
+    pub(crate) fn reserved_len(&self) -> usize {
+        self.reserved
+    }
+
+    /// The descriptor and flags to re-map the file with, for file maps.
+    pub(crate) fn backing(&self) -> Option<&crate::guarded::Backing> {
+        self.backing.as_ref()
+    }
+
     /// The persistence functions of this map's granularity.
     #[must_use]
     pub fn persist_ops(&self) -> &'static PersistOps {
@@ -529,7 +565,9 @@ impl Map {
     /// # Errors
     /// [`Error::MapRange`] when the range is outside the map,
     /// [`Error::NoAccess`] when the map isn't writable, [`Error::Os`] when
-    /// `msync` fails (PAGE granularity).
+    /// `msync` fails (PAGE granularity), or with `EFAULT` when the pages
+    /// under the range are gone (file truncated): bytes for the pages that
+    /// remain were copied, the others are lost with the file's end.
     pub fn write(&mut self, offset: usize, data: &[u8]) -> Result<()> {
         self.copy_from_slice(offset, data, crate::MemFlags::empty())
     }
@@ -538,21 +576,28 @@ impl Map {
     ///
     /// # Errors
     /// [`Error::MapRange`] when the range is outside the map,
-    /// [`Error::NoAccess`] when the map isn't readable.
+    /// [`Error::NoAccess`] when the map isn't readable, [`Error::Os`] with
+    /// `EFAULT` when the pages under the range are gone (the file was
+    /// truncated); `buf` then holds zeros where they were.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.require(Protection::READ, "read")?;
         let src = self.checked_range(offset, buf.len())?;
-        // SAFETY: the range is inside the readable map; `buf` is a distinct
-        // Rust buffer.
-        unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
-        Ok(())
+        let (dst, len) = (buf.as_mut_ptr(), buf.len());
+        self.guarded("Map::read", true, || {
+            // SAFETY: the range is inside the readable map; `buf` is a
+            // distinct Rust buffer. Raw pointers only: no reference to the
+            // mapped bytes is created (see the crate's memory contract).
+            unsafe { std::ptr::copy_nonoverlapping(src, dst, len) };
+        })
     }
 
     /// Makes `[offset, offset + len)` durable (flush + drain).
     ///
     /// # Errors
     /// [`Error::MapRange`] when the range is outside the map, [`Error::Os`]
-    /// when `msync` fails (PAGE granularity; PMDK's C function aborts).
+    /// when `msync` fails (PAGE granularity; PMDK's C function aborts), or
+    /// with `EFAULT` when a flush instruction hits pages that are gone
+    /// (CACHE_LINE granularity, file truncated).
     pub fn persist(&self, offset: usize, len: usize) -> Result<()> {
         self.flush(offset, len)?;
         self.drain();
@@ -578,9 +623,12 @@ impl Map {
             // Unlike the C function, report msync failures.
             return persist::sync_pages(ptr, len);
         }
-        // SAFETY: the range is inside this live map.
-        unsafe { (self.persist_ops().flush)(ptr.cast::<c_void>(), len) };
-        Ok(())
+        let flush = self.persist_ops().flush;
+        // A flush instruction faults on a page with no backing: guarded.
+        self.guarded("Map::flush", true, || {
+            // SAFETY: the range is inside this live map.
+            unsafe { flush(ptr.cast::<c_void>(), len) };
+        })
     }
 
     /// Waits for earlier flushes (and non-temporal stores) to complete.

@@ -688,7 +688,9 @@ impl crate::Map {
     /// # Errors
     /// [`Error::MapRange`](crate::Error::MapRange) when the range is outside
     /// the map, [`Error::NoAccess`](crate::Error::NoAccess) when the map
-    /// isn't writable, [`Error::Os`](crate::Error::Os) when `msync` fails.
+    /// isn't writable, [`Error::Os`](crate::Error::Os) when `msync` fails,
+    /// or with `EFAULT` when the pages under the range are gone (the file
+    /// was truncated; see the crate's memory contract).
     pub fn copy_from_slice(
         &mut self,
         offset: usize,
@@ -703,17 +705,21 @@ impl crate::Map {
         } else {
             granularity
         };
-        // SAFETY: `dest..dest + len` is inside this writable map (checked
-        // above); `data` is readable for its length; the memory functions
-        // allow overlap.
-        unsafe {
-            (ops(run).memmove)(
-                dest.cast(),
-                data.as_ptr().cast(),
-                data.len(),
-                (flags | MemFlags::NODRAIN).bits(),
-            );
-        }
+        let memmove = ops(run).memmove;
+        self.guarded("Map::copy_from_slice", false, || {
+            // SAFETY: `dest..dest + len` is inside this writable map (checked
+            // above); `data` is readable for its length; the memory functions
+            // allow overlap.
+            unsafe {
+                memmove(
+                    dest.cast(),
+                    data.as_ptr().cast(),
+                    data.len(),
+                    (flags | MemFlags::NODRAIN).bits(),
+                );
+            }
+            arch::fence();
+        })?;
         finish(dest, data.len(), granularity, flags)
     }
 
@@ -738,15 +744,19 @@ impl crate::Map {
         } else {
             granularity
         };
-        // SAFETY: `dest..dest + len` is inside this writable map.
-        unsafe {
-            (ops(run).memset)(
-                dest.cast(),
-                c_int::from(byte),
-                len,
-                (flags | MemFlags::NODRAIN).bits(),
-            );
-        }
+        let memset = ops(run).memset;
+        self.guarded("Map::fill", false, || {
+            // SAFETY: `dest..dest + len` is inside this writable map.
+            unsafe {
+                memset(
+                    dest.cast(),
+                    c_int::from(byte),
+                    len,
+                    (flags | MemFlags::NODRAIN).bits(),
+                );
+            }
+            arch::fence();
+        })?;
         finish(dest, len, granularity, flags)
     }
 
@@ -775,30 +785,33 @@ impl crate::Map {
         } else {
             granularity
         };
-        // SAFETY: both ranges are inside this readable and writable map;
-        // the memory functions allow overlap.
-        unsafe {
-            (ops(run).memmove)(
-                dest.cast(),
-                src.cast(),
-                len,
-                (flags | MemFlags::NODRAIN).bits(),
-            );
-        }
+        let memmove = ops(run).memmove;
+        self.guarded("Map::copy_within", false, || {
+            // SAFETY: both ranges are inside this readable and writable map;
+            // the memory functions allow overlap.
+            unsafe {
+                memmove(
+                    dest.cast(),
+                    src.cast(),
+                    len,
+                    (flags | MemFlags::NODRAIN).bits(),
+                );
+            }
+            arch::fence();
+        })?;
         finish(dest, len, granularity, flags)
     }
 }
 
-/// The end of a safe memory operation: the fence (always, see
-/// [`Map::copy_from_slice`](crate::Map::copy_from_slice)), then for page
-/// granularity the `msync` unless `NOFLUSH`, with its error reported.
+/// The end of a safe memory operation, after the guarded copy and its
+/// fence (always, see [`Map::copy_from_slice`](crate::Map::copy_from_slice)):
+/// for page granularity the `msync` unless `NOFLUSH`, with its error reported.
 fn finish(
     dest: *mut u8,
     len: usize,
     granularity: Granularity,
     flags: MemFlags,
 ) -> crate::Result<()> {
-    arch::fence();
     if granularity == Granularity::Page && !flags.contains(MemFlags::NOFLUSH) && len > 0 {
         crate::persist::sync_pages(dest, len)?;
     }

@@ -4,3 +4,4 @@
 //! without libndctl or libdaxctl.
 
 pub mod linux;
+pub(crate) mod sigbus;
