@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target of fuzz/ for a bounded time (FUZZ_SECONDS,
 # default 20 s each) and fails if any of them finds a crash. Needs a nightly
-# toolchain (sanitizers); without one it skips and succeeds. Installs
-# cargo-fuzz if missing (CARGO_FUZZ_VERSION pins a version; 0.13.2 is
-# known to build with nightly 1.97 of 2026-05-19).
+# toolchain (sanitizers) and cargo-fuzz: installs them if missing
+# (CARGO_FUZZ_VERSION pins a version; 0.13.2 is known to build with nightly
+# 1.97 of 2026-05-19) and fails when it can't, never skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  echo "nightly not installed: fuzzing skipped"
-  exit 0
-fi
+bash ci/ensure-nightly.sh
 
 start=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - start ))s"; }

@@ -355,6 +355,31 @@ functions(void)
 			CALL("from_existing(unaligned) delete", pmem2_map_delete(&o));
 		}
 		CALL("from_existing delete", pmem2_map_delete(&e));
+		/* a zero-length map occupies nothing (and can't be deleted) */
+		{
+			struct pmem2_map *z = NULL, *z2 = NULL, *w = NULL;
+			struct pmem2_map *o = NULL;
+			CALL("from_existing(zero length)", pmem2_map_from_existing(
+				&z, src2, mem + 6 * 4096, 0, 1));
+			CALL("from_existing(zero length again)",
+				pmem2_map_from_existing(&z2, src2, mem + 6 * 4096,
+					0, 1));
+			CALL("from_existing(at a zero-length map)",
+				pmem2_map_from_existing(&w, src2, mem + 6 * 4096,
+					4096, 1));
+			CALL("from_existing(zero length inside a map)",
+				pmem2_map_from_existing(&o, src2,
+					mem + 6 * 4096 + 100, 0, 1));
+			CALL("from_existing(zero length at a map's end)",
+				pmem2_map_from_existing(&o, src2, mem + 7 * 4096,
+					0, 1));
+			CALL("from_existing(at a zero-length map) delete",
+				pmem2_map_delete(&w));
+			CALL("from_existing(zero length) delete",
+				pmem2_map_delete(&z));
+			printf("from_existing(zero length) delete map: %s\n",
+				z == NULL ? "NULL" : "set");
+		}
 		/* not unmapped by the library: still writable */
 		mem[4096] = 'k';
 		printf("from_existing memory still mapped: %s\n",
@@ -384,6 +409,49 @@ print_find(const char *what, int rc, struct pmem2_map *found,
 	printf("%s: rc=%d msg=%s found=%s%d\n", what, rc,
 		rc == 0 ? "-" : (pmem2_errormsg()[0] ? "set" : "EMPTY"),
 		found == NULL ? "NULL" : "map", which);
+}
+
+/* map_find on a map whose content doesn't fill its last page */
+static void
+reservation_pad(void)
+{
+	int fd = make_file(dir, "pad", 10000);
+	struct pmem2_source *src = NULL;
+	struct pmem2_config *cfg = NULL;
+	struct pmem2_vm_reservation *rsv = NULL;
+	struct pmem2_map *maps[2] = {NULL, NULL};
+	struct pmem2_map *found;
+	static const size_t finds[][2] = {
+		{9999, 1}, {10000, 1}, {10000, 2288}, {12287, 1}, {9999, 0},
+		{10000, 0}, {0, 0}, {12287, 2}, {10000, 4000}, {9999, 4000},
+		{12288, 0},
+	};
+	size_t i;
+
+	REQUIRE(pmem2_source_from_fd(&src, fd) == 0);
+	REQUIRE(pmem2_config_new(&cfg) == 0);
+	REQUIRE(pmem2_config_set_required_store_granularity(cfg,
+		PMEM2_GRANULARITY_PAGE) == 0);
+	REQUIRE(pmem2_vm_reservation_new(&rsv, NULL, 16 * 4096) == 0);
+	pmem2_config_set_vm_reservation(cfg, rsv, 0);
+	CALL("pad: map at 0", pmem2_map_new(&maps[0], cfg, src));
+	printf("pad: map size %zu\n", pmem2_map_get_size(maps[0]));
+	pmem2_config_set_vm_reservation(cfg, rsv, 3 * 4096);
+	CALL("pad: map at 3p", pmem2_map_new(&maps[1], cfg, src));
+	for (i = 0; i < sizeof(finds) / sizeof(finds[0]); i++) {
+		int rc;
+		found = NULL;
+		rc = pmem2_vm_reservation_map_find(rsv, finds[i][0],
+			finds[i][1], &found);
+		print_find(L("pad: map_find(%zu, %zu)", finds[i][0],
+			finds[i][1]), rc, found, maps, 2);
+	}
+	CALL("pad: delete 0", pmem2_map_delete(&maps[0]));
+	CALL("pad: delete 1", pmem2_map_delete(&maps[1]));
+	CALL("pad: rsv_delete", pmem2_vm_reservation_delete(&rsv));
+	pmem2_config_delete(&cfg);
+	pmem2_source_delete(&src);
+	close(fd);
 }
 
 static void
@@ -607,6 +675,12 @@ ras(void)
 		buf, 4096, 62 * 1024));
 	CALL("pread_mcsafe(file, size 0)", pmem2_source_pread_mcsafe(src,
 		buf, 0, 0));
+	CALL("pread_mcsafe(file, NULL buf)", pmem2_source_pread_mcsafe(src,
+		NULL, 16, 0));
+	CALL("pwrite_mcsafe(file, NULL buf)", pmem2_source_pwrite_mcsafe(src,
+		NULL, 16, 0));
+	CALL("pread_mcsafe(file, NULL buf, size 0)",
+		pmem2_source_pread_mcsafe(src, NULL, 0, 0));
 
 	pmem2_source_delete(&src);
 	pmem2_source_delete(&anon);
@@ -632,6 +706,7 @@ main(int argc, char *argv[])
 	maps();
 	functions();
 	reservations();
+	reservation_pad();
 	ras();
 	return 0;
 }

@@ -207,9 +207,9 @@ main(int argc, char *argv[])
 	expect("source_pread_mcsafe(NULL src)",
 		pmem2_source_pread_mcsafe(NULL, buf, 1, 0), EINVAL_);
 	expect("source_pread_mcsafe(NULL buf)",
-		pmem2_source_pread_mcsafe(src, NULL, 1, 0), EINVAL_);
+		pmem2_source_pread_mcsafe(src, NULL, 1, 0), -EFAULT);
 	expect("source_pwrite_mcsafe(NULL buf)",
-		pmem2_source_pwrite_mcsafe(src, NULL, 1, 0), EINVAL_);
+		pmem2_source_pwrite_mcsafe(src, NULL, 1, 0), -EFAULT);
 	expect("source_pread_mcsafe(offset past the end)",
 		pmem2_source_pread_mcsafe(src, buf, 1, SIZE_MAX),
 		PMEM2_E_LENGTH_OUT_OF_RANGE);

@@ -10,13 +10,22 @@
 //! DAX, which has no `read(2)`: poisoned media is an error, not a crash),
 //! or sequentially (stdin, pipes, character devices).
 //!
-//! A checksum of everything written is kept; afterwards DST is re-read
-//! through a fresh map and must give the same checksum.
+//! SRC and DST must be different files: a copy of a file onto itself (the
+//! same device and inode, whatever the path, hard link or symlink) is
+//! refused before DST is opened for writing, as `cp` refuses it, because an
+//! overlapping copy within one file reads back bytes it has already
+//! overwritten.
+//!
+//! Afterwards DST is verified against SRC: a file or device DAX SRC is read
+//! again and compared byte for byte with DST read through fresh read-only
+//! maps, so the check never compares DST with itself. A stream SRC (stdin,
+//! a pipe) can't be read twice; there DST's checksum must equal the checksum
+//! of the bytes read from SRC.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::{BufWriter, ErrorKind, Read, StdoutLock, Write};
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::FileExt;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::time::Instant;
 
 use clap::Args;
@@ -80,7 +89,10 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
     if let (Some(r), Some(n)) = (&reader, length) {
         r.check_range(n)?;
     }
-    let mut writer = Writer::open(dst, args.offset, length, args.zero)?;
+    let src_id = reader.as_ref().and_then(Reader::identity);
+    let mut writer = Writer::open(dst, args.offset, length, args.zero, |dst_id| {
+        refuse_same_file(src.unwrap_or("-"), src_id, dst, dst_id)
+    })?;
     let length = if args.zero {
         length.or_else(|| writer.remaining(args.offset))
     } else {
@@ -126,14 +138,7 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
     let verified = match &writer {
         Writer::Stdout(_) => None,
         Writer::Pmem(w) => {
-            let mut progress = Progress::new("verify", Some(done), args.common.progress);
-            let back = w.checksum(args.offset, done, &mut buf, &mut progress)?;
-            progress.finish();
-            if back != sum.finish() {
-                return Err(format!(
-                    "{dst}: verification failed: DST reads back differently from what was written"
-                ));
-            }
+            verify_copy(w, reader.as_mut(), args, done, sum.finish(), &mut buf)?;
             Some(true)
         }
     };
@@ -229,6 +234,120 @@ fn pm_err(path: &str) -> impl Fn(pmem2::Error) -> String + Copy + '_ {
     move |e| format!("{path}: {e} ({})", e.code_name())
 }
 
+/// Verifies the `done` bytes just copied to DST: against SRC read again
+/// when it can be (a file or device DAX), else against `sum`, the checksum
+/// of what was read (a stream) or written (--zero).
+fn verify_copy(
+    w: &PmemWriter,
+    reader: Option<&mut Reader>,
+    args: &CopyArgs,
+    done: u64,
+    sum: u64,
+    buf: &mut [u8],
+) -> Result<(), String> {
+    let dst = w.windows.name.as_str();
+    let mut progress = Progress::new("verify", Some(done), args.common.progress);
+    let mut dst_windows = Windows::new(dst, &w.file, Protection::READ)?;
+    if let Some(r) = reader.and_then(|r| r.rewind(args.skip).then_some(r)) {
+        verify(r, &mut dst_windows, args.offset, done, &mut progress)?;
+    } else if dst_windows.checksum(args.offset, done, buf, &mut progress)? != sum {
+        return Err(format!(
+            "{dst}: verification failed: DST reads back differently from what was {}",
+            if args.zero { "zeroed" } else { "read from SRC" }
+        ));
+    }
+    progress.finish();
+    Ok(())
+}
+
+/// Refuses a copy of a file onto itself, as `cp` does (`cp: 'f' and 'f' are
+/// the same file`): within one file the copy would read bytes it has
+/// already overwritten.
+fn refuse_same_file(
+    src: &str,
+    src_id: Option<FileId>,
+    dst: &str,
+    dst_id: FileId,
+) -> Result<(), String> {
+    if Some(dst_id) == src_id {
+        return Err(format!(
+            "'{src}' and '{dst}' are the same file (device {:#x}, inode {}); \
+             refusing to copy a file onto itself",
+            dst_id.dev, dst_id.ino
+        ));
+    }
+    Ok(())
+}
+
+/// A file's identity: two paths name the same file when these are equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(meta: &Metadata) -> Self {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    /// The identity of the regular file behind `fd` (stdin or stdout
+    /// redirected from or to a file); `None` for pipes, terminals and
+    /// anything else that can't be overwritten in place.
+    fn of_regular(fd: impl AsFd) -> Option<Self> {
+        let file = File::from(fd.as_fd().try_clone_to_owned().ok()?);
+        let meta = file.metadata().ok()?;
+        meta.is_file().then(|| FileId::of(&meta))
+    }
+}
+
+/// Compares `len` bytes of DST from `offset` with SRC from its current read
+/// position, a buffer at a time; the first difference is an error naming its
+/// offset in DST.
+fn verify(
+    src: &mut Reader,
+    dst: &mut Windows,
+    offset: u64,
+    len: u64,
+    progress: &mut Progress,
+) -> Result<(), String> {
+    let mut expected = vec![0u8; BUF.min(usize::try_from(len).unwrap_or(BUF))];
+    let mut actual = vec![0u8; expected.len()];
+    let mut done: u64 = 0;
+    while done < len {
+        let want = (len - done).min(expected.len() as u64) as usize;
+        let got = src.read(&mut expected[..want])?;
+        if got < want {
+            return Err(format!(
+                "{}: verification failed: SRC ended after {} bytes, {len} were copied",
+                dst.name,
+                done + got as u64
+            ));
+        }
+        dst.read_exact((offset + done) as usize, &mut actual[..want])?;
+        if let Some(i) = expected[..want]
+            .iter()
+            .zip(&actual[..want])
+            .position(|(a, b)| a != b)
+        {
+            return Err(format!(
+                "{}: verification failed: DST differs from SRC at byte {} of DST \
+                 ({:#04x} instead of {:#04x})",
+                dst.name,
+                offset + done + i as u64,
+                actual[i],
+                expected[i]
+            ));
+        }
+        done += want as u64;
+        progress.add(want as u64);
+    }
+    Ok(())
+}
+
 /// A file or device DAX mapped one window at a time.
 struct Windows {
     name: String,
@@ -280,6 +399,40 @@ impl Windows {
         let (start, map) = self.current.as_mut().expect("a window was just mapped");
         let off = pos - *start;
         Ok((map, off))
+    }
+
+    /// Fills `buf` from `pos`, across windows.
+    fn read_exact(&mut self, mut pos: usize, mut buf: &mut [u8]) -> Result<(), String> {
+        while !buf.is_empty() {
+            let name = self.name.clone();
+            let (map, off) = self.at(pos)?;
+            let n = (map.size() - off).min(buf.len());
+            map.read(off, &mut buf[..n]).map_err(pm_err(&name))?;
+            pos += n;
+            buf = &mut buf[n..];
+        }
+        Ok(())
+    }
+
+    /// The checksum of `[offset, offset + len)`.
+    fn checksum(
+        &mut self,
+        offset: u64,
+        len: u64,
+        buf: &mut [u8],
+        progress: &mut Progress,
+    ) -> Result<u64, String> {
+        let mut sum = Checksum::new();
+        let mut pos = offset as usize;
+        let end = (offset + len) as usize;
+        while pos < end {
+            let n = buf.len().min(end - pos);
+            self.read_exact(pos, &mut buf[..n])?;
+            sum.update(&buf[..n]);
+            pos += n;
+            progress.add(n as u64);
+        }
+        Ok(sum.finish())
     }
 }
 
@@ -347,6 +500,40 @@ impl Reader {
                 })
             }
             Err(e) => Err(pm_err(name)(e)),
+        }
+    }
+
+    /// The identity of the file read, when it is one that a copy could
+    /// overwrite: a regular file, a device DAX, or stdin redirected from a
+    /// regular file.
+    fn identity(&self) -> Option<FileId> {
+        match self {
+            Reader::File { file, .. } => file.metadata().ok().map(|m| FileId::of(&m)),
+            Reader::Dax { source, .. } => source.fd().ok().and_then(|fd| {
+                let file = File::from(fd.try_clone_to_owned().ok()?);
+                file.metadata().ok().map(|m| FileId::of(&m))
+            }),
+            Reader::Stream { name, .. } if name == "-" => FileId::of_regular(std::io::stdin()),
+            Reader::Stream { .. } => None,
+        }
+    }
+
+    /// Moves the read position back to `pos` for a second pass; false for a
+    /// stream, which can't be read twice.
+    fn rewind(&mut self, to: u64) -> bool {
+        match self {
+            Reader::File { pos, .. } => {
+                *pos = to;
+                true
+            }
+            Reader::Dax { pos, .. } => match usize::try_from(to) {
+                Ok(to) => {
+                    *pos = to;
+                    true
+                }
+                Err(_) => false,
+            },
+            Reader::Stream { .. } => false,
         }
     }
 
@@ -462,10 +649,21 @@ struct PmemWriter {
 }
 
 impl Writer {
-    fn open(name: &str, offset: u64, length: Option<u64>, zero: bool) -> Result<Self, String> {
+    /// Opens DST; `check` sees DST's identity before anything is written or
+    /// resized and can refuse it.
+    fn open(
+        name: &str,
+        offset: u64,
+        length: Option<u64>,
+        zero: bool,
+        check: impl Fn(FileId) -> Result<(), String>,
+    ) -> Result<Self, String> {
         if name == "-" {
             if zero {
                 return Err("cannot zero stdout".to_owned());
+            }
+            if let Some(id) = FileId::of_regular(std::io::stdout()) {
+                check(id)?;
             }
             return Ok(Writer::Stdout(BufWriter::with_capacity(
                 BUF,
@@ -478,6 +676,7 @@ impl Writer {
             options.create(true);
         }
         let file = options.open(name).map_err(io_err(name))?;
+        check(FileId::of(&file.metadata().map_err(io_err(name))?))?;
         let windows = Windows::new(name, &file, Protection::READ | Protection::WRITE)?;
         let regular = match windows.source.file_type() {
             FileType::Regular => true,
@@ -625,31 +824,6 @@ impl PmemWriter {
         }
         Ok(())
     }
-
-    /// The checksum of `[offset, offset + len)` of DST, read back through
-    /// fresh read-only maps.
-    fn checksum(
-        &self,
-        offset: u64,
-        len: u64,
-        buf: &mut [u8],
-        progress: &mut Progress,
-    ) -> Result<u64, String> {
-        let mut windows = Windows::new(&self.windows.name, &self.file, Protection::READ)?;
-        let mut sum = Checksum::new();
-        let mut pos = offset as usize;
-        let end = (offset + len) as usize;
-        while pos < end {
-            let (map, off) = windows.at(pos)?;
-            let n = (map.size() - off).min(buf.len()).min(end - pos);
-            map.read(off, &mut buf[..n])
-                .map_err(pm_err(&self.windows.name))?;
-            sum.update(&buf[..n]);
-            pos += n;
-            progress.add(n as u64);
-        }
-        Ok(sum.finish())
-    }
 }
 
 /// A fast streaming 64-bit checksum (four multiply-rotate lanes over 8-byte
@@ -726,6 +900,99 @@ impl Checksum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scratch file of `data` (under the target directory's tmp dir when
+    /// cargo gives one, else the system's), removed on drop.
+    struct TempFile(std::path::PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, data: &[u8]) -> Self {
+            let dir = std::env::temp_dir();
+            let path = dir.join(format!("pmem2-copy-unit-{name}-{}", std::process::id()));
+            std::fs::write(&path, data).unwrap();
+            TempFile(path)
+        }
+
+        fn name(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    /// Runs `verify` on `len` bytes of `src` from `skip` against `dst` from
+    /// `offset`.
+    fn run_verify(
+        src: &TempFile,
+        skip: u64,
+        dst: &TempFile,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), String> {
+        let mut reader = Reader::open(src.name(), skip)?;
+        let file = File::open(&dst.0).unwrap();
+        let mut windows = Windows::new(dst.name(), &file, Protection::READ)?;
+        let mut progress = Progress::new("verify", Some(len), false);
+        verify(&mut reader, &mut windows, offset, len, &mut progress)
+    }
+
+    #[test]
+    fn verify_compares_dst_with_src_byte_for_byte() {
+        let len = BUF * 2 + 4097;
+        let data: Vec<u8> = (0..len).map(|i| (i * 131 % 251) as u8).collect();
+        let src = TempFile::new("src", &data);
+
+        // DST = 100 bytes of something else, then SRC from byte 10.
+        let mut good = vec![0x5a; 100];
+        good.extend_from_slice(&data[10..]);
+        let dst = TempFile::new("good", &good);
+        let n = (len - 10) as u64;
+        run_verify(&src, 10, &dst, 100, n).unwrap();
+        run_verify(&src, 10, &dst, 100, 1).unwrap();
+
+        // One byte changed, in the first buffer and past the first buffer.
+        for at in [100, 100 + BUF + 17, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x01;
+            let dst = TempFile::new(&format!("bad{at}"), &bad);
+            let err = run_verify(&src, 10, &dst, 100, n).unwrap_err();
+            assert!(
+                err.contains("verification failed")
+                    && err.contains(&format!("differs from SRC at byte {at} of DST")),
+                "{err}"
+            );
+        }
+
+        // Comparing at the wrong offset fails: DST is not checked against itself.
+        let err = run_verify(&src, 10, &dst, 99, n).unwrap_err();
+        assert!(err.contains("differs from SRC at byte 99 of DST"), "{err}");
+
+        // SRC shorter than what was copied (truncated since): a failure too.
+        let short = TempFile::new("short", &data[..1000]);
+        let err = run_verify(&short, 10, &dst, 100, n).unwrap_err();
+        assert!(err.contains("SRC ended after 990 bytes"), "{err}");
+    }
+
+    #[test]
+    fn reader_identity_sees_the_file_behind_a_link() {
+        let a = TempFile::new("id-a", b"abc");
+        let b = TempFile::new("id-b", b"abc");
+        let link =
+            std::env::temp_dir().join(format!("pmem2-copy-unit-id-link-{}", std::process::id()));
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&a.0, &link).unwrap();
+        let link = TempFile(link);
+        let id = |f: &TempFile| Reader::open(f.name(), 0).unwrap().identity();
+        assert!(id(&a).is_some());
+        assert_eq!(id(&a), id(&link));
+        assert_ne!(id(&a), id(&b));
+        // A reader can be rewound unless it is a stream.
+        assert!(Reader::open(a.name(), 0).unwrap().rewind(1));
+    }
 
     #[test]
     fn checksum_ignores_chunking_and_sees_changes() {

@@ -252,18 +252,39 @@ pub unsafe extern "C" fn pmem2_badblock_context_delete(bbctx: *mut *mut BadBlock
 /// or for an anonymous source (which the Rust side refuses with
 /// `PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED`, as PMDK does); both then give an
 /// empty buffer.
+///
+/// A NULL buffer with a non-zero size on a file source is `-EFAULT`, what
+/// PMDK's `pread`/`pwrite` return, after the range check PMDK makes first
+/// (a range past the end is `PMEM2_E_LENGTH_OUT_OF_RANGE`, as with a
+/// buffer). PMDK crashes on device DAX instead.
 fn io_buffer(
     f: &'static str,
     src: &SourceHandle,
     buf: *mut c_void,
     size: usize,
+    offset: usize,
+    what: &str,
 ) -> Result<(NonNull<u8>, usize), Error> {
     match NonNull::new(buf.cast::<u8>()) {
         Some(p) => Ok((p, size)),
         None if size == 0 || src.source.file_type() == FileType::Anonymous => {
             Ok((NonNull::dangling(), 0))
         }
-        None => Err(guard::null_arg(f, "buf")),
+        None => {
+            let total = src.source.size()?;
+            if offset > total || size > total - offset {
+                return Err(Error::LengthOutOfRange(
+                    format!(
+                        "size of {what} {size} from offset {offset} goes beyond the file length {total}"
+                    )
+                    .into(),
+                ));
+            }
+            Err(Error::os(
+                pmem2::error::Errno::FAULT,
+                format!("{f}: buf is NULL"),
+            ))
+        }
     }
 }
 
@@ -283,7 +304,7 @@ pub unsafe extern "C" fn pmem2_source_pread_mcsafe(
     call(F, || {
         // SAFETY: caller's contract: NULL or a live source.
         let src = unsafe { guard::handle(src.cast_const(), F, "src") }?;
-        let (buf, len) = io_buffer(F, src, buf, size)?;
+        let (buf, len) = io_buffer(F, src, buf, size, offset, "read")?;
         // SAFETY: caller's contract: `buf` is valid for `len` bytes of
         // writes (or dangling with `len` 0).
         let buf = unsafe { std::slice::from_raw_parts_mut(buf.as_ptr(), len) };
@@ -307,7 +328,7 @@ pub unsafe extern "C" fn pmem2_source_pwrite_mcsafe(
     call(F, || {
         // SAFETY: caller's contract: NULL or a live source.
         let src = unsafe { guard::handle(src.cast_const(), F, "src") }?;
-        let (buf, len) = io_buffer(F, src, buf, size)?;
+        let (buf, len) = io_buffer(F, src, buf, size, offset, "write")?;
         // SAFETY: caller's contract: `buf` is valid for `len` bytes of reads
         // (or dangling with `len` 0); only read, so a read-only buffer is fine.
         let buf = unsafe { std::slice::from_raw_parts(buf.as_ptr(), len) };
@@ -373,6 +394,36 @@ mod tests {
             );
             pmem2_badblock_context_delete(null_mut());
             pmem2_badblock_context_delete(&raw mut ctx);
+            assert_eq!(pmem2_source_delete(&raw mut src), 0);
+        }
+    }
+
+    /// PMDK's `pread`/`pwrite` fail with `EFAULT` on a NULL buffer, after
+    /// its range check.
+    #[test]
+    fn null_buffer_is_efault_after_the_range_check() {
+        use crate::source::pmem2_source_from_fd;
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        let size = usize::try_from(file.metadata().unwrap().len()).unwrap();
+        let mut src: *mut SourceHandle = null_mut();
+        // SAFETY: `file` outlives the source; live locals; NULL buffers are
+        // what is tested.
+        unsafe {
+            assert_eq!(pmem2_source_from_fd(&raw mut src, file.as_raw_fd()), 0);
+            assert_eq!(
+                pmem2_source_pread_mcsafe(src, null_mut(), 16, 0),
+                -libc::EFAULT
+            );
+            assert_eq!(
+                pmem2_source_pwrite_mcsafe(src, null_mut(), 16, 0),
+                -libc::EFAULT
+            );
+            assert_eq!(pmem2_source_pread_mcsafe(src, null_mut(), 0, 0), 0);
+            assert_eq!(
+                pmem2_source_pread_mcsafe(src, null_mut(), 16, size),
+                PMEM2_E_LENGTH_OUT_OF_RANGE
+            );
             assert_eq!(pmem2_source_delete(&raw mut src), 0);
         }
     }

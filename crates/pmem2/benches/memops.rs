@@ -565,6 +565,7 @@ fn main() {
     if matches(&o, "map") {
         map_cycle(&o, &lib, &mut summary);
     }
+    safe_access(&o);
     machine(&o, &src, &summary);
     if let Some((ratio, what)) = summary.worst {
         println!(
@@ -612,6 +613,117 @@ fn map_cycle(o: &Options, lib: &CLib, summary: &mut Summary) {
     summary.rows += 1;
     if summary.worst.as_ref().is_none_or(|(r, _)| ratio < *r) {
         summary.worst = Some((ratio, "map create+delete".into()));
+    }
+}
+
+// ---------------------------------------------------------------- safe access
+
+/// Median ns per call of `f(0, iters)` and `f(1, iters)`, measured
+/// alternately (random order per round), as [`measure`] does for sides.
+fn measure_pair(o: &Options, mut f: impl FnMut(usize, usize) -> Duration) -> [f64; 2] {
+    let mut rng = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        | 1;
+    let _ = f(1, 1);
+    let once = f(0, 1);
+    let per = once.as_nanos().max(1) as f64;
+    let iters = ((o.batch.as_nanos() as f64 / per) as usize).clamp(1, 1_000_000);
+    let per = f(0, iters).as_nanos() as f64 / iters as f64;
+    let iters = ((o.batch.as_nanos() as f64 / per.max(0.1)) as usize).clamp(1, 1_000_000);
+    let mut times = [Vec::new(), Vec::new()];
+    // These cells are cheap: at least 31 rounds, for a steadier median.
+    for _ in 0..o.rounds.max(31) {
+        let first = (next_random(&mut rng) >> 32) as usize & 1;
+        for k in 0..2 {
+            let which = (k + first) % 2;
+            times[which].push(f(which, iters).as_nanos() as f64 / iters as f64);
+        }
+    }
+    [median(&mut times[0]), median(&mut times[1])]
+}
+
+/// The safe `Map::write`/`Map::read` (under the SIGBUS guard) against the
+/// same copy without the guard, at cache-line granularity (no `msync` to
+/// hide the guard's cost), hot: `write` is the memcpy function with flags 0
+/// (same kernel, same fence), `read` a raw-pointer `copy_nonoverlapping`,
+/// each after the same range check.
+fn safe_access(o: &Options) {
+    const SAFE_SIZES: [usize; 3] = [64, 4 * KIB, MIB];
+    let labels = SAFE_SIZES
+        .iter()
+        .flat_map(|&s| ["write", "read"].map(|op| format!("safe {op} {}", fmt_size(s))));
+    if !labels.into_iter().any(|l| matches(o, &l)) {
+        return;
+    }
+    std::env::set_var("PMEM2_FORCE_GRANULARITY", "CACHE_LINE");
+    let file = scratch_file(&o.dir, "safe", 4 * MIB);
+    let source = Source::from_file(&file).unwrap();
+    let mut map = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
+    std::env::remove_var("PMEM2_FORCE_GRANULARITY");
+    prefault(map.addr(), 4 * MIB);
+    let memcpy = mem::memcpy_fn(map.store_granularity());
+    let data: Vec<u8> = (0..MIB).map(|i| (i * 13) as u8).collect();
+    let mut buf = vec![0u8; MIB];
+    println!(
+        "
+safe access, cache_line, hot; guarded Map method against the same copy unguarded:
+{:<11} {:<8} {:>5} {:>12} {:>12} {:>10}",
+        "", "op", "size", "guarded", "unguarded", "unguarded/guarded"
+    );
+    for size in SAFE_SIZES {
+        for op in ["write", "read"] {
+            if !matches(o, &format!("safe {op} {}", fmt_size(size))) {
+                continue;
+            }
+            let off = MIB;
+            let t = measure_pair(o, |which, iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    // The unguarded side checks the range as the safe
+                    // methods do, so the difference is the guard.
+                    if which == 1 && black_box(off + size) > map.size() {
+                        panic!("range");
+                    }
+                    match (op, which) {
+                        ("write", 0) => map.write(off, black_box(&data[..size])).unwrap(),
+                        ("write", _) => {
+                            // SAFETY: `off + size` is inside the 4 MiB map;
+                            // `data` holds at least `size` bytes.
+                            unsafe {
+                                black_box(memcpy(
+                                    map.addr().add(off).cast(),
+                                    black_box(data.as_ptr()).cast(),
+                                    size,
+                                    0,
+                                ));
+                            }
+                        }
+                        (_, 0) => map.read(off, black_box(&mut buf[..size])).unwrap(),
+                        _ => {
+                            // SAFETY: as above; `buf` holds `size` bytes.
+                            unsafe {
+                                std::ptr::copy_nonoverlapping(
+                                    map.addr().add(off),
+                                    black_box(buf.as_mut_ptr()),
+                                    size,
+                                );
+                            }
+                        }
+                    }
+                    black_box(&buf);
+                }
+                start.elapsed()
+            });
+            println!(
+                "{:<11} {op:<8} {:>5} {:>12} {:>12} {:>9.3}x",
+                "safe",
+                fmt_size(size),
+                fmt_time(t[0], size, Op::Memcpy),
+                fmt_time(t[1], size, Op::Memcpy),
+                t[1] / t[0]
+            );
+        }
     }
 }
 
@@ -663,6 +775,14 @@ unsafe extern "C" fn glibc_memset(d: *mut c_void, c: c_int, n: usize, _: u32) ->
 /// pmem2's cache-line memcpy/memset, non-temporal, against the machine's
 /// own loops and glibc, interleaved like the other cells.
 fn machine(o: &Options, src: &[u8], summary: &Summary) {
+    let any = [MIB, 256 * MIB].iter().any(|&size| {
+        ["memcpy", "memset"]
+            .iter()
+            .any(|op| matches(o, &format!("machine {op} {}", fmt_size(size))))
+    });
+    if !any {
+        return;
+    }
     let file = scratch_file(&o.dir, "machine", o.file_size);
     let source = Source::from_file(&file).unwrap();
     let map = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();

@@ -153,46 +153,103 @@ pub(crate) fn sync_pages(ptr: *const u8, len: usize) -> Result<()> {
         if to <= from {
             continue;
         }
-        mm::sync(from, to - from).map_err(|errno| Error::os(errno, "msync"))?;
+        msync(from, to - from)?;
     }
     Ok(())
+}
+
+/// `msync(MS_SYNC)` of a page-aligned range; unit tests count the calls
+/// each thread makes ([`msyncs`]).
+fn msync(addr: usize, len: usize) -> Result<()> {
+    #[cfg(test)]
+    MSYNCS.with(|n| n.set(n.get() + 1));
+    mm::sync(addr, len).map_err(|errno| Error::os(errno, "msync"))
+}
+
+#[cfg(test)]
+thread_local! {
+    static MSYNCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many `msync` calls this thread has made (unit tests only).
+#[cfg(test)]
+pub(crate) fn msyncs() -> usize {
+    MSYNCS.with(std::cell::Cell::get)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Each granularity has its own persist and flush; byte and cache-line
+    /// granularity share the fence drain, page granularity's drain is
+    /// another (empty) function.
     #[test]
-    fn pointers_are_process_wide() {
-        for g in Granularity::ALL {
-            assert_eq!(persist_fn(g) as usize, persist_fn(g) as usize);
-            assert_eq!(flush_fn(g) as usize, flush_fn(g) as usize);
-            assert_eq!(drain_fn(g) as usize, drain_fn(g) as usize);
+    fn pointers_are_chosen_per_granularity() {
+        let [b, c, p] = Granularity::ALL.map(|g| *ops(g));
+        for (x, y) in [(b, c), (c, p), (b, p)] {
+            assert_ne!(x.persist as usize, y.persist as usize);
+            assert_ne!(x.flush as usize, y.flush as usize);
         }
-        assert_ne!(
-            persist_fn(Granularity::Byte) as usize,
-            persist_fn(Granularity::CacheLine) as usize
-        );
-        assert_ne!(
-            persist_fn(Granularity::CacheLine) as usize,
-            persist_fn(Granularity::Page) as usize
-        );
+        assert_eq!(b.drain as usize, c.drain as usize);
+        assert_ne!(c.drain as usize, p.drain as usize);
+        for g in Granularity::ALL {
+            assert_eq!(persist_fn(g) as usize, ops(g).persist as usize);
+            assert_eq!(flush_fn(g) as usize, ops(g).flush as usize);
+            assert_eq!(drain_fn(g) as usize, ops(g).drain as usize);
+        }
+        // Page granularity flushes the way it persists: with msync.
+        assert_eq!(p.flush as usize, p.persist as usize);
     }
 
+    /// `(fences, msyncs)` issued on this thread by `f`.
+    fn counted(f: impl FnOnce()) -> (usize, usize) {
+        let (fences, msyncs) = (arch::fences(), msyncs());
+        f();
+        (arch::fences() - fences, self::msyncs() - msyncs)
+    }
+
+    /// What each function issues, as PMDK's `pmem2_persist` test counts
+    /// them: cache line fences after flushing, byte only fences, page only
+    /// msyncs (and only inside registered mappings).
     #[test]
-    fn persist_functions_run_on_any_memory() {
+    fn persist_functions_issue_what_their_granularity_needs() {
         let buf = vec![1u8; 10_000];
-        for g in Granularity::ALL {
-            let ops = ops(g);
+        let (ptr, len) = (buf.as_ptr().cast::<c_void>(), buf.len());
+        for g in [Granularity::Byte, Granularity::CacheLine] {
+            let o = ops(g);
             // SAFETY: `buf` is live and mapped for its whole length.
             unsafe {
-                (ops.persist)(buf.as_ptr().cast(), buf.len());
-                (ops.flush)(buf.as_ptr().add(3).cast(), 100);
-                (ops.drain)();
-                (ops.persist)(buf.as_ptr().cast(), 0);
+                assert_eq!(counted(|| (o.persist)(ptr, len)), (1, 0), "{g:?} persist");
+                assert_eq!(counted(|| (o.flush)(ptr, len)), (0, 0), "{g:?} flush");
+                assert_eq!(counted(|| (o.drain)()), (1, 0), "{g:?} drain");
             }
         }
-        assert!(buf.iter().all(|&b| b == 1));
+        let o = ops(Granularity::Page);
+        // SAFETY: as above; page persist skips memory outside any map.
+        unsafe {
+            assert_eq!(counted(|| (o.persist)(ptr, len)), (0, 0), "heap memory");
+            assert_eq!(counted(|| (o.drain)()), (0, 0), "page drain");
+        }
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(3 * page_size() as u64).unwrap();
+        let source = crate::Source::from_file(&file).unwrap();
+        let map =
+            crate::Map::new(&crate::Config::with_granularity(Granularity::Page), &source).unwrap();
+        let addr = map.addr().cast::<c_void>().cast_const();
+        // SAFETY: the ranges are inside the live map.
+        unsafe {
+            assert_eq!(
+                counted(|| (o.persist)(addr, map.size())),
+                (0, 1),
+                "page persist"
+            );
+            assert_eq!(
+                counted(|| (o.flush)(addr.add(10), 100)),
+                (0, 1),
+                "page flush"
+            );
+        }
     }
 
     #[test]

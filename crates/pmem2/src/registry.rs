@@ -153,13 +153,75 @@ static REGISTRY: RwLock<Registry> = RwLock::new(IntervalMap {
 /// Shared access to the registry. A poisoned lock is still consistent: every
 /// update is a single map operation.
 pub(crate) fn read() -> RwLockReadGuard<'static, Registry> {
+    fork::install();
     REGISTRY.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Exclusive access to the registry.
 pub(crate) fn write() -> RwLockWriteGuard<'static, Registry> {
+    fork::install();
+    lock_exclusive()
+}
+
+fn lock_exclusive() -> RwLockWriteGuard<'static, Registry> {
     REGISTRY.write().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// Fork safety: a child process has only the thread that forked, so a
+/// registry lock that another thread held at the moment of the fork would
+/// never be released in the child, and its first PAGE persist would hang.
+/// `pthread_atfork` handlers, registered once before the registry is first
+/// used, take the lock exclusively just before the fork (waiting for the
+/// other threads to finish their short registry operations) and release it
+/// afterwards in both the parent and the child, so the child starts with
+/// the lock free and the registry consistent.
+mod fork {
+    // Miri can't fork: there the handlers are never registered.
+    #![cfg_attr(miri, allow(dead_code))]
+
+    use std::cell::RefCell;
+    use std::sync::RwLockWriteGuard;
+
+    use super::Registry;
+
+    thread_local! {
+        /// The guard held across `fork` by the forking thread. The child's
+        /// only thread is a copy of that thread, so it finds the guard here
+        /// too.
+        static HELD: RefCell<Option<RwLockWriteGuard<'static, Registry>>> =
+            const { RefCell::new(None) };
+    }
+
+    extern "C" fn prepare() {
+        let guard = super::lock_exclusive();
+        HELD.with(|held| *held.borrow_mut() = Some(guard));
+    }
+
+    extern "C" fn release() {
+        // Dropping the guard unlocks; `try_with` because a fork from a
+        // thread-local destructor must not panic here.
+        let _ = HELD.try_with(|held| drop(held.borrow_mut().take()));
+    }
+
+    /// Registers the handlers once per process.
+    pub(super) fn install() {
+        #[cfg(not(miri))]
+        {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                // SAFETY: the handlers are plain `extern "C"` functions that
+                // live for the whole process; they only lock and unlock the
+                // registry and touch this thread's own `HELD`.
+                let rc =
+                    unsafe { libc::pthread_atfork(Some(prepare), Some(release), Some(release)) };
+                // ENOMEM is the only documented failure; without the
+                // handlers pmem2 works as before, only not across fork.
+                debug_assert_eq!(rc, 0, "pthread_atfork");
+            });
+        }
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

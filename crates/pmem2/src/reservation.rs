@@ -403,8 +403,10 @@ impl VmReservation {
         let start = state.addr.saturating_add(offset);
         let end = start.saturating_add(len);
         let registry = registry::read();
+        // As PMDK: a map covers its content, not the page-rounding pad
+        // after it. An empty query finds the map containing its address.
         let found = entries_of(&registry, self.inner.id(), start, end)
-            .find(|(_, _, e)| !e.claimed)
+            .find(|(s, _, e)| !e.claimed && start < s + e.size && (*s < end || end == start))
             .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
         found.ok_or_else(Self::not_found)
     }

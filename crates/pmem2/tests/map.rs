@@ -379,3 +379,100 @@ fn huge_anonymous_source_is_enomem_not_overflow() {
     let err = Map::new(&page_config(), &source).unwrap_err();
     assert_eq!(err.code(), -libc::ENOMEM);
 }
+
+/// A process that forks while other threads create and drop maps: each
+/// child's first PAGE persist must not hang on a registry lock that another
+/// thread held at the moment of the fork.
+#[cfg(not(miri))]
+#[test]
+fn fork_while_other_threads_map_and_unmap() {
+    use std::ptr::NonNull;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let f = temp_file(4 * page());
+    let source = Source::from_file(&f.file).unwrap();
+    let map = Map::new(&page_config(), &source).unwrap();
+    let (addr, len) = (map.addr() as usize, map.size());
+    let persist = pmem2::persist::persist_fn(Granularity::Page);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..3)
+        .map(|i| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let source = Source::anonymous(page()).unwrap();
+                let mut buf = vec![0u8; 64];
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if i == 0 && n % 16 == 0 {
+                        // A real mapping now and then (mmap + registry).
+                        drop(Map::new(
+                            &Config::with_granularity(Granularity::Byte),
+                            &source,
+                        ));
+                    } else {
+                        let p = NonNull::new(buf.as_mut_ptr()).unwrap();
+                        // SAFETY: `buf` stays alive and untouched while the
+                        // map exists; the map is dropped at once.
+                        let m =
+                            unsafe { Map::from_existing(&source, p, buf.len(), Granularity::Byte) };
+                        drop(m.unwrap());
+                    }
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+
+    let mut children = Vec::new();
+    for _ in 0..300 {
+        // SAFETY: the child only calls the persist function (which takes the
+        // registry lock and msyncs) and `_exit`, never returning into the
+        // test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            // SAFETY: `[addr, addr + len)` is the live map, copied into the child.
+            unsafe { persist(addr as *const std::ffi::c_void, len) };
+            // SAFETY: ends the child without running the parent's exit code.
+            unsafe { libc::_exit(0) };
+        }
+        children.push(pid);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut hung = 0;
+    for pid in children {
+        let mut status = 0;
+        loop {
+            // SAFETY: `pid` is our child; `status` is a valid out pointer.
+            let r = unsafe { libc::waitpid(pid, &raw mut status, libc::WNOHANG) };
+            if r == pid {
+                assert!(
+                    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                    "child {pid}: status {status:#x}"
+                );
+                break;
+            }
+            assert_eq!(r, 0, "waitpid failed");
+            if Instant::now() > deadline {
+                hung += 1;
+                // SAFETY: `pid` is our own child, not yet reaped.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &raw mut status, 0);
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert_eq!(hung, 0, "children hung in their first PAGE persist");
+    drop(map);
+}

@@ -380,10 +380,12 @@ fn stress_worker(
     }
 }
 
-/// PMDK loops forever on a PAGE persist over a zero-length existing map;
-/// pmem2 registers the empty map and persists around it at once.
+/// A zero-length existing map occupies nothing, as in PMDK: more empty maps
+/// and a real map may start at its address, an empty map inside a live map
+/// is refused, and `delete` can't find it. (PMDK loops forever on a PAGE
+/// persist over such a map; pmem2 persists around it at once.)
 #[test]
-fn page_persist_over_a_zero_length_existing_map() {
+fn zero_length_existing_maps_occupy_nothing() {
     let len = 2 * page();
     // SAFETY: a fresh private anonymous mapping at a kernel-chosen address.
     let raw = unsafe {
@@ -397,11 +399,25 @@ fn page_persist_over_a_zero_length_existing_map() {
     .unwrap();
     let addr = NonNull::new(raw.cast::<u8>()).unwrap();
     let source = Source::anonymous(len).unwrap();
-    // SAFETY: `raw` stays mapped until the munmap at the end.
+    // SAFETY: `raw` stays mapped until the munmap at the end, after every
+    // map is gone.
     let empty = unsafe { Map::from_existing(&source, addr, 0, Granularity::Page) }.unwrap();
-    // SAFETY: as above.
-    let err = unsafe { Map::from_existing(&source, addr, 0, Granularity::Page) }.unwrap_err();
-    assert_eq!(err.code(), PMEM2_E_MAP_EXISTS, "one empty map per address");
+    // SAFETY: `raw` stays mapped until the munmap at the end.
+    let again = unsafe { Map::from_existing(&source, addr, 0, Granularity::Page) }.unwrap();
+    // SAFETY: `raw` stays mapped until the munmap at the end.
+    let real = unsafe { Map::from_existing(&source, addr, page(), Granularity::Page) }.unwrap();
+    let inside = NonNull::new(addr.as_ptr().wrapping_add(100)).unwrap();
+    // SAFETY: `raw` stays mapped until the munmap at the end.
+    let err = unsafe { Map::from_existing(&source, inside, 0, Granularity::Page) }.unwrap_err();
+    assert_eq!(
+        err.code(),
+        PMEM2_E_MAP_EXISTS,
+        "empty map inside a live one"
+    );
+    let end = NonNull::new(addr.as_ptr().wrapping_add(page())).unwrap();
+    // SAFETY: `raw` stays mapped until the munmap at the end.
+    let at_end = unsafe { Map::from_existing(&source, end, 0, Granularity::Page) }.unwrap();
+
     let persist = pmem2::persist::persist_fn(Granularity::Page);
     // SAFETY: the ranges are inside the mapping made above.
     unsafe {
@@ -410,9 +426,56 @@ fn page_persist_over_a_zero_length_existing_map() {
         persist(raw.cast::<u8>().add(1).cast_const().cast(), 10);
     }
     empty.persist(0, 0).unwrap();
-    drop(empty);
+
+    // As pmem2_map_delete: an empty map isn't found, and deleting it leaves
+    // the real map at its address registered.
+    let failed = empty.delete().unwrap_err();
+    assert_eq!(failed.error.code(), PMEM2_E_MAPPING_NOT_FOUND);
+    drop(failed);
+    drop((again, at_end));
+    // SAFETY: `raw` stays mapped until the munmap at the end.
+    let err = unsafe { Map::from_existing(&source, addr, 1, Granularity::Page) }.unwrap_err();
+    assert_eq!(
+        err.code(),
+        PMEM2_E_MAP_EXISTS,
+        "the real map is still registered"
+    );
+    real.delete().unwrap();
     // SAFETY: we mapped it above and nothing refers to it any more.
     unsafe { rustix::mm::munmap(raw, len) }.unwrap();
+}
+
+/// `map_find` sees a map's content, not the page-rounding pad after it,
+/// as PMDK's does.
+#[test]
+fn map_find_ignores_the_rounding_pad() {
+    let f = temp_file(10_000);
+    let source = Source::from_file(&f.file).unwrap();
+    let rsv = VmReservation::new(None, 16 * page()).unwrap();
+    let map = Map::new(&config_at(&rsv, 0), &source).unwrap();
+    assert_eq!(map.size(), 10_000);
+    let next_page = 10_000usize.next_multiple_of(page());
+    assert_eq!(rsv.map_find(9_999, 1).unwrap().offset, 0);
+    assert_eq!(rsv.map_find(9_999, 0).unwrap().offset, 0);
+    assert_eq!(rsv.map_find(0, 0).unwrap().offset, 0);
+    for (offset, len) in [
+        (10_000, 1),
+        (10_000, 0),
+        (10_000, next_page - 10_000),
+        (next_page - 1, 1),
+    ] {
+        assert_eq!(
+            rsv.map_find(offset, len).unwrap_err().code(),
+            PMEM2_E_MAPPING_NOT_FOUND,
+            "({offset}, {len})"
+        );
+    }
+    let second = Map::new(&config_at(&rsv, next_page), &source).unwrap();
+    // The pad of the first map doesn't hide the second.
+    let found = rsv.map_find(next_page - 1, 2).unwrap();
+    assert_eq!(found.addr, second.addr());
+    assert_eq!(rsv.map_find(10_000, 4_000).unwrap().addr, second.addr());
+    assert_eq!(rsv.map_find(9_999, 4_000).unwrap().addr, map.addr());
 }
 
 /// A map refused for its range must not remove another map's registry

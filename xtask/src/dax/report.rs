@@ -95,9 +95,8 @@ fn classify_info(platform: &str, path: &str, rc: i32, stdout: &str, stderr: &str
         || stderr.contains("unexpected argument")
         || (rc == 0 && stdout.trim().is_empty());
     if missing {
-        row.status = Status::Skip;
-        row.detail =
-            format!("`pmem2 info` not available yet in the CLI (rc={rc}, no output): tolerated");
+        row.status = Status::Fail;
+        row.detail = format!("`pmem2 info` is missing from the CLI (rc={rc}, no output)");
         return row;
     }
     match serde_json::from_str::<serde_json::Value>(stdout.trim()) {
@@ -176,6 +175,8 @@ struct Parser {
     info_rows: Vec<Row>,
     /// `<test> <target>` of a test that started and has no result yet.
     started: Option<String>,
+    /// `DAX-RESULT` lines seen: none at all means the suite did not run.
+    results: usize,
 }
 
 impl Parser {
@@ -215,6 +216,7 @@ impl Parser {
             self.started = Some(rest.trim().to_owned());
         } else if let Some(rest) = line.strip_prefix("DAX-RESULT ") {
             self.started = None;
+            self.results += 1;
             self.rows.push(result_row(rest));
         } else if let Some(rc) = line.strip_prefix("DAX-TESTS-EXIT rc=") {
             self.tests_exit = rc.trim().parse::<i32>().ok();
@@ -247,6 +249,15 @@ impl Parser {
         self.unfinished("the boot ended in this test");
         self.rows.append(&mut self.info_rows);
         match self.tests_exit {
+            // libtest exits 0 when the suite's test is ignored or filtered out: a boot
+            // without a single result is a failure, never a silent pass.
+            Some(0) if self.results == 0 => self.rows.push(fail_row(
+                "dax-suite-exit",
+                "-",
+                "the suite reported no result (ignored? init.sh runs it with \
+                 --include-ignored)"
+                    .into(),
+            )),
             Some(0) => {}
             Some(rc) => self.rows.push(fail_row(
                 "dax-suite-exit",
@@ -387,10 +398,31 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_info_subcommand_is_tolerated() {
+    fn a_suite_that_runs_nothing_fails() {
+        let rep = parse(
+            "default",
+            &console(
+                &[
+                    "test dax ... ignored, needs PMEM2_DAX_*",
+                    "DAX-TESTS-EXIT rc=0",
+                    "DAX-DONE",
+                ],
+                None,
+            ),
+        );
+        assert_eq!(
+            summary(&rep),
+            vec![("dax-suite-exit".into(), "-".into(), Status::Fail)]
+        );
+        assert!(rep.rows[0].detail.contains("no result"));
+    }
+
+    #[test]
+    fn a_missing_info_subcommand_fails() {
         for (rc, stderr) in [(0, ""), (2, "error: unrecognized subcommand 'info'")] {
             let row = classify_info("cpu", "/mnt/xfs/f", rc, "\n", stderr);
-            assert_eq!((row.status, row.target.as_str()), (Status::Skip, "xfs"));
+            assert_eq!((row.status, row.target.as_str()), (Status::Fail, "xfs"));
+            assert!(row.detail.contains("missing"), "{}", row.detail);
         }
         let row = classify_info("cpu", "/dev/dax1.0", 0, "not json\n", "");
         assert_eq!(row.status, Status::Fail);

@@ -23,7 +23,28 @@ pub(crate) mod imp;
 pub(crate) mod generic_mem;
 pub(crate) mod kernel;
 
-pub(crate) use imp::{detect_flush, fence};
+pub(crate) use imp::detect_flush;
+
+/// Orders earlier flushes and non-temporal stores before later stores
+/// (`SFENCE` on `x86_64`). Unit tests count the fences each thread issues
+/// ([`fences`]).
+#[inline(always)]
+pub(crate) fn fence() {
+    #[cfg(test)]
+    FENCES.with(|n| n.set(n.get() + 1));
+    imp::fence();
+}
+
+#[cfg(test)]
+thread_local! {
+    static FENCES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many fences this thread has issued through [`fence`] (unit tests only).
+#[cfg(test)]
+pub(crate) fn fences() -> usize {
+    FENCES.with(std::cell::Cell::get)
+}
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 pub(crate) use imp::{cpu_features, mem::choose_simd};
 

@@ -1,6 +1,7 @@
 //! Safe, range-checked access to a map: reads, writes, persist, flush and
 //! the memory operations, each through the kernels and persistence
-//! functions of the map's granularity.
+//! functions of the map's granularity, under the SIGBUS guard
+//! ([`guarded`](super::guarded)).
 
 use std::ffi::{c_int, c_void};
 
@@ -44,7 +45,9 @@ impl Map {
     /// # Errors
     /// [`Error::MapRange`] when the range is outside the map,
     /// [`Error::NoAccess`] when the map isn't writable, [`Error::Os`] when
-    /// `msync` fails (PAGE granularity).
+    /// `msync` fails (PAGE granularity), or with `EFAULT` when the pages
+    /// under the range are gone (file truncated): bytes for the pages that
+    /// remain were copied, the others are lost with the file's end.
     pub fn write(&mut self, offset: usize, data: &[u8]) -> Result<()> {
         self.copy_from_slice(offset, data, MemFlags::empty())
     }
@@ -53,21 +56,28 @@ impl Map {
     ///
     /// # Errors
     /// [`Error::MapRange`] when the range is outside the map,
-    /// [`Error::NoAccess`] when the map isn't readable.
+    /// [`Error::NoAccess`] when the map isn't readable, [`Error::Os`] with
+    /// `EFAULT` when the pages under the range are gone (the file was
+    /// truncated); `buf` then holds zeros where they were.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.require(Protection::READ, "read")?;
         let src = self.checked_range(offset, buf.len())?;
-        // SAFETY: the range is inside the readable map; `buf` is a distinct
-        // Rust buffer.
-        unsafe { std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len()) };
-        Ok(())
+        let (dst, len) = (buf.as_mut_ptr(), buf.len());
+        self.guarded("Map::read", true, || {
+            // SAFETY: the range is inside the readable map; `buf` is a
+            // distinct Rust buffer. Raw pointers only: no reference to the
+            // mapped bytes is created (see the crate's memory contract).
+            unsafe { std::ptr::copy_nonoverlapping(src, dst, len) };
+        })
     }
 
     /// Makes `[offset, offset + len)` durable (flush + drain).
     ///
     /// # Errors
     /// [`Error::MapRange`] when the range is outside the map, [`Error::Os`]
-    /// when `msync` fails (PAGE granularity; PMDK's C function aborts).
+    /// when `msync` fails (PAGE granularity; PMDK's C function aborts), or
+    /// with `EFAULT` when a flush instruction hits pages that are gone
+    /// (CACHE_LINE granularity, file truncated).
     pub fn persist(&self, offset: usize, len: usize) -> Result<()> {
         self.flush(offset, len)?;
         self.drain();
@@ -93,9 +103,12 @@ impl Map {
             // Unlike the C function, report msync failures.
             return persist::sync_pages(ptr, len);
         }
-        // SAFETY: the range is inside this live map.
-        unsafe { (persist::ops(self.granularity).flush)(ptr.cast::<c_void>(), len) };
-        Ok(())
+        let flush = persist::ops(self.granularity).flush;
+        // A flush instruction faults on a page with no backing: guarded.
+        self.guarded("Map::flush", true, || {
+            // SAFETY: the range is inside this live map.
+            unsafe { flush(ptr.cast::<c_void>(), len) };
+        })
     }
 
     /// Waits for earlier flushes (and non-temporal stores) to complete.
@@ -103,6 +116,7 @@ impl Map {
         // SAFETY: drain functions take no arguments and only fence.
         unsafe { (persist::ops(self.granularity).drain)() };
     }
+
     /// Copies `data` to `offset` with the memcpy of this map's granularity
     /// and `flags`, as `pmem2_memcpy_fn`.
     ///
@@ -115,7 +129,9 @@ impl Map {
     /// # Errors
     /// [`Error::MapRange`](crate::Error::MapRange) when the range is outside
     /// the map, [`Error::NoAccess`](crate::Error::NoAccess) when the map
-    /// isn't writable, [`Error::Os`](crate::Error::Os) when `msync` fails.
+    /// isn't writable, [`Error::Os`](crate::Error::Os) when `msync` fails,
+    /// or with `EFAULT` when the pages under the range are gone (the file
+    /// was truncated; see the crate's memory contract).
     pub fn copy_from_slice(
         &mut self,
         offset: usize,
@@ -130,17 +146,21 @@ impl Map {
         } else {
             granularity
         };
-        // SAFETY: `dest..dest + len` is inside this writable map (checked
-        // above); `data` is readable for its length; the memory functions
-        // allow overlap.
-        unsafe {
-            (mem::ops(run).memmove)(
-                dest.cast(),
-                data.as_ptr().cast(),
-                data.len(),
-                (flags | MemFlags::NODRAIN).bits(),
-            );
-        }
+        let memmove = mem::ops(run).memmove;
+        self.guarded("Map::copy_from_slice", false, || {
+            // SAFETY: `dest..dest + len` is inside this writable map (checked
+            // above); `data` is readable for its length; the memory functions
+            // allow overlap.
+            unsafe {
+                memmove(
+                    dest.cast(),
+                    data.as_ptr().cast(),
+                    data.len(),
+                    (flags | MemFlags::NODRAIN).bits(),
+                );
+            }
+            arch::fence();
+        })?;
         finish(dest, data.len(), granularity, flags)
     }
 
@@ -165,15 +185,19 @@ impl Map {
         } else {
             granularity
         };
-        // SAFETY: `dest..dest + len` is inside this writable map.
-        unsafe {
-            (mem::ops(run).memset)(
-                dest.cast(),
-                c_int::from(byte),
-                len,
-                (flags | MemFlags::NODRAIN).bits(),
-            );
-        }
+        let memset = mem::ops(run).memset;
+        self.guarded("Map::fill", false, || {
+            // SAFETY: `dest..dest + len` is inside this writable map.
+            unsafe {
+                memset(
+                    dest.cast(),
+                    c_int::from(byte),
+                    len,
+                    (flags | MemFlags::NODRAIN).bits(),
+                );
+            }
+            arch::fence();
+        })?;
         finish(dest, len, granularity, flags)
     }
 
@@ -202,30 +226,33 @@ impl Map {
         } else {
             granularity
         };
-        // SAFETY: both ranges are inside this readable and writable map;
-        // the memory functions allow overlap.
-        unsafe {
-            (mem::ops(run).memmove)(
-                dest.cast(),
-                src.cast(),
-                len,
-                (flags | MemFlags::NODRAIN).bits(),
-            );
-        }
+        let memmove = mem::ops(run).memmove;
+        self.guarded("Map::copy_within", false, || {
+            // SAFETY: both ranges are inside this readable and writable map;
+            // the memory functions allow overlap.
+            unsafe {
+                memmove(
+                    dest.cast(),
+                    src.cast(),
+                    len,
+                    (flags | MemFlags::NODRAIN).bits(),
+                );
+            }
+            arch::fence();
+        })?;
         finish(dest, len, granularity, flags)
     }
 }
 
-/// The end of a safe memory operation: the fence (always, see
-/// [`Map::copy_from_slice`](crate::Map::copy_from_slice)), then for page
-/// granularity the `msync` unless `NOFLUSH`, with its error reported.
+/// The end of a safe memory operation, after the guarded copy and its
+/// fence (always, see [`Map::copy_from_slice`](crate::Map::copy_from_slice)):
+/// for page granularity the `msync` unless `NOFLUSH`, with its error reported.
 fn finish(
     dest: *mut u8,
     len: usize,
     granularity: Granularity,
     flags: MemFlags,
 ) -> Result<()> {
-    arch::fence();
     if granularity == Granularity::Page && !flags.contains(MemFlags::NOFLUSH) && len > 0 {
         persist::sync_pages(dest, len)?;
     }

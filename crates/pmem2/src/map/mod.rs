@@ -17,6 +17,7 @@
 
 mod access;
 mod granularity;
+mod guarded;
 mod placement;
 
 use std::ptr::NonNull;
@@ -26,7 +27,7 @@ use crate::error::{DeleteError, Errno, Error, Result};
 use crate::registry::{self, Entry};
 use crate::reservation::{Placement, ReservedMap, VmReservation};
 use crate::source::{FileType, Source, SourceId};
-use crate::sys::mm::{page_size, Mapping};
+use crate::sys::mm::{page_size, FileMapKind, Mapping};
 
 use granularity::{check_granularity, effective_granularity, forced_granularity};
 pub use granularity::platform_is_eadr;
@@ -95,6 +96,8 @@ pub struct Map {
     /// Whether the map is in the global registry (a map refused before
     /// registration must not remove another map's entry).
     registered: bool,
+    /// How to put the file mapping back after a SIGBUS (file sources only).
+    backing: Option<guarded::Backing>,
 }
 
 // SAFETY: a `Map` is a handle to process-wide memory; every method that
@@ -155,6 +158,15 @@ impl Map {
             return Err(Error::os(Errno::NOMEM, "mmap"));
         };
 
+        // A duplicate of the descriptor, to re-map the file after a fault
+        // (the source may be closed while the map lives).
+        let backing_fd = match source.fd() {
+            Ok(fd) => Some(fd.try_clone_to_owned().map_err(|e| {
+                Error::os(Errno::from_io_error(&e).unwrap_or(Errno::MFILE), "dup")
+            })?),
+            Err(_) => None,
+        };
+
         let target = match &config.reservation {
             Some((weak, offset)) => {
                 let rsv = weak.upgrade().ok_or_else(|| {
@@ -187,6 +199,18 @@ impl Map {
             map_sync,
             platform_is_eadr(),
         );
+        let backing = backing_fd.map(|fd| guarded::Backing {
+            fd,
+            offset: effective_offset as u64,
+            prot: placement::prot_flags(config.protection),
+            kind: match (config.sharing, map_sync) {
+                (Sharing::Private, _) => FileMapKind::Private,
+                (Sharing::Shared, true) => FileMapKind::SharedSync,
+                (Sharing::Shared, false) => FileMapKind::Shared,
+            },
+            unit: alignment.max(page_size()),
+            broken: std::sync::atomic::AtomicBool::new(false),
+        });
         let mut map = Map {
             // SAFETY: `addr` came from a successful mmap, which never returns 0
             // for a non-fixed request and equals a non-null hint for a fixed one.
@@ -200,6 +224,7 @@ impl Map {
             origin,
             released: false,
             registered: false,
+            backing,
         };
         if let Err(err) = check_granularity(required, available) {
             // Dropping releases the memory (or refills the reservation range).
@@ -236,8 +261,14 @@ impl Map {
     /// returned map exists, and nothing else may access it in ways that
     /// conflict with the map's `&mut self` methods.
     ///
+    /// A zero-length map occupies nothing, as in PMDK: it doesn't block a
+    /// later map at its address, and [`Map::delete`] reports
+    /// [`Error::MappingNotFound`] for it, as `pmem2_map_delete` does
+    /// (dropping it is all it needs).
+    ///
     /// # Errors
-    /// [`Error::MapExists`] when the range overlaps a registered mapping.
+    /// [`Error::MapExists`] when the range overlaps a registered mapping (a
+    /// zero-length range: when its address is inside one).
     pub unsafe fn from_existing(
         source: &Source<'_>,
         addr: NonNull<u8>,
@@ -261,14 +292,25 @@ impl Map {
             origin: Origin::Existing,
             released: false,
             registered: false,
+            backing: None,
         };
-        if registry::write().insert(start, end, Entry::map(len)).is_err() {
+        let mut registry = registry::write();
+        // A zero-length map occupies nothing, as in PMDK: it is refused
+        // only inside a live mapping and is not registered, so it blocks
+        // no later map (and, as in PMDK, `delete` can't find it).
+        let taken = if len == 0 {
+            registry.first_overlap(start, end).is_some()
+        } else {
+            registry.insert(start, end, Entry::map(len)).is_err()
+        };
+        drop(registry);
+        if taken {
             map.released = true;
             return Err(Error::MapExists(
                 "the range overlaps an existing mapping".into(),
             ));
         }
-        map.registered = true;
+        map.registered = len != 0;
         Ok(map)
     }
 
@@ -373,6 +415,16 @@ impl Map {
     /// The identity of the source this map was made from.
     pub(crate) fn source_id(&self) -> SourceId {
         self.source
+    }
+
+    /// Page-rounded length of the address range the map occupies.
+    pub(crate) fn reserved_len(&self) -> usize {
+        self.reserved
+    }
+
+    /// The descriptor and flags to re-map the file with, for file maps.
+    pub(crate) fn backing(&self) -> Option<&guarded::Backing> {
+        self.backing.as_ref()
     }
 
     /// Stores a word with this map in the process-wide registry, returned

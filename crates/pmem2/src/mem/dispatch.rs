@@ -45,12 +45,21 @@ pub fn info() -> MemInfo {
 }
 
 /// Whether the non-temporal loops use PMDK's write-combining workaround:
-/// `PMEM_WC_WORKAROUND` if set, else on for Intel CPUs. Read once; the
-/// kernels get it as an argument.
+/// `PMEM_WC_WORKAROUND` if set, else on for Intel CPUs; never when this
+/// process uses an AVX-512F family, whose PMDK counterpart ignores the
+/// variable (the mixed family's AVX copies included, since it stands in for
+/// PMDK's AVX-512F kernel). The AVX-512F loops never fence for it, whatever
+/// this says. Read once; the kernels get it as an argument.
 #[inline]
 pub(crate) fn wc_workaround() -> bool {
     static WC: OnceLock<bool> = OnceLock::new();
     *WC.get_or_init(|| {
+        if matches!(
+            kernel_kind(),
+            KernelKind::Avx512f | KernelKind::Avx512fAvxNtCopy
+        ) {
+            return false;
+        }
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         let intel = arch::cpu_features().intel;
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]

@@ -18,8 +18,10 @@
 //! | [`Byte`](Granularity::Byte) | `NOFLUSH` → temporal; `NONTEMPORAL` → non-temporal; else temporal; the SIMD kernels flush nothing (the generic and libc ones flush with the CPU's instruction, as PMDK's do) | fence unless `NODRAIN` or `NOFLUSH` |
 //! | [`Page`](Granularity::Page) | as cache line, `NODRAIN` ignored | `msync` of the range unless `NOFLUSH` |
 //!
-//! With `len == 0` (or `dest == src` for memmove) they return at once. They
-//! always return `dest`. Overlapping moves work in both directions. The
+//! With `len == 0` (or `dest == src` for memmove) they copy nothing but
+//! still end as the table says (fence, or `msync` of the range), as PMDK's
+//! do: a run of `NODRAIN` calls may be ended by such a call. They always
+//! return `dest`. Overlapping moves work in both directions. The
 //! generic kernel (`PMEM_NO_MOVNT=1`, non-x86 CPUs) stores 8 bytes at a time
 //! wherever `dest` and `len` are 8-byte aligned.
 //!
@@ -29,7 +31,8 @@
 //! `PMEM_AVX512F=1`), the portable 8-byte
 //! kernel with `PMEM_NO_MOVNT=1` and on other CPUs, libc's memmove/memset
 //! plus a flush with `PMEM_NO_MOVNT=1 PMEM_NO_GENERIC_MEMCPY=1`.
-//! `PMEM_MOVNT_THRESHOLD` and `PMEM_WC_WORKAROUND` work as in PMDK.
+//! `PMEM_MOVNT_THRESHOLD` and `PMEM_WC_WORKAROUND` work as in PMDK (the
+//! latter only for the SSE2 and AVX families, as PMDK's).
 //! MOVDIR64B (`PMEM_MOVDIR64B`) is not implemented (untestable here: the
 //! development CPU lacks it); the variable is accepted and changes nothing.
 //! [`info`] says what this process uses.
@@ -129,8 +132,10 @@ pub fn memset_fn(granularity: Granularity) -> MemsetFn {
 
 #[cfg(test)]
 mod tests {
+    use super::dispatch::kernel_kind;
     use super::ops::{eadr_path, non_eadr_path, Path};
     use super::*;
+    use crate::arch;
     use bitflags::Flags;
     use std::ffi::c_void;
 
@@ -163,34 +168,109 @@ mod tests {
         assert_eq!(non_eadr_path(f(0), usize::MAX, usize::MAX), Nt);
     }
 
+    /// memcpy is memmove; each granularity has its own functions, and they
+    /// are the process's kernel's.
     #[test]
     fn pointers_depend_only_on_granularity() {
         for g in Granularity::ALL {
             assert_eq!(memmove_fn(g) as usize, memcpy_fn(g) as usize);
-            assert_eq!(memset_fn(g) as usize, memset_fn(g) as usize);
+            let own = ops_with(kernel_kind(), g).unwrap();
+            assert_eq!(memmove_fn(g) as usize, own.memmove as usize);
+            assert_eq!(memset_fn(g) as usize, own.memset as usize);
         }
-        assert_ne!(
-            memmove_fn(Granularity::Byte) as usize,
-            memmove_fn(Granularity::Page) as usize
-        );
+        let [b, c, p] = Granularity::ALL.map(ops);
+        for (x, y) in [(b, c), (c, p), (b, p)] {
+            assert_ne!(x.memmove as usize, y.memmove as usize);
+            assert_ne!(x.memset as usize, y.memset as usize);
+        }
     }
 
+    /// Fences issued by `f` on this thread.
+    fn fences_in(f: impl FnOnce()) -> usize {
+        let before = arch::fences();
+        f();
+        arch::fences() - before
+    }
+
+    /// `msync` calls made by `f` on this thread.
+    fn msyncs_in(f: impl FnOnce()) -> usize {
+        let before = crate::persist::msyncs();
+        f();
+        crate::persist::msyncs() - before
+    }
+
+    /// PMDK drains after a zero-length copy or fill and after a move onto
+    /// itself, so a run of NODRAIN calls ended by one is drained.
     #[test]
-    fn zero_length_and_same_pointer_return_at_once() {
+    fn zero_length_and_same_pointer_still_drain() {
         let dangling = std::ptr::NonNull::<u8>::dangling()
             .as_ptr()
             .cast::<c_void>();
         let mut one = [7u8];
         let p = one.as_mut_ptr().cast::<c_void>();
-        for g in Granularity::ALL {
-            // SAFETY: with len 0 (or dest == src) nothing is accessed.
-            unsafe {
-                assert_eq!(memmove_fn(g)(dangling, dangling, 0, 0), dangling);
-                assert_eq!(memset_fn(g)(dangling, 1, 0, 0), dangling);
-                assert_eq!(memmove_fn(g)(p, p, 1, 0), p);
+        let nodrain = MemFlags::NODRAIN.bits();
+        let noflush = MemFlags::NOFLUSH.bits();
+        for kind in KernelKind::ALL {
+            for g in [Granularity::Byte, Granularity::CacheLine] {
+                let Some(ops) = ops_with(kind, g) else {
+                    continue;
+                };
+                let what = format!("{kind} {g:?}");
+                // SAFETY: with len 0 (or dest == src) nothing is accessed.
+                unsafe {
+                    for flags in [0, MemFlags::NONTEMPORAL.bits(), MemFlags::WB.bits()] {
+                        let n = fences_in(|| {
+                            assert_eq!((ops.memmove)(dangling, dangling, 0, flags), dangling)
+                        });
+                        assert_eq!(n, 1, "{what}: memmove len 0, flags {flags}");
+                        let n =
+                            fences_in(|| assert_eq!((ops.memset)(dangling, 1, 0, flags), dangling));
+                        assert_eq!(n, 1, "{what}: memset len 0, flags {flags}");
+                        let n = fences_in(|| assert_eq!((ops.memmove)(p, p, 1, flags), p));
+                        assert_eq!(n, 1, "{what}: memmove dest == src, flags {flags}");
+                    }
+                    for flags in [nodrain, noflush] {
+                        let n = fences_in(|| {
+                            (ops.memmove)(dangling, dangling, 0, flags);
+                            (ops.memset)(dangling, 1, 0, flags);
+                            (ops.memmove)(p, p, 1, flags);
+                        });
+                        assert_eq!(n, 0, "{what}: flags {flags}");
+                    }
+                }
             }
         }
         assert_eq!(one, [7]);
+    }
+
+    /// On a PAGE map, a move onto itself msyncs the range as PMDK does.
+    #[test]
+    fn page_move_onto_itself_msyncs() {
+        let file = tempfile::tempfile().unwrap();
+        let page = crate::persist::page_size();
+        file.set_len(4 * page as u64).unwrap();
+        let source = crate::Source::from_file(&file).unwrap();
+        let map =
+            crate::Map::new(&crate::Config::with_granularity(Granularity::Page), &source).unwrap();
+        assert_eq!(map.store_granularity(), Granularity::Page);
+        let p = map.addr().cast::<c_void>();
+        for kind in KernelKind::ALL {
+            let Some(ops) = ops_with(kind, Granularity::Page) else {
+                continue;
+            };
+            // SAFETY: `[p, p + 2 pages)` is inside the live map; dest == src
+            // copies nothing.
+            unsafe {
+                for flags in [0, MemFlags::NODRAIN.bits()] {
+                    let n = msyncs_in(|| assert_eq!((ops.memmove)(p, p, 2 * page, flags), p));
+                    assert_eq!(n, 1, "{kind}: flags {flags}");
+                }
+                let n = msyncs_in(|| {
+                    (ops.memmove)(p, p, 2 * page, MemFlags::NOFLUSH.bits());
+                });
+                assert_eq!(n, 0, "{kind}: NOFLUSH");
+            }
+        }
     }
 
     #[test]

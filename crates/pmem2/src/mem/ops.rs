@@ -81,18 +81,25 @@ fn drains(flags: MemFlags) -> bool {
     !flags.intersects(MemFlags::NODRAIN | MemFlags::NOFLUSH)
 }
 
+/// Whether a move has bytes to copy. With `len == 0` or `dest == src` the
+/// copy is skipped, but the drain (or `msync`) after it still happens, as
+/// in PMDK: a run of `NODRAIN` calls may end with such a call.
+#[inline(always)]
+fn copies(dest: *mut c_void, src: *const c_void, len: usize) -> bool {
+    len != 0 && dest.cast_const() != src
+}
+
 pub(super) unsafe extern "C" fn memmove_cache_line<K: Kernel, F: Flush>(
     dest: *mut c_void,
     src: *const c_void,
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 || dest.cast_const() == src {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags);
-    // SAFETY: the caller guarantees `dest` writable and `src` readable for `len`.
-    unsafe { move_nodrain::<K, F>(dest.cast(), src.cast(), len, flags) };
+    if copies(dest, src, len) {
+        // SAFETY: the caller guarantees `dest` writable and `src` readable for `len`.
+        unsafe { move_nodrain::<K, F>(dest.cast(), src.cast(), len, flags) };
+    }
     if drains(flags) {
         arch::fence();
     }
@@ -105,12 +112,11 @@ pub(super) unsafe extern "C" fn memset_cache_line<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags);
-    // SAFETY: the caller guarantees `dest` writable for `len`.
-    unsafe { set_nodrain::<K, F>(dest.cast(), c as u8, len, flags) };
+    if len != 0 {
+        // SAFETY: the caller guarantees `dest` writable for `len`.
+        unsafe { set_nodrain::<K, F>(dest.cast(), c as u8, len, flags) };
+    }
     if drains(flags) {
         arch::fence();
     }
@@ -125,18 +131,17 @@ pub(super) unsafe extern "C" fn memmove_byte<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 || dest.cast_const() == src {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags);
     let (d, s) = (dest.cast::<u8>(), src.cast::<u8>());
-    // SAFETY: the caller guarantees the ranges.
-    unsafe {
-        match eadr_path(flags) {
-            Path::TemporalNoFlush => K::copy_t::<NoFlush>(d, s, len),
-            _ if !K::HAS_NT => K::copy_t::<F>(d, s, len),
-            Path::NonTemporal => K::copy_nt::<NoFlush>(d, s, len, wc_workaround()),
-            Path::Temporal => K::copy_t::<NoFlush>(d, s, len),
+    if copies(dest, src, len) {
+        // SAFETY: the caller guarantees the ranges.
+        unsafe {
+            match eadr_path(flags) {
+                Path::TemporalNoFlush => K::copy_t::<NoFlush>(d, s, len),
+                _ if !K::HAS_NT => K::copy_t::<F>(d, s, len),
+                Path::NonTemporal => K::copy_nt::<NoFlush>(d, s, len, wc_workaround()),
+                Path::Temporal => K::copy_t::<NoFlush>(d, s, len),
+            }
         }
     }
     if drains(flags) {
@@ -151,18 +156,17 @@ pub(super) unsafe extern "C" fn memset_byte<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags);
     let (d, c) = (dest.cast::<u8>(), c as u8);
-    // SAFETY: the caller guarantees the range.
-    unsafe {
-        match eadr_path(flags) {
-            Path::TemporalNoFlush => K::set_t::<NoFlush>(d, c, len),
-            _ if !K::HAS_NT => K::set_t::<F>(d, c, len),
-            Path::NonTemporal => K::set_nt::<NoFlush>(d, c, len, wc_workaround()),
-            Path::Temporal => K::set_t::<NoFlush>(d, c, len),
+    if len != 0 {
+        // SAFETY: the caller guarantees the range.
+        unsafe {
+            match eadr_path(flags) {
+                Path::TemporalNoFlush => K::set_t::<NoFlush>(d, c, len),
+                _ if !K::HAS_NT => K::set_t::<F>(d, c, len),
+                Path::NonTemporal => K::set_nt::<NoFlush>(d, c, len, wc_workaround()),
+                Path::Temporal => K::set_t::<NoFlush>(d, c, len),
+            }
         }
     }
     if drains(flags) {
@@ -178,12 +182,11 @@ pub(super) unsafe extern "C" fn memmove_page<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 || dest.cast_const() == src {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags) - MemFlags::NODRAIN;
-    // SAFETY: the caller guarantees the ranges.
-    unsafe { move_nodrain::<K, F>(dest.cast(), src.cast(), len, flags) };
+    if copies(dest, src, len) {
+        // SAFETY: the caller guarantees the ranges.
+        unsafe { move_nodrain::<K, F>(dest.cast(), src.cast(), len, flags) };
+    }
     if !flags.contains(MemFlags::NOFLUSH) {
         sync_or_abort(dest.cast(), len);
     }
@@ -196,12 +199,11 @@ pub(super) unsafe extern "C" fn memset_page<K: Kernel, F: Flush>(
     len: usize,
     flags: c_uint,
 ) -> *mut c_void {
-    if len == 0 {
-        return dest;
-    }
     let flags = MemFlags::from_bits_retain(flags) - MemFlags::NODRAIN;
-    // SAFETY: the caller guarantees the range.
-    unsafe { set_nodrain::<K, F>(dest.cast(), c as u8, len, flags) };
+    if len != 0 {
+        // SAFETY: the caller guarantees the range.
+        unsafe { set_nodrain::<K, F>(dest.cast(), c as u8, len, flags) };
+    }
     if !flags.contains(MemFlags::NOFLUSH) {
         sync_or_abort(dest.cast(), len);
     }

@@ -6,3 +6,4 @@
 pub(crate) mod linux;
 pub(crate) mod mm;
 pub(crate) mod process;
+pub(crate) mod sigbus;

@@ -26,6 +26,14 @@ pub fn test_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// Reports that `test` did not check anything here and why, on the real
+/// stderr (libtest captures `println!`/`eprintln!`, not direct writes), so
+/// a skip shows in `cargo test`'s output instead of passing silently.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// Creates a read-write file of `len` bytes filled with `fill`.
 pub fn temp_file_in(dir: &Path, len: usize, byte: u8) -> TempFile {
     static N: AtomicUsize = AtomicUsize::new(0);

@@ -12,6 +12,7 @@ pub(crate) struct Avx512f;
 
 impl Vector for __m512i {
     const SIZE: usize = 64;
+    const WC_BARRIER: bool = false;
     #[inline(always)]
     unsafe fn load(p: *const u8) -> Self {
         // SAFETY: the caller guarantees `p` readable for 64 bytes and AVX-512F.

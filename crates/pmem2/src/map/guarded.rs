@@ -1,0 +1,131 @@
+//! Guarded access to a [`Map`]: the safe methods that touch mapped memory
+//! run under the process-wide SIGBUS guard (`sys::sigbus`), so a mapping
+//! whose pages have gone away (the file was truncated, here or by another
+//! process) gives an error instead of killing the process.
+//!
+//! After a fault the guard has left anonymous zero chunks where the file's
+//! pages were; [`Map::guarded`] puts the file mapping back over them
+//! (`MAP_FIXED`, same descriptor, offset, protection and flags, `MAP_SYNC`
+//! where the map had it), so the map keeps writing to the file once it is
+//! long enough again, and then reports `EFAULT`, as `read(2)`/`write(2)`
+//! do for a buffer they can't access.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::Map;
+use crate::error::{Errno, Error, Result};
+use crate::sys::mm::{self, FileMapKind, ProtFlags};
+use crate::sys::sigbus::{self, Fault};
+
+/// What re-establishing a file mapping needs.
+#[derive(Debug)]
+pub(crate) struct Backing {
+    /// A duplicate of the source's descriptor (the source may be closed).
+    pub(crate) fd: OwnedFd,
+    /// File offset of the map's first byte.
+    pub(crate) offset: u64,
+    /// The map's protection.
+    pub(crate) prot: ProtFlags,
+    /// How it was mapped (shared, with `MAP_SYNC`, or private).
+    pub(crate) kind: FileMapKind,
+    /// The unit a fault replaces: the page size, or a device DAX's alignment.
+    pub(crate) unit: usize,
+    /// Set when a repair failed: zero chunks may remain, so every later
+    /// access is refused rather than silently writing to anonymous memory.
+    pub(crate) broken: AtomicBool,
+}
+
+impl Map {
+    /// Runs `op`, which accesses this map's memory through raw pointers,
+    /// under the SIGBUS guard. `method` names the caller in the error.
+    ///
+    /// `shared`: the caller holds `&self`, so other threads may access the
+    /// same map at the same time, and a fault of theirs may put zero chunks
+    /// under this access for a moment; the access is then repeated once
+    /// their repair is done (see `sigbus::calm`). `op` must be idempotent
+    /// for shared callers (reads, flushes). `&mut self` callers can't meet
+    /// another thread's zero chunk: maps never overlap.
+    ///
+    /// # Errors
+    /// [`Error::Os`] with `EFAULT` when the pages under the map are gone
+    /// (after the mapping was re-established), or when an earlier repair
+    /// failed; [`Error::Os`] if the guard can't be installed.
+    #[inline]
+    pub(crate) fn guarded(&self, method: &str, shared: bool, mut op: impl FnMut()) -> Result<()> {
+        let Some(backing) = self.backing() else {
+            // Anonymous memory can't lose its pages; memory the caller
+            // mapped (`from_existing`) is covered by that function's
+            // contract.
+            op();
+            return Ok(());
+        };
+        if backing.broken.load(Ordering::Relaxed) {
+            return Err(Error::os(
+                Errno::FAULT,
+                format!(
+                    "{method}: an earlier fault left this map without its file pages and \
+                     they could not be mapped again; delete the map"
+                ),
+            ));
+        }
+        let start = self.addr() as usize;
+        for _ in 0..1000 {
+            let calm = if shared { sigbus::calm() } else { None };
+            let armed = sigbus::arm(start, self.reserved_len(), backing.unit)?;
+            op();
+            if let Some(fault) = armed.disarm() {
+                return Err(self.repair(backing, method, fault));
+            }
+            if !shared || calm.is_some_and(sigbus::still_calm) {
+                return Ok(());
+            }
+            sigbus::wait_for_repairs();
+        }
+        Err(Error::os(
+            Errno::FAULT,
+            format!("{method}: faults in other threads kept disturbing the access"),
+        ))
+    }
+
+    /// Maps the file back over the chunks a fault replaced; returns the
+    /// error to report.
+    #[cold]
+    fn repair(&self, backing: &Backing, method: &str, fault: Fault) -> Error {
+        // `fault` is dropped (uncounted) at the end, after the re-mapping.
+        let start = self.addr() as usize;
+        let end = (fault.hi + fault.unit).min(start + self.reserved_len());
+        let len = end - fault.lo;
+        let offset = fault.lo - start;
+        // SAFETY: `[fault.lo, end)` lies inside this map's own range, which
+        // no Rust reference points into (safe access goes through raw
+        // pointers, `as_slice` borrows the map); it is replaced with the
+        // same file mapping it held before the fault.
+        let remapped = unsafe {
+            mm::map_file_fixed(
+                fault.lo,
+                len,
+                backing.prot,
+                backing.kind,
+                backing.fd.as_fd(),
+                backing.offset + offset as u64,
+            )
+        };
+        let outcome = match remapped {
+            Ok(()) => "the file mapping was re-established; the map works again once the file \
+                      covers it"
+                .to_owned(),
+            Err(errno) => {
+                backing.broken.store(true, Ordering::Relaxed);
+                format!("re-mapping the file failed ({errno}); the map refuses further access")
+            }
+        };
+        Error::os(
+            Errno::FAULT,
+            format!(
+                "{method}: the pages at offset {offset}..{} are gone (file truncated?); {outcome}",
+                offset + len
+            ),
+        )
+    }
+}

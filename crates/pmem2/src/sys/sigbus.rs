@@ -1,0 +1,613 @@
+//! The process-wide SIGBUS guard.
+//!
+//! A mapped file whose pages have gone away (the file was truncated, by this
+//! process or another) or a poisoned device DAX page raises `SIGBUS` on the
+//! access. Rust can't recover with `sigsetjmp`/`siglongjmp` soundly, so the
+//! guard makes the faulting access *succeed* instead:
+//!
+//! 1. One handler per process, installed on first use ([`arm`]) and never
+//!    restored or removed. The action it replaced is saved at installation
+//!    and every `SIGBUS` that isn't pmem2's goes to it (see [`forward`]).
+//! 2. A guarded operation stores its range `[start, start + len)` and the
+//!    unit the kernel lets it replace (the page size, or a device DAX's
+//!    alignment) in its thread's slot of a static table ([`SLOTS`]), keyed
+//!    by the kernel thread id. A fault's `SIGBUS` is delivered to the
+//!    faulting thread, so the handler, looking its own thread id up, sees
+//!    exactly the operation that faulted. The table is atomics, not
+//!    thread-locals: the handler must not touch TLS (in a `dlopen`ed
+//!    library the first access may allocate) and must not allocate.
+//! 3. When the fault address lies in the current thread's range, the
+//!    handler maps an anonymous zero-filled chunk (one unit) over the
+//!    faulting unit with `MAP_FIXED`, records the fault (lowest and highest
+//!    chunk), and returns. The faulting instruction is restarted, now on
+//!    valid memory; the operation runs to completion, and its owner learns
+//!    from [`Armed::disarm`] that it faulted and must put the real mapping
+//!    back (the zero chunk must not stay: later stores would land in
+//!    anonymous memory and be lost).
+//!
+//! Each thread takes a slot the first time it arms the guard and keeps it
+//! until it exits, so arming is a handful of plain stores into memory the
+//! thread already owns. When every slot is taken, threads share one
+//! reserved overflow slot, one at a time, behind a mutex: slower, never
+//! unguarded.
+
+use std::cell::Cell;
+use std::sync::atomic::{compiler_fence, AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use crate::error::{Errno, Error, Result};
+
+/// Slots in the table; the last one is the shared overflow slot.
+const SLOTS_LEN: usize = 128;
+const OVERFLOW: usize = SLOTS_LEN - 1;
+
+/// One thread's guarded range.
+struct Slot {
+    /// Owner's kernel thread id; 0 when free.
+    tid: AtomicI32,
+    /// Start of the guarded range.
+    start: AtomicUsize,
+    /// Its length; 0 while nothing is guarded (written last when arming).
+    len: AtomicUsize,
+    /// The unit replaced on a fault (a power of two).
+    unit: AtomicUsize,
+    /// Lowest faulting chunk, `usize::MAX` when none.
+    fault_lo: AtomicUsize,
+    /// Highest faulting chunk (valid when `fault_lo` is set).
+    fault_hi: AtomicUsize,
+}
+
+static SLOTS: [Slot; SLOTS_LEN] = [const {
+    Slot {
+        tid: AtomicI32::new(0),
+        start: AtomicUsize::new(0),
+        len: AtomicUsize::new(0),
+        unit: AtomicUsize::new(0),
+        fault_lo: AtomicUsize::new(usize::MAX),
+        fault_hi: AtomicUsize::new(0),
+    }
+}; SLOTS_LEN];
+
+/// Serialises the threads that found no slot of their own.
+static OVERFLOW_LOCK: Mutex<()> = Mutex::new(());
+
+/// The current thread's kernel id (`gettid`: a raw system call,
+/// async-signal-safe).
+fn current_tid() -> i32 {
+    rustix::thread::gettid().as_raw_nonzero().get()
+}
+
+/// A thread's lease on a slot, released when the thread exits.
+struct Lease {
+    index: Option<usize>,
+}
+
+impl Lease {
+    fn claim() -> Lease {
+        let tid = current_tid();
+        let index = SLOTS[..OVERFLOW].iter().position(|slot| {
+            slot.tid
+                .compare_exchange(0, tid, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        });
+        Lease { index }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // From now on (other thread-local destructors) this thread uses the
+        // overflow slot.
+        INDEX.try_with(|i| i.set(NO_SLOT)).ok();
+        if let Some(i) = self.index {
+            SLOTS[i].len.store(0, Ordering::Relaxed);
+            SLOTS[i].tid.store(0, Ordering::Release);
+        }
+    }
+}
+
+/// [`INDEX`] before the thread's first guard.
+const UNCLAIMED: usize = usize::MAX;
+/// [`INDEX`] when the thread has no slot of its own.
+const NO_SLOT: usize = usize::MAX - 1;
+
+thread_local! {
+    /// This thread's slot index: a plain `const` thread-local (one load on
+    /// the fast path, never touched by the handler).
+    static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
+    /// The lease behind `INDEX`, claimed on first use; gives the slot back
+    /// when the thread exits.
+    static LEASE: Lease = Lease::claim();
+    /// Nesting depth of this thread's use of the overflow slot.
+    static OVERFLOW_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// This thread's slot index, claiming one on first use.
+#[inline]
+fn slot_index() -> Option<usize> {
+    let index = INDEX.try_with(Cell::get).unwrap_or(NO_SLOT);
+    if index < OVERFLOW {
+        return Some(index);
+    }
+    if index == NO_SLOT {
+        return None;
+    }
+    let claimed = LEASE.try_with(|l| l.index).ok().flatten();
+    INDEX
+        .try_with(|i| i.set(claimed.unwrap_or(NO_SLOT)))
+        .ok();
+    claimed
+}
+
+/// A guarded range; [`Armed::disarm`] ends it.
+pub(crate) struct Armed {
+    slot: &'static Slot,
+    /// The range that was guarded before (nested use: a signal handler
+    /// running a guarded call on top of one), put back on disarm.
+    saved: Option<(usize, usize, usize, usize, usize)>,
+    /// Held while this thread uses the overflow slot (outermost level only).
+    overflow: Option<MutexGuard<'static, ()>>,
+    uses_overflow: bool,
+}
+
+/// Recovered faults so far in the process (bumped by the handler *before*
+/// it maps a zero chunk).
+static FAULT_EPOCH: AtomicUsize = AtomicUsize::new(0);
+/// Guarded operations whose zero chunks are still in place (the handler
+/// counts an operation at its first fault, before mapping; dropping its
+/// [`Fault`] after the repair uncounts it).
+static UNREPAIRED: AtomicUsize = AtomicUsize::new(0);
+
+/// A moment with no zero chunk in place anywhere: see [`calm`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Calm(usize);
+
+/// Zero chunks are process-wide: while one thread's fault awaits repair,
+/// another thread reading the same map (`&self` methods run concurrently)
+/// could read the zeros without faulting. Such a reader takes `calm()`
+/// before its access and checks [`still_calm`] after it: `None` here, or
+/// `false` there, means a fault somewhere overlapped the access, which is
+/// then repeated after [`wait_for_repairs`].
+pub(crate) fn calm() -> Option<Calm> {
+    (UNREPAIRED.load(Ordering::SeqCst) == 0).then(|| Calm(FAULT_EPOCH.load(Ordering::SeqCst)))
+}
+
+/// Whether no fault was recovered since `calm` (see [`calm`]).
+#[inline]
+pub(crate) fn still_calm(calm: Calm) -> bool {
+    // Orders the access's loads before the epoch's: if the access saw a
+    // zero chunk, it sees the epoch bumped before that chunk was mapped.
+    std::sync::atomic::fence(Ordering::Acquire);
+    FAULT_EPOCH.load(Ordering::Relaxed) == calm.0
+}
+
+/// Waits until every fault's zero chunks have been repaired.
+pub(crate) fn wait_for_repairs() {
+    while UNREPAIRED.load(Ordering::SeqCst) != 0 {
+        std::thread::yield_now();
+    }
+}
+
+/// The chunks a guarded operation faulted on: `[lo, hi + unit)` covers
+/// every chunk the handler replaced. Drop it once the chunks are repaired
+/// (or unmapped).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Fault {
+    /// Lowest replaced chunk.
+    pub lo: usize,
+    /// Highest replaced chunk.
+    pub hi: usize,
+    /// The chunk size.
+    pub unit: usize,
+}
+
+impl Drop for Fault {
+    fn drop(&mut self) {
+        UNREPAIRED.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Guards `[start, start + len)`: a `SIGBUS` from an access of this thread
+/// inside it replaces the faulting `unit` (a power of two, at least the page
+/// size; `start` a multiple of it) with zeros instead of killing the process.
+///
+/// # Errors
+/// [`Error::Os`] if the handler can't be installed (only the first call
+/// installs it).
+#[inline]
+pub(crate) fn arm(start: usize, len: usize, unit: usize) -> Result<Armed> {
+    install()?;
+    let (slot, overflow, uses_overflow) = match slot_index() {
+        Some(i) => (&SLOTS[i], None, false),
+        None => {
+            // No slot of our own (the table is full, or this runs in a
+            // thread-local destructor): the shared one, one thread at a time.
+            let depth = OVERFLOW_DEPTH.try_with(Cell::get).unwrap_or(0);
+            let guard = if depth == 0 {
+                Some(OVERFLOW_LOCK.lock().unwrap_or_else(PoisonError::into_inner))
+            } else {
+                None // nested on this thread: the lock is already ours
+            };
+            OVERFLOW_DEPTH.try_with(|d| d.set(depth + 1)).ok();
+            let slot = &SLOTS[OVERFLOW];
+            slot.tid.store(current_tid(), Ordering::Relaxed);
+            (slot, guard, true)
+        }
+    };
+    let active = slot.len.load(Ordering::Relaxed);
+    let saved = (active != 0).then(|| {
+        (
+            slot.start.load(Ordering::Relaxed),
+            active,
+            slot.unit.load(Ordering::Relaxed),
+            slot.fault_lo.load(Ordering::Relaxed),
+            slot.fault_hi.load(Ordering::Relaxed),
+        )
+    });
+    // The handler runs on this thread, so ordering against it is a matter
+    // of the compiler only: disable, fill, then enable, with compiler fences
+    // in between so a signal never sees a half-written range. (`fault_hi`
+    // needs no reset: the first fault stores it.)
+    if saved.is_some() {
+        slot.len.store(0, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+    }
+    slot.start.store(start, Ordering::Relaxed);
+    slot.unit.store(unit, Ordering::Relaxed);
+    slot.fault_lo.store(usize::MAX, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
+    slot.len.store(len, Ordering::Relaxed);
+    // Keeps the guarded accesses from being moved before this point.
+    compiler_fence(Ordering::SeqCst);
+    Ok(Armed {
+        slot,
+        saved,
+        overflow,
+        uses_overflow,
+    })
+}
+
+impl Armed {
+    /// Ends the guard; returns the fault, if one hit the range.
+    #[inline]
+    pub(crate) fn disarm(self) -> Option<Fault> {
+        // Keeps the guarded accesses from being moved after this point.
+        compiler_fence(Ordering::SeqCst);
+        let lo = self.slot.fault_lo.load(Ordering::Relaxed);
+        let fault = (lo != usize::MAX).then(|| Fault {
+            lo,
+            hi: self.slot.fault_hi.load(Ordering::Relaxed),
+            unit: self.slot.unit.load(Ordering::Relaxed),
+        });
+        drop(self);
+        fault
+    }
+}
+
+impl Drop for Armed {
+    #[inline]
+    fn drop(&mut self) {
+        let slot = self.slot;
+        slot.len.store(0, Ordering::Relaxed);
+        if let Some((start, len, unit, lo, hi)) = self.saved {
+            compiler_fence(Ordering::SeqCst);
+            slot.start.store(start, Ordering::Relaxed);
+            slot.unit.store(unit, Ordering::Relaxed);
+            slot.fault_lo.store(lo, Ordering::Relaxed);
+            slot.fault_hi.store(hi, Ordering::Relaxed);
+            compiler_fence(Ordering::SeqCst);
+            slot.len.store(len, Ordering::Relaxed);
+        }
+        if self.uses_overflow {
+            let depth = OVERFLOW_DEPTH.try_with(Cell::get).unwrap_or(1);
+            OVERFLOW_DEPTH.try_with(|d| d.set(depth - 1)).ok();
+            if self.overflow.is_some() {
+                slot.tid.store(0, Ordering::Relaxed);
+            }
+        }
+        // `self.overflow` (the lock) is released after the slot is cleared.
+    }
+}
+
+// ------------------------------------------------------------ installation
+
+/// The action replaced at installation, written once before [`READY`].
+struct SavedAction(std::cell::UnsafeCell<std::mem::MaybeUninit<libc::sigaction>>);
+
+// SAFETY: written exactly once, by the installing thread, before `READY` is
+// set (Release); only read after `READY` is seen set (Acquire).
+unsafe impl Sync for SavedAction {}
+
+static PREVIOUS: SavedAction =
+    SavedAction(std::cell::UnsafeCell::new(std::mem::MaybeUninit::uninit()));
+/// Set once `PREVIOUS` holds the replaced action.
+static READY: AtomicBool = AtomicBool::new(false);
+
+/// Installs the handler once per process; later calls only read a flag.
+#[inline]
+fn install() -> Result<()> {
+    if READY.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    install_slow()
+}
+
+#[cold]
+fn install_slow() -> Result<()> {
+    static INSTALLED: OnceLock<std::result::Result<(), Errno>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(install_once)
+        .map_err(|errno| Error::os(errno, "sigaction(SIGBUS)"))
+}
+
+fn install_once() -> std::result::Result<(), Errno> {
+    // SAFETY: zeroed `sigaction` and `sigset_t` values are valid (empty
+    // masks, no flags, SIG_DFL); the new action is filled in before use.
+    let (mut new, mut old, mut block, mut prev_mask): (
+        libc::sigaction,
+        libc::sigaction,
+        libc::sigset_t,
+        libc::sigset_t,
+    ) = unsafe { std::mem::zeroed() };
+    new.sa_sigaction = handler as *const () as usize;
+    // SA_SIGINFO: the handler needs si_addr and si_code.
+    // SA_ONSTACK: like std's own SIGSEGV/SIGBUS handler, so a forwarded
+    //   stack-overflow fault still runs on the alternate stack.
+    // SA_NODEFER: SIGBUS stays deliverable inside the handler, so the
+    //   re-raise in `forward` (default action) takes effect at once, and a
+    //   fault inside a chained handler reaches us again instead of being
+    //   forced fatal by the kernel.
+    new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+    // SAFETY: the masks are valid sigset_t values owned by this frame.
+    unsafe {
+        libc::sigemptyset(&raw mut new.sa_mask);
+        libc::sigemptyset(&raw mut block);
+        libc::sigaddset(&raw mut block, libc::SIGBUS);
+    }
+    // Block SIGBUS in this thread while installing, so a SIGBUS sent to it
+    // can't meet the handler before `PREVIOUS` is written (other threads'
+    // handlers wait for `READY`). Nothing here can fault.
+    // SAFETY: valid masks; pthread_sigmask changes only this thread's mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &raw const block, &raw mut prev_mask) };
+    // SAFETY: `new` and `old` are valid; the handler is async-signal-safe.
+    let rc = unsafe { libc::sigaction(libc::SIGBUS, &raw const new, &raw mut old) };
+    let result = if rc == 0 {
+        // SAFETY: the only write to PREVIOUS, before READY is published;
+        // no reader looks at it until READY is set.
+        unsafe { (*PREVIOUS.0.get()).write(old) };
+        READY.store(true, Ordering::Release);
+        Ok(())
+    } else {
+        Err(Errno::from_raw_os_error(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EINVAL),
+        ))
+    };
+    // SAFETY: puts this thread's mask back as it was.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &raw const prev_mask, std::ptr::null_mut()) };
+    result
+}
+
+/// Whether pmem2's handler is the installed `SIGBUS` action (tests).
+#[cfg(test)]
+pub(crate) fn handler_address() -> usize {
+    handler as *const () as usize
+}
+
+// ------------------------------------------------------------ the handler
+
+/// The `SIGBUS` handler. Only async-signal-safe work: atomics in static
+/// memory, raw system calls (`gettid`, `mmap`), `sigaction`, `raise`,
+/// `pthread_sigmask`; `errno` is preserved.
+extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: __errno_location returns this thread's errno cell.
+    let errno = unsafe { *libc::__errno_location() };
+    if !try_recover(info) {
+        forward(sig, info, ctx);
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Whether `si_code` says the kernel raised the signal for a fault of the
+/// instruction being executed (returning re-executes it).
+fn synchronous_fault(info: *const libc::siginfo_t) -> bool {
+    if info.is_null() {
+        return false;
+    }
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let code = unsafe { (*info).si_code };
+    // BUS_ADRALN 1, BUS_ADRERR 2, BUS_OBJERR 3, BUS_MCEERR_AR 4; not
+    // BUS_MCEERR_AO (5, asynchronous) nor user-sent codes (<= 0).
+    (1..=4).contains(&code)
+}
+
+/// Replaces the faulting unit if the fault is inside this thread's guarded
+/// range; returns whether it did.
+fn try_recover(info: *mut libc::siginfo_t) -> bool {
+    if !synchronous_fault(info) {
+        return false;
+    }
+    // SAFETY: checked non-null above; si_addr is meaningful for SIGBUS.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let tid = current_tid();
+    for slot in &SLOTS {
+        if slot.tid.load(Ordering::Relaxed) != tid {
+            continue;
+        }
+        let len = slot.len.load(Ordering::Relaxed);
+        let start = slot.start.load(Ordering::Relaxed);
+        if len == 0 || addr < start || addr - start >= len {
+            continue;
+        }
+        let unit = slot.unit.load(Ordering::Relaxed).max(1);
+        let chunk = start + (addr - start) / unit * unit;
+        let chunk_len = unit.min(start + len - chunk);
+        let first = slot.fault_lo.load(Ordering::Relaxed) == usize::MAX;
+        // Counted before the zero chunk appears (see `calm`).
+        FAULT_EPOCH.fetch_add(1, Ordering::SeqCst);
+        if first {
+            UNREPAIRED.fetch_add(1, Ordering::SeqCst);
+        }
+        // SAFETY: replaces part of this thread's own guarded range, which
+        // no Rust reference points into: the guarded operation accesses it
+        // through raw pointers and resumes on the fresh zero pages, and its
+        // owner re-establishes the real mapping afterwards.
+        let mapped = unsafe {
+            rustix::mm::mmap_anonymous(
+                chunk as *mut libc::c_void,
+                chunk_len,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::PRIVATE | rustix::mm::MapFlags::FIXED,
+            )
+        };
+        if mapped.is_err() {
+            if first {
+                UNREPAIRED.fetch_sub(1, Ordering::SeqCst);
+            }
+            return false;
+        }
+        if first {
+            slot.fault_hi.store(chunk, Ordering::Relaxed);
+        } else {
+            slot.fault_hi.fetch_max(chunk, Ordering::Relaxed);
+        }
+        slot.fault_lo.fetch_min(chunk, Ordering::Relaxed);
+        return true;
+    }
+    false
+}
+
+/// Hands a `SIGBUS` that isn't pmem2's to the action it replaced.
+fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // Another thread may be installing right now (it published the
+    // handler before PREVIOUS): it finishes within a few instructions.
+    while !READY.load(Ordering::Acquire) {
+        std::hint::spin_loop();
+    }
+    // SAFETY: READY is set, so PREVIOUS was written and is never written again.
+    let previous = unsafe { (*PREVIOUS.0.get()).assume_init_ref() };
+    let action = previous.sa_sigaction;
+    if action == libc::SIG_DFL || action == libc::SIG_IGN {
+        let fault = synchronous_fault(info);
+        if action == libc::SIG_IGN && !fault {
+            // Ignored, as it would have been without pmem2.
+            return;
+        }
+        // The default action (terminate with a core dump) can't be called:
+        // the kernel carries it out only when it delivers the signal while
+        // the disposition is SIG_DFL. So the disposition is set to SIG_DFL,
+        // and the process dies right after:
+        // * a synchronous fault (also under SIG_IGN, which the kernel
+        //   overrides for faults): returning re-executes the faulting
+        //   instruction, which faults again and meets SIG_DFL, with the
+        //   genuine siginfo (address, code) in the core dump, exactly as
+        //   without pmem2;
+        // * anything else (kill, raise, an asynchronous machine check):
+        //   raised again; SA_NODEFER leaves SIGBUS unblocked here, so it is
+        //   delivered at once (unless the application itself blocked it, in
+        //   which case it stays pending as it would have).
+        // The reset is never seen by a live process: it ends by this signal.
+        // SAFETY: sigaction and raise are async-signal-safe; `dfl` is valid.
+        unsafe {
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            libc::sigemptyset(&raw mut dfl.sa_mask);
+            libc::sigaction(libc::SIGBUS, &raw const dfl, std::ptr::null_mut());
+            if !fault {
+                libc::raise(libc::SIGBUS);
+            }
+        }
+        return;
+    }
+    // A handler: called with the same arguments, with its own mask added
+    // to the blocked set for the call, as the kernel would have done.
+    // SAFETY: valid masks; pthread_sigmask is async-signal-safe.
+    let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &raw const previous.sa_mask, &raw mut old_mask) };
+    if previous.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: installed with SA_SIGINFO, so the address is a
+        // `void (*)(int, siginfo_t *, void *)`.
+        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { std::mem::transmute(action) };
+        f(sig, info, ctx);
+    } else {
+        // SAFETY: installed without SA_SIGINFO: a `void (*)(int)`.
+        let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(action) };
+        f(sig);
+    }
+    // SAFETY: restores the mask this handler ran with.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old_mask, std::ptr::null_mut()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn installed_action() -> usize {
+        // SAFETY: queries the current action only.
+        unsafe {
+            let mut a: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGBUS, std::ptr::null(), &raw mut a);
+            a.sa_sigaction
+        }
+    }
+
+    #[test]
+    fn arming_installs_once_and_never_restores() {
+        let page = rustix::param::page_size();
+        let armed = arm(0x1000_0000, page, page).unwrap();
+        assert_eq!(armed.disarm(), None);
+        assert_eq!(installed_action(), handler_address());
+        let armed = arm(0x1000_0000, page, page).unwrap();
+        drop(armed);
+        assert_eq!(installed_action(), handler_address());
+    }
+
+    #[test]
+    fn nested_guards_restore_the_outer_range() {
+        let page = rustix::param::page_size();
+        let outer = arm(0x2000_0000, 4 * page, page).unwrap();
+        let slot = outer.slot;
+        {
+            let inner = arm(0x3000_0000, page, page).unwrap();
+            assert_eq!(slot.start.load(Ordering::Relaxed), 0x3000_0000);
+            assert_eq!(inner.disarm(), None);
+        }
+        assert_eq!(slot.start.load(Ordering::Relaxed), 0x2000_0000);
+        assert_eq!(slot.len.load(Ordering::Relaxed), 4 * page);
+        drop(outer);
+        assert_eq!(slot.len.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_full_table_falls_back_to_the_overflow_slot() {
+        // Fill every free slot with fake owners, arm from a fresh thread
+        // (which finds none), then give the slots back.
+        let taken: Vec<usize> = (0..OVERFLOW)
+            .filter(|&i| {
+                SLOTS[i]
+                    .tid
+                    .compare_exchange(0, -1, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            })
+            .collect();
+        let used_overflow = std::thread::spawn(|| {
+            let page = rustix::param::page_size();
+            let armed = arm(0x4000_0000, page, page).unwrap();
+            let overflow = armed.uses_overflow;
+            assert_eq!(SLOTS[OVERFLOW].tid.load(Ordering::Relaxed), current_tid());
+            assert_eq!(armed.disarm(), None);
+            overflow
+        })
+        .join()
+        .unwrap();
+        assert_eq!(SLOTS[OVERFLOW].tid.load(Ordering::Relaxed), 0);
+        for i in taken {
+            SLOTS[i].tid.store(0, Ordering::Release);
+        }
+        assert!(used_overflow);
+    }
+}
