@@ -84,7 +84,7 @@ pub fn run(args: &BadblocksArgs) -> Result<(), String> {
             "{}",
             json!({
                 "path": path.display().to_string(),
-                "source_type": source.file_type().as_str(),
+                "source_type": source.file_type().to_string(),
                 "count": blocks.len(),
                 "bytes": bytes,
                 "bad_blocks": blocks

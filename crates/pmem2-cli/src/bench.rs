@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use bitflags::Flags;
 use pmem2::mem::MemFlags;
 use pmem2::{Config, Granularity, Map, Source};
 use serde_json::{json, Value};
@@ -107,7 +108,7 @@ impl Cell {
         json!({
             "op": self.op,
             "flags": self.flags,
-            "granularity": self.granularity.map(Granularity::as_str),
+            "granularity": self.granularity.map(|g| g.to_string()),
             "size": self.size,
             "ops": self.ops,
             "ns_per_op": (self.ns_per_op() * 10.0).round() / 10.0,
@@ -220,10 +221,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         "path": path.display().to_string(),
         "mode": plan.name,
         "region": region,
-        "source_type": source.file_type().as_str(),
-        "natural_granularity": natural_granularity.as_str(),
-        "kernel": mem.kernel.as_str(),
-        "flush": mem.flush.as_str(),
+        "source_type": source.file_type().to_string(),
+        "natural_granularity": natural_granularity.to_string(),
+        "kernel": mem.kernel.to_string(),
+        "flush": mem.flush.to_string(),
         "movnt_threshold": mem.movnt_threshold,
         "per_cell_ms": plan.per_cell.as_millis() as u64,
         "results": cells.iter().map(Cell::to_json).collect::<Vec<_>>(),
@@ -244,7 +245,7 @@ fn map_region(
 ) -> pmem2::Result<Map> {
     match granularity {
         // Single-threaded: nothing else reads the environment concurrently.
-        Some(g) => std::env::set_var(FORCE_VAR, g.as_str()),
+        Some(g) => std::env::set_var(FORCE_VAR, g.to_string()),
         None => std::env::remove_var(FORCE_VAR),
     }
     let mut config = Config::with_granularity(Granularity::Page);
@@ -461,7 +462,7 @@ fn grid(out: &mut String, sizes: &[usize], cells: &[Cell], show: impl Fn(&Cell) 
             "{:<13}{:<13}{:<11}",
             c.op,
             c.flags,
-            c.granularity.map_or("-", Granularity::as_str)
+            c.granularity.map_or_else(|| "-".to_owned(), |g| g.to_string())
         );
         for &s in sizes {
             let cell = cells

@@ -184,7 +184,7 @@ impl Outcome<'_> {
                 "skip": args.skip,
                 "offset": args.offset,
                 "bytes": self.bytes,
-                "granularity": self.granularity.map(Granularity::as_str),
+                "granularity": self.granularity.map(|g| g.to_string()),
                 "checksum": format!("{:016x}", self.checksum),
                 "verified": self.verified,
                 "copy_s": round3(self.copy_secs),
@@ -206,7 +206,7 @@ impl Outcome<'_> {
             "{what} at offset {} in {:.2} s ({mib_per_s:.0} MiB/s, granularity {}); {}",
             args.offset,
             self.copy_secs,
-            self.granularity.map_or("-", Granularity::as_str),
+            self.granularity.map_or_else(|| "-".to_owned(), |g| g.to_string()),
             match self.verified {
                 Some(_) => format!("verified in {:.2} s", self.verify_secs),
                 None => format!("checksum {:016x} (stdout can't be re-read)", self.checksum),
@@ -488,7 +488,7 @@ impl Reader {
                     size,
                 })
             }
-            Err(e) if e.code() == pmem2::error::codes::PMEM2_E_INVALID_FILE_TYPE => {
+            Err(e) if matches!(e, pmem2::Error::InvalidFileType(_)) => {
                 if file.metadata().map_err(io_err(name))?.is_dir() {
                     return Err(format!("{name}: is a directory"));
                 }

@@ -280,10 +280,10 @@ fn io_buffer(
                     .into(),
                 ));
             }
-            Err(Error::os(
-                pmem2::error::Errno::FAULT,
-                format!("{f}: buf is NULL"),
-            ))
+            Err(Error::Os {
+                errno: pmem2::Errno::FAULT,
+                context: format!("{f}: buf is NULL").into(),
+            })
         }
     }
 }

@@ -38,6 +38,12 @@ impl FileType {
     }
 }
 
+impl std::fmt::Display for FileType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug)]
 enum Descriptor<'fd> {
     Borrowed(BorrowedFd<'fd>),

@@ -35,7 +35,7 @@ use std::fs::{File, OpenOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use pmem2::error::codes::{
+use pmem2_ffi::codes::{
     PMEM2_E_GRANULARITY_NOT_SUPPORTED, PMEM2_E_LENGTH_UNALIGNED, PMEM2_E_OFFSET_UNALIGNED,
     PMEM2_E_SRC_DEVDAX_PRIVATE,
 };
@@ -468,7 +468,7 @@ fn platform_flush_instruction(_: &Ctx, _: &Target) -> Outcome {
 }
 
 fn platform_eadr_detected(ctx: &Ctx, target: &Target) -> Outcome {
-    let eadr = pmem2::map::platform_is_eadr();
+    let eadr = pmem2::platform_is_eadr();
     if eadr != (ctx.platform == Platform::Cpu) {
         return Err(format!("platform_is_eadr() = {eadr} on {:?}", ctx.platform));
     }

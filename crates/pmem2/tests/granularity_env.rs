@@ -6,7 +6,7 @@
 mod common;
 
 use common::{page, temp_file_in, test_dirs};
-use pmem2::error::codes::*;
+use pmem2_ffi::codes::*;
 use pmem2::{Config, Granularity, Map, Sharing, Source};
 
 fn set_forced(value: Option<&str>) {

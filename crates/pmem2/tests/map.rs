@@ -7,7 +7,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use common::{page, temp_file, temp_file_in, test_dirs};
-use pmem2::error::codes::*;
+use pmem2_ffi::codes::*;
 use pmem2::{Config, FileType, Granularity, Map, Protection, Sharing, Source};
 
 fn page_config() -> Config {

@@ -456,7 +456,7 @@ fn maps(size: usize) -> Vec<pmem2::Map> {
 #[cfg(not(miri))]
 #[test]
 fn safe_map_api_copies_fills_and_checks_ranges() {
-    use pmem2::error::codes::PMEM2_E_MAP_RANGE;
+    use pmem2_ffi::codes::PMEM2_E_MAP_RANGE;
     for mut map in maps(64 * 1024) {
         let size = map.size();
         let data = pattern(5000, 9);
@@ -507,7 +507,7 @@ fn read_only_map_refuses_writes() {
     let mut map = Map::new(&config, &source).unwrap();
     assert_eq!(
         map.fill(0, 10, 1, MemFlags::empty()).unwrap_err().code(),
-        pmem2::error::codes::PMEM2_E_NO_ACCESS
+        pmem2_ffi::codes::PMEM2_E_NO_ACCESS
     );
     assert!(map.copy_from_slice(0, &[1, 2], MemFlags::empty()).is_err());
 }

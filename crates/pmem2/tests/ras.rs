@@ -8,7 +8,7 @@ mod common;
 use std::os::fd::AsFd;
 
 use common::{page, temp_file};
-use pmem2::error::codes::*;
+use pmem2_ffi::codes::*;
 use pmem2::sys::linux::nd::{fake, Sysfs};
 use pmem2::{ras, BadBlock, BadBlockContext, Config, FileType, Granularity, Map, Source, SourceId};
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::{page, temp_file};
-use pmem2::error::codes::*;
+use pmem2_ffi::codes::*;
 use pmem2::{Config, Granularity, Map, Source, VmReservation};
 
 /// `(start, end, permissions)` of every mapping of this process.

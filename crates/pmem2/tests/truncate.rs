@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use common::{page, temp_file_in, test_dirs, TempFile};
-use pmem2::error::Errno;
+use pmem2::Errno;
 use pmem2::{Config, Granularity, Map, MemFlags, Source};
 
 static ENV: Mutex<()> = Mutex::new(());

@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use pmem2::error::codes::{
+use pmem2_ffi::codes::{
     PMEM2_E_DEEP_FLUSH_RANGE, PMEM2_E_IO_FAIL, PMEM2_E_LENGTH_OUT_OF_RANGE, PMEM2_E_NOSUPP,
 };
 use pmem2::sys::linux::fiemap;
