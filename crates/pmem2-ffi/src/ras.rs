@@ -48,9 +48,12 @@ pub unsafe extern "C" fn pmem2_deep_flush(
     call(F, || {
         // SAFETY: caller's contract: NULL or a live map.
         let handle = unsafe { guard::handle(map.cast_const(), F, "map") }?;
-        handle
-            .map()?
-            .deep_flush_ptr(ptr.cast::<u8>().cast_const(), size)
+        let map = handle.map()?;
+        // The pointer as an offset from the map's start, wrapping: a
+        // pointer before the map gives an offset that wraps back to it,
+        // which the range check refuses with PMDK's message.
+        let offset = (ptr as usize).wrapping_sub(map.addr() as usize);
+        map.deep_flush(offset, size)
     })
 }
 
@@ -83,8 +86,35 @@ pub unsafe extern "C" fn pmem2_source_device_id(
             // SAFETY: the caller provides `*len` writable bytes at `id`.
             Some(unsafe { std::slice::from_raw_parts_mut(id.cast::<u8>(), capacity) })
         };
-        pmem2::ras::device_id_to_c(&device_id, buf, len)
+        device_id_to_c(&device_id, buf, len)
     })
+}
+
+/// The C protocol of `pmem2_source_device_id(src, id, len)` for an already
+/// computed device id:
+///
+/// * `buf == None` (C `id == NULL`): sets `*len` to the size needed, the
+///   id's length plus 1 for the terminating NUL;
+/// * otherwise writes the id and a NUL into the buffer, whose capacity is
+///   `min(*len, buf.len())`, leaving `*len` unchanged.
+///
+/// Unlike PMDK (which appends with `strncat` and so needs an empty buffer),
+/// the id is written from the start of the buffer.
+fn device_id_to_c(id: &str, buf: Option<&mut [u8]>, len: &mut usize) -> Result<(), Error> {
+    let needed = id.len() + 1;
+    let Some(buf) = buf else {
+        *len = needed;
+        return Ok(());
+    };
+    let capacity = (*len).min(buf.len());
+    if needed > capacity {
+        return Err(Error::BufferTooSmall(
+            format!("device id needs {needed} bytes, the buffer has {capacity}").into(),
+        ));
+    }
+    buf[..id.len()].copy_from_slice(id.as_bytes());
+    buf[id.len()] = 0;
+    Ok(())
 }
 
 /// The unsafe shutdown count of the source's DIMMs → `*usc`.
@@ -319,6 +349,32 @@ mod tests {
             pmem2_badblock_context_delete(&raw mut ctx);
             assert_eq!(pmem2_source_delete(&raw mut src), 0);
         }
+    }
+
+    #[test]
+    fn c_protocol_of_device_id() {
+        let id = "abc-1";
+        let mut len = 0usize;
+        device_id_to_c(id, None, &mut len).unwrap();
+        assert_eq!(len, 6);
+        let mut buf = [0xffu8; 6];
+        device_id_to_c(id, Some(&mut buf), &mut len).unwrap();
+        assert_eq!(&buf, b"abc-1\0");
+        assert_eq!(len, 6);
+        let mut small = [0u8; 5];
+        let mut len5 = 5usize;
+        let e = device_id_to_c(id, Some(&mut small), &mut len5).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_BUFFER_TOO_SMALL);
+        assert_eq!(e.to_string(), "device id needs 6 bytes, the buffer has 5");
+        // *len smaller than the slice limits the capacity
+        let mut big = [0u8; 64];
+        let mut len3 = 3usize;
+        let e = device_id_to_c(id, Some(&mut big), &mut len3).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_BUFFER_TOO_SMALL);
+        // empty id: just the NUL
+        let mut l = 0;
+        device_id_to_c("", None, &mut l).unwrap();
+        assert_eq!(l, 1);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::error::{Errno, Error, Result};
 use crate::persist::{self, page_size, PersistOps};
 use crate::registry;
 use crate::source::{FileType, Source, SourceId};
-use crate::sys::linux::{eadr, SYSFS_ROOT};
+use pmem2_nvdimm::{eadr, SYSFS_ROOT};
 
 const MEGABYTE: usize = 1 << 20;
 const GIGABYTE: usize = 1 << 30;
