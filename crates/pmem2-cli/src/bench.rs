@@ -13,8 +13,8 @@ use std::ffi::{c_int, c_void};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use bitflags::Flags;
+use clap::Args;
 use pmem2::mem::MemFlags;
 use pmem2::{Config, Granularity, Map, Source};
 use serde_json::{json, Value};
@@ -462,7 +462,8 @@ fn grid(out: &mut String, sizes: &[usize], cells: &[Cell], show: impl Fn(&Cell) 
             "{:<13}{:<13}{:<11}",
             c.op,
             c.flags,
-            c.granularity.map_or_else(|| "-".to_owned(), |g| g.to_string())
+            c.granularity
+                .map_or_else(|| "-".to_owned(), |g| g.to_string())
         );
         for &s in sizes {
             let cell = cells

@@ -206,7 +206,8 @@ impl Outcome<'_> {
             "{what} at offset {} in {:.2} s ({mib_per_s:.0} MiB/s, granularity {}); {}",
             args.offset,
             self.copy_secs,
-            self.granularity.map_or_else(|| "-".to_owned(), |g| g.to_string()),
+            self.granularity
+                .map_or_else(|| "-".to_owned(), |g| g.to_string()),
             match self.verified {
                 Some(_) => format!("verified in {:.2} s", self.verify_secs),
                 None => format!("checksum {:016x} (stdout can't be re-read)", self.checksum),
@@ -488,7 +489,7 @@ impl Reader {
                     size,
                 })
             }
-            Err(e) if matches!(e, pmem2::Error::InvalidFileType(_)) => {
+            Err(pmem2::Error::InvalidFileType(_)) => {
                 if file.metadata().map_err(io_err(name))?.is_dir() {
                     return Err(format!("{name}: is a directory"));
                 }
@@ -632,6 +633,7 @@ fn discard(input: &mut dyn Read, n: u64) -> std::io::Result<()> {
 }
 
 /// Where the bytes go.
+#[allow(clippy::large_enum_variant)] // one writer per run: boxing buys nothing
 enum Writer {
     Stdout(BufWriter<StdoutLock<'static>>),
     Pmem(PmemWriter),

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use pmem2::sys::linux::nd::{NamespaceMode, PersistenceDomain, Sysfs};
-use pmem2::sys::linux::{eadr, SYSFS_ROOT};
-use pmem2::{BadBlockContext, Config, Error, Granularity, Map, Protection, Source};
+use pmem2::{BadBlockContext, Config, Error, FileType, Granularity, Map, Protection, Source};
+use pmem2_nvdimm::nd::{Device, NamespaceMode, PersistenceDomain, Sysfs};
+use pmem2_nvdimm::{eadr, SYSFS_ROOT};
 use serde_json::{json, Value};
 
 use crate::util::{emit, open_rw_or_ro, pmem_err, TempFile};
@@ -102,7 +102,13 @@ fn ras_value<T: Into<Value>>(result: pmem2::Result<T>) -> Value {
 /// The NVDIMM region and namespace behind the source, `null` when none.
 fn namespace(source: &Source<'_>) -> Value {
     let sysfs = Sysfs::default();
-    let m = match sysfs.find(&source.id()) {
+    let id = source.id();
+    let device = match id.file_type {
+        FileType::Regular => Device::File { dev: id.dev },
+        FileType::DeviceDax => Device::DeviceDax { rdev: id.rdev },
+        FileType::Anonymous => return Value::Null,
+    };
+    let m = match sysfs.find(device) {
         Ok(Some(m)) => m,
         Ok(None) => return Value::Null,
         Err(e) => return format!("error: {e}").into(),

@@ -84,44 +84,108 @@ mod tests {
     use pmem2::Error;
 
     #[test]
+    #[allow(clippy::too_many_lines)] // one line per code
     fn every_code_is_the_core_errors_code() {
         let pairs: &[(Error, i32)] = &[
             (Error::Unknown("".into()), PMEM2_E_UNKNOWN),
             (Error::NotSupported("".into()), PMEM2_E_NOSUPP),
-            (Error::FileHandleNotSet("".into()), PMEM2_E_FILE_HANDLE_NOT_SET),
-            (Error::InvalidFileHandle("".into()), PMEM2_E_INVALID_FILE_HANDLE),
+            (
+                Error::FileHandleNotSet("".into()),
+                PMEM2_E_FILE_HANDLE_NOT_SET,
+            ),
+            (
+                Error::InvalidFileHandle("".into()),
+                PMEM2_E_INVALID_FILE_HANDLE,
+            ),
             (Error::InvalidFileType("".into()), PMEM2_E_INVALID_FILE_TYPE),
             (Error::MapRange("".into()), PMEM2_E_MAP_RANGE),
             (Error::MappingExists("".into()), PMEM2_E_MAPPING_EXISTS),
-            (Error::GranularityNotSet("".into()), PMEM2_E_GRANULARITY_NOT_SET),
-            (Error::GranularityNotSupported("".into()), PMEM2_E_GRANULARITY_NOT_SUPPORTED),
-            (Error::OffsetOutOfRange("".into()), PMEM2_E_OFFSET_OUT_OF_RANGE),
+            (
+                Error::GranularityNotSet("".into()),
+                PMEM2_E_GRANULARITY_NOT_SET,
+            ),
+            (
+                Error::GranularityNotSupported("".into()),
+                PMEM2_E_GRANULARITY_NOT_SUPPORTED,
+            ),
+            (
+                Error::OffsetOutOfRange("".into()),
+                PMEM2_E_OFFSET_OUT_OF_RANGE,
+            ),
             (Error::OffsetUnaligned("".into()), PMEM2_E_OFFSET_UNALIGNED),
-            (Error::InvalidAlignmentFormat("".into()), PMEM2_E_INVALID_ALIGNMENT_FORMAT),
-            (Error::InvalidAlignmentValue("".into()), PMEM2_E_INVALID_ALIGNMENT_VALUE),
-            (Error::InvalidSizeFormat("".into()), PMEM2_E_INVALID_SIZE_FORMAT),
+            (
+                Error::InvalidAlignmentFormat("".into()),
+                PMEM2_E_INVALID_ALIGNMENT_FORMAT,
+            ),
+            (
+                Error::InvalidAlignmentValue("".into()),
+                PMEM2_E_INVALID_ALIGNMENT_VALUE,
+            ),
+            (
+                Error::InvalidSizeFormat("".into()),
+                PMEM2_E_INVALID_SIZE_FORMAT,
+            ),
             (Error::LengthUnaligned("".into()), PMEM2_E_LENGTH_UNALIGNED),
             (Error::MappingNotFound("".into()), PMEM2_E_MAPPING_NOT_FOUND),
             (Error::BufferTooSmall("".into()), PMEM2_E_BUFFER_TOO_SMALL),
             (Error::SourceEmpty("".into()), PMEM2_E_SOURCE_EMPTY),
-            (Error::InvalidSharingValue("".into()), PMEM2_E_INVALID_SHARING_VALUE),
-            (Error::SrcDevdaxPrivate("".into()), PMEM2_E_SRC_DEVDAX_PRIVATE),
-            (Error::InvalidAddressRequestType("".into()), PMEM2_E_INVALID_ADDRESS_REQUEST_TYPE),
-            (Error::AddressUnaligned("".into()), PMEM2_E_ADDRESS_UNALIGNED),
+            (
+                Error::InvalidSharingValue("".into()),
+                PMEM2_E_INVALID_SHARING_VALUE,
+            ),
+            (
+                Error::SrcDevdaxPrivate("".into()),
+                PMEM2_E_SRC_DEVDAX_PRIVATE,
+            ),
+            (
+                Error::InvalidAddressRequestType("".into()),
+                PMEM2_E_INVALID_ADDRESS_REQUEST_TYPE,
+            ),
+            (
+                Error::AddressUnaligned("".into()),
+                PMEM2_E_ADDRESS_UNALIGNED,
+            ),
             (Error::AddressNull("".into()), PMEM2_E_ADDRESS_NULL),
             (Error::DeepFlushRange("".into()), PMEM2_E_DEEP_FLUSH_RANGE),
-            (Error::InvalidRegionFormat("".into()), PMEM2_E_INVALID_REGION_FORMAT),
-            (Error::DaxRegionNotFound("".into()), PMEM2_E_DAX_REGION_NOT_FOUND),
-            (Error::InvalidDevFormat("".into()), PMEM2_E_INVALID_DEV_FORMAT),
-            (Error::CannotReadBounds("".into()), PMEM2_E_CANNOT_READ_BOUNDS),
-            (Error::NoBadBlockFound("".into()), PMEM2_E_NO_BAD_BLOCK_FOUND),
-            (Error::LengthOutOfRange("".into()), PMEM2_E_LENGTH_OUT_OF_RANGE),
+            (
+                Error::InvalidRegionFormat("".into()),
+                PMEM2_E_INVALID_REGION_FORMAT,
+            ),
+            (
+                Error::DaxRegionNotFound("".into()),
+                PMEM2_E_DAX_REGION_NOT_FOUND,
+            ),
+            (
+                Error::InvalidDevFormat("".into()),
+                PMEM2_E_INVALID_DEV_FORMAT,
+            ),
+            (
+                Error::CannotReadBounds("".into()),
+                PMEM2_E_CANNOT_READ_BOUNDS,
+            ),
+            (
+                Error::NoBadBlockFound("".into()),
+                PMEM2_E_NO_BAD_BLOCK_FOUND,
+            ),
+            (
+                Error::LengthOutOfRange("".into()),
+                PMEM2_E_LENGTH_OUT_OF_RANGE,
+            ),
             (Error::InvalidProtFlag("".into()), PMEM2_E_INVALID_PROT_FLAG),
             (Error::NoAccess("".into()), PMEM2_E_NO_ACCESS),
-            (Error::VmReservationNotEmpty("".into()), PMEM2_E_VM_RESERVATION_NOT_EMPTY),
+            (
+                Error::VmReservationNotEmpty("".into()),
+                PMEM2_E_VM_RESERVATION_NOT_EMPTY,
+            ),
             (Error::MapExists("".into()), PMEM2_E_MAP_EXISTS),
-            (Error::FileDescriptorNotSet("".into()), PMEM2_E_FILE_DESCRIPTOR_NOT_SET),
-            (Error::SourceTypeNotSupported("".into()), PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED),
+            (
+                Error::FileDescriptorNotSet("".into()),
+                PMEM2_E_FILE_DESCRIPTOR_NOT_SET,
+            ),
+            (
+                Error::SourceTypeNotSupported("".into()),
+                PMEM2_E_SOURCE_TYPE_NOT_SUPPORTED,
+            ),
             (Error::IoFail("".into()), PMEM2_E_IO_FAIL),
         ];
         for (error, code) in pairs {

@@ -174,8 +174,8 @@ pub unsafe extern "C" fn pmem2_config_set_vm_reservation(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::errormsg::last_message;
     use crate::codes::*;
+    use crate::errormsg::last_message;
     use std::ptr::null_mut;
 
     #[test]

@@ -139,8 +139,8 @@ pub unsafe fn take<T>(slot: *mut *mut T) -> Option<Box<T>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::errormsg::last_message;
     use crate::codes::PMEM2_E_UNKNOWN;
+    use crate::errormsg::last_message;
 
     #[test]
     fn call_maps_results_and_panics() {

@@ -206,9 +206,9 @@ pub unsafe extern "C" fn pmem2_map_get_store_granularity(map: *mut MapHandle) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::*;
     use crate::config::*;
     use crate::source::*;
-    use crate::codes::*;
     use std::ptr::null_mut;
 
     #[test]

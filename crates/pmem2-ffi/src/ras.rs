@@ -48,9 +48,12 @@ pub unsafe extern "C" fn pmem2_deep_flush(
     call(F, || {
         // SAFETY: caller's contract: NULL or a live map.
         let handle = unsafe { guard::handle(map.cast_const(), F, "map") }?;
-        handle
-            .map()?
-            .deep_flush_ptr(ptr.cast::<u8>().cast_const(), size)
+        let map = handle.map()?;
+        // The pointer as an offset from the map's start, wrapping: a
+        // pointer before the map gives an offset that wraps back to it,
+        // which the range check refuses with PMDK's message.
+        let offset = (ptr as usize).wrapping_sub(map.addr() as usize);
+        map.deep_flush(offset, size)
     })
 }
 
@@ -339,33 +342,8 @@ pub unsafe extern "C" fn pmem2_source_pwrite_mcsafe(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::{pmem2_source_delete, pmem2_source_from_anon};
     use crate::codes::*;
-
-    #[test]
-    fn c_protocol_of_device_id() {
-        let id = "abc-1";
-        let mut len = 0usize;
-        device_id_to_c(id, None, &mut len).unwrap();
-        assert_eq!(len, 6);
-        let mut buf = [0xffu8; 6];
-        device_id_to_c(id, Some(&mut buf), &mut len).unwrap();
-        assert_eq!(&buf, b"abc-1\0");
-        assert_eq!(len, 6);
-        let mut small = [0u8; 5];
-        let mut len5 = 5usize;
-        let e = device_id_to_c(id, Some(&mut small), &mut len5).unwrap_err();
-        assert_eq!(e.code(), PMEM2_E_BUFFER_TOO_SMALL);
-        // *len smaller than the slice limits the capacity
-        let mut big = [0u8; 64];
-        let mut len3 = 3usize;
-        let e = device_id_to_c(id, Some(&mut big), &mut len3).unwrap_err();
-        assert_eq!(e.code(), PMEM2_E_BUFFER_TOO_SMALL);
-        // empty id: just the NUL
-        let mut l = 0;
-        device_id_to_c("", None, &mut l).unwrap();
-        assert_eq!(l, 1);
-    }
+    use crate::source::{pmem2_source_delete, pmem2_source_from_anon};
 
     use std::ptr::null_mut;
 
@@ -426,6 +404,32 @@ mod tests {
             );
             assert_eq!(pmem2_source_delete(&raw mut src), 0);
         }
+    }
+
+    #[test]
+    fn c_protocol_of_device_id() {
+        let id = "abc-1";
+        let mut len = 0usize;
+        device_id_to_c(id, None, &mut len).unwrap();
+        assert_eq!(len, 6);
+        let mut buf = [0xffu8; 6];
+        device_id_to_c(id, Some(&mut buf), &mut len).unwrap();
+        assert_eq!(&buf, b"abc-1\0");
+        assert_eq!(len, 6);
+        let mut small = [0u8; 5];
+        let mut len5 = 5usize;
+        let e = device_id_to_c(id, Some(&mut small), &mut len5).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_BUFFER_TOO_SMALL);
+        assert_eq!(e.to_string(), "device id needs 6 bytes, the buffer has 5");
+        // *len smaller than the slice limits the capacity
+        let mut big = [0u8; 64];
+        let mut len3 = 3usize;
+        let e = device_id_to_c(id, Some(&mut big), &mut len3).unwrap_err();
+        assert_eq!(e.code(), PMEM2_E_BUFFER_TOO_SMALL);
+        // empty id: just the NUL
+        let mut l = 0;
+        device_id_to_c("", None, &mut l).unwrap();
+        assert_eq!(l, 1);
     }
 
     #[test]

@@ -64,8 +64,10 @@ fn parse_args() -> Options {
             "--kernels" => o.kernels = true,
             "--reference" => {
                 let name = args.next().unwrap_or_default();
-                o.reference = KernelKind::ALL.into_iter().find(|k| k.as_str() == name);
-                if o.reference.is_none_or(|k| !k.is_supported()) {
+                o.reference = KernelKind::ALL.into_iter().find(|k| k.to_string() == name);
+                if o.reference
+                    .is_none_or(|k| mem::ops_with(k, Granularity::Page).is_none())
+                {
                     eprintln!("memops: --reference needs a kernel this CPU runs, not {name:?}");
                     std::process::exit(2);
                 }
@@ -509,7 +511,7 @@ fn main() {
 
     header();
     for g in [Granularity::Page, Granularity::CacheLine, Granularity::Byte] {
-        let label = g.as_str();
+        let label = g.to_string();
         if !cells(o.quick)
             .iter()
             .any(|c| matches(&o, &format!("{label} {} {}", c.op.name(), fmt_size(c.size))))
@@ -550,7 +552,7 @@ fn main() {
                 continue;
             }
             let t = measure([rust, c], &cell, &src, &o);
-            print_row(label, &cell, t, &mut summary);
+            print_row(&label, &cell, t, &mut summary);
             if g == Granularity::CacheLine
                 && cell.op == Op::Memcpy
                 && cell.flags == MemFlags::NONTEMPORAL
@@ -682,9 +684,7 @@ safe access, cache_line, hot; guarded Map method against the same copy unguarded
                 for _ in 0..iters {
                     // The unguarded side checks the range as the safe
                     // methods do, so the difference is the guard.
-                    if which == 1 && black_box(off + size) > map.size() {
-                        panic!("range");
-                    }
+                    assert!(which == 0 || black_box(off + size) <= map.size(), "range");
                     match (op, which) {
                         ("write", 0) => map.write(off, black_box(&data[..size])).unwrap(),
                         ("write", _) => {
@@ -1040,7 +1040,10 @@ fn kernels(o: &Options, lib: &CLib, src: &[u8]) {
         rows: 0,
         nt_copy_256m: None,
     };
-    for kind in KernelKind::ALL.into_iter().filter(|k| k.is_supported()) {
+    for kind in KernelKind::ALL
+        .into_iter()
+        .filter(|&k| mem::ops_with(k, Granularity::Page).is_some())
+    {
         let ops = mem::ops_with(kind, Granularity::CacheLine).unwrap();
         let rust = Side {
             memcpy: ops.memmove,
@@ -1071,7 +1074,7 @@ fn kernels(o: &Options, lib: &CLib, src: &[u8]) {
                 continue;
             }
             let t = measure([rust, c], &cell, src, o);
-            print_row(kind.as_str(), &cell, t, &mut summary);
+            print_row(&kind.to_string(), &cell, t, &mut summary);
         }
     }
     std::env::remove_var("PMEM2_FORCE_GRANULARITY");

@@ -104,10 +104,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // One function for all: equal granularity means the identical pointer.
-    let memset = maps[0].mem_ops().memset;
+    let memset = pmem2::mem::memset_fn(maps[0].store_granularity());
     for map in &maps[1..] {
         if map.store_granularity() != maps[0].store_granularity()
-            || map.mem_ops().memset as usize != memset as usize
+            || pmem2::mem::memset_fn(map.store_granularity()) as usize != memset as usize
         {
             return Err("the files have different store granularities".into());
         }

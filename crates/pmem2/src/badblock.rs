@@ -25,7 +25,7 @@
 //! is how file systems drop poisoned blocks. On a device DAX, clearing needs
 //! the NVDIMM bus's "clear error" firmware command, which sysfs doesn't
 //! offer: pmem2 issues it on the bus device `/dev/ndctlN` of the region's
-//! bus ([`crate::sys::linux::ndctl::clear_error`], as PMDK does through
+//! bus (the `ND_IOCTL_CLEAR_ERROR` command, as PMDK does through
 //! libndctl), at the namespace's physical start plus the bad block's
 //! offset. That needs root and firmware support (emulated NVDIMMs usually
 //! refuse with `ENOTTY`); failures are [`Error::Os`]. When the region's bus
@@ -33,12 +33,12 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use rustix::fs::FallocateFlags;
+use pmem2_nvdimm::nd::{self, NamespaceMode, SectorRange, Sysfs};
 
 use crate::error::{Error, Result};
 use crate::source::{FileType, Source, SourceId};
-use crate::sys::linux::fiemap::{self, Extent};
-use crate::sys::linux::nd::{NamespaceMode, SectorRange, Sysfs};
+use crate::sys::fiemap::{self, Extent};
+use crate::sys::{file, ndctl};
 
 /// One bad block: `length` bytes at `offset` from the start of the source.
 /// Layout-compatible with C's `struct pmem2_badblock` on 64-bit targets.
@@ -90,7 +90,11 @@ fn sectors_to_bytes(ranges: &[SectorRange]) -> Vec<BadBlock> {
 /// Clips region-relative bad byte ranges to a namespace's data area
 /// `[ns_offset, ns_offset + ns_size)` and makes them relative to it.
 #[must_use]
-pub fn clip_to_namespace(region_bad: &[BadBlock], ns_offset: u64, ns_size: u64) -> Vec<BadBlock> {
+pub(crate) fn clip_to_namespace(
+    region_bad: &[BadBlock],
+    ns_offset: u64,
+    ns_size: u64,
+) -> Vec<BadBlock> {
     let ns_end = ns_offset.saturating_add(ns_size);
     region_bad
         .iter()
@@ -112,7 +116,7 @@ pub fn clip_to_namespace(region_bad: &[BadBlock], ns_offset: u64, ns_size: u64) 
 /// is treated as 1). Results follow the order of `device_bad`, then of
 /// `extents`.
 #[must_use]
-pub fn device_to_file(
+pub(crate) fn device_to_file(
     device_bad: &[BadBlock],
     extents: &[Extent],
     block_size: u64,
@@ -168,16 +172,20 @@ impl BadBlockContext {
     /// [`Error::InvalidDevFormat`], [`Error::CannotReadBounds`],
     /// [`Error::Unknown`] for malformed sysfs files; [`Error::Os`] for
     /// failing system calls (`dup`, `fstat`, `FS_IOC_FIEMAP`, sysfs reads).
-    pub fn with_sysfs(sysfs: &Sysfs, id: &SourceId, fd: Option<BorrowedFd<'_>>) -> Result<Self> {
-        if id.file_type == FileType::Anonymous {
+    pub(crate) fn with_sysfs(
+        sysfs: &Sysfs,
+        id: &SourceId,
+        fd: Option<BorrowedFd<'_>>,
+    ) -> Result<Self> {
+        let Some(device) = id.nd_device() else {
             return Err(Error::NotSupported(
                 "Anonymous source does not support bad blocks".into(),
             ));
-        }
+        };
         let fd = fd.ok_or_else(|| {
             Error::FileDescriptorNotSet("the source has no file descriptor".into())
         })?;
-        let Some(m) = sysfs.find(id)? else {
+        let Some(m) = sysfs.find(device)? else {
             return Ok(BadBlockContext {
                 fd: fd.try_clone_to_owned().ok(),
                 file_type: id.file_type,
@@ -193,7 +201,7 @@ impl BadBlockContext {
         let mut devdax_clear = None;
         let device_bad = if let Some(bdev) = fsdax_bdev {
             let path = sysfs.block_device(bdev).join("badblocks");
-            sectors_to_bytes(&crate::sys::linux::nd::read_badblocks(&path)?)
+            sectors_to_bytes(&nd::read_badblocks(&path)?)
         } else {
             let (ns_off, ns_size) = m.namespace.bounds(sysfs, &m.region)?;
             if id.file_type == FileType::DeviceDax {
@@ -205,13 +213,11 @@ impl BadBlockContext {
             clip_to_namespace(&sectors_to_bytes(&m.region.badblocks()?), ns_off, ns_size)
         };
 
-        let fd = fd
-            .try_clone_to_owned()
-            .map_err(|e| Error::os(io_errno(&e), "dup"))?;
+        let fd = file::dup(fd)?;
         let list = if id.file_type == FileType::Regular && !device_bad.is_empty() {
-            let st = rustix::fs::fstat(&fd).map_err(|e| Error::os(e, "fstat"))?;
-            let exts = fiemap::extents(fd.as_fd(), st.st_size.max(0) as u64)?;
-            device_to_file(&device_bad, &exts, st.st_blksize.max(0) as u64)
+            let (size, block_size) = file::size_and_block_size(fd.as_fd())?;
+            let exts = fiemap::extents(fd.as_fd(), size)?;
+            device_to_file(&device_bad, &exts, block_size)
         } else {
             device_bad
         };
@@ -266,7 +272,7 @@ impl BadBlockContext {
             let address = ns_res.checked_add(bb.offset).ok_or_else(|| {
                 Error::OffsetOutOfRange("bad block's offset is out of range".into())
             })?;
-            return crate::sys::linux::ndctl::clear_error(bus_dev, address, bb.length);
+            return ndctl::clear_error(bus_dev, address, bb.length);
         }
         if i64::try_from(bb.offset).is_err() {
             return Err(Error::OffsetOutOfRange(
@@ -283,15 +289,7 @@ impl BadBlockContext {
             .fd
             .as_ref()
             .ok_or_else(|| Error::os(rustix::io::Errno::BADF, "fallocate"))?;
-        rustix::fs::fallocate(
-            fd,
-            FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
-            bb.offset,
-            bb.length,
-        )
-        .map_err(|e| Error::os(e, "fallocate"))?;
-        rustix::fs::fallocate(fd, FallocateFlags::KEEP_SIZE, bb.offset, bb.length)
-            .map_err(|e| Error::os(e, "fallocate"))
+        file::reallocate(fd.as_fd(), bb.offset, bb.length)
     }
 }
 
@@ -310,18 +308,21 @@ impl Iterator for BadBlockContext {
     }
 }
 
-fn io_errno(e: &std::io::Error) -> rustix::io::Errno {
-    e.raw_os_error()
-        .map_or(rustix::io::Errno::IO, rustix::io::Errno::from_raw_os_error)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::codes::*;
-    use crate::sys::linux::nd::fake;
+    use pmem2_nvdimm::fake;
     use std::io::{Read, Seek, SeekFrom, Write};
     use std::os::fd::AsFd;
+
+    fn file_id(fd: BorrowedFd<'_>) -> SourceId {
+        Source::from_fd(fd).unwrap().id()
+    }
+
+    fn anon_id() -> SourceId {
+        Source::anonymous(4096).unwrap().id()
+    }
 
     fn bb(offset: u64, length: u64) -> BadBlock {
         BadBlock { offset, length }
@@ -379,8 +380,7 @@ mod tests {
     #[test]
     fn anonymous_is_not_supported_before_anything_else() {
         let dir = tempfile::tempdir().unwrap();
-        let e = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &fake::anon_id(), None)
-            .unwrap_err();
+        let e = BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &anon_id(), None).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_NOSUPP);
         assert_eq!(
             e.to_string(),
@@ -392,7 +392,7 @@ mod tests {
     fn no_matching_device_gives_no_bad_block_found() {
         let dir = tempfile::tempdir().unwrap();
         let f = tempfile::tempfile().unwrap();
-        let id = fake::file_id(f.as_fd());
+        let id = file_id(f.as_fd());
         let mut ctx =
             BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
         let e = ctx.next().unwrap_err();
@@ -491,7 +491,7 @@ mod tests {
     #[test]
     fn fsdax_file_without_bad_blocks_on_its_device() {
         let f = tempfile::tempfile().unwrap();
-        let id = fake::file_id(f.as_fd());
+        let id = file_id(f.as_fd());
         let (maj, min) = (rustix::fs::major(id.dev), rustix::fs::minor(id.dev));
         let dir = tempfile::tempdir().unwrap();
         fake::region(dir.path(), 0, 0x1_0000_0000, 16 << 20, &["nmem0"]);
@@ -520,26 +520,66 @@ mod tests {
     fn clear_on_a_regular_file_punches_and_reallocates() {
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(&vec![0x5au8; 16384]).unwrap();
-        let id = fake::file_id(f.as_fd());
+        let id = file_id(f.as_fd());
         let dir = tempfile::tempdir().unwrap();
         let ctx =
             BadBlockContext::with_sysfs(&Sysfs::new(dir.path()), &id, Some(f.as_fd())).unwrap();
-        match ctx.clear(&bb(4096, 4096)) {
-            Ok(()) => {
-                let mut data = Vec::new();
-                f.seek(SeekFrom::Start(0)).unwrap();
-                f.read_to_end(&mut data).unwrap();
-                assert_eq!(data.len(), 16384);
-                assert!(data[..4096].iter().all(|&b| b == 0x5a));
-                assert!(data[4096..8192].iter().all(|&b| b == 0));
-                assert!(data[8192..].iter().all(|&b| b == 0x5a));
-            }
-            // file systems without hole punching report it
-            Err(e) => assert_eq!(e.errno(), Some(rustix::io::Errno::OPNOTSUPP), "{e}"),
-        }
+        // ext4, xfs, btrfs and tmpfs all punch holes.
+        ctx.clear(&bb(4096, 4096)).unwrap();
+        let mut data = Vec::new();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut data).unwrap();
+        assert_eq!(data.len(), 16384);
+        assert!(data[..4096].iter().all(|&b| b == 0x5a));
+        assert!(data[4096..8192].iter().all(|&b| b == 0));
+        assert!(data[8192..].iter().all(|&b| b == 0x5a));
         let e = ctx.clear(&bb(u64::MAX, 1)).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_OFFSET_OUT_OF_RANGE);
         let e = ctx.clear(&bb(0, u64::MAX)).unwrap_err();
         assert_eq!(e.code(), PMEM2_E_LENGTH_OUT_OF_RANGE);
+    }
+
+    /// A fake fsdax namespace over the block device of a real file's file
+    /// system, with a bad sector under the file: the context finds it at
+    /// the file offset FIEMAP maps it to, rounded to the block size. Needs
+    /// a file system with FIEMAP (ext4, xfs, btrfs; not tmpfs).
+    #[test]
+    fn fake_bad_sector_meets_the_real_file_extents() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&vec![0x11u8; 8 * 4096]).unwrap();
+        f.sync_all().unwrap();
+        let exts = match fiemap::extents(f.as_fd(), 8 * 4096) {
+            Ok(exts) => exts,
+            Err(e) if e.errno() == Some(rustix::io::Errno::OPNOTSUPP) => {
+                eprintln!("skipped: no FIEMAP on the temporary directory's file system");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        // a 512-byte bad sector 3 blocks + 1000 bytes into the file
+        let want = 3 * 4096 + 1000;
+        let ext = exts
+            .iter()
+            .find(|e| e.logical <= want && want < e.logical + e.length)
+            .expect("the written data has an extent");
+        let sector = (ext.physical + (want - ext.logical)) / 512;
+        let id = file_id(f.as_fd());
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let dev = format!(
+            "{}:{}",
+            rustix::fs::major(id.dev),
+            rustix::fs::minor(id.dev)
+        );
+        fake::region(root, 0, 0x1_0000_0000, 1 << 34, &["nmem0"]);
+        fake::fsdax_namespace(root, 0, 0, "pmem7", &dev, 0x1_0020_0000, 1 << 33);
+        fake::write(root, "block/pmem7/badblocks", &format!("{sector} 1\n"));
+        let ctx = BadBlockContext::with_sysfs(&Sysfs::new(root), &id, Some(f.as_fd())).unwrap();
+        let found: Vec<BadBlock> = ctx.map(Result::unwrap).collect();
+        let (_, blksize) = file::size_and_block_size(f.as_fd()).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let bb = found[0];
+        assert_eq!((bb.offset % blksize, bb.length % blksize), (0, 0), "{bb:?}");
+        assert!(bb.offset <= want && want < bb.offset + bb.length, "{bb:?}");
     }
 }

@@ -127,8 +127,6 @@ impl Default for Protection {
     }
 }
 
-
-
 /// How to map a source: which part, how, and with what store granularity.
 ///
 /// The defaults are PMDK's: offset 0, length 0 (to the end of the source),

@@ -15,32 +15,32 @@
 //! not only logged. A region without the attribute (the kernel hides it
 //! when the region has no flush mechanism) needs nothing and succeeds.
 
-use std::io::Write;
+use pmem2_nvdimm::nd::{Device, Region, Sysfs};
 
 use bitflags::Flags;
 
 use crate::config::{Granularity, Protection};
 use crate::error::{Error, Result};
 use crate::source::{FileType, SourceId};
-use crate::sys::linux::nd::{self, Region, Sysfs};
+use crate::sys::sysfs;
 use crate::Map;
 
 /// What a deep flush needs to know about a mapping.
 #[derive(Debug, Clone, Copy)]
-pub struct DeepFlushTarget {
+pub(crate) struct DeepFlushTarget {
     /// Start of the mapping.
-    pub addr: *const u8,
+    pub(crate) addr: *const u8,
     /// Its length in bytes (the content length `pmem2_map_get_size` reports).
-    pub size: usize,
+    pub(crate) size: usize,
     /// Its effective store granularity.
-    pub granularity: Granularity,
+    pub(crate) granularity: Granularity,
     /// The identity of its source.
-    pub source: SourceId,
+    pub(crate) source: SourceId,
     /// Whether the mapping can be read or written (is not `PROT_NONE`). A
     /// flush instruction on an inaccessible page would fault, so the CPU
     /// flush is skipped for it; a read-only mapping is still flushed, since
     /// another mapping of the same memory may have left dirty lines.
-    pub accessible: bool,
+    pub(crate) accessible: bool,
 }
 
 /// Writes back the CPU cache lines of a range and fences.
@@ -62,43 +62,17 @@ pub(crate) unsafe fn cpu_persist(ptr: *const u8, len: usize) {
 /// [`Error::Os`] naming the file if it can't be read or written;
 /// [`Error::Unknown`] if its content isn't a number. A missing attribute is
 /// not an error.
-pub fn region_deep_flush(region: &Region) -> Result<()> {
-    let path = region.deep_flush_path();
-    let content = match std::fs::read(&path) {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err(&e, "read", &path)),
-    };
-    let text = String::from_utf8_lossy(&content);
-    let value = nd::parse_u64(&text).ok_or_else(|| {
-        Error::Unknown(
-            format!(
-                "{}: cannot parse a number from {:?}",
-                path.display(),
-                text.trim_end()
-            )
-            .into(),
-        )
-    })?;
-    if value == 0 {
-        return Ok(());
+pub(crate) fn region_deep_flush(region: &Region) -> Result<()> {
+    if region.deep_flush()?.is_some_and(|pending| pending != 0) {
+        sysfs::write_attr(&region.deep_flush_path(), b"1")?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .map_err(|e| io_err(&e, "open", &path))?;
-    file.write_all(b"1").map_err(|e| io_err(&e, "write", &path))
+    Ok(())
 }
 
-fn io_err(e: &std::io::Error, what: &str, path: &std::path::Path) -> Error {
-    let errno = e
-        .raw_os_error()
-        .map_or(rustix::io::Errno::IO, rustix::io::Errno::from_raw_os_error);
-    Error::os(errno, format!("{what} \"{}\"", path.display()))
-}
-
-/// Deep-flushes `[ptr, ptr + len)` of a mapping (the C ABI's
-/// `pmem2_deep_flush(map, ptr, size)`), reading sysfs under `sysfs`.
+/// Deep-flushes `[flush_addr, flush_addr + len)` of a mapping (the C ABI's
+/// `pmem2_deep_flush(map, ptr, size)`), reading sysfs under `sysfs`. The
+/// address is a number: it is only compared with the mapping's bounds;
+/// memory is accessed through pointers derived from `target.addr`.
 ///
 /// # Errors
 /// [`Error::DeepFlushRange`] if the range is not inside the mapping;
@@ -109,22 +83,6 @@ fn io_err(e: &std::io::Error, what: &str, path: &std::path::Path) -> Error {
 /// # Safety
 /// `target` must describe a live mapping of this process: `addr..addr+size`
 /// mapped, for the duration of the call.
-pub unsafe fn deep_flush_range(
-    sysfs: &Sysfs,
-    target: &DeepFlushTarget,
-    ptr: *const u8,
-    len: usize,
-) -> Result<()> {
-    // SAFETY: forwarded from the caller.
-    unsafe { deep_flush_at(sysfs, target, ptr as usize, len) }
-}
-
-/// [`deep_flush_range`] with the address as a number: it is only compared
-/// with the mapping's bounds; memory is accessed through pointers derived
-/// from `target.addr`.
-///
-/// # Safety
-/// As [`deep_flush_range`].
 unsafe fn deep_flush_at(
     sysfs: &Sysfs,
     target: &DeepFlushTarget,
@@ -185,7 +143,10 @@ unsafe fn deep_flush_at(
                 // (checked above).
                 unsafe { cpu_persist(ptr, len) };
             }
-            let Some(m) = sysfs.find(&target.source)? else {
+            let device = Device::DeviceDax {
+                rdev: target.source.rdev,
+            };
+            let Some(m) = sysfs.find(device)? else {
                 return Err(Error::DaxRegionNotFound("unknown region".into()));
             };
             region_deep_flush(&m.region)
@@ -196,7 +157,7 @@ unsafe fn deep_flush_at(
 impl Map {
     /// The [`DeepFlushTarget`] describing this map.
     #[must_use]
-    pub fn deep_flush_target(&self) -> DeepFlushTarget {
+    pub(crate) fn deep_flush_target(&self) -> DeepFlushTarget {
         DeepFlushTarget {
             addr: self.addr(),
             size: self.size(),
@@ -210,26 +171,21 @@ impl Map {
 
     /// Deep-flushes `len` bytes at `offset` of the map (`pmem2_deep_flush`):
     /// see the [module docs](crate::deep_flush) for what that means per
-    /// granularity.
+    /// granularity. The range start is the map's address plus `offset`,
+    /// wrapping around the address space (so the C ABI can pass
+    /// `ptr - addr` for any `ptr`); it must lie inside the map.
     ///
     /// # Errors
-    /// [`Error::DeepFlushRange`] if the range is not inside the map; as
-    /// [`deep_flush_range`] otherwise.
+    /// [`Error::DeepFlushRange`] if the range is not inside the map;
+    /// [`Error::NotSupported`] for an anonymous source at byte granularity;
+    /// [`Error::DaxRegionNotFound`] if a device DAX has no NVDIMM region;
+    /// [`Error::Os`] if `msync` or the sysfs access fails.
     pub fn deep_flush(&self, offset: usize, len: usize) -> Result<()> {
-        self.deep_flush_ptr(self.addr().wrapping_add(offset), len)
-    }
-
-    /// Deep-flushes `[ptr, ptr + len)`, which must lie inside the map: the
-    /// C ABI's `pmem2_deep_flush(map, ptr, size)`. The pointer is only
-    /// compared, never dereferenced outside the map.
-    ///
-    /// # Errors
-    /// As [`Map::deep_flush`].
-    pub fn deep_flush_ptr(&self, ptr: *const u8, len: usize) -> Result<()> {
         let target = self.deep_flush_target();
+        let flush_addr = (target.addr as usize).wrapping_add(offset);
         // SAFETY: `target` describes this map, which stays mapped while
         // `self` is borrowed (unmapping consumes the map).
-        unsafe { deep_flush_at(&Sysfs::default(), &target, ptr as usize, len) }
+        unsafe { deep_flush_at(&Sysfs::default(), &target, flush_addr, len) }
     }
 }
 
@@ -237,8 +193,27 @@ impl Map {
 mod tests {
     use super::*;
     use crate::error::codes::*;
-    use crate::sys::linux::nd::fake;
+    use crate::Source;
+    use pmem2_nvdimm::fake;
     use std::os::fd::AsFd;
+
+    /// [`deep_flush_at`] with a pointer.
+    ///
+    /// # Safety
+    /// As [`deep_flush_at`].
+    unsafe fn deep_flush_range(
+        sysfs: &Sysfs,
+        target: &DeepFlushTarget,
+        ptr: *const u8,
+        len: usize,
+    ) -> Result<()> {
+        // SAFETY: forwarded from the caller.
+        unsafe { deep_flush_at(sysfs, target, ptr as usize, len) }
+    }
+
+    fn file_id(f: &std::fs::File) -> SourceId {
+        Source::from_file(f).unwrap().id()
+    }
 
     fn region_tree() -> (tempfile::TempDir, Sysfs) {
         let dir = tempfile::tempdir().unwrap();
@@ -314,7 +289,7 @@ mod tests {
             addr: p,
             size: 8192,
             granularity: Granularity::CacheLine,
-            source: fake::file_id(f.as_fd()),
+            source: file_id(&f),
             accessible: true,
         };
         let sysfs = Sysfs::new("/nonexistent");
@@ -346,7 +321,7 @@ mod tests {
             addr: p,
             size: 4096,
             granularity: Granularity::Page,
-            source: fake::file_id(f.as_fd()),
+            source: file_id(&f),
             accessible: true,
         };
         // SAFETY: `target` describes the live mapping above (or an anonymous
@@ -355,7 +330,7 @@ mod tests {
             deep_flush_range(&sysfs, &target, p, 4096).unwrap();
             target.granularity = Granularity::Byte;
             deep_flush_range(&sysfs, &target, p.wrapping_add(10), 10).unwrap();
-            target.source = fake::anon_id();
+            target.source = Source::anonymous(4096).unwrap().id();
             let e = deep_flush_range(&sysfs, &target, p, 1).unwrap_err();
             assert_eq!(e.code(), PMEM2_E_NOSUPP);
             assert_eq!(

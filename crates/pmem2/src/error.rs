@@ -43,6 +43,7 @@ macro_rules! pmem2_errors {
         /// (for the crate's tests; the C ABI crate has its own, checked
         /// against these values).
         #[cfg(test)]
+        #[allow(dead_code)] // each test uses the few it checks
         pub(crate) mod codes {
             $( #[doc = concat!("`", stringify!($cname), "`")] pub const $cname: i32 = $code; )*
         }

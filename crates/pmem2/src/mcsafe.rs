@@ -27,6 +27,7 @@ use std::os::fd::BorrowedFd;
 
 use crate::error::{Errno, Error, Result};
 use crate::source::{FileType, Source};
+use crate::sys::mm::{self, ProtFlags};
 
 /// What a machine-check-safe operation needs to know about a source.
 #[derive(Debug, Clone, Copy)]
@@ -211,7 +212,7 @@ fn guarded_copy(fd: BorrowedFd<'_>, alignment: u64, offset: u64, dir: Dir<'_>) -
     if len == 0 {
         return Ok(());
     }
-    let page = rustix::param::page_size() as u64;
+    let page = mm::page_size() as u64;
     let align = if alignment.is_power_of_two() {
         alignment.max(page)
     } else {
@@ -225,50 +226,41 @@ fn guarded_copy(fd: BorrowedFd<'_>, alignment: u64, offset: u64, dir: Dir<'_>) -
     let map_len = usize::try_from(end - map_off)
         .map_err(|_| Error::LengthOutOfRange("range too large to map".into()))?;
     let prot = match dir {
-        Dir::FromMap(_) => rustix::mm::ProtFlags::READ,
-        Dir::ToMap(_) => rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+        Dir::FromMap(_) => ProtFlags::READ,
+        Dir::ToMap(_) => ProtFlags::READ | ProtFlags::WRITE,
     };
-    // SAFETY: a new shared mapping at an address the kernel chooses; it
-    // aliases no Rust object and is unmapped below before returning.
-    let base = unsafe {
-        rustix::mm::mmap(
-            std::ptr::null_mut(),
-            map_len,
-            prot,
-            rustix::mm::MapFlags::SHARED,
-            fd,
-            map_off,
-        )
-    }
-    .map_err(|e| Error::os(e, "mmap"))?;
+    let mapping =
+        mm::map_file_shared(map_len, prot, fd, map_off).map_err(|e| Error::os(e, "mmap"))?;
+    let base = mapping.addr() as *mut u8;
     let delta = (offset - map_off) as usize;
 
-    let faulted = crate::sys::sigbus::arm(base as usize, map_len, align as usize).map(|armed| {
-        // SAFETY: `base + delta .. + len` lies inside the mapping just
-        // created (map_len covers offset - map_off + len); the user's
-        // buffer is a distinct Rust slice of `len` bytes. A poisoned
-        // access raises SIGBUS, which the guard turns into a retry on a
-        // zero-filled anonymous chunk at the same address, so the copy
-        // always completes with valid memory on both sides.
-        unsafe {
-            let p = base.cast::<u8>().add(delta);
-            match dir {
-                Dir::FromMap(buf) => {
-                    std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), len);
-                }
-                Dir::ToMap(buf) => {
-                    std::ptr::copy_nonoverlapping(buf.as_ptr(), p, len);
-                    crate::deep_flush::cpu_persist(p, len);
+    let faulted =
+        crate::sys::sigbus::arm(mapping.addr(), mapping.len(), align as usize).map(|armed| {
+            // SAFETY: `base + delta .. + len` lies inside the mapping just
+            // created (map_len covers offset - map_off + len); the user's
+            // buffer is a distinct Rust slice of `len` bytes. A poisoned
+            // access raises SIGBUS, which the guard turns into a retry on a
+            // zero-filled anonymous chunk at the same address, so the copy
+            // always completes with valid memory on both sides.
+            unsafe {
+                let p = base.add(delta);
+                match dir {
+                    Dir::FromMap(buf) => {
+                        std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), len);
+                    }
+                    Dir::ToMap(buf) => {
+                        std::ptr::copy_nonoverlapping(buf.as_ptr(), p, len);
+                        crate::deep_flush::cpu_persist(p, len);
+                    }
                 }
             }
-        }
-        armed.disarm().is_some()
-    });
-    // SAFETY: unmaps exactly the mapping created above (including any
-    // anonymous chunks the handler placed inside it); nothing refers to it.
-    let unmapped = unsafe { rustix::mm::munmap(base, map_len) };
+            armed.disarm().is_some()
+        });
+    // Unmaps the whole range, including any anonymous chunks the handler
+    // placed inside it; nothing refers to it any more.
+    let unmapped = mapping.unmap();
     let faulted = faulted?;
-    unmapped.map_err(|e| Error::os(e, "munmap"))?;
+    unmapped.map_err(|(_, e)| Error::os(e, "munmap"))?;
     if faulted {
         return Err(Error::IoFail(
             "physical I/O error occurred, possible bad block".into(),

@@ -2,17 +2,23 @@
 //! unsafe shutdown count, and the NUMA node of the backing region.
 //!
 //! All three find the NVDIMM region behind the source in sysfs
-//! ([`Sysfs::find`]) and read its DIMMs (`regionN/mappingK`) or its own
+//! (`pmem2_nvdimm::nd::Sysfs::find`) and read its DIMMs (`regionN/mappingK`) or its own
 //! attributes, as PMDK's `pmem2_source_device_id`, `_device_usc` and
 //! `_numa_node` do through libndctl. An anonymous source is refused with
 //! [`Error::NotSupported`] before anything is read.
 
-use crate::error::{Error, Result};
-use crate::source::{FileType, Source, SourceId};
-use crate::sys::linux::nd::{NdMatch, Sysfs};
+use pmem2_nvdimm::nd::{NdMatch, Sysfs};
 
-fn region_of(sysfs: &Sysfs, id: &SourceId) -> Result<Option<NdMatch>> {
-    sysfs.find(id)
+use crate::error::{Error, Result};
+use crate::source::{Source, SourceId};
+
+/// Where an NVDIMM backs a source; `Err(anonymous)` for an anonymous
+/// source, before anything is read.
+fn region_of(sysfs: &Sysfs, id: &SourceId, anonymous: &'static str) -> Result<Option<NdMatch>> {
+    let device = id
+        .nd_device()
+        .ok_or(Error::NotSupported(anonymous.into()))?;
+    Ok(sysfs.find(device)?)
 }
 
 /// The device id of a source: the unique ids of the DIMMs of its region,
@@ -22,14 +28,9 @@ fn region_of(sysfs: &Sysfs, id: &SourceId) -> Result<Option<NdMatch>> {
 /// # Errors
 /// [`Error::NotSupported`] for an anonymous source, when no region backs the
 /// source, or when a DIMM has no unique id; sysfs errors as
-/// [`Sysfs::find`] and [`crate::sys::linux::nd::Region::dimms`] report them.
-pub fn device_id(sysfs: &Sysfs, id: &SourceId) -> Result<String> {
-    if id.file_type == FileType::Anonymous {
-        return Err(Error::NotSupported(
-            "Anonymous source does not have device id".into(),
-        ));
-    }
-    let Some(m) = region_of(sysfs, id)? else {
+/// `Sysfs::find` and `Region::dimms` report them.
+pub(crate) fn device_id(sysfs: &Sysfs, id: &SourceId) -> Result<String> {
+    let Some(m) = region_of(sysfs, id, "Anonymous source does not have device id")? else {
         return Err(Error::NotSupported(
             "Cannot find the NVDIMM region of the source, device id is not supported".into(),
         ));
@@ -53,14 +54,10 @@ pub fn device_id(sysfs: &Sysfs, id: &SourceId) -> Result<String> {
 /// [`Error::NotSupported`] for an anonymous source, when no region backs the
 /// source, or when a DIMM has no counter (emulated NVDIMMs have none);
 /// [`Error::Unknown`] if the sum overflows or a counter is malformed.
-pub fn device_usc(sysfs: &Sysfs, id: &SourceId) -> Result<u64> {
+pub(crate) fn device_usc(sysfs: &Sysfs, id: &SourceId) -> Result<u64> {
     const NOSUPP: &str = "Unsafe shutdown count is not supported for this source";
-    if id.file_type == FileType::Anonymous {
-        return Err(Error::NotSupported(
-            "Anonymous source does not support unsafe shutdown count".into(),
-        ));
-    }
-    let Some(m) = region_of(sysfs, id)? else {
+    let anonymous = "Anonymous source does not support unsafe shutdown count";
+    let Some(m) = region_of(sysfs, id, anonymous)? else {
         return Err(Error::NotSupported(NOSUPP.into()));
     };
     let mut total = 0u64;
@@ -82,40 +79,45 @@ pub fn device_usc(sysfs: &Sysfs, id: &SourceId) -> Result<u64> {
 /// [`Error::NotSupported`] for an anonymous source;
 /// [`Error::DaxRegionNotFound`] when no region backs the source;
 /// [`Error::Unknown`] if `numa_node` is malformed.
-pub fn numa_node(sysfs: &Sysfs, id: &SourceId) -> Result<i32> {
-    if id.file_type == FileType::Anonymous {
-        return Err(Error::NotSupported(
-            "Anonymous sources are not bound to numa nodes.".into(),
-        ));
-    }
-    let Some(m) = region_of(sysfs, id)? else {
+pub(crate) fn numa_node(sysfs: &Sysfs, id: &SourceId) -> Result<i32> {
+    let anonymous = "Anonymous sources are not bound to numa nodes.";
+    let Some(m) = region_of(sysfs, id, anonymous)? else {
         return Err(Error::DaxRegionNotFound("unknown region".into()));
     };
-    m.region.numa_node()
+    Ok(m.region.numa_node()?)
 }
 
 impl Source<'_> {
-    /// The device id (`pmem2_source_device_id`): see [`device_id`].
+    /// The device id (`pmem2_source_device_id`): the unique ids of the
+    /// DIMMs of the source's NVDIMM region, concatenated in mapping order.
     ///
     /// # Errors
-    /// As [`device_id`].
+    /// [`Error::NotSupported`] for an anonymous source, when no region backs
+    /// the source, or when a DIMM has no unique id; [`Error::Os`] or
+    /// [`Error::Unknown`] for unreadable or malformed sysfs attributes.
     pub fn device_id(&self) -> Result<String> {
         device_id(&Sysfs::default(), &self.id())
     }
 
-    /// The unsafe shutdown count (`pmem2_source_device_usc`): see
-    /// [`device_usc`].
+    /// The unsafe shutdown count (`pmem2_source_device_usc`): the sum of
+    /// the `dirty_shutdown` counters of the DIMMs of the source's region.
     ///
     /// # Errors
-    /// As [`device_usc`].
+    /// [`Error::NotSupported`] for an anonymous source, when no region backs
+    /// the source, or when a DIMM has no counter (emulated NVDIMMs have
+    /// none); [`Error::Unknown`] if the sum overflows or a counter is
+    /// malformed.
     pub fn device_usc(&self) -> Result<u64> {
         device_usc(&Sysfs::default(), &self.id())
     }
 
-    /// The NUMA node (`pmem2_source_numa_node`): see [`numa_node`].
+    /// The NUMA node of the region backing the source
+    /// (`pmem2_source_numa_node`); `-1` when the kernel doesn't say.
     ///
     /// # Errors
-    /// As [`numa_node`].
+    /// [`Error::NotSupported`] for an anonymous source;
+    /// [`Error::DaxRegionNotFound`] when no region backs the source;
+    /// [`Error::Unknown`] if `numa_node` is malformed.
     pub fn numa_node(&self) -> Result<i32> {
         numa_node(&Sysfs::default(), &self.id())
     }
@@ -125,7 +127,8 @@ impl Source<'_> {
 mod tests {
     use super::*;
     use crate::error::codes::*;
-    use crate::sys::linux::nd::fake;
+    use crate::source::FileType;
+    use pmem2_nvdimm::fake;
 
     fn fsdax_id() -> SourceId {
         SourceId {
@@ -233,9 +236,33 @@ mod tests {
     fn anonymous_is_refused_without_reading_sysfs() {
         // a root that doesn't exist: nothing may be read
         let s = Sysfs::new("/nonexistent/pmem2-test-root");
-        let anon = fake::anon_id();
+        let anon = Source::anonymous(4096).unwrap().id();
         assert_eq!(device_id(&s, &anon).unwrap_err().code(), PMEM2_E_NOSUPP);
         assert_eq!(device_usc(&s, &anon).unwrap_err().code(), PMEM2_E_NOSUPP);
         assert_eq!(numa_node(&s, &anon).unwrap_err().code(), PMEM2_E_NOSUPP);
+    }
+
+    /// A fake NVDIMM tree whose fsdax namespace is the block device under a
+    /// real temporary file: the file's own `st_dev` finds the region.
+    #[test]
+    fn a_real_files_device_reaches_its_fake_region() {
+        let f = tempfile::tempfile().unwrap();
+        let src = Source::from_file(&f).unwrap();
+        let dev = src.id().dev;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let maj_min = format!("{}:{}", rustix::fs::major(dev), rustix::fs::minor(dev));
+        fake::region(root, 0, 0x1_0000_0000, 1 << 34, &["nmem0", "nmem1"]);
+        fake::fsdax_namespace(root, 0, 0, "pmem7", &maj_min, 0x1_0020_0000, 1 << 33);
+        fake::dimm(root, "nmem0", Some("8089-a2-1809-00000107"), Some("2"));
+        fake::dimm(root, "nmem1", Some("8089-a2-1809-00000108"), Some("5"));
+        fake::write(root, "bus/nd/devices/region0/numa_node", "0\n");
+        let s = Sysfs::new(root);
+        assert_eq!(
+            device_id(&s, &src.id()).unwrap(),
+            "8089-a2-1809-000001078089-a2-1809-00000108"
+        );
+        assert_eq!(device_usc(&s, &src.id()).unwrap(), 7);
+        assert_eq!(numa_node(&s, &src.id()).unwrap(), 0);
     }
 }

@@ -113,7 +113,6 @@ impl<V> IntervalMap<V> {
             .next()
             .map(|(s, (e, v))| (*s, *e, v))
     }
-
 }
 
 /// What the registry knows of one occupied range.
@@ -221,7 +220,6 @@ mod fork {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

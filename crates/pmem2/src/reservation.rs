@@ -187,7 +187,10 @@ impl VmReservation {
             let start = if size == 0 {
                 a
             } else {
-                Mapping::reserve_at(a, size).map_err(translate)?.into_raw().0
+                Mapping::reserve_at(a, size)
+                    .map_err(translate)?
+                    .into_raw()
+                    .0
             };
             State {
                 addr: start,

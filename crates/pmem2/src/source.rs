@@ -14,7 +14,7 @@ use rustix::fs::{fcntl_getfl, fstat, FileType as StatType, OFlags, Stat};
 
 use crate::error::{Errno, Error, Result};
 use crate::sys::mm::page_size;
-use crate::sys::linux::{dax, SYSFS_ROOT};
+use pmem2_nvdimm::{dax, SYSFS_ROOT};
 
 /// What kind of thing a source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,6 +82,18 @@ pub struct SourceId {
     pub dev: u64,
     /// `st_rdev` of a device DAX, 0 otherwise.
     pub rdev: u64,
+}
+
+impl SourceId {
+    /// The device to look for in the NVDIMM model of sysfs; `None` for an
+    /// anonymous source, which no NVDIMM backs.
+    pub(crate) fn nd_device(&self) -> Option<pmem2_nvdimm::nd::Device> {
+        match self.file_type {
+            FileType::Regular => Some(pmem2_nvdimm::nd::Device::File { dev: self.dev }),
+            FileType::DeviceDax => Some(pmem2_nvdimm::nd::Device::DeviceDax { rdev: self.rdev }),
+            FileType::Anonymous => None,
+        }
+    }
 }
 
 /// A data source to map: a file descriptor or anonymous memory.
@@ -302,7 +314,7 @@ impl Source<'static> {
 fn size_from(st: &Stat, file_type: FileType, sysfs: &Path) -> Result<usize> {
     if file_type == FileType::DeviceDax {
         let (major, minor) = dev_numbers(st.st_rdev);
-        return dax::device_dax_size(sysfs, major, minor);
+        return Ok(dax::device_dax_size(sysfs, major, minor)?);
     }
     usize::try_from(st.st_size).map_err(|_| {
         Error::InvalidFileHandle(
@@ -358,7 +370,16 @@ fn classify(st: &Stat, sysfs: &Path) -> Result<FileType> {
 mod tests {
     use super::*;
     use crate::error::codes::*;
-    use crate::sys::linux::dax::tests::fake_sysfs;
+
+    fn fake_sysfs(
+        size: &str,
+        own_align: Option<&str>,
+        region_align: Option<&str>,
+    ) -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        pmem2_nvdimm::fake::device_dax(t.path(), size, own_align, region_align);
+        t
+    }
 
     fn temp_file(len: u64) -> (File, std::path::PathBuf) {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -467,7 +488,7 @@ mod tests {
     fn device_dax_size_and_alignment_through_a_source() {
         // /dev/null is character device 1:3; a fake sysfs that calls 1:3 a
         // device DAX exercises the real open/fstat/sysfs path.
-        let t = crate::sys::linux::dax::tests::tempdir::TempDir::new();
+        let t = tempfile::tempdir().unwrap();
         let p = t.path();
         let dev = p.join("devices/platform/ndbus0/region0/dax0.0/dax/dax0.0");
         std::fs::create_dir_all(&dev).unwrap();

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{page, temp_file_in, test_dirs};
-use pmem2_ffi::codes::*;
 use pmem2::{Config, Granularity, Map, Sharing, Source};
+use pmem2_ffi::codes::*;
 
 fn set_forced(value: Option<&str>) {
     // Only one test runs in this binary, so no other thread reads the
@@ -43,10 +43,10 @@ fn forced_granularities() {
             map.persist(0, map.size()).unwrap();
             // SAFETY: the range is inside the map and persist functions work on any mapped address.
             unsafe {
-                let ops = map.persist_ops();
-                (ops.persist)(map.addr().cast(), map.size());
-                (ops.flush)(map.addr().add(3).cast(), 100);
-                (ops.drain)();
+                let g = map.store_granularity();
+                pmem2::persist::persist_fn(g)(map.addr().cast(), map.size());
+                pmem2::persist::flush_fn(g)(map.addr().add(3).cast(), 100);
+                pmem2::persist::drain_fn(g)();
             }
             let other = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
             let mut back = vec![0u8; data.len()];

@@ -4,6 +4,7 @@
 
 use std::ffi::c_void;
 
+use bitflags::Flags;
 use pmem2::mem::{self, KernelKind, MemOps};
 use pmem2::{Granularity, MemFlags};
 use proptest::prelude::*;
@@ -220,15 +221,14 @@ fn random_large_sizes() {
 fn pointers_are_process_wide_and_kernels_are_distinct() {
     for g in Granularity::ALL {
         assert_eq!(mem::memcpy_fn(g) as usize, mem::memmove_fn(g) as usize);
-        let default = mem::ops(g);
-        let forced = mem::ops_with(mem::kernel_kind(), g).unwrap();
-        assert_eq!(default.memmove as usize, forced.memmove as usize);
-        assert_eq!(default.memset as usize, forced.memset as usize);
-        assert_eq!(mem::memset_fn(g) as usize, default.memset as usize);
+        // The process's functions are its kernel's table entries.
+        let own = mem::ops_with(mem::info().kernel, g).unwrap();
+        assert_eq!(mem::memmove_fn(g) as usize, own.memmove as usize);
+        assert_eq!(mem::memset_fn(g) as usize, own.memset as usize);
     }
     let kinds: Vec<_> = KernelKind::ALL
         .into_iter()
-        .filter(|k| k.is_supported())
+        .filter(|&k| mem::ops_with(k, Granularity::Page).is_some())
         .collect();
     for (i, a) in kinds.iter().enumerate() {
         for b in &kinds[i + 1..] {
@@ -239,9 +239,11 @@ fn pointers_are_process_wide_and_kernels_are_distinct() {
             assert_ne!(pa.memmove as usize, pb.memmove as usize, "{a} vs {b}");
         }
     }
-    assert!(KernelKind::Generic.is_supported() && KernelKind::Libc.is_supported());
-    assert_eq!(mem::info().kernel, mem::kernel_kind());
-    assert_eq!(mem::kernel_name(), mem::kernel_kind().as_str());
+    assert!(
+        mem::ops_with(KernelKind::Generic, Granularity::Page).is_some()
+            && mem::ops_with(KernelKind::Libc, Granularity::Page).is_some()
+    );
+    assert!(!mem::info().kernel.to_string().is_empty());
 }
 
 /// One memset across two adjacent buffers' worth of memory, as PMDK's
@@ -274,8 +276,8 @@ proptest! {
         g in prop::sample::select(Granularity::ALL.to_vec()),
     ) {
         let flags = MemFlags::from_bits_retain(bits);
-        check_copy(mem::ops(g), flags, dst_off, src_off, len, "default");
-        check_set(mem::ops(g), flags, dst_off, len, bits as u8, "default");
+        check_copy(mem::ops_with(mem::info().kernel, g).unwrap(), flags, dst_off, src_off, len, "default");
+        check_set(mem::ops_with(mem::info().kernel, g).unwrap(), flags, dst_off, len, bits as u8, "default");
     }
 
     #[test]
@@ -286,7 +288,7 @@ proptest! {
         bits in 0u32..64,
     ) {
         let flags = MemFlags::from_bits_retain(bits);
-        check_overlap(mem::ops(Granularity::CacheLine), flags, a, b, len, "default");
+        check_overlap(mem::ops_with(mem::info().kernel, Granularity::CacheLine).unwrap(), flags, a, b, len, "default");
     }
 }
 
@@ -345,7 +347,10 @@ fn env_child_report() {
         "env_child_report runs as a child of the env_* tests (PMEM2_MEM_TEST_CHILD set)"
     );
     let info = mem::info();
-    let mut all: Vec<&MemOps> = Granularity::ALL.into_iter().map(mem::ops).collect();
+    let mut all: Vec<&MemOps> = Granularity::ALL
+        .into_iter()
+        .map(|g| mem::ops_with(info.kernel, g).unwrap())
+        .collect();
     all.extend(all_ops().into_iter().map(|(_, _, ops)| ops));
     for ops in all {
         for flags in FLAG_SETS {
@@ -366,7 +371,7 @@ fn env_child_report() {
 fn environment_selects_the_kernel() {
     let default = child_report(&[]);
     assert!(
-        default.contains(&format!("kernel={}", mem::kernel_name())),
+        default.contains(&format!("kernel={}", mem::info().kernel)),
         "{default}"
     );
     assert!(default.contains("threshold=256"), "{default}");
@@ -393,7 +398,7 @@ fn environment_selects_the_kernel() {
     assert!(r.contains("wc=true"), "{r}");
     let r = child_report(&[("PMEM_WC_WORKAROUND", "0"), ("PMEM_AVX512F", "0")]);
     assert!(r.contains("wc=false"), "{r}");
-    if KernelKind::Avx512f.is_supported() {
+    if mem::ops_with(KernelKind::Avx512f, Granularity::Page).is_some() {
         for vars in [
             &[("PMEM_WC_WORKAROUND", "1")][..],
             &[("PMEM_WC_WORKAROUND", "1"), ("PMEM_AVX512F", "1")],
@@ -409,11 +414,11 @@ fn environment_selects_the_kernel() {
     if cfg!(target_arch = "x86_64") {
         let r = child_report(&[("PMEM_AVX", "0"), ("PMEM_AVX512F", "0")]);
         assert!(r.contains("kernel=sse2"), "{r}");
-        if KernelKind::Avx.is_supported() {
+        if mem::ops_with(KernelKind::Avx, Granularity::Page).is_some() {
             let r = child_report(&[("PMEM_AVX512F", "0")]);
             assert!(r.contains("kernel=avx "), "{r}");
         }
-        if KernelKind::Avx512f.is_supported() {
+        if mem::ops_with(KernelKind::Avx512f, Granularity::Page).is_some() {
             // With AVX ruled out, or AVX-512F asked for, it's AVX-512F on
             // every vendor.
             let r = child_report(&[("PMEM_AVX", "0")]);
@@ -489,7 +494,7 @@ fn safe_map_api_copies_fills_and_checks_ranges() {
             assert_eq!(err.code(), PMEM2_E_MAP_RANGE);
             assert!(err.to_string().contains("outside the map"), "{err}");
         }
-        let ops = map.mem_ops();
+        let ops = mem::ops_with(mem::info().kernel, map.store_granularity()).unwrap();
         assert_eq!(
             ops.memmove as usize,
             mem::memmove_fn(map.store_granularity()) as usize

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::{page, temp_file};
-use pmem2_ffi::codes::*;
 use pmem2::{Config, Granularity, Map, Source, VmReservation};
+use pmem2_ffi::codes::*;
 
 /// `(start, end, permissions)` of every mapping of this process.
 fn proc_maps() -> Vec<(usize, usize, String)> {

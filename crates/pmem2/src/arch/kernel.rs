@@ -121,7 +121,10 @@ pub(crate) trait Kernel {
 #[inline(always)]
 #[allow(dead_code)] // only the x86_64 kernels have non-temporal stores
 pub(crate) fn sfence_after_nt<F: Flush>() -> bool {
-    !matches!(F::KIND, super::FlushKind::Clwb | super::FlushKind::Clflushopt)
+    !matches!(
+        F::KIND,
+        super::FlushKind::Clwb | super::FlushKind::Clflushopt
+    )
 }
 
 /// The functions of `T`, except the non-temporal copy, which is `N`'s.
@@ -178,4 +181,3 @@ impl Kernel for LibcKernel {
         unsafe { Self::set_t::<F>(dst, byte, len) }
     }
 }
-

@@ -77,7 +77,7 @@ impl Map {
     /// [`Error::MapRange`] when the range is outside the map, [`Error::Os`]
     /// when `msync` fails (PAGE granularity; PMDK's C function aborts), or
     /// with `EFAULT` when a flush instruction hits pages that are gone
-    /// (CACHE_LINE granularity, file truncated).
+    /// (`CACHE_LINE` granularity, file truncated).
     pub fn persist(&self, offset: usize, len: usize) -> Result<()> {
         self.flush(offset, len)?;
         self.drain();
@@ -132,12 +132,7 @@ impl Map {
     /// isn't writable, [`Error::Os`](crate::Error::Os) when `msync` fails,
     /// or with `EFAULT` when the pages under the range are gone (the file
     /// was truncated; see the crate's memory contract).
-    pub fn copy_from_slice(
-        &mut self,
-        offset: usize,
-        data: &[u8],
-        flags: MemFlags,
-    ) -> Result<()> {
+    pub fn copy_from_slice(&mut self, offset: usize, data: &[u8], flags: MemFlags) -> Result<()> {
         self.require(Protection::WRITE, "writ")?;
         let dest = self.checked_range(offset, data.len())?;
         let granularity = self.store_granularity();
@@ -170,13 +165,7 @@ impl Map {
     ///
     /// # Errors
     /// As [`Map::copy_from_slice`](crate::Map::copy_from_slice).
-    pub fn fill(
-        &mut self,
-        offset: usize,
-        len: usize,
-        byte: u8,
-        flags: MemFlags,
-    ) -> Result<()> {
+    pub fn fill(&mut self, offset: usize, len: usize, byte: u8, flags: MemFlags) -> Result<()> {
         self.require(Protection::WRITE, "writ")?;
         let dest = self.checked_range(offset, len)?;
         let granularity = self.store_granularity();
@@ -214,10 +203,7 @@ impl Map {
         len: usize,
         flags: MemFlags,
     ) -> Result<()> {
-        self.require(
-            Protection::WRITE | Protection::READ,
-            "read and writ",
-        )?;
+        self.require(Protection::WRITE | Protection::READ, "read and writ")?;
         let src = self.checked_range(src_offset, len)?;
         let dest = self.checked_range(dst_offset, len)?;
         let granularity = self.store_granularity();
@@ -247,12 +233,7 @@ impl Map {
 /// The end of a safe memory operation, after the guarded copy and its
 /// fence (always, see [`Map::copy_from_slice`](crate::Map::copy_from_slice)):
 /// for page granularity the `msync` unless `NOFLUSH`, with its error reported.
-fn finish(
-    dest: *mut u8,
-    len: usize,
-    granularity: Granularity,
-    flags: MemFlags,
-) -> Result<()> {
+fn finish(dest: *mut u8, len: usize, granularity: Granularity, flags: MemFlags) -> Result<()> {
     if granularity == Granularity::Page && !flags.contains(MemFlags::NOFLUSH) && len > 0 {
         persist::sync_pages(dest, len)?;
     }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use crate::config::{Granularity, Sharing};
 use crate::env;
 use crate::error::{Error, Result};
-use crate::sys::linux::{eadr, SYSFS_ROOT};
+use pmem2_nvdimm::{eadr, SYSFS_ROOT};
 
 /// PMDK's message when `MAP_SYNC` was refused.
 pub(crate) const NO_MAP_SYNC_MSG: &str = "requested granularity not available because fd doesn't point to DAX-enabled file or kernel doesn't support MAP_SYNC flag (Linux >= 4.15)";
@@ -127,5 +127,4 @@ mod tests {
             }
         }
     }
-
 }

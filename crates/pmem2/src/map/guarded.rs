@@ -14,7 +14,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Map;
+use crate::config::{Config, Sharing};
 use crate::error::{Errno, Error, Result};
+use crate::source::Source;
 use crate::sys::mm::{self, FileMapKind, ProtFlags};
 use crate::sys::sigbus::{self, Fault};
 
@@ -34,6 +36,43 @@ pub(crate) struct Backing {
     /// Set when a repair failed: zero chunks may remain, so every later
     /// access is refused rather than silently writing to anonymous memory.
     pub(crate) broken: AtomicBool,
+}
+
+impl Backing {
+    /// A duplicate of the source's descriptor, to re-map the file after a
+    /// fault (the source may be closed while the map lives); `None` for
+    /// anonymous sources, which can't lose their pages.
+    pub(crate) fn dup_fd(source: &Source<'_>) -> Result<Option<OwnedFd>> {
+        match source.fd() {
+            Ok(fd) => Ok(Some(fd.try_clone_to_owned().map_err(|e| {
+                Error::os(Errno::from_io_error(&e).unwrap_or(Errno::MFILE), "dup")
+            })?)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// What re-mapping the file at `offset` as `config` and the kernel's
+    /// `MAP_SYNC` answer mapped it takes.
+    pub(crate) fn new(
+        fd: OwnedFd,
+        offset: usize,
+        config: &Config,
+        map_sync: bool,
+        alignment: usize,
+    ) -> Self {
+        Backing {
+            fd,
+            offset: offset as u64,
+            prot: super::placement::prot_flags(config.protection()),
+            kind: match (config.sharing(), map_sync) {
+                (Sharing::Private, _) => FileMapKind::Private,
+                (Sharing::Shared, true) => FileMapKind::SharedSync,
+                (Sharing::Shared, false) => FileMapKind::Shared,
+            },
+            unit: alignment.max(mm::page_size()),
+            broken: AtomicBool::new(false),
+        }
+    }
 }
 
 impl Map {
@@ -91,6 +130,7 @@ impl Map {
     /// Maps the file back over the chunks a fault replaced; returns the
     /// error to report.
     #[cold]
+    #[allow(clippy::needless_pass_by_value)] // `fault` must drop after the re-mapping
     fn repair(&self, backing: &Backing, method: &str, fault: Fault) -> Error {
         // `fault` is dropped (uncounted) at the end, after the re-mapping.
         let start = self.addr() as usize;

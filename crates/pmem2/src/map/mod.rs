@@ -27,10 +27,10 @@ use crate::error::{DeleteError, Errno, Error, Result};
 use crate::registry::{self, Entry};
 use crate::reservation::{Placement, ReservedMap, VmReservation};
 use crate::source::{FileType, Source, SourceId};
-use crate::sys::mm::{page_size, FileMapKind, Mapping};
+use crate::sys::mm::{page_size, Mapping};
 
-use granularity::{check_granularity, effective_granularity, forced_granularity};
 pub use granularity::platform_is_eadr;
+use granularity::{check_granularity, effective_granularity, forced_granularity};
 use placement::{map_alignment, map_at, Target};
 
 /// How the memory of a map came to be, which decides how it is released.
@@ -158,14 +158,7 @@ impl Map {
             return Err(Error::os(Errno::NOMEM, "mmap"));
         };
 
-        // A duplicate of the descriptor, to re-map the file after a fault
-        // (the source may be closed while the map lives).
-        let backing_fd = match source.fd() {
-            Ok(fd) => Some(fd.try_clone_to_owned().map_err(|e| {
-                Error::os(Errno::from_io_error(&e).unwrap_or(Errno::MFILE), "dup")
-            })?),
-            Err(_) => None,
-        };
+        let backing_fd = guarded::Backing::dup_fd(source)?;
 
         let target = match &config.reservation {
             Some((weak, offset)) => {
@@ -199,18 +192,8 @@ impl Map {
             map_sync,
             platform_is_eadr(),
         );
-        let backing = backing_fd.map(|fd| guarded::Backing {
-            fd,
-            offset: effective_offset as u64,
-            prot: placement::prot_flags(config.protection),
-            kind: match (config.sharing, map_sync) {
-                (Sharing::Private, _) => FileMapKind::Private,
-                (Sharing::Shared, true) => FileMapKind::SharedSync,
-                (Sharing::Shared, false) => FileMapKind::Shared,
-            },
-            unit: alignment.max(page_size()),
-            broken: std::sync::atomic::AtomicBool::new(false),
-        });
+        let backing = backing_fd
+            .map(|fd| guarded::Backing::new(fd, effective_offset, config, map_sync, alignment));
         let mut map = Map {
             // SAFETY: `addr` came from a successful mmap, which never returns 0
             // for a non-fixed request and equals a non-null hint for a fixed one.
@@ -491,4 +474,3 @@ impl VmReservation {
         self.neighbour(map.addr() as usize, false)
     }
 }
-

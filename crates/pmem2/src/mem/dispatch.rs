@@ -177,4 +177,3 @@ fn build_table<K: Kernel, F: Flush>() -> [MemOps; 3] {
         },
     ]
 }
-

@@ -60,8 +60,8 @@ use crate::config::Granularity;
 use crate::flags::flag_set;
 
 pub use crate::arch::kernel::KernelKind;
-pub(crate) use dispatch::{ops, wc_workaround};
 pub use dispatch::{info, ops_with, MemInfo};
+pub(crate) use dispatch::{ops, wc_workaround};
 
 flag_set! {
     /// `PMEM2_F_MEM_*`: hints and options for the memory functions.
@@ -110,7 +110,6 @@ pub struct MemOps {
     pub memset: MemsetFn,
 }
 
-
 /// `pmem2_get_memmove_fn` for a granularity.
 #[must_use]
 pub fn memmove_fn(granularity: Granularity) -> MemmoveFn {
@@ -128,7 +127,6 @@ pub fn memcpy_fn(granularity: Granularity) -> MemmoveFn {
 pub fn memset_fn(granularity: Granularity) -> MemsetFn {
     ops(granularity).memset
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -220,7 +218,7 @@ mod tests {
                 unsafe {
                     for flags in [0, MemFlags::NONTEMPORAL.bits(), MemFlags::WB.bits()] {
                         let n = fences_in(|| {
-                            assert_eq!((ops.memmove)(dangling, dangling, 0, flags), dangling)
+                            assert_eq!((ops.memmove)(dangling, dangling, 0, flags), dangling);
                         });
                         assert_eq!(n, 1, "{what}: memmove len 0, flags {flags}");
                         let n =

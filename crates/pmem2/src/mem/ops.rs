@@ -220,4 +220,3 @@ fn sync_or_abort(ptr: *const u8, len: usize) {
         std::process::abort();
     }
 }
-

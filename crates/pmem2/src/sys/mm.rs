@@ -12,8 +12,8 @@ use std::ffi::c_void;
 use std::os::fd::BorrowedFd;
 use std::sync::OnceLock;
 
-use rustix::mm::{mmap, mmap_anonymous, munmap, MapFlags, MsyncFlags};
 pub(crate) use rustix::mm::ProtFlags;
+use rustix::mm::{mmap, mmap_anonymous, munmap, MapFlags, MsyncFlags};
 
 use crate::error::Errno;
 
@@ -187,8 +187,7 @@ pub(crate) unsafe fn map_anonymous_fixed(
         MapFlags::PRIVATE
     };
     // SAFETY: forwarded from the caller.
-    unsafe { mmap_anonymous(addr as *mut c_void, len, prot, sharing | MapFlags::FIXED) }
-        .map(|_| ())
+    unsafe { mmap_anonymous(addr as *mut c_void, len, prot, sharing | MapFlags::FIXED) }.map(|_| ())
 }
 
 /// Makes `[addr, addr + len)` inaccessible again (`PROT_NONE`,
@@ -228,8 +227,16 @@ pub(crate) fn map_file_shared(
 ) -> Result<Mapping, Errno> {
     // SAFETY: a new mapping at a kernel-chosen address changes no existing
     // memory.
-    let addr = unsafe { mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, offset) }?
-        as usize;
+    let addr = unsafe {
+        mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            MapFlags::SHARED,
+            fd,
+            offset,
+        )
+    }? as usize;
     Ok(Mapping { addr, len })
 }
 

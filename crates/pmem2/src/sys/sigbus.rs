@@ -133,9 +133,7 @@ fn slot_index() -> Option<usize> {
         return None;
     }
     let claimed = LEASE.try_with(|l| l.index).ok().flatten();
-    INDEX
-        .try_with(|i| i.set(claimed.unwrap_or(NO_SLOT)))
-        .ok();
+    INDEX.try_with(|i| i.set(claimed.unwrap_or(NO_SLOT))).ok();
     claimed
 }
 
@@ -217,9 +215,10 @@ impl Drop for Fault {
 #[inline]
 pub(crate) fn arm(start: usize, len: usize, unit: usize) -> Result<Armed> {
     install()?;
-    let (slot, overflow, uses_overflow) = match slot_index() {
-        Some(i) => (&SLOTS[i], None, false),
-        None => {
+    let (slot, overflow, uses_overflow) = if let Some(i) = slot_index() {
+        (&SLOTS[i], None, false)
+    } else {
+        {
             // No slot of our own (the table is full, or this runs in a
             // thread-local destructor): the shared one, one thread at a time.
             let depth = OVERFLOW_DEPTH.try_with(Cell::get).unwrap_or(0);
@@ -385,7 +384,13 @@ fn install_once() -> std::result::Result<(), Errno> {
         ))
     };
     // SAFETY: puts this thread's mask back as it was.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &raw const prev_mask, std::ptr::null_mut()) };
+    unsafe {
+        libc::pthread_sigmask(
+            libc::SIG_SETMASK,
+            &raw const prev_mask,
+            std::ptr::null_mut(),
+        )
+    };
     result
 }
 
@@ -526,7 +531,13 @@ fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void)
     // SAFETY: valid masks; pthread_sigmask is async-signal-safe.
     let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &raw const previous.sa_mask, &raw mut old_mask) };
+    unsafe {
+        libc::pthread_sigmask(
+            libc::SIG_BLOCK,
+            &raw const previous.sa_mask,
+            &raw mut old_mask,
+        )
+    };
     if previous.sa_flags & libc::SA_SIGINFO != 0 {
         // SAFETY: installed with SA_SIGINFO, so the address is a
         // `void (*)(int, siginfo_t *, void *)`.

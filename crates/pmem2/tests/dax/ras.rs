@@ -12,12 +12,11 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::AsFd;
 use std::path::Path;
 
+use pmem2::{BadBlock, BadBlockContext, Config, FileType, Granularity, Map, Source};
 use pmem2_ffi::codes::{
     PMEM2_E_DEEP_FLUSH_RANGE, PMEM2_E_IO_FAIL, PMEM2_E_LENGTH_OUT_OF_RANGE, PMEM2_E_NOSUPP,
 };
-use pmem2::sys::linux::fiemap;
-use pmem2::sys::linux::nd::Sysfs;
-use pmem2::{BadBlock, BadBlockContext, Config, Granularity, Map, Source};
+use pmem2_nvdimm::nd::{Device, NdMatch, Sysfs};
 
 /// `Ok(detail)` or `Err(why)`.
 pub type Outcome = Result<String, String>;
@@ -59,6 +58,78 @@ fn expect_code<T>(r: pmem2::Result<T>, code: i32, what: &str) -> Result<(), Stri
     }
 }
 
+/// The region and namespace holding a source, from `/sys`.
+fn nd_match(source: &Source<'_>) -> Result<NdMatch, String> {
+    let id = source.id();
+    let device = match id.file_type {
+        FileType::DeviceDax => Device::DeviceDax { rdev: id.rdev },
+        _ => Device::File { dev: id.dev },
+    };
+    Sysfs::default()
+        .find(device)
+        .map_err(|e| format!("find: {e}"))?
+        .ok_or_else(|| "no NVDIMM region or namespace holds the source".to_string())
+}
+
+/// The test's own reading of a file's extents (`FS_IOC_FIEMAP`), to place
+/// a bad sector under a chosen file offset; independent of pmem2's.
+mod fiemap {
+    use std::os::fd::BorrowedFd;
+
+    /// `length` bytes at file offset `logical` are at device byte `physical`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Extent {
+        pub logical: u64,
+        pub physical: u64,
+        pub length: u64,
+    }
+
+    /// `struct fiemap` with room for 32 `struct fiemap_extent`s (56 bytes
+    /// each: logical, physical, length, 2 reserved u64, flags, 3 reserved u32).
+    #[repr(C)]
+    struct Buf {
+        start: u64,
+        length: u64,
+        flags: u32,
+        mapped_extents: u32,
+        extent_count: u32,
+        reserved: u32,
+        extents: [[u64; 7]; 32],
+    }
+
+    /// `_IOWR('f', 11, struct fiemap)` (the 32-byte header).
+    const FS_IOC_FIEMAP: rustix::ioctl::Opcode =
+        rustix::ioctl::opcode::read_write::<[u64; 4]>(b'f', 11);
+
+    /// The extents of the first `size` bytes (at most 32).
+    pub fn extents(fd: BorrowedFd<'_>, size: u64) -> Result<Vec<Extent>, String> {
+        let mut buf = Buf {
+            start: 0,
+            length: size,
+            flags: 0,
+            mapped_extents: 0,
+            extent_count: 32,
+            reserved: 0,
+            extents: [[0; 7]; 32],
+        };
+        // SAFETY: FS_IOC_FIEMAP reads the header and writes at most
+        // `extent_count` (32) extents after it, which `Buf` has room for;
+        // `buf` lives for the whole call.
+        let ioctl = unsafe { rustix::ioctl::Updater::<FS_IOC_FIEMAP, Buf>::new(&mut buf) };
+        // SAFETY: the opcode and the buffer type match, as said above.
+        unsafe { rustix::ioctl::ioctl(fd, ioctl) }.map_err(|e| format!("FIEMAP: {e}"))?;
+        let mapped = (buf.mapped_extents as usize).min(32);
+        Ok(buf.extents[..mapped]
+            .iter()
+            .map(|e| Extent {
+                logical: e[0],
+                physical: e[1],
+                length: e[2],
+            })
+            .collect())
+    }
+}
+
 /// Deep flush through a map of `[offset, offset + 4 MiB)` of `source`.
 fn deep_flush_common(source: &Source<'_>, offset: usize) -> Outcome {
     let mut config = Config::with_granularity(Granularity::Page);
@@ -94,10 +165,7 @@ pub fn devdax_deep_flush(dev: &Path) -> Outcome {
     // Far from the start of the device, where the persistence test keeps
     // the data it checks after the power cut.
     let detail = deep_flush_common(&source, 64 * MIB)?;
-    let m = Sysfs::default()
-        .find(&source.id())
-        .map_err(e2s("find"))?
-        .ok_or("no NVDIMM region for the device")?;
+    let m = nd_match(&source)?;
     let df = std::fs::read_to_string(m.region.deep_flush_path()).unwrap_or_default();
     Ok(format!(
         "{detail}, region{} deep_flush={:?}",
@@ -141,20 +209,19 @@ pub fn devdax_geometry(dev: &Path) -> Outcome {
     if !align.is_power_of_two() || size % align != 0 {
         return Err(format!("size {size} alignment {align}"));
     }
-    let sysfs = Sysfs::default();
-    let m = sysfs
-        .find(&source.id())
-        .map_err(e2s("find"))?
-        .ok_or("no NVDIMM region for the device")?;
+    let m = nd_match(&source)?;
     let (ns_off, ns_size) = m
         .namespace
-        .bounds(&sysfs, &m.region)
-        .map_err(e2s("bounds"))?;
+        .bounds(&Sysfs::default(), &m.region)
+        .map_err(|e| format!("bounds: {e}"))?;
     if size as u64 > ns_size {
         return Err(format!("size {size} > namespace data size {ns_size}"));
     }
     let numa = source.numa_node().map_err(e2s("numa_node"))?;
-    let region_numa = m.region.numa_node().map_err(e2s("region numa_node"))?;
+    let region_numa = m
+        .region
+        .numa_node()
+        .map_err(|e| format!("region numa_node: {e}"))?;
     if numa != region_numa {
         return Err(format!("numa {numa} != region's {region_numa}"));
     }
@@ -223,12 +290,9 @@ pub fn fsdax_bad_block(dir: &Path) -> Outcome {
     const SIZE: usize = 2 * MIB;
     let file = file_in(dir, "pmem2-ras-badblock", SIZE, 0xc3)?;
     let source = Source::from_file(&file).map_err(e2s("Source"))?;
-    let m = Sysfs::default()
-        .find(&source.id())
-        .map_err(e2s("find"))?
-        .ok_or("no NVDIMM namespace holds the mount point")?;
+    let m = nd_match(&source)?;
     let bdev = m.block_device.ok_or("no block device for the namespace")?;
-    let exts = fiemap::extents(file.as_fd(), SIZE as u64).map_err(e2s("FIEMAP"))?;
+    let exts = fiemap::extents(file.as_fd(), SIZE as u64)?;
     let want = MIB as u64 + 512;
     let ext = exts
         .iter()

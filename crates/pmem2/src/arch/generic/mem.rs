@@ -16,8 +16,8 @@
 #[cfg(not(miri))]
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::arch::{flush_range, Flush, CACHE_LINE_SIZE};
 use crate::arch::kernel::Kernel;
+use crate::arch::{flush_range, Flush, CACHE_LINE_SIZE};
 
 const WORD: usize = 8;
 

@@ -61,7 +61,7 @@ const STATUS_MASK: u32 = 0xffff;
 /// (e.g. `ENOTTY` without firmware support), a non-zero firmware status
 /// (`ENXIO`), or fewer bytes cleared than asked (`ENXIO`, as libndctl
 /// reports it); [`Error::Unknown`] for an invalid clear unit.
-pub fn clear_error(ndctl: &Path, address: u64, length: u64) -> Result<()> {
+pub(crate) fn clear_error(ndctl: &Path, address: u64, length: u64) -> Result<()> {
     let fd = rustix::fs::open(ndctl, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::os(e, format!("open \"{}\"", ndctl.display())))?;
     let mut cap = ArsCap {

@@ -7,13 +7,13 @@ use crate::error::{Error, Result};
 /// One extent of a file: `length` bytes at file offset `logical` are stored
 /// at byte `physical` of the underlying block device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Extent {
+pub(crate) struct Extent {
     /// Offset in the file.
-    pub logical: u64,
+    pub(crate) logical: u64,
     /// Offset on the block device.
-    pub physical: u64,
+    pub(crate) physical: u64,
     /// Length in bytes.
-    pub length: u64,
+    pub(crate) length: u64,
 }
 
 /// `struct fiemap` of `<linux/fiemap.h>` (the fixed header).
@@ -70,7 +70,7 @@ const _: () = assert!(std::mem::size_of::<FiemapExtent>() == 56);
 /// [`Error::Os`] (context `"ioctl FS_IOC_FIEMAP"`) if the file system
 /// doesn't support FIEMAP or the call fails; [`Error::Unknown`] if the
 /// kernel reports an impossible extent count.
-pub fn extents(fd: BorrowedFd<'_>, size: u64) -> Result<Vec<Extent>> {
+pub(crate) fn extents(fd: BorrowedFd<'_>, size: u64) -> Result<Vec<Extent>> {
     let mut out = Vec::new();
     let mut start = 0u64;
     while start < size {

@@ -9,6 +9,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::attr;
+
 /// One NVDIMM region and what its `persistence_domain` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionDomain {
@@ -40,7 +42,7 @@ pub fn regions(sysfs: &Path) -> Vec<RegionDomain> {
 
 /// Reads at most 32 bytes; the value must end with a newline (PMDK's rule).
 fn read_domain(path: &Path) -> Option<String> {
-    let bytes = fs::read(path).ok()?;
+    let bytes = attr::read(path).ok()?;
     if bytes.len() > 32 {
         return None;
     }
@@ -62,11 +64,11 @@ pub fn is_eadr(sysfs: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::linux::dax::tests::tempdir::TempDir;
     use std::os::unix::fs::symlink;
+    use tempfile::TempDir;
 
     fn tree(domains: &[Option<&str>]) -> TempDir {
-        let t = TempDir::new();
+        let t = tempfile::tempdir().unwrap();
         let devices = t.path().join("bus/nd/devices");
         fs::create_dir_all(&devices).unwrap();
         for (i, domain) in domains.iter().enumerate() {
@@ -86,7 +88,7 @@ mod tests {
 
     #[test]
     fn no_sysfs_or_no_regions_is_not_eadr() {
-        let t = TempDir::new();
+        let t = tempfile::tempdir().unwrap();
         assert!(!is_eadr(t.path()));
         let t = tree(&[]);
         assert!(!is_eadr(t.path()));
