@@ -49,7 +49,7 @@ impl Source<'_> {
     ///
     /// # Errors
     /// As [`Source::size`] and [`Source::alignment`].
-    pub fn mcsafe_target(&self) -> Result<McsafeTarget<'_>> {
+    pub(crate) fn mcsafe_target(&self) -> Result<McsafeTarget<'_>> {
         if self.file_type() == FileType::Anonymous {
             return Ok(McsafeTarget {
                 file_type: FileType::Anonymous,
