@@ -99,9 +99,8 @@ impl SourceId {
 /// A data source to map: a file descriptor or anonymous memory.
 ///
 /// ```no_run
-/// # fn main() -> pmem2::Result<()> {
-/// let file = std::fs::OpenOptions::new().read(true).write(true).open("/mnt/pmem/data")
-///     .map_err(|e| pmem2::Error::os(pmem2::error::Errno::from_io_error(&e).unwrap(), "open"))?;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let file = std::fs::OpenOptions::new().read(true).write(true).open("/mnt/pmem/data")?;
 /// let source = pmem2::Source::from_file(&file)?;
 /// println!("{} bytes, alignment {}", source.size()?, source.alignment()?);
 /// # Ok(()) }
