@@ -890,13 +890,16 @@ mod tests {
                 unsafe {
                     for flags in [0, MemFlags::NONTEMPORAL.bits(), MemFlags::WB.bits()] {
                         let n = fences_in(|| {
-                            assert_eq!((ops.memmove)(dangling, dangling, 0, flags), dangling)
+                            assert_eq!((ops.memmove)(dangling, dangling, 0, flags), dangling);
                         });
                         assert_eq!(n, 1, "{what}: memmove len 0, flags {flags}");
-                        let n =
-                            fences_in(|| assert_eq!((ops.memset)(dangling, 1, 0, flags), dangling));
+                        let n = fences_in(|| {
+                            assert_eq!((ops.memset)(dangling, 1, 0, flags), dangling);
+                        });
                         assert_eq!(n, 1, "{what}: memset len 0, flags {flags}");
-                        let n = fences_in(|| assert_eq!((ops.memmove)(p, p, 1, flags), p));
+                        let n = fences_in(|| {
+                            assert_eq!((ops.memmove)(p, p, 1, flags), p);
+                        });
                         assert_eq!(n, 1, "{what}: memmove dest == src, flags {flags}");
                     }
                     for flags in [nodrain, noflush] {
@@ -932,7 +935,9 @@ mod tests {
             // copies nothing.
             unsafe {
                 for flags in [0, MemFlags::NODRAIN.bits()] {
-                    let n = msyncs_in(|| assert_eq!((ops.memmove)(p, p, 2 * page, flags), p));
+                    let n = msyncs_in(|| {
+                        assert_eq!((ops.memmove)(p, p, 2 * page, flags), p);
+                    });
                     assert_eq!(n, 1, "{kind}: flags {flags}");
                 }
                 let n = msyncs_in(|| {

@@ -406,7 +406,7 @@ fn fork_while_other_threads_map_and_unmap() {
                 let mut buf = vec![0u8; 64];
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    if i == 0 && n % 16 == 0 {
+                    if i == 0 && n.is_multiple_of(16) {
                         // A real mapping now and then (mmap + registry).
                         drop(Map::new(
                             &Config::with_granularity(Granularity::Byte),

@@ -163,11 +163,11 @@ pub(crate) fn choose_simd(
 /// Whether the write-combining workaround is on (read once).
 #[inline(always)]
 fn wc_workaround() -> bool {
+    static WC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     #[cfg(test)]
     if let Some(forced) = tests::WC_FORCED.with(std::cell::Cell::get) {
         return forced;
     }
-    static WC: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *WC.get_or_init(crate::mem::wc_workaround)
 }
 
