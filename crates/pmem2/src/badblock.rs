@@ -155,7 +155,10 @@ impl BadBlockContext {
     /// reading `/sys`.
     ///
     /// # Errors
-    /// As [`BadBlockContext::with_sysfs`].
+    /// [`Error::NotSupported`] for an anonymous source;
+    /// [`Error::InvalidDevFormat`], [`Error::CannotReadBounds`],
+    /// [`Error::Unknown`] for malformed sysfs files; [`Error::Os`] for
+    /// failing system calls (`dup`, `fstat`, `FS_IOC_FIEMAP`, sysfs reads).
     pub fn new(source: &Source<'_>) -> Result<Self> {
         Self::with_sysfs(&Sysfs::default(), &source.id(), source.fd().ok())
     }
