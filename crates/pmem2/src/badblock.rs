@@ -190,7 +190,7 @@ impl BadBlockContext {
         })?;
         let Some(m) = sysfs.find(device)? else {
             return Ok(BadBlockContext {
-                fd: fd.try_clone_to_owned().ok(),
+                fd: file::dup(fd).ok(),
                 file_type: id.file_type,
                 state: State::NoDevice,
                 devdax_clear: None,
