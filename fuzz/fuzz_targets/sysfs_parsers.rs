@@ -1,4 +1,4 @@
-//! Fuzzing of pmem2's sysfs readers over a fake sysfs tree.
+//! Fuzzing of the sysfs readers (`pmem2_nvdimm`) over a fake sysfs tree.
 //!
 //! The tree (two NVDIMM regions, an fsdax and a devdax namespace, three
 //! DIMMs, a device DAX character device) is fixed; its attribute files hold
@@ -8,8 +8,9 @@
 //! `device_dax_alignment`, `Sysfs::regions`/`namespaces`/`find` with the
 //! region, namespace and DIMM attribute readers, and `nd::read_badblocks`.
 //!
-//! Checked: nothing panics; every error has a message and a negative code
-//! that is a `PMEM2_E_*` value or `-errno`; and where the expected value is
+//! Checked: nothing panics; every error, converted into `pmem2::Error` as
+//! pmem2 converts it, has a message and a negative code that is a
+//! `PMEM2_E_*` value or `-errno`; and where the expected value is
 //! known independently it matches: numbers (a reference parser of sysfs
 //! numbers), bad-block lists, NUMA node, persistence domain, dirty shutdown
 //! count, eADR, the region list, and what `find` reports.
@@ -21,11 +22,16 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use pmem2::source::{FileType, SourceId};
-use pmem2::sys::linux::nd::{self, PersistenceDomain, Region, SectorRange, Sysfs};
-use pmem2::sys::linux::{dax, eadr};
 use pmem2::Error;
-use pmem2_fuzz::{check_error, checked, Reader};
+use pmem2_fuzz::Reader;
+use pmem2_nvdimm::nd::{self, Device, PersistenceDomain, Region, SectorRange, Sysfs};
+use pmem2_nvdimm::{dax, eadr};
+
+/// Converts a reader's error as pmem2 does and checks it with
+/// [`pmem2_fuzz::check_error`].
+fn checked<T>(what: &str, result: pmem2_nvdimm::Result<T>) -> pmem2::Result<T> {
+    pmem2_fuzz::checked(what, result.map_err(Error::from))
+}
 
 /// Region 0's directory.
 const R0: &str = "bus/nd/devices/region0";
@@ -484,45 +490,26 @@ fn check_nd(root: &Path, c: &Contents, region1: bool, fuzzed: u64) {
         assert_eq!(bb.ok(), ref_badblocks(&s), "block badblocks {s:?}");
     }
 
-    let anon = SourceId {
-        file_type: FileType::Anonymous,
-        dev: 0,
-        rdev: 0,
-    };
-    let err = sysfs
-        .find(&anon)
-        .expect_err("anonymous sources have no region");
-    check_error("Sysfs::find(anonymous)", &err);
-
-    for (file_type, dev) in [
-        (FileType::Regular, libc::makedev(259, 0)),
-        (FileType::DeviceDax, libc::makedev(252, 3)),
-        (FileType::Regular, fuzzed),
-        (FileType::DeviceDax, fuzzed),
+    for device in [
+        Device::File {
+            dev: libc::makedev(259, 0),
+        },
+        Device::DeviceDax {
+            rdev: libc::makedev(252, 3),
+        },
+        Device::File { dev: fuzzed },
+        Device::DeviceDax { rdev: fuzzed },
     ] {
-        let id = SourceId {
-            file_type,
-            dev: if file_type == FileType::Regular {
-                dev
-            } else {
-                0
-            },
-            rdev: if file_type == FileType::DeviceDax {
-                dev
-            } else {
-                0
-            },
-        };
-        if let Ok(Some(m)) = checked("Sysfs::find", sysfs.find(&id)) {
-            let want = format!("{}:{}", libc::major(dev), libc::minor(dev));
-            match file_type {
-                FileType::Regular => {
+        if let Ok(Some(m)) = checked("Sysfs::find", sysfs.find(device)) {
+            match device {
+                Device::File { dev } => {
+                    let want = format!("{}:{}", libc::major(dev), libc::minor(dev));
                     let bdev = m.block_device.expect("a block device");
                     let found = fs::read_to_string(root.join("block").join(&bdev).join("dev"))
                         .expect("the matched dev file");
                     assert_eq!(found, format!("{want}\n"), "find matched {bdev}");
                 }
-                _ => assert!(m.dax_device.is_some(), "a dax device"),
+                Device::DeviceDax { .. } => assert!(m.dax_device.is_some(), "a dax device"),
             }
             assert!(ids.contains(&m.region.id));
         }

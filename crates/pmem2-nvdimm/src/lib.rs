@@ -10,7 +10,7 @@
 //! * [`eadr`]: whether the CPU caches are inside the persistence domain.
 //!
 //! Every reader takes the sysfs root (normally [`SYSFS_ROOT`]) so tests run
-//! them over fake trees; with the `fake` feature, [`fake`](crate::fake)
+//! them over fake trees; with the `fake` feature, the `fake` module
 //! builds such trees. Nothing here writes to sysfs or issues ioctls, and no
 //! reader panics on malformed content: failures are an [`Error`] naming the
 //! file.

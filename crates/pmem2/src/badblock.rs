@@ -155,7 +155,10 @@ impl BadBlockContext {
     /// reading `/sys`.
     ///
     /// # Errors
-    /// As [`BadBlockContext::with_sysfs`].
+    /// [`Error::NotSupported`] for an anonymous source;
+    /// [`Error::InvalidDevFormat`], [`Error::CannotReadBounds`],
+    /// [`Error::Unknown`] for malformed sysfs files; [`Error::Os`] for
+    /// failing system calls (`dup`, `fstat`, `FS_IOC_FIEMAP`, sysfs reads).
     pub fn new(source: &Source<'_>) -> Result<Self> {
         Self::with_sysfs(&Sysfs::default(), &source.id(), source.fd().ok())
     }
@@ -187,7 +190,7 @@ impl BadBlockContext {
         })?;
         let Some(m) = sysfs.find(device)? else {
             return Ok(BadBlockContext {
-                fd: fd.try_clone_to_owned().ok(),
+                fd: file::dup(fd).ok(),
                 file_type: id.file_type,
                 state: State::NoDevice,
                 devdax_clear: None,

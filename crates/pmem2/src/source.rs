@@ -380,20 +380,10 @@ mod tests {
         t
     }
 
-    fn temp_file(len: u64) -> (File, std::path::PathBuf) {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "pmem2-source-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let f = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
+    /// A read-write temporary file of `len` bytes, removed when the
+    /// returned handle is dropped.
+    fn temp_file(len: u64) -> (File, tempfile::TempPath) {
+        let (f, path) = tempfile::NamedTempFile::new().unwrap().into_parts();
         f.set_len(len).unwrap();
         (f, path)
     }
@@ -410,7 +400,6 @@ mod tests {
         assert_eq!(s.size().unwrap(), 100, "size is re-read");
         let owned = Source::open(&path).unwrap();
         assert_eq!(owned.size().unwrap(), 100);
-        std::fs::remove_file(path).unwrap();
     }
 
     #[test]
@@ -424,7 +413,6 @@ mod tests {
         let err = Source::from_file(&wronly).unwrap_err();
         assert_eq!(err.code(), PMEM2_E_INVALID_FILE_HANDLE);
         assert_eq!(err.to_string(), "fd must be open with O_RDONLY or O_RDWR");
-        std::fs::remove_file(path).unwrap();
 
         let (r, w) = std::io::pipe().unwrap();
         assert_eq!(
@@ -452,7 +440,7 @@ mod tests {
 
     #[test]
     fn closed_descriptor_is_invalid_handle() {
-        let (f, path) = temp_file(4096);
+        let (f, _path) = temp_file(4096);
         // A high number: parallel tests opening files get the lowest free
         // ones, so none can reuse it between the close and the checks.
         let high = rustix::io::fcntl_dupfd_cloexec(&f, 900).unwrap();
@@ -470,7 +458,6 @@ mod tests {
         // SAFETY: as above; the number is closed, which is what is tested.
         let err = unsafe { Source::from_raw_fd(raw) }.unwrap_err();
         assert_eq!(err.code(), PMEM2_E_INVALID_FILE_HANDLE);
-        std::fs::remove_file(path).unwrap();
     }
 
     #[test]

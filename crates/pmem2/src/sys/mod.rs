@@ -3,7 +3,7 @@
 //! imports anything of the crate but its error type. Only Linux is
 //! supported, as in PMDK 2.x. The NVDIMM model of sysfs (regions,
 //! namespaces, DIMMs, device DAX, eADR) is read by the `pmem2_nvdimm`
-//! crate; [`nvdimm`] turns its errors into pmem2's.
+//! crate; `nvdimm` turns its errors into pmem2's.
 
 pub(crate) mod fiemap;
 pub(crate) mod file;

@@ -111,6 +111,15 @@ mod tests {
                 "/sys/dev/char/252:3/size is empty",
             ),
             (
+                NdError::Malformed {
+                    path: path(),
+                    what: "a number",
+                    content: "lots".into(),
+                },
+                PMEM2_E_UNKNOWN,
+                "/sys/dev/char/252:3/size: cannot parse a number from \"lots\"",
+            ),
+            (
                 NdError::NotText { path: path() },
                 PMEM2_E_UNKNOWN,
                 "/sys/dev/char/252:3/size is not valid text",
