@@ -114,10 +114,14 @@ pub(crate) enum Origin {
 /// of the same file, can change the memory at any time, and because a file
 /// truncated by someone else makes access fault.
 ///
-/// The safe copies are plain memory copies: like any shared-memory file
-/// access they see whatever another process or mapping of the same file
-/// stores concurrently. Coordinating writers of one file (two maps in two
-/// threads, or two processes) is the application's job, as with `pwrite(2)`.
+/// The safe copies go through raw pointers (no reference to the mapped
+/// bytes is ever created): like any shared-memory file access they see
+/// whatever another process or mapping of the same file stores
+/// concurrently. Coordinating writers of one file (two maps in two
+/// threads, or two processes) is the application's job, as with
+/// `pwrite(2)`. If the file is truncated under the map, they return
+/// [`Error::Os`] with `EFAULT` instead of crashing, and the map works again
+/// once the file is long enough: see the crate's *Memory contract*.
 ///
 /// ```no_run
 /// use pmem2::{Config, Granularity, Map, Source};
@@ -240,13 +244,13 @@ impl Map {
 
         // A duplicate of the descriptor, to re-map the file after a fault
         // (the source may be closed while the map lives).
-        let backing_fd = match source.fd() {
-            Ok(fd) => Some(
-                fd.try_clone_to_owned()
-                    .map_err(|e| Error::os(Errno::from_io_error(&e).unwrap_or(Errno::MFILE), "dup"))?,
-            ),
-            Err(_) => None,
-        };
+        let backing_fd =
+            match source.fd() {
+                Ok(fd) => Some(fd.try_clone_to_owned().map_err(|e| {
+                    Error::os(Errno::from_io_error(&e).unwrap_or(Errno::MFILE), "dup")
+                })?),
+                Err(_) => None,
+            };
 
         let target = match &config.reservation {
             Some((weak, offset)) => {
@@ -347,7 +351,10 @@ impl Map {
     /// # Safety
     /// `[addr, addr + len)` must be mapped readable and writable (the map
     /// assumes `READ | WRITE` protection, as PMDK does) for as long as the
-    /// returned map exists, and nothing else may access it in ways that
+    /// returned map exists (if it maps a file, the file must not be
+    /// truncated under it: the safe methods of a map made this way are not
+    /// guarded against `SIGBUS`, since pmem2 could not re-establish a
+    /// mapping it didn't make), and nothing else may access it in ways that
     /// conflict with the map's `&mut self` methods.
     ///
     /// # Errors

@@ -126,14 +126,19 @@ fn assert_efault(result: pmem2::Result<()>, method: &str, what: &str) {
     assert_eq!(err.errno(), Some(Errno::FAULT), "{what}: {err}");
     let text = err.to_string();
     assert!(text.starts_with(method), "{what}: {text}");
-    assert!(text.contains("are gone (file truncated?)"), "{what}: {text}");
+    assert!(
+        text.contains("are gone (file truncated?)"),
+        "{what}: {text}"
+    );
     assert!(text.contains("re-established"), "{what}: {text}");
 }
 
 /// Each safe method on a truncated file: `EFAULT`, then, with the file
 /// grown back, the same map writes to the file again.
 fn method_after_truncation(by: Truncator) {
-    let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _env = ENV
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let page = page();
     for dir in test_dirs() {
         for granularity in [Granularity::Page, Granularity::CacheLine] {
@@ -180,7 +185,9 @@ fn every_safe_method_reports_efault_after_truncation_by_another_process() {
 
 #[test]
 fn a_large_read_over_many_gone_pages_and_repeated_faults() {
-    let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _env = ENV
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = test_dirs().pop().unwrap();
     let (f, mut map) = map_file(&dir, Granularity::CacheLine);
     f.file.set_len(0).unwrap();
@@ -195,14 +202,17 @@ fn a_large_read_over_many_gone_pages_and_repeated_faults() {
         );
     }
     f.file.set_len((PAGES * page()) as u64).unwrap();
-    map.fill(0, PAGES * page(), 7, MemFlags::NONTEMPORAL).unwrap();
+    map.fill(0, PAGES * page(), 7, MemFlags::NONTEMPORAL)
+        .unwrap();
     map.persist(0, map.size()).unwrap();
     assert!(std::fs::read(&f.path).unwrap().iter().all(|&b| b == 7));
 }
 
 #[test]
 fn maps_in_a_reservation_are_guarded_and_repaired_too() {
-    let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _env = ENV
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let page = page();
     let dir = test_dirs().pop().unwrap();
     let f = temp_file_in(&dir, PAGES * page, 0x11);
@@ -226,14 +236,19 @@ fn maps_in_a_reservation_are_guarded_and_repaired_too() {
     f.file.set_len((PAGES * page) as u64).unwrap();
     map.write(3 * page, b"reserved").unwrap();
     map.persist(3 * page, 8).unwrap();
-    assert_eq!(&std::fs::read(&f.path).unwrap()[3 * page..3 * page + 8], b"reserved");
+    assert_eq!(
+        &std::fs::read(&f.path).unwrap()[3 * page..3 * page + 8],
+        b"reserved"
+    );
     drop(map);
     rsv.delete().unwrap();
 }
 
 #[test]
 fn threads_fault_independently() {
-    let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _env = ENV
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = test_dirs().pop().unwrap();
     let (good_f, good) = map_file(&dir, Granularity::Page);
     let (bad_f, bad) = map_file(&dir, Granularity::Page);
@@ -310,11 +325,7 @@ fn truncated_map_with_pmem2_installed() -> (TempFile, Map) {
     let dir = test_dirs().pop().unwrap();
     let (f, map) = map_file(&dir, Granularity::CacheLine);
     f.file.set_len(2 * page() as u64).unwrap();
-    assert_efault(
-        map.read(3 * page(), &mut [0u8; 8]),
-        "Map::read",
-        "install",
-    );
+    assert_efault(map.read(3 * page(), &mut [0u8; 8]), "Map::read", "install");
     (f, map)
 }
 
@@ -345,7 +356,9 @@ fn child(scenario: &str) {
             // thread may take it; wait for it.
             unsafe { libc::kill(libc::getpid(), libc::SIGBUS) };
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while USER_HANDLER_RAN.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < deadline {
+            while USER_HANDLER_RAN.load(Ordering::SeqCst) < 2
+                && std::time::Instant::now() < deadline
+            {
                 std::thread::yield_now();
             }
             assert_eq!(USER_HANDLER_RAN.load(Ordering::SeqCst), 2);
@@ -445,12 +458,24 @@ fn a_handler_installed_before_pmem2_gets_every_sigbus_pmem2_does_not_own() {
 fn without_a_handler_a_foreign_sigbus_still_kills_by_sigbus() {
     for (scenario, reached, not_reached) in [
         ("std_fault", "about to fault", "survived an unguarded fault"),
-        ("default_fault", "about to fault", "survived an unguarded fault"),
+        (
+            "default_fault",
+            "about to fault",
+            "survived an unguarded fault",
+        ),
         ("default_raise", "about to raise", "survived raise"),
-        ("ignored", "survived an ignored raise", "survived an unguarded fault"),
+        (
+            "ignored",
+            "survived an ignored raise",
+            "survived an unguarded fault",
+        ),
     ] {
         let (status, out) = run_child(scenario);
-        assert_eq!(status.signal(), Some(libc::SIGBUS), "{scenario}: {status:?}\n{out}");
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGBUS),
+            "{scenario}: {status:?}\n{out}"
+        );
         assert!(out.contains(reached), "{scenario}: {out}");
         assert!(!out.contains(not_reached), "{scenario}: {out}");
     }

@@ -132,10 +132,15 @@ fn slot_index() -> Option<usize> {
     if index == NO_SLOT {
         return None;
     }
+    claim_slot()
+}
+
+/// The thread's first guard: claims a slot (or learns there is none).
+#[cold]
+#[inline(never)]
+fn claim_slot() -> Option<usize> {
     let claimed = LEASE.try_with(|l| l.index).ok().flatten();
-    INDEX
-        .try_with(|i| i.set(claimed.unwrap_or(NO_SLOT)))
-        .ok();
+    INDEX.try_with(|i| i.set(claimed.unwrap_or(NO_SLOT))).ok();
     claimed
 }
 
@@ -168,6 +173,7 @@ pub(crate) struct Calm(usize);
 /// before its access and checks [`still_calm`] after it: `None` here, or
 /// `false` there, means a fault somewhere overlapped the access, which is
 /// then repeated after [`wait_for_repairs`].
+#[inline]
 pub(crate) fn calm() -> Option<Calm> {
     (UNREPAIRED.load(Ordering::SeqCst) == 0).then(|| Calm(FAULT_EPOCH.load(Ordering::SeqCst)))
 }
@@ -217,23 +223,39 @@ impl Drop for Fault {
 #[inline]
 pub(crate) fn arm(start: usize, len: usize, unit: usize) -> Result<Armed> {
     install()?;
-    let (slot, overflow, uses_overflow) = match slot_index() {
-        Some(i) => (&SLOTS[i], None, false),
-        None => {
-            // No slot of our own (the table is full, or this runs in a
-            // thread-local destructor): the shared one, one thread at a time.
-            let depth = OVERFLOW_DEPTH.try_with(Cell::get).unwrap_or(0);
-            let guard = if depth == 0 {
-                Some(OVERFLOW_LOCK.lock().unwrap_or_else(PoisonError::into_inner))
-            } else {
-                None // nested on this thread: the lock is already ours
-            };
-            OVERFLOW_DEPTH.try_with(|d| d.set(depth + 1)).ok();
-            let slot = &SLOTS[OVERFLOW];
-            slot.tid.store(current_tid(), Ordering::Relaxed);
-            (slot, guard, true)
-        }
+    match slot_index() {
+        Some(i) => Ok(fill(&SLOTS[i], start, len, unit, None, false)),
+        None => Ok(arm_overflow(start, len, unit)),
+    }
+}
+
+/// No slot of our own (the table is full, or this runs in a thread-local
+/// destructor): the shared one, one thread at a time.
+#[cold]
+#[inline(never)]
+fn arm_overflow(start: usize, len: usize, unit: usize) -> Armed {
+    let depth = OVERFLOW_DEPTH.try_with(Cell::get).unwrap_or(0);
+    let guard = if depth == 0 {
+        Some(OVERFLOW_LOCK.lock().unwrap_or_else(PoisonError::into_inner))
+    } else {
+        None // nested on this thread: the lock is already ours
     };
+    OVERFLOW_DEPTH.try_with(|d| d.set(depth + 1)).ok();
+    let slot = &SLOTS[OVERFLOW];
+    slot.tid.store(current_tid(), Ordering::Relaxed);
+    fill(slot, start, len, unit, guard, true)
+}
+
+/// Stores the range into `slot` (saving a range already there: nesting).
+#[inline(always)]
+fn fill(
+    slot: &'static Slot,
+    start: usize,
+    len: usize,
+    unit: usize,
+    overflow: Option<MutexGuard<'static, ()>>,
+    uses_overflow: bool,
+) -> Armed {
     let active = slot.len.load(Ordering::Relaxed);
     let saved = (active != 0).then(|| {
         (
@@ -259,12 +281,12 @@ pub(crate) fn arm(start: usize, len: usize, unit: usize) -> Result<Armed> {
     slot.len.store(len, Ordering::Relaxed);
     // Keeps the guarded accesses from being moved before this point.
     compiler_fence(Ordering::SeqCst);
-    Ok(Armed {
+    Armed {
         slot,
         saved,
         overflow,
         uses_overflow,
-    })
+    }
 }
 
 impl Armed {
@@ -299,13 +321,24 @@ impl Drop for Armed {
             slot.len.store(len, Ordering::Relaxed);
         }
         if self.uses_overflow {
+            self.leave_overflow();
+        }
+        // `self.overflow` (the lock) is released after the slot is cleared.
+    }
+}
+
+impl Armed {
+    #[cold]
+    #[inline(never)]
+    fn leave_overflow(&self) {
+        let slot = self.slot;
+        {
             let depth = OVERFLOW_DEPTH.try_with(Cell::get).unwrap_or(1);
             OVERFLOW_DEPTH.try_with(|d| d.set(depth - 1)).ok();
             if self.overflow.is_some() {
                 slot.tid.store(0, Ordering::Relaxed);
             }
         }
-        // `self.overflow` (the lock) is released after the slot is cleared.
     }
 }
 
@@ -385,7 +418,13 @@ fn install_once() -> std::result::Result<(), Errno> {
         ))
     };
     // SAFETY: puts this thread's mask back as it was.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &raw const prev_mask, std::ptr::null_mut()) };
+    unsafe {
+        libc::pthread_sigmask(
+            libc::SIG_SETMASK,
+            &raw const prev_mask,
+            std::ptr::null_mut(),
+        )
+    };
     result
 }
 
@@ -526,7 +565,13 @@ fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void)
     // SAFETY: valid masks; pthread_sigmask is async-signal-safe.
     let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &raw const previous.sa_mask, &raw mut old_mask) };
+    unsafe {
+        libc::pthread_sigmask(
+            libc::SIG_BLOCK,
+            &raw const previous.sa_mask,
+            &raw mut old_mask,
+        )
+    };
     if previous.sa_flags & libc::SA_SIGINFO != 0 {
         // SAFETY: installed with SA_SIGINFO, so the address is a
         // `void (*)(int, siginfo_t *, void *)`.
