@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::mm::{MapFlags, ProtFlags};
 
+use crate::config::{Config, Sharing};
 use crate::error::{Errno, Error, Result};
 use crate::map::Map;
+use crate::source::Source;
 use crate::sys::sigbus::{self, Fault};
 
 /// What re-establishing a file mapping needs.
@@ -35,6 +37,42 @@ pub(crate) struct Backing {
     /// Set when a repair failed: zero chunks may remain, so every later
     /// access is refused rather than silently writing to anonymous memory.
     pub(crate) broken: AtomicBool,
+}
+
+impl Backing {
+    /// The backing of a map of `fd` at `offset`, mapped as `config` says
+    /// (with `MAP_SYNC` if the kernel accepted it).
+    pub(crate) fn new(
+        fd: OwnedFd,
+        offset: usize,
+        config: &Config,
+        map_sync: bool,
+        unit: usize,
+    ) -> Backing {
+        Backing {
+            fd,
+            offset: offset as u64,
+            prot: crate::map::prot_flags(config.protection),
+            flags: match (config.sharing, map_sync) {
+                (Sharing::Private, _) => MapFlags::PRIVATE,
+                (Sharing::Shared, true) => MapFlags::SHARED_VALIDATE | MapFlags::SYNC,
+                (Sharing::Shared, false) => MapFlags::SHARED,
+            },
+            unit,
+            broken: AtomicBool::new(false),
+        }
+    }
+}
+
+/// A duplicate of the source's descriptor (close-on-exec), `None` for an
+/// anonymous source.
+pub(crate) fn dup_fd(source: &Source<'_>) -> Result<Option<OwnedFd>> {
+    let Ok(fd) = source.fd() else {
+        return Ok(None);
+    };
+    fd.try_clone_to_owned()
+        .map(Some)
+        .map_err(|e| Error::os(Errno::from_io_error(&e).unwrap_or(Errno::MFILE), "dup"))
 }
 
 impl Map {
@@ -93,7 +131,6 @@ impl Map {
     /// error to report.
     #[cold]
     fn repair(&self, backing: &Backing, method: &str, fault: Fault) -> Error {
-        // `fault` is dropped (uncounted) at the end, after the re-mapping.
         let start = self.addr() as usize;
         let end = (fault.hi + fault.unit).min(start + self.reserved_len());
         let len = end - fault.lo;
@@ -112,6 +149,8 @@ impl Map {
                 backing.offset + offset as u64,
             )
         };
+        // The chunks are the file's again: uncount the fault.
+        drop(fault);
         let outcome = match remapped {
             Ok(_) => "the file mapping was re-established; the map works again once the file \
                       covers it"

@@ -153,7 +153,8 @@ pub struct Map {
     /// registration must not remove another map's entry).
     registered: bool,
     /// How to put the file mapping back after a SIGBUS (file sources only).
-    backing: Option<crate::guarded::Backing>,
+    /// (Boxed: it is only read on the guarded path, and keeps `Map` small.)
+    backing: Option<Box<crate::guarded::Backing>>,
 }
 
 // SAFETY: a `Map` is a handle to process-wide memory; every method that
@@ -244,13 +245,7 @@ impl Map {
 
         // A duplicate of the descriptor, to re-map the file after a fault
         // (the source may be closed while the map lives).
-        let backing_fd =
-            match source.fd() {
-                Ok(fd) => Some(fd.try_clone_to_owned().map_err(|e| {
-                    Error::os(Errno::from_io_error(&e).unwrap_or(Errno::MFILE), "dup")
-                })?),
-                Err(_) => None,
-            };
+        let backing_fd = crate::guarded::dup_fd(source)?;
 
         let target = match &config.reservation {
             Some((weak, offset)) => {
@@ -294,18 +289,10 @@ impl Map {
             map_sync,
             platform_is_eadr(),
         );
-        let backing = backing_fd.map(|fd| crate::guarded::Backing {
-            fd,
-            offset: effective_offset as u64,
-            prot: prot_flags(config.protection),
-            flags: match (config.sharing, map_sync) {
-                (Sharing::Private, _) => MapFlags::PRIVATE,
-                (Sharing::Shared, true) => MapFlags::SHARED_VALIDATE | MapFlags::SYNC,
-                (Sharing::Shared, false) => MapFlags::SHARED,
-            },
-            unit: alignment.max(page_size()),
-            broken: std::sync::atomic::AtomicBool::new(false),
-        });
+        let unit = alignment.max(page_size());
+        let backing = backing_fd
+            .map(|fd| crate::guarded::Backing::new(fd, effective_offset, config, map_sync, unit))
+            .map(Box::new);
         let mut map = Map {
             // SAFETY: `addr` came from a successful mmap, which never returns 0
             // for a non-fixed request and equals a non-null hint for a fixed one.
@@ -487,7 +474,7 @@ impl Map {
 
     /// The descriptor and flags to re-map the file with, for file maps.
     pub(crate) fn backing(&self) -> Option<&crate::guarded::Backing> {
-        self.backing.as_ref()
+        self.backing.as_deref()
     }
 
     /// The persistence functions of this map's granularity.
@@ -555,6 +542,14 @@ impl Map {
     /// remain were copied, the others are lost with the file's end.
     pub fn write(&mut self, offset: usize, data: &[u8]) -> Result<()> {
         self.copy_from_slice(offset, data, crate::MemFlags::empty())
+            .map_err(|err| match err {
+                // Name this method in the fault's message.
+                Error::Os { errno, context } if context.starts_with("Map::copy_from_slice:") => {
+                    let rest = &context["Map::copy_from_slice".len()..];
+                    Error::os(errno, format!("Map::write{rest}"))
+                }
+                other => other,
+            })
     }
 
     /// Copies bytes at `offset` into `buf`.
@@ -582,7 +577,7 @@ impl Map {
     /// [`Error::MapRange`] when the range is outside the map, [`Error::Os`]
     /// when `msync` fails (PAGE granularity; PMDK's C function aborts), or
     /// with `EFAULT` when a flush instruction hits pages that are gone
-    /// (CACHE_LINE granularity, file truncated).
+    /// (`CACHE_LINE` granularity, file truncated).
     pub fn persist(&self, offset: usize, len: usize) -> Result<()> {
         self.flush(offset, len)?;
         self.drain();
@@ -780,7 +775,7 @@ fn map_at(
     }
 }
 
-fn prot_flags(protection: Protection) -> ProtFlags {
+pub(crate) fn prot_flags(protection: Protection) -> ProtFlags {
     let mut prot = ProtFlags::empty();
     if protection.contains(Protection::READ) {
         prot |= ProtFlags::READ;

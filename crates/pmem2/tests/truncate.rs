@@ -65,7 +65,7 @@ impl Method {
     fn name(self) -> &'static str {
         match self {
             Method::Read => "Map::read",
-            Method::Write => "Map::copy_from_slice", // write is copy_from_slice with no flags
+            Method::Write => "Map::write",
             Method::CopyFromSlice => "Map::copy_from_slice",
             Method::Fill => "Map::fill",
             Method::CopyWithin => "Map::copy_within",
