@@ -79,19 +79,16 @@ fn current_tid() -> i32 {
 
 /// A thread's lease on a slot, released when the thread exits.
 struct Lease {
-    index: Option<usize>,
+    index: Cell<Option<usize>>,
 }
 
-impl Lease {
-    fn claim() -> Lease {
-        let tid = current_tid();
-        let index = SLOTS[..OVERFLOW].iter().position(|slot| {
-            slot.tid
-                .compare_exchange(0, tid, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        });
-        Lease { index }
-    }
+/// Takes a free slot for thread `tid`.
+fn claim_free(tid: i32) -> Option<usize> {
+    SLOTS[..OVERFLOW].iter().position(|slot| {
+        slot.tid
+            .compare_exchange(0, tid, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    })
 }
 
 impl Drop for Lease {
@@ -99,9 +96,12 @@ impl Drop for Lease {
         // From now on (other thread-local destructors) this thread uses the
         // overflow slot.
         INDEX.try_with(|i| i.set(NO_SLOT)).ok();
-        if let Some(i) = self.index {
-            SLOTS[i].len.store(0, Ordering::Relaxed);
-            SLOTS[i].tid.store(0, Ordering::Release);
+        if let Some(i) = self.index.get() {
+            // Only if still ours (after a fork the child starts afresh).
+            if SLOTS[i].tid.load(Ordering::Relaxed) == current_tid() {
+                SLOTS[i].len.store(0, Ordering::Relaxed);
+                SLOTS[i].tid.store(0, Ordering::Release);
+            }
         }
     }
 }
@@ -117,7 +117,7 @@ thread_local! {
     static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
     /// The lease behind `INDEX`, claimed on first use; gives the slot back
     /// when the thread exits.
-    static LEASE: Lease = Lease::claim();
+    static LEASE: Lease = const { Lease { index: Cell::new(None) } };
     /// Nesting depth of this thread's use of the overflow slot.
     static OVERFLOW_DEPTH: Cell<usize> = const { Cell::new(0) };
 }
@@ -139,9 +139,22 @@ fn slot_index() -> Option<usize> {
 #[cold]
 #[inline(never)]
 fn claim_slot() -> Option<usize> {
-    let claimed = LEASE.try_with(|l| l.index).ok().flatten();
-    INDEX.try_with(|i| i.set(claimed.unwrap_or(NO_SLOT))).ok();
-    claimed
+    let tid = current_tid();
+    // Without the lease (thread-local destructors running) no slot is
+    // claimed: it could never be given back.
+    let index = LEASE
+        .try_with(|lease| match lease.index.get() {
+            Some(i) if SLOTS[i].tid.load(Ordering::Relaxed) == tid => Some(i),
+            _ => {
+                let claimed = claim_free(tid);
+                lease.index.set(claimed);
+                claimed
+            }
+        })
+        .ok()
+        .flatten();
+    INDEX.try_with(|i| i.set(index.unwrap_or(NO_SLOT))).ok();
+    index
 }
 
 /// A guarded range; [`Armed::disarm`] ends it.
@@ -402,6 +415,9 @@ fn install_once() -> std::result::Result<(), Errno> {
     // handlers wait for `READY`). Nothing here can fault.
     // SAFETY: valid masks; pthread_sigmask changes only this thread's mask.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &raw const block, &raw mut prev_mask) };
+    // SAFETY: registers a child-side fork hook that only touches atomics
+    // and a const thread-local.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
     // SAFETY: `new` and `old` are valid; the handler is async-signal-safe.
     let rc = unsafe { libc::sigaction(libc::SIGBUS, &raw const new, &raw mut old) };
     let result = if rc == 0 {
@@ -426,6 +442,18 @@ fn install_once() -> std::result::Result<(), Errno> {
         )
     };
     result
+}
+
+/// In a forked child only the forking thread exists, under a new thread id:
+/// every slot is free again, and that thread claims a new one on its next
+/// guard (the handler keys slots by thread id, so the parent's would never
+/// match).
+extern "C" fn after_fork_in_child() {
+    for slot in &SLOTS {
+        slot.len.store(0, Ordering::Relaxed);
+        slot.tid.store(0, Ordering::Relaxed);
+    }
+    INDEX.try_with(|i| i.set(UNCLAIMED)).ok();
 }
 
 /// Whether pmem2's handler is the installed `SIGBUS` action (tests).
