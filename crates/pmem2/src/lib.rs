@@ -12,6 +12,72 @@
 //!
 //! Behaviour, codes and messages follow PMDK's; see the README for the few
 //! places where pmem2 returns an error where PMDK would crash or hang.
+//!
+//! # Memory contract
+//!
+//! [`Map::new`] is safe, so nothing a safe method of a [`Map`] does may
+//! crash the process or be undefined behaviour, whatever other mappings and
+//! processes do to the file. What pmem2 promises, and what it leaves to the
+//! caller:
+//!
+//! * **No references to mapped bytes.** The safe methods ([`Map::read`],
+//!   [`Map::write`], [`Map::copy_from_slice`], [`Map::fill`],
+//!   [`Map::copy_within`], [`Map::flush`], [`Map::persist`]) never create a
+//!   `&[u8]` or `&mut [u8]` into the mapping: they copy through raw
+//!   pointers, with pmem2's own kernels (function-pointer calls the
+//!   compiler can't see through) or `ptr::copy_nonoverlapping`, between
+//!   compiler fences. The compiler therefore never assumes the mapped bytes
+//!   are unchanged between or during calls. Your buffers are ordinary Rust
+//!   memory.
+//! * **Two maps of one file, other processes writing.** They see each
+//!   other's stores as shared memory does. A copy that races with a writer
+//!   elsewhere (another map, another process) can return a mix of old and
+//!   new bytes, as `pread(2)` racing with `pwrite(2)` can; it never returns
+//!   bytes that were never there. Ordering writers is the application's job
+//!   (locks, a log with checksums, ...), as with any shared file.
+//! * **Truncation is an error, not a crash.** When the pages under a map go
+//!   away (the file was shrunk, by this process or another) an access
+//!   raises `SIGBUS`. pmem2 runs every safe access under a process-wide
+//!   `SIGBUS` guard: the faulting page is replaced for the moment by zeros,
+//!   the method finishes, the map's file mapping is re-established over it
+//!   (so later stores still go to the file, which works again once it is
+//!   long enough), and the method returns [`Error::Os`] with `EFAULT`, the
+//!   errno `read(2)`/`write(2)` give for such a buffer. A read's buffer
+//!   then holds zeros for the missing pages; a write's bytes for them are
+//!   lost with the file's end. For a private (`MAP_PRIVATE`) map, private
+//!   copies of pages past the new end of file inside the faulting span are
+//!   dropped. Maps of anonymous memory can't lose their pages; maps made
+//!   with the `unsafe` [`Map::from_existing`] are not guarded (its contract
+//!   says the memory stays accessible). Device DAX poison is caught the same
+//!   way.
+//! * **One handler per process.** The guard's `SIGBUS` handler is installed
+//!   once, at the first guarded call, and never removed; every `SIGBUS` it
+//!   doesn't own (outside pmem2's guarded calls, or sent with `kill`) goes
+//!   to the action installed before it, or ends the process as the default
+//!   action would. A handler installed *after* pmem2's replaces it (and
+//!   then safe calls on a truncated file crash again): install yours first,
+//!   or chain to pmem2's. Each guarded call costs a few stores into a slot
+//!   of a static per-thread table (see `docs/benchmarks.md`, "safe access").
+//! * **What `unsafe` still leaves to you.** [`Map::as_slice`] and
+//!   [`Map::as_mut_slice`] hand out real references: while one lives, the
+//!   bytes must not change underneath it (no other map, process or thread
+//!   writing the range), and the file must not be truncated (an access would
+//!   raise an unguarded `SIGBUS` and end the process). The same holds for
+//!   anything done through [`Map::addr`] and the C-style function pointers
+//!   of [`persist`] and [`mem`].
+//!
+//! Side by side with the two usual Rust answers:
+//!
+//! | | construction | access | truncated file |
+//! |---|---|---|---|
+//! | memmap2 | `unsafe` (`Mmap::map`): the caller promises nobody changes or truncates the file | `&[u8]` / `&mut [u8]` through `Deref` | `SIGBUS`, the caller's promise broken |
+//! | rust-vmm vm-memory | guest memory regions | no references: volatile accesses (`VolatileSlice`), since the guest may change the memory at any time | out of scope (the VMM owns the backing) |
+//! | pmem2 | safe (`Map::new`) | safe copies through raw pointers, no references; `unsafe` slices on request | `EFAULT`, mapping repaired |
+//!
+//! pmem2 takes vm-memory's side (others may change the memory, so no
+//! references in safe code) but copies with its SIMD kernels rather than
+//! per-element volatile accesses, since bulk copies at memory bandwidth are
+//! its purpose; and unlike either, it turns the `SIGBUS` into an error.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 #![cfg_attr(miri, allow(dead_code, unused_macros, unused_imports))]

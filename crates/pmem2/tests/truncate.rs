@@ -65,8 +65,8 @@ impl Method {
     fn name(self) -> &'static str {
         match self {
             Method::Read => "Map::read",
-            // write is copy_from_slice with no flags
-            Method::Write | Method::CopyFromSlice => "Map::copy_from_slice",
+            Method::Write => "Map::write",
+            Method::CopyFromSlice => "Map::copy_from_slice",
             Method::Fill => "Map::fill",
             Method::CopyWithin => "Map::copy_within",
             Method::Flush | Method::Persist => "Map::flush",
@@ -410,6 +410,29 @@ fn child(scenario: &str) {
             let _ = unguarded_fault(&map);
             println!("survived an unguarded fault");
         }
+        "fork" => {
+            // The guard in a forked child: its thread has a new id, the
+            // slot table must follow.
+            let (_f, map) = truncated_map_with_pmem2_installed();
+            // SAFETY: the child only maps, reads and exits (glibc's malloc
+            // is fork-safe).
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                let ok = map
+                    .read(3 * page(), &mut [0u8; 8])
+                    .is_err_and(|e| e.errno() == Some(Errno::FAULT));
+                // SAFETY: ends the forked child without running the
+                // parent's test harness again.
+                unsafe { libc::_exit(if ok { 0 } else { 3 }) };
+            }
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
+            assert!(libc::WIFEXITED(status), "child status {status:#x}");
+            assert_eq!(libc::WEXITSTATUS(status), 0);
+            println!("scenario passed");
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -445,7 +468,7 @@ fn run_child(scenario: &str) -> (std::process::ExitStatus, String) {
 
 #[test]
 fn a_handler_installed_before_pmem2_gets_every_sigbus_pmem2_does_not_own() {
-    for scenario in ["user_siginfo", "user_plain"] {
+    for scenario in ["user_siginfo", "user_plain", "fork"] {
         let (status, out) = run_child(scenario);
         assert!(
             status.success() && out.contains("scenario passed"),

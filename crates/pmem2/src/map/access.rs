@@ -50,6 +50,14 @@ impl Map {
     /// remain were copied, the others are lost with the file's end.
     pub fn write(&mut self, offset: usize, data: &[u8]) -> Result<()> {
         self.copy_from_slice(offset, data, MemFlags::empty())
+            .map_err(|err| match err {
+                // Name this method in the fault's message.
+                Error::Os { errno, context } if context.starts_with("Map::copy_from_slice:") => {
+                    let rest = &context["Map::copy_from_slice".len()..];
+                    Error::os(errno, format!("Map::write{rest}"))
+                }
+                other => other,
+            })
     }
 
     /// Copies bytes at `offset` into `buf`.

@@ -130,7 +130,6 @@ impl Map {
     /// Maps the file back over the chunks a fault replaced; returns the
     /// error to report.
     #[cold]
-    #[allow(clippy::needless_pass_by_value)] // `fault` must drop after the re-mapping
     fn repair(&self, backing: &Backing, method: &str, fault: Fault) -> Error {
         // `fault` is dropped (uncounted) at the end, after the re-mapping.
         let start = self.addr() as usize;
@@ -151,6 +150,8 @@ impl Map {
                 backing.offset + offset as u64,
             )
         };
+        // The chunks are the file's again: uncount the fault.
+        drop(fault);
         let outcome = match remapped {
             Ok(()) => "the file mapping was re-established; the map works again once the file \
                       covers it"

@@ -62,10 +62,14 @@ pub(crate) enum Origin {
 /// of the same file, can change the memory at any time, and because a file
 /// truncated by someone else makes access fault.
 ///
-/// The safe copies are plain memory copies: like any shared-memory file
-/// access they see whatever another process or mapping of the same file
-/// stores concurrently. Coordinating writers of one file (two maps in two
-/// threads, or two processes) is the application's job, as with `pwrite(2)`.
+/// The safe copies go through raw pointers (no reference to the mapped
+/// bytes is ever created): like any shared-memory file access they see
+/// whatever another process or mapping of the same file stores
+/// concurrently. Coordinating writers of one file (two maps in two
+/// threads, or two processes) is the application's job, as with
+/// `pwrite(2)`. If the file is truncated under the map, they return
+/// [`Error::Os`] with `EFAULT` instead of crashing, and the map works again
+/// once the file is long enough: see the crate's *Memory contract*.
 ///
 /// ```no_run
 /// use pmem2::{Config, Granularity, Map, Source};
@@ -97,7 +101,8 @@ pub struct Map {
     /// registration must not remove another map's entry).
     registered: bool,
     /// How to put the file mapping back after a SIGBUS (file sources only).
-    backing: Option<guarded::Backing>,
+    /// (Boxed: it is only read on the guarded path, and keeps `Map` small.)
+    backing: Option<Box<guarded::Backing>>,
 }
 
 // SAFETY: a `Map` is a handle to process-wide memory; every method that
@@ -193,7 +198,8 @@ impl Map {
             platform_is_eadr(),
         );
         let backing = backing_fd
-            .map(|fd| guarded::Backing::new(fd, effective_offset, config, map_sync, alignment));
+            .map(|fd| guarded::Backing::new(fd, effective_offset, config, map_sync, alignment))
+            .map(Box::new);
         let mut map = Map {
             // SAFETY: `addr` came from a successful mmap, which never returns 0
             // for a non-fixed request and equals a non-null hint for a fixed one.
@@ -241,7 +247,10 @@ impl Map {
     /// # Safety
     /// `[addr, addr + len)` must be mapped readable and writable (the map
     /// assumes `READ | WRITE` protection, as PMDK does) for as long as the
-    /// returned map exists, and nothing else may access it in ways that
+    /// returned map exists (if it maps a file, the file must not be
+    /// truncated under it: the safe methods of a map made this way are not
+    /// guarded against `SIGBUS`, since pmem2 could not re-establish a
+    /// mapping it didn't make), and nothing else may access it in ways that
     /// conflict with the map's `&mut self` methods.
     ///
     /// A zero-length map occupies nothing, as in PMDK: it doesn't block a
@@ -407,7 +416,7 @@ impl Map {
 
     /// The descriptor and flags to re-map the file with, for file maps.
     pub(crate) fn backing(&self) -> Option<&guarded::Backing> {
-        self.backing.as_ref()
+        self.backing.as_deref()
     }
 
     /// Stores a word with this map in the process-wide registry, returned

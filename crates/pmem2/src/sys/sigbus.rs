@@ -79,19 +79,16 @@ fn current_tid() -> i32 {
 
 /// A thread's lease on a slot, released when the thread exits.
 struct Lease {
-    index: Option<usize>,
+    index: Cell<Option<usize>>,
 }
 
-impl Lease {
-    fn claim() -> Lease {
-        let tid = current_tid();
-        let index = SLOTS[..OVERFLOW].iter().position(|slot| {
-            slot.tid
-                .compare_exchange(0, tid, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        });
-        Lease { index }
-    }
+/// Takes a free slot for thread `tid`.
+fn claim_free(tid: i32) -> Option<usize> {
+    SLOTS[..OVERFLOW].iter().position(|slot| {
+        slot.tid
+            .compare_exchange(0, tid, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    })
 }
 
 impl Drop for Lease {
@@ -99,9 +96,12 @@ impl Drop for Lease {
         // From now on (other thread-local destructors) this thread uses the
         // overflow slot.
         INDEX.try_with(|i| i.set(NO_SLOT)).ok();
-        if let Some(i) = self.index {
-            SLOTS[i].len.store(0, Ordering::Relaxed);
-            SLOTS[i].tid.store(0, Ordering::Release);
+        if let Some(i) = self.index.get() {
+            // Only if still ours (after a fork the child starts afresh).
+            if SLOTS[i].tid.load(Ordering::Relaxed) == current_tid() {
+                SLOTS[i].len.store(0, Ordering::Relaxed);
+                SLOTS[i].tid.store(0, Ordering::Release);
+            }
         }
     }
 }
@@ -117,7 +117,7 @@ thread_local! {
     static INDEX: Cell<usize> = const { Cell::new(UNCLAIMED) };
     /// The lease behind `INDEX`, claimed on first use; gives the slot back
     /// when the thread exits.
-    static LEASE: Lease = Lease::claim();
+    static LEASE: Lease = const { Lease { index: Cell::new(None) } };
     /// Nesting depth of this thread's use of the overflow slot.
     static OVERFLOW_DEPTH: Cell<usize> = const { Cell::new(0) };
 }
@@ -132,9 +132,29 @@ fn slot_index() -> Option<usize> {
     if index == NO_SLOT {
         return None;
     }
-    let claimed = LEASE.try_with(|l| l.index).ok().flatten();
-    INDEX.try_with(|i| i.set(claimed.unwrap_or(NO_SLOT))).ok();
-    claimed
+    claim_slot()
+}
+
+/// The thread's first guard: claims a slot (or learns there is none).
+#[cold]
+#[inline(never)]
+fn claim_slot() -> Option<usize> {
+    let tid = current_tid();
+    // Without the lease (thread-local destructors running) no slot is
+    // claimed: it could never be given back.
+    let index = LEASE
+        .try_with(|lease| match lease.index.get() {
+            Some(i) if SLOTS[i].tid.load(Ordering::Relaxed) == tid => Some(i),
+            _ => {
+                let claimed = claim_free(tid);
+                lease.index.set(claimed);
+                claimed
+            }
+        })
+        .ok()
+        .flatten();
+    INDEX.try_with(|i| i.set(index.unwrap_or(NO_SLOT))).ok();
+    index
 }
 
 /// A guarded range; [`Armed::disarm`] ends it.
@@ -166,6 +186,7 @@ pub(crate) struct Calm(usize);
 /// before its access and checks [`still_calm`] after it: `None` here, or
 /// `false` there, means a fault somewhere overlapped the access, which is
 /// then repeated after [`wait_for_repairs`].
+#[inline]
 pub(crate) fn calm() -> Option<Calm> {
     (UNREPAIRED.load(Ordering::SeqCst) == 0).then(|| Calm(FAULT_EPOCH.load(Ordering::SeqCst)))
 }
@@ -215,24 +236,39 @@ impl Drop for Fault {
 #[inline]
 pub(crate) fn arm(start: usize, len: usize, unit: usize) -> Result<Armed> {
     install()?;
-    let (slot, overflow, uses_overflow) = if let Some(i) = slot_index() {
-        (&SLOTS[i], None, false)
+    match slot_index() {
+        Some(i) => Ok(fill(&SLOTS[i], start, len, unit, None, false)),
+        None => Ok(arm_overflow(start, len, unit)),
+    }
+}
+
+/// No slot of our own (the table is full, or this runs in a thread-local
+/// destructor): the shared one, one thread at a time.
+#[cold]
+#[inline(never)]
+fn arm_overflow(start: usize, len: usize, unit: usize) -> Armed {
+    let depth = OVERFLOW_DEPTH.try_with(Cell::get).unwrap_or(0);
+    let guard = if depth == 0 {
+        Some(OVERFLOW_LOCK.lock().unwrap_or_else(PoisonError::into_inner))
     } else {
-        {
-            // No slot of our own (the table is full, or this runs in a
-            // thread-local destructor): the shared one, one thread at a time.
-            let depth = OVERFLOW_DEPTH.try_with(Cell::get).unwrap_or(0);
-            let guard = if depth == 0 {
-                Some(OVERFLOW_LOCK.lock().unwrap_or_else(PoisonError::into_inner))
-            } else {
-                None // nested on this thread: the lock is already ours
-            };
-            OVERFLOW_DEPTH.try_with(|d| d.set(depth + 1)).ok();
-            let slot = &SLOTS[OVERFLOW];
-            slot.tid.store(current_tid(), Ordering::Relaxed);
-            (slot, guard, true)
-        }
+        None // nested on this thread: the lock is already ours
     };
+    OVERFLOW_DEPTH.try_with(|d| d.set(depth + 1)).ok();
+    let slot = &SLOTS[OVERFLOW];
+    slot.tid.store(current_tid(), Ordering::Relaxed);
+    fill(slot, start, len, unit, guard, true)
+}
+
+/// Stores the range into `slot` (saving a range already there: nesting).
+#[inline(always)]
+fn fill(
+    slot: &'static Slot,
+    start: usize,
+    len: usize,
+    unit: usize,
+    overflow: Option<MutexGuard<'static, ()>>,
+    uses_overflow: bool,
+) -> Armed {
     let active = slot.len.load(Ordering::Relaxed);
     let saved = (active != 0).then(|| {
         (
@@ -258,12 +294,12 @@ pub(crate) fn arm(start: usize, len: usize, unit: usize) -> Result<Armed> {
     slot.len.store(len, Ordering::Relaxed);
     // Keeps the guarded accesses from being moved before this point.
     compiler_fence(Ordering::SeqCst);
-    Ok(Armed {
+    Armed {
         slot,
         saved,
         overflow,
         uses_overflow,
-    })
+    }
 }
 
 impl Armed {
@@ -298,13 +334,24 @@ impl Drop for Armed {
             slot.len.store(len, Ordering::Relaxed);
         }
         if self.uses_overflow {
+            self.leave_overflow();
+        }
+        // `self.overflow` (the lock) is released after the slot is cleared.
+    }
+}
+
+impl Armed {
+    #[cold]
+    #[inline(never)]
+    fn leave_overflow(&self) {
+        let slot = self.slot;
+        {
             let depth = OVERFLOW_DEPTH.try_with(Cell::get).unwrap_or(1);
             OVERFLOW_DEPTH.try_with(|d| d.set(depth - 1)).ok();
             if self.overflow.is_some() {
                 slot.tid.store(0, Ordering::Relaxed);
             }
         }
-        // `self.overflow` (the lock) is released after the slot is cleared.
     }
 }
 
@@ -368,6 +415,9 @@ fn install_once() -> std::result::Result<(), Errno> {
     // handlers wait for `READY`). Nothing here can fault.
     // SAFETY: valid masks; pthread_sigmask changes only this thread's mask.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &raw const block, &raw mut prev_mask) };
+    // SAFETY: registers a child-side fork hook that only touches atomics
+    // and a const thread-local.
+    unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
     // SAFETY: `new` and `old` are valid; the handler is async-signal-safe.
     let rc = unsafe { libc::sigaction(libc::SIGBUS, &raw const new, &raw mut old) };
     let result = if rc == 0 {
@@ -392,6 +442,18 @@ fn install_once() -> std::result::Result<(), Errno> {
         )
     };
     result
+}
+
+/// In a forked child only the forking thread exists, under a new thread id:
+/// every slot is free again, and that thread claims a new one on its next
+/// guard (the handler keys slots by thread id, so the parent's would never
+/// match).
+extern "C" fn after_fork_in_child() {
+    for slot in &SLOTS {
+        slot.len.store(0, Ordering::Relaxed);
+        slot.tid.store(0, Ordering::Relaxed);
+    }
+    INDEX.try_with(|i| i.set(UNCLAIMED)).ok();
 }
 
 /// Whether pmem2's handler is the installed `SIGBUS` action (tests).
