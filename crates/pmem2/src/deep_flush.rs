@@ -119,23 +119,15 @@ unsafe fn deep_flush_at(
             "Anonymous source does not support deep flush".into(),
         )),
         FileType::Regular => {
-            let page = rustix::param::page_size();
+            let page = crate::sys::mm::page_size();
             let start = flush_addr & !(page - 1);
             let full = len + (flush_addr - start);
             if full == 0 {
                 return Ok(());
             }
-            // SAFETY: the range lies inside the live mapping (checked
-            // above; the page rounding stays within the mapping, which is
-            // page aligned); msync doesn't touch memory contents.
-            unsafe {
-                rustix::mm::msync(
-                    start as *mut std::ffi::c_void,
-                    full,
-                    rustix::mm::MsyncFlags::SYNC,
-                )
-            }
-            .map_err(|e| Error::os(e, "msync"))
+            // The range lies inside the live mapping (checked above; the
+            // page rounding stays within it, as it is page aligned).
+            crate::sys::mm::sync(start, full).map_err(|e| Error::os(e, "msync"))
         }
         FileType::DeviceDax => {
             if target.accessible {

@@ -27,6 +27,7 @@ use std::os::fd::BorrowedFd;
 
 use crate::error::{Errno, Error, Result};
 use crate::source::{FileType, Source};
+use crate::sys::file;
 use crate::sys::mm::{self, ProtFlags};
 
 /// What a machine-check-safe operation needs to know about a source.
@@ -152,39 +153,23 @@ pub fn pwrite(target: &McsafeTarget<'_>, buf: &[u8], offset: u64) -> Result<()> 
 }
 
 fn file_pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<()> {
-    let mut done = 0usize;
-    while done < buf.len() {
-        match rustix::io::pread(fd, &mut buf[done..], offset + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(Errno::INTR) => {}
-            Err(Errno::IO) => {
-                return Err(Error::IoFail(
-                    "physical I/O error occurred on read operation, possible bad block".into(),
-                ))
-            }
-            Err(e) => return Err(Error::os(e, "pread")),
-        }
+    // A read that hits the end of file early stops there, as in PMDK.
+    match file::pread_full(fd, buf, offset) {
+        Ok(_) => Ok(()),
+        Err(Errno::IO) => Err(Error::IoFail(
+            "physical I/O error occurred on read operation, possible bad block".into(),
+        )),
+        Err(e) => Err(Error::os(e, "pread")),
     }
-    Ok(())
 }
 
 fn file_pwrite(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> Result<()> {
-    let mut done = 0usize;
-    while done < buf.len() {
-        match rustix::io::pwrite(fd, &buf[done..], offset + done as u64) {
-            Ok(0) => return Err(Error::os(Errno::IO, "pwrite wrote nothing")),
-            Ok(n) => done += n,
-            Err(Errno::INTR) => {}
-            Err(Errno::IO) => {
-                return Err(Error::IoFail(
-                    "physical I/O error occurred on write operation, possible bad block".into(),
-                ))
-            }
-            Err(e) => return Err(Error::os(e, "pwrite")),
-        }
-    }
-    Ok(())
+    file::pwrite_all(fd, buf, offset).map_err(|e| match e {
+        Errno::IO => Error::IoFail(
+            "physical I/O error occurred on write operation, possible bad block".into(),
+        ),
+        e => Error::os(e, "pwrite"),
+    })
 }
 
 /// The direction of a guarded copy, with the user's buffer.
@@ -291,7 +276,7 @@ mod tests {
             file_type,
             fd: Some(f.as_fd()),
             size: f.metadata().unwrap().len(),
-            alignment: rustix::param::page_size() as u64,
+            alignment: mm::page_size() as u64,
         }
     }
 

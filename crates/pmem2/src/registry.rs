@@ -208,14 +208,12 @@ mod fork {
         {
             static ONCE: std::sync::Once = std::sync::Once::new();
             ONCE.call_once(|| {
-                // SAFETY: the handlers are plain `extern "C"` functions that
-                // live for the whole process; they only lock and unlock the
-                // registry and touch this thread's own `HELD`.
-                let rc =
-                    unsafe { libc::pthread_atfork(Some(prepare), Some(release), Some(release)) };
-                // ENOMEM is the only documented failure; without the
-                // handlers pmem2 works as before, only not across fork.
-                debug_assert_eq!(rc, 0, "pthread_atfork");
+                // The handlers only lock and unlock the registry and touch
+                // this thread's own `HELD`. ENOMEM is the only documented
+                // failure; without the handlers pmem2 works as before, only
+                // not across fork.
+                let registered = crate::sys::process::at_fork(prepare, release);
+                debug_assert!(registered, "pthread_atfork");
             });
         }
     }

@@ -10,9 +10,10 @@ use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
-use rustix::fs::{fcntl_getfl, fstat, FileType as StatType, OFlags, Stat};
+use rustix::fs::FileType as StatType;
 
 use crate::error::{Errno, Error, Result};
+use crate::sys::file::{self, Stat};
 use crate::sys::mm::page_size;
 use pmem2_nvdimm::{dax, SYSFS_ROOT};
 
@@ -133,11 +134,11 @@ impl<'fd> Source<'fd> {
 
     fn with_descriptor(fd: Descriptor<'fd>, sysfs: &Path) -> Result<Self> {
         let raw = fd.as_fd();
-        let flags = fcntl_getfl(raw).map_err(|errno| match errno {
+        let write_only = file::is_write_only(raw).map_err(|errno| match errno {
             Errno::BADF => Error::InvalidFileHandle("fcntl: Bad file descriptor".into()),
             other => Error::os(other, "fcntl"),
         })?;
-        if flags & OFlags::ACCMODE == OFlags::WRONLY {
+        if write_only {
             return Err(Error::InvalidFileHandle(
                 "fd must be open with O_RDONLY or O_RDWR".into(),
             ));
@@ -265,12 +266,7 @@ impl Source<'static> {
     /// [`Error::Os`] when the file can't be opened; then as [`Source::from_fd`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let fd = rustix::fs::open(
-            path,
-            OFlags::RDWR | OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map_err(|errno| Error::os(errno, format!("open \"{}\"", path.display())))?;
+        let fd = file::open_rw(path).map_err(|errno| Error::os(errno, format!("open \"{}\"", path.display())))?;
         Self::from_owned_fd(fd)
     }
 
@@ -327,7 +323,7 @@ fn size_from(st: &Stat, file_type: FileType, sysfs: &Path) -> Result<usize> {
 }
 
 fn stat_fd(fd: BorrowedFd<'_>) -> Result<Stat> {
-    fstat(fd).map_err(|errno| match errno {
+    file::stat(fd).map_err(|errno| match errno {
         Errno::BADF => Error::InvalidFileHandle("fstat: Bad file descriptor".into()),
         other => Error::os(other, "fstat"),
     })
@@ -511,7 +507,7 @@ mod tests {
     #[test]
     fn classify_char_devices_through_sysfs() {
         let t = fake_sysfs("4194304\n", Some("2097152\n"), None);
-        let mut st: Stat = fstat(File::open("/dev/null").unwrap()).unwrap();
+        let mut st: Stat = rustix::fs::fstat(File::open("/dev/null").unwrap()).unwrap();
         st.st_rdev = rustix::fs::makedev(252, 3);
         assert_eq!(classify(&st, t.path()).unwrap(), FileType::DeviceDax);
         st.st_rdev = rustix::fs::makedev(1, 3);

@@ -1,11 +1,77 @@
-//! File-descriptor calls of bad-block handling: `dup`, `fstat` sizes and
-//! `fallocate`.
+//! File-descriptor calls: `open`, `fcntl`, `fstat`, `dup`, `pread`/`pwrite`
+//! and `fallocate`.
+//!
+//! # References
+//! - [`open(2)`](https://man7.org/linux/man-pages/man2/open.2.html),
+//!   [`fcntl(2)`](https://man7.org/linux/man-pages/man2/fcntl.2.html),
+//!   [`fstat(2)`](https://man7.org/linux/man-pages/man2/fstat.2.html)
+//! - [`pread(2)`](https://man7.org/linux/man-pages/man2/pread.2.html)
+//! - [`fallocate(2)`](https://man7.org/linux/man-pages/man2/fallocate.2.html)
 
 use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::Path;
 
-use rustix::fs::FallocateFlags;
+pub(crate) use rustix::fs::Stat;
+use rustix::fs::{FallocateFlags, OFlags};
 
-use crate::error::{Error, Result};
+use crate::error::{Errno, Error, Result};
+
+/// Opens `path` for reading and writing (close-on-exec).
+pub(crate) fn open_rw(path: &Path) -> std::result::Result<OwnedFd, Errno> {
+    rustix::fs::open(
+        path,
+        OFlags::RDWR | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+}
+
+/// Whether the descriptor was opened write-only (`fcntl(F_GETFL)`).
+pub(crate) fn is_write_only(fd: BorrowedFd<'_>) -> std::result::Result<bool, Errno> {
+    Ok(rustix::fs::fcntl_getfl(fd)? & OFlags::ACCMODE == OFlags::WRONLY)
+}
+
+/// `fstat(2)`.
+pub(crate) fn stat(fd: BorrowedFd<'_>) -> std::result::Result<Stat, Errno> {
+    rustix::fs::fstat(fd)
+}
+
+/// Reads at `offset` until `buf` is full or the file ends; returns the
+/// bytes read. `EINTR` is retried.
+pub(crate) fn pread_full(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    offset: u64,
+) -> std::result::Result<usize, Errno> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        match rustix::io::pread(fd, &mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Writes all of `buf` at `offset`; `EINTR` is retried, a write of nothing
+/// is `EIO`.
+pub(crate) fn pwrite_all(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    offset: u64,
+) -> std::result::Result<(), Errno> {
+    let mut done = 0usize;
+    while done < buf.len() {
+        match rustix::io::pwrite(fd, &buf[done..], offset + done as u64) {
+            Ok(0) => return Err(Errno::IO),
+            Ok(n) => done += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
 
 /// A duplicate of a descriptor (close-on-exec), owned by the caller.
 ///

@@ -1,8 +1,10 @@
-//! The process: its environment, as set-uid-safe as glibc's `secure_getenv`.
+//! The process: its environment, as set-uid-safe as glibc's `secure_getenv`,
+//! and fork handlers.
 //!
 //! # References
 //! - [`secure_getenv(3)`](https://man7.org/linux/man-pages/man3/secure_getenv.3.html)
 //! - [`getauxval(3)`](https://man7.org/linux/man-pages/man3/getauxval.3.html)
+//! - [`pthread_atfork(3)`](https://man7.org/linux/man-pages/man3/pthread_atfork.3.html)
 
 use std::sync::OnceLock;
 
@@ -20,4 +22,13 @@ pub(crate) fn secure_getenv(name: &str) -> Option<String> {
         return None;
     }
     std::env::var(name).ok()
+}
+
+/// Registers fork handlers (`pthread_atfork`): `prepare` runs in the forking
+/// thread before the fork, `after` in the parent and in the child after it.
+/// Returns whether registration worked (`ENOMEM` is its only failure).
+pub(crate) fn at_fork(prepare: extern "C" fn(), after: extern "C" fn()) -> bool {
+    // SAFETY: the handlers are plain `extern "C"` functions that live for
+    // the whole process; pthread_atfork only stores the pointers.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) == 0 }
 }
