@@ -266,7 +266,8 @@ impl Source<'static> {
     /// [`Error::Os`] when the file can't be opened; then as [`Source::from_fd`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let fd = file::open_rw(path).map_err(|errno| Error::os(errno, format!("open \"{}\"", path.display())))?;
+        let fd = file::open_rw(path)
+            .map_err(|errno| Error::os(errno, format!("open \"{}\"", path.display())))?;
         Self::from_owned_fd(fd)
     }
 
