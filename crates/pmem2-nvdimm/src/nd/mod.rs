@@ -22,9 +22,19 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::attr::{self, read_text, read_text_opt, read_u64};
-use crate::error::{DevProblem, Error, Result};
+use crate::attr::read_text_opt;
+use crate::error::{Error, Result};
+
+mod badblocks;
+mod device;
+mod dimm;
+mod namespace;
+mod region;
+
 pub use crate::number::{parse_i64, parse_u64};
+pub use badblocks::{parse_badblocks, read_badblocks};
+pub use device::dev_matches;
+use device::read_dev_matches;
 
 /// Bytes per sector in sysfs bad-block lists.
 pub const SECTOR_SIZE: u64 = 512;
@@ -51,17 +61,6 @@ pub struct SectorRange {
     pub sector: u64,
     /// Number of bad sectors.
     pub count: u64,
-}
-
-impl SectorRange {
-    /// The range in bytes, `(offset, length)`, or `None` if it overflows.
-    #[must_use]
-    pub fn to_bytes(self) -> Option<(u64, u64)> {
-        Some((
-            self.sector.checked_mul(SECTOR_SIZE)?,
-            self.count.checked_mul(SECTOR_SIZE)?,
-        ))
-    }
 }
 
 /// A region's `persistence_domain`: what a store must reach to be durable.
@@ -146,82 +145,6 @@ pub struct NdMatch {
     pub block_device: Option<String>,
     /// For a device DAX: the dax device name (`dax0.0`).
     pub dax_device: Option<String>,
-}
-
-/// Parses the content of a `badblocks` file: one `"<sector> <count>"` per
-/// line; blank lines are ignored.
-///
-/// # Errors
-/// [`Error::Malformed`] naming `path` for any malformed line.
-pub fn parse_badblocks(path: &Path, content: &str) -> Result<Vec<SectorRange>> {
-    let mut out = Vec::new();
-    for line in content.lines() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let mut fields = line.split_whitespace();
-        let (Some(sector), Some(count), None) = (fields.next(), fields.next(), fields.next())
-        else {
-            return Err(Error::malformed(
-                path,
-                "a bad block \"<sector> <count>\"",
-                line,
-            ));
-        };
-        let (Some(sector), Some(count)) = (parse_u64(sector), parse_u64(count)) else {
-            return Err(Error::malformed(
-                path,
-                "a bad block \"<sector> <count>\"",
-                line,
-            ));
-        };
-        let range = SectorRange { sector, count };
-        if range.to_bytes().is_none() || sector.checked_add(count).is_none() {
-            return Err(Error::malformed(path, "a bad block within range", line));
-        }
-        out.push(range);
-    }
-    Ok(out)
-}
-
-/// Reads a `badblocks` file; a missing file means no bad blocks.
-///
-/// # Errors
-/// [`Error::Io`] if it can't be read, [`Error::Malformed`] if malformed.
-pub fn read_badblocks(path: &Path) -> Result<Vec<SectorRange>> {
-    match read_text_opt(path)? {
-        None => Ok(Vec::new()),
-        Some(content) => parse_badblocks(path, &content),
-    }
-}
-
-/// Checks a sysfs `dev` file's content (`"maj:min\n"`) against a device
-/// number, as PMDK does: an empty file or one without the trailing newline
-/// is [`Error::InvalidDev`].
-///
-/// # Errors
-/// [`Error::InvalidDev`] as above.
-pub fn dev_matches(path: &Path, content: &str, dev: u64) -> Result<bool> {
-    let problem = |problem| Error::InvalidDev {
-        path: path.to_owned(),
-        problem,
-    };
-    if content.is_empty() {
-        return Err(problem(DevProblem::Empty));
-    }
-    let body = content
-        .strip_suffix('\n')
-        .ok_or_else(|| problem(DevProblem::NoNewline))?;
-    Ok(body == format!("{}:{}", libc::major(dev), libc::minor(dev)))
-}
-
-fn read_dev_matches(path: &Path, dev: u64) -> Result<bool> {
-    let bytes = attr::read(path)?;
-    let content = String::from_utf8(bytes).map_err(|_| Error::NotText {
-        path: path.to_owned(),
-    })?;
-    dev_matches(path, &content, dev)
 }
 
 /// Lists the names of a directory's entries, sorted; a missing directory
@@ -513,239 +436,10 @@ impl Sysfs {
     }
 }
 
-impl Region {
-    fn attr(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-
-    /// The region's physical start address (`resource`).
-    ///
-    /// # Errors
-    /// [`Error::Io`] if missing, [`Error::Malformed`] if malformed.
-    pub fn resource(&self) -> Result<u64> {
-        read_u64(&self.attr("resource"))
-    }
-
-    /// The region's size in bytes.
-    ///
-    /// # Errors
-    /// [`Error::Io`] if missing, [`Error::Malformed`] if malformed.
-    pub fn size(&self) -> Result<u64> {
-        read_u64(&self.attr("size"))
-    }
-
-    /// The NUMA node the region is attached to; `-1` when the attribute is
-    /// absent (as libndctl reports it).
-    ///
-    /// # Errors
-    /// [`Error::Malformed`] if the attribute is malformed, [`Error::Io`] if
-    /// unreadable.
-    pub fn numa_node(&self) -> Result<i32> {
-        let path = self.attr("numa_node");
-        match read_text_opt(&path)? {
-            None => Ok(-1),
-            Some(s) => parse_i64(&s)
-                .and_then(|n| i32::try_from(n).ok())
-                .ok_or_else(|| Error::malformed(&path, "a NUMA node", &s)),
-        }
-    }
-
-    /// The region's bad sectors, relative to its start.
-    ///
-    /// # Errors
-    /// As [`read_badblocks`].
-    pub fn badblocks(&self) -> Result<Vec<SectorRange>> {
-        read_badblocks(&self.attr("badblocks"))
-    }
-
-    /// The number `N` of the bus (`ndbusN`) the region sits on: the
-    /// parent directory of the region's real sysfs path. `None` when it
-    /// isn't an `ndbusN` directory.
-    #[must_use]
-    pub fn bus_id(&self) -> Option<u32> {
-        let real = fs::canonicalize(&self.path).ok()?;
-        let parent = real.parent()?.file_name()?.to_str()?;
-        let digits = parent.strip_prefix("ndbus")?;
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse().ok()
-    }
-
-    /// The region's `deep_flush` attribute.
-    #[must_use]
-    pub fn deep_flush_path(&self) -> PathBuf {
-        self.attr("deep_flush")
-    }
-
-    /// The region's `deep_flush` attribute as a number (non-zero when the
-    /// region has a flush mechanism to trigger); `Ok(None)` when the
-    /// attribute doesn't exist (the kernel hides it when there is none).
-    ///
-    /// # Errors
-    /// [`Error::Io`] if unreadable, [`Error::Malformed`] if not a number.
-    pub fn deep_flush(&self) -> Result<Option<u64>> {
-        let path = self.deep_flush_path();
-        read_text_opt(&path)?
-            .map(|s| parse_u64(&s).ok_or_else(|| Error::malformed(&path, "a number", &s)))
-            .transpose()
-    }
-
-    /// The region's persistence domain; `Ok(None)` when the attribute
-    /// doesn't exist (older kernels).
-    ///
-    /// # Errors
-    /// [`Error::Malformed`] for an unknown value, [`Error::Io`] if unreadable.
-    pub fn persistence_domain(&self) -> Result<Option<PersistenceDomain>> {
-        let path = self.attr("persistence_domain");
-        match read_text_opt(&path)? {
-            None => Ok(None),
-            Some(s) => match s.trim() {
-                "cpu_cache" => Ok(Some(PersistenceDomain::CpuCache)),
-                "memory_controller" => Ok(Some(PersistenceDomain::MemoryController)),
-                "" => Ok(Some(PersistenceDomain::None)),
-                _ => Err(Error::malformed(&path, "a persistence domain", &s)),
-            },
-        }
-    }
-
-    /// The DIMMs the region is built from, in `mappingK` order.
-    ///
-    /// # Errors
-    /// [`Error::Io`] if `mappings` or a `mappingK` is unreadable,
-    /// [`Error::Malformed`] if malformed.
-    pub fn dimms(&self, sysfs: &Sysfs) -> Result<Vec<Dimm>> {
-        let count_path = self.attr("mappings");
-        let count = read_u64(&count_path)?;
-        if count > 4096 {
-            return Err(Error::malformed(
-                &count_path,
-                "a mapping count",
-                &count.to_string(),
-            ));
-        }
-        let mut dimms = Vec::new();
-        for k in 0..count {
-            let path = self.attr(&format!("mapping{k}"));
-            let text = read_text(&path)?;
-            let name = text.split(',').next().unwrap_or_default().trim();
-            if !name.starts_with("nmem")
-                || name.len() == 4
-                || !name[4..].bytes().all(|b| b.is_ascii_digit())
-            {
-                return Err(Error::malformed(
-                    &path,
-                    "a mapping \"nmemX,offset,length,position\"",
-                    &text,
-                ));
-            }
-            dimms.push(Dimm {
-                name: name.to_owned(),
-                path: sysfs.nd_device(name),
-            });
-        }
-        Ok(dimms)
-    }
-}
-
-impl Namespace {
-    /// What the namespace is used as, from its holder (and `mode`).
-    #[must_use]
-    pub fn kind(&self) -> NamespaceMode {
-        match self.holder.as_deref() {
-            Some(h) if h.starts_with("pfn") => NamespaceMode::Fsdax,
-            Some(h) if h.starts_with("dax") => NamespaceMode::Devdax,
-            Some(h) if h.starts_with("btt") => NamespaceMode::Sector,
-            _ => match self.mode.as_deref() {
-                Some("fsdax" | "memory") => NamespaceMode::Fsdax,
-                Some("devdax" | "dax") => NamespaceMode::Devdax,
-                Some("sector" | "safe") => NamespaceMode::Sector,
-                _ => NamespaceMode::Raw,
-            },
-        }
-    }
-
-    /// The namespace's data area relative to its region, `(offset, size)` in
-    /// bytes: from the pfn or dax device when claimed by one (the data
-    /// starts after their info block), from the namespace otherwise.
-    ///
-    /// # Errors
-    /// [`Error::CannotReadBounds`] if the bounds can't be read,
-    /// [`Error::NamespaceBeforeRegion`] if they make no sense,
-    /// [`Error::Io`]/[`Error::Malformed`] for the region's `resource`.
-    pub fn bounds(&self, sysfs: &Sysfs, region: &Region) -> Result<(u64, u64)> {
-        let (dir, holder) = match self.holder.as_deref() {
-            Some(h) if h.starts_with("pfn") => (sysfs.nd_device(h), "pfn"),
-            Some(h) if h.starts_with("dax") => (sysfs.nd_device(h), "dax"),
-            _ => (self.path.clone(), "raw/btt"),
-        };
-        let bounds = |what, attr| {
-            read_u64(&dir.join(attr)).map_err(|cause| Error::CannotReadBounds {
-                holder,
-                what,
-                cause: Box::new(cause),
-            })
-        };
-        let offset = bounds("offset", "resource")?;
-        let size = bounds("size", "size")?;
-        let region_start = region.resource()?;
-        let rel = offset
-            .checked_sub(region_start)
-            .ok_or(Error::NamespaceBeforeRegion {
-                holder,
-                offset,
-                region_start,
-            })?;
-        Ok((rel, size))
-    }
-}
-
-impl Dimm {
-    fn bus_attr(&self, name: &str) -> Result<Option<(PathBuf, String)>> {
-        for bus in ["nfit", "papr"] {
-            let path = self.path.join(bus).join(name);
-            if let Some(v) = read_text_opt(&path)? {
-                return Ok(Some((path, v)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The DIMM's unique id as libndctl reports it (`nfit/id`, or `papr/id`),
-    /// `None` when the kernel doesn't expose one.
-    ///
-    /// # Errors
-    /// [`Error::Io`] if the file exists but can't be read.
-    pub fn unique_id(&self) -> Result<Option<String>> {
-        Ok(self
-            .bus_attr("id")?
-            .map(|(_, v)| v.trim().to_owned())
-            .filter(|v| !v.is_empty()))
-    }
-
-    /// The DIMM's dirty (unsafe) shutdown count, `None` when the kernel
-    /// doesn't expose one (emulated NVDIMMs).
-    ///
-    /// # Errors
-    /// [`Error::Malformed`] if malformed, [`Error::Io`] if unreadable.
-    pub fn dirty_shutdown(&self) -> Result<Option<u64>> {
-        match self.bus_attr("dirty_shutdown")? {
-            None => Ok(None),
-            Some((path, v)) => match parse_i64(&v) {
-                // A negative count is how libndctl says "not supported".
-                Some(n) if n < 0 => Ok(None),
-                Some(n) => Ok(Some(n as u64)),
-                None => parse_u64(&v)
-                    .map(Some)
-                    .ok_or_else(|| Error::malformed(&path, "an unsafe shutdown count", &v)),
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::DevProblem;
     use crate::fake;
 
     fn dev(maj: u32, min: u32) -> u64 {
