@@ -1,5 +1,6 @@
 //! `pmem2 info [PATH] [--json]`.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -76,7 +77,7 @@ fn report(path: &Path) -> Result<Value, String> {
         "map_sync": map.map_sync(),
         "granularity": map.store_granularity().to_string(),
         "forced_granularity": std::env::var("PMEM2_FORCE_GRANULARITY").ok(),
-        "flush": pmem2::flush_kind().to_string(),
+        "flush": mem.flush.to_string(),
         "mem_kernel": mem.kernel.to_string(),
         "movnt_threshold": mem.movnt_threshold,
         "eadr": pmem2::platform_is_eadr(),
@@ -102,10 +103,17 @@ fn ras_value<T: Into<Value>>(result: pmem2::Result<T>) -> Value {
 /// The NVDIMM region and namespace behind the source, `null` when none.
 fn namespace(source: &Source<'_>) -> Value {
     let sysfs = Sysfs::default();
-    let id = source.id();
-    let device = match id.file_type {
-        FileType::Regular => Device::File { dev: id.dev },
-        FileType::DeviceDax => Device::DeviceDax { rdev: id.rdev },
+    let Some(stat) = source
+        .fd()
+        .ok()
+        .and_then(|fd| fd.try_clone_to_owned().ok())
+        .and_then(|fd| std::fs::File::from(fd).metadata().ok())
+    else {
+        return Value::Null;
+    };
+    let device = match source.file_type() {
+        FileType::Regular => Device::File { dev: stat.dev() },
+        FileType::DeviceDax => Device::DeviceDax { rdev: stat.rdev() },
         FileType::Anonymous => return Value::Null,
     };
     let m = match sysfs.find(device) {

@@ -219,15 +219,6 @@ impl Config {
         self
     }
 
-    /// The reservation and offset set with [`Config::set_vm_reservation`].
-    #[must_use]
-    /// `None` also when the reservation has since been deleted.
-    pub fn vm_reservation(&self) -> Option<(crate::VmReservation, usize)> {
-        self.reservation
-            .as_ref()
-            .and_then(|(r, o)| r.upgrade().map(|r| (r, *o)))
-    }
-
     /// The required store granularity, if set.
     #[must_use]
     pub fn required_store_granularity(&self) -> Option<Granularity> {
@@ -236,19 +227,22 @@ impl Config {
 
     /// The configured offset.
     #[must_use]
-    pub fn offset(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn offset(&self) -> usize {
         self.offset
     }
 
     /// The configured length (0: to the end of the source).
     #[must_use]
-    pub fn length(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn length(&self) -> usize {
         self.length
     }
 
     /// The configured sharing.
     #[must_use]
-    pub fn sharing(&self) -> Sharing {
+    #[cfg(test)]
+    pub(crate) fn sharing(&self) -> Sharing {
         self.sharing
     }
 

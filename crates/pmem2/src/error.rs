@@ -13,7 +13,7 @@ pub use rustix::io::Errno;
 
 /// A message attached to an error: static where PMDK's text is fixed,
 /// formatted where it carries a number.
-pub type Message = Cow<'static, str>;
+type Message = Cow<'static, str>;
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -29,13 +29,13 @@ macro_rules! pmem2_errors {
         #[derive(Debug, Clone, PartialEq, Eq)]
         #[non_exhaustive]
         pub enum Error {
-            $( $(#[$doc])* #[doc = concat!("\n\nC code: `", stringify!($cname), "` (", stringify!($code), ").")] $variant(Message), )*
+            $( $(#[$doc])* #[doc = concat!("\n\nC code: `", stringify!($cname), "` (", stringify!($code), ").")] $variant(Cow<'static, str>), )*
             /// An operating-system error, returned to C as the negated errno.
             Os {
                 /// The errno the system call failed with.
                 errno: Errno,
                 /// What failed, e.g. `"fstat"`; the message is `"<context>: <strerror>"`.
-                context: Message,
+                context: Cow<'static, str>,
             },
         }
 

@@ -109,6 +109,6 @@ pub use config::{Config, Granularity, Protection, Sharing};
 pub use error::{DeleteError, Errno, Error, Result};
 pub use map::{platform_is_eadr, Map};
 pub use mem::MemFlags;
-pub use persist::{flush_kind, page_size};
+pub use persist::page_size;
 pub use reservation::{ReservedMap, VmReservation};
-pub use source::{FileType, Source, SourceId};
+pub use source::{FileType, Source};

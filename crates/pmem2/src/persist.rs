@@ -40,8 +40,7 @@ pub(crate) struct PersistOps {
 
 /// The flush instruction this process uses, chosen once from the CPU and
 /// the environment (`PMEM_NO_CLWB`, `PMEM_NO_CLFLUSHOPT`), as PMDK does.
-#[must_use]
-pub fn flush_kind() -> FlushKind {
+pub(crate) fn flush_kind() -> FlushKind {
     static KIND: OnceLock<FlushKind> = OnceLock::new();
     *KIND.get_or_init(|| {
         let tunables = env::tunables();

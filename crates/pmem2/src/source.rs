@@ -76,13 +76,13 @@ enum Kind<'fd> {
 /// The identity of a source, copied into every map made from it (PMDK copies
 /// the source by value with the descriptor dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceId {
+pub(crate) struct SourceId {
     /// Regular, device DAX or anonymous.
-    pub file_type: FileType,
+    pub(crate) file_type: FileType,
     /// `st_dev` of the file (the file system's device), 0 if anonymous.
-    pub dev: u64,
+    pub(crate) dev: u64,
     /// `st_rdev` of a device DAX, 0 otherwise.
-    pub rdev: u64,
+    pub(crate) rdev: u64,
 }
 
 impl SourceId {
@@ -179,7 +179,7 @@ impl<'fd> Source<'fd> {
 
     /// The source's identity (type, `st_dev`, `st_rdev`).
     #[must_use]
-    pub fn id(&self) -> SourceId {
+    pub(crate) fn id(&self) -> SourceId {
         match &self.kind {
             Kind::File {
                 file_type,

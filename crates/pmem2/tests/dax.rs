@@ -453,7 +453,7 @@ fn platform_flush_instruction(_: &Ctx, _: &Target) -> Outcome {
     } else {
         "clflush"
     };
-    let chosen = pmem2::flush_kind().to_string();
+    let chosen = pmem2::mem::info().flush.to_string();
     if chosen != expected {
         return Err(format!("pmem2 chose {chosen}, the CPU offers {expected}"));
     }

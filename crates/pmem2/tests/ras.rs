@@ -34,7 +34,9 @@ fn a_file_without_nvdimm_has_no_region() {
     let f = temp_file(4 * page());
     let src = Source::from_file(&f.file).unwrap();
     // Only meaningful where the test directory is not on an NVDIMM.
-    let device = Device::File { dev: src.id().dev };
+    let device = Device::File {
+        dev: std::os::unix::fs::MetadataExt::dev(&f.file.metadata().unwrap()),
+    };
     if Sysfs::default().find(device).unwrap().is_some() {
         return common::skip(
             "a_file_without_nvdimm_has_no_region",

@@ -63,8 +63,8 @@ impl Backing {
         Backing {
             fd,
             offset: offset as u64,
-            prot: super::placement::prot_flags(config.protection()),
-            kind: match (config.sharing(), map_sync) {
+            prot: super::placement::prot_flags(config.protection),
+            kind: match (config.sharing, map_sync) {
                 (Sharing::Private, _) => FileMapKind::Private,
                 (Sharing::Shared, true) => FileMapKind::SharedSync,
                 (Sharing::Shared, false) => FileMapKind::Shared,

@@ -10,6 +10,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use pmem2::{BadBlock, BadBlockContext, Config, FileType, Granularity, Map, Source};
@@ -60,10 +61,14 @@ fn expect_code<T>(r: pmem2::Result<T>, code: i32, what: &str) -> Result<(), Stri
 
 /// The region and namespace holding a source, from `/sys`.
 fn nd_match(source: &Source<'_>) -> Result<NdMatch, String> {
-    let id = source.id();
-    let device = match id.file_type {
-        FileType::DeviceDax => Device::DeviceDax { rdev: id.rdev },
-        _ => Device::File { dev: id.dev },
+    let fd = source.fd().map_err(|e| format!("fd: {e}"))?;
+    let owned = fd.try_clone_to_owned().map_err(|e| format!("dup: {e}"))?;
+    let stat = File::from(owned)
+        .metadata()
+        .map_err(|e| format!("fstat: {e}"))?;
+    let device = match source.file_type() {
+        FileType::DeviceDax => Device::DeviceDax { rdev: stat.rdev() },
+        _ => Device::File { dev: stat.dev() },
     };
     Sysfs::default()
         .find(device)
