@@ -26,7 +26,8 @@ unsafe fn give_map(out: *mut *mut MapHandle, map: Map) {
     unsafe { out.write(ptr) };
 }
 
-/// The C handle of a map found in a reservation (stored by [`give_map`]).
+/// The C handle of a map found in a reservation (stored with the map when
+/// C created it).
 #[must_use]
 pub fn handle_of(found: &pmem2::ReservedMap) -> *mut MapHandle {
     found.user_data as *mut MapHandle

@@ -162,8 +162,10 @@ impl Map {
     }
 
     /// Deep-flushes `len` bytes at `offset` of the map (`pmem2_deep_flush`):
-    /// see the [module docs](crate::deep_flush) for what that means per
-    /// granularity. The range start is the map's address plus `offset`,
+    /// `msync` of the range for a regular file; for a device DAX, a CPU
+    /// flush of the range and a write to its region's `deep_flush`
+    /// attribute (nothing to do at byte granularity or for an inaccessible
+    /// map). The range start is the map's address plus `offset`,
     /// wrapping around the address space (so the C ABI can pass
     /// `ptr - addr` for any `ptr`); it must lie inside the map.
     ///

@@ -67,20 +67,28 @@ impl Source<'_> {
         })
     }
 
-    /// Reads `buf.len()` bytes at `offset` (`pmem2_source_pread_mcsafe`):
-    /// see [`pread`].
+    /// Reads `buf.len()` bytes at `offset` (`pmem2_source_pread_mcsafe`),
+    /// reporting poisoned ranges as errors instead of crashing: `pread(2)`
+    /// for a regular file (the kernel copies machine-check-safely on
+    /// fsdax), a copy under the SIGBUS guard for a device DAX. A read that
+    /// hits the end of file early stops there.
     ///
     /// # Errors
-    /// As [`pread`], and as [`Source::mcsafe_target`].
+    /// [`Error::SourceTypeNotSupported`] for an anonymous source (checked
+    /// first); [`Error::LengthOutOfRange`] if `offset + buf.len()` exceeds
+    /// the size; [`Error::IoFail`] for a poisoned range (`EIO`, or `SIGBUS`
+    /// on a device DAX); [`Error::Os`] for other failures, and as
+    /// [`Source::size`] and [`Source::alignment`].
     pub fn pread_mcsafe(&self, buf: &mut [u8], offset: usize) -> Result<()> {
         pread(&self.mcsafe_target()?, buf, offset as u64)
     }
 
-    /// Writes `buf` at `offset` (`pmem2_source_pwrite_mcsafe`): see
-    /// [`pwrite`].
+    /// Writes `buf` at `offset` (`pmem2_source_pwrite_mcsafe`), as
+    /// [`Source::pread_mcsafe`] reads; on a device DAX the written lines are
+    /// flushed before the temporary mapping goes.
     ///
     /// # Errors
-    /// As [`pwrite`], and as [`Source::mcsafe_target`].
+    /// As [`Source::pread_mcsafe`].
     pub fn pwrite_mcsafe(&self, buf: &[u8], offset: usize) -> Result<()> {
         pwrite(&self.mcsafe_target()?, buf, offset as u64)
     }

@@ -106,8 +106,9 @@ pub(crate) fn ops(granularity: Granularity) -> &'static MemOps {
 
 /// The memory functions of `granularity` built on a given kernel family,
 /// `None` if this CPU or build can't run it. Tests and benchmarks use this
-/// to force a kernel; programs want [`ops`]. For the process's own kernel
-/// it returns the very functions [`ops`] does.
+/// to force a kernel; programs want [`memmove_fn`](super::memmove_fn) and
+/// [`memset_fn`](super::memset_fn). For the process's own kernel it returns
+/// the very functions those do.
 #[must_use]
 pub fn ops_with(kind: KernelKind, granularity: Granularity) -> Option<&'static MemOps> {
     table(kind).map(|t| &t[granularity as usize])
