@@ -162,10 +162,11 @@ impl Map {
     }
 
     /// Deep-flushes `len` bytes at `offset` of the map (`pmem2_deep_flush`):
-    /// `msync` of the range for a regular file; for a device DAX, a CPU
-    /// flush of the range and a write to its region's `deep_flush`
-    /// attribute (nothing to do at byte granularity or for an inaccessible
-    /// map). The range start is the map's address plus `offset`,
+    /// Nothing more at page granularity (persisting already ran `msync`);
+    /// otherwise `msync` of the range for a regular file, and for a device
+    /// DAX a CPU flush of the range (skipped for an inaccessible map) and a
+    /// write to its region's `deep_flush` attribute; an anonymous source is
+    /// [`Error::NotSupported`]. The range start is the map's address plus `offset`,
     /// wrapping around the address space (so the C ABI can pass
     /// `ptr - addr` for any `ptr`); it must lie inside the map.
     ///
