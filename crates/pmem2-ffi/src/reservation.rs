@@ -212,7 +212,7 @@ pub unsafe extern "C" fn pmem2_vm_reservation_map_find_prev(
         // SAFETY: caller's contract: NULL or a live map.
         let map = unsafe { guard::handle(map.cast_const(), F, "map") }?.map()?;
         // SAFETY: `prev_map` checked by find_args.
-        unsafe { store_found(prev_map, rsv.map_find_prev(map)) }
+        unsafe { store_found(prev_map, rsv.map_find_prev(map.addr())) }
     })
 }
 
@@ -234,7 +234,7 @@ pub unsafe extern "C" fn pmem2_vm_reservation_map_find_next(
         // SAFETY: caller's contract: NULL or a live map.
         let map = unsafe { guard::handle(map.cast_const(), F, "map") }?.map()?;
         // SAFETY: `next_map` checked by find_args.
-        unsafe { store_found(next_map, rsv.map_find_next(map)) }
+        unsafe { store_found(next_map, rsv.map_find_next(map.addr())) }
     })
 }
 

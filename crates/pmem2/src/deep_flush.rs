@@ -17,13 +17,10 @@
 
 use pmem2_nvdimm::nd::{Device, Region, Sysfs};
 
-use bitflags::Flags;
-
-use crate::config::{Granularity, Protection};
+use crate::config::Granularity;
 use crate::error::{Error, Result};
 use crate::source::{FileType, SourceId};
 use crate::sys::sysfs;
-use crate::Map;
 
 /// What a deep flush needs to know about a mapping.
 #[derive(Debug, Clone, Copy)]
@@ -146,42 +143,15 @@ unsafe fn deep_flush_at(
     }
 }
 
-impl Map {
-    /// The [`DeepFlushTarget`] describing this map.
-    #[must_use]
-    pub(crate) fn deep_flush_target(&self) -> DeepFlushTarget {
-        DeepFlushTarget {
-            addr: self.addr(),
-            size: self.size(),
-            granularity: self.store_granularity(),
-            source: self.source_id(),
-            accessible: self
-                .protection()
-                .intersects(Protection::READ | Protection::WRITE),
-        }
-    }
-
-    /// Deep-flushes `len` bytes at `offset` of the map (`pmem2_deep_flush`):
-    /// Nothing more at page granularity (persisting already ran `msync`);
-    /// otherwise `msync` of the range for a regular file, and for a device
-    /// DAX a CPU flush of the range (skipped for an inaccessible map) and a
-    /// write to its region's `deep_flush` attribute; an anonymous source is
-    /// [`Error::NotSupported`]. The range start is the map's address plus `offset`,
-    /// wrapping around the address space (so the C ABI can pass
-    /// `ptr - addr` for any `ptr`); it must lie inside the map.
-    ///
-    /// # Errors
-    /// [`Error::DeepFlushRange`] if the range is not inside the map;
-    /// [`Error::NotSupported`] for an anonymous source at byte granularity;
-    /// [`Error::DaxRegionNotFound`] if a device DAX has no NVDIMM region;
-    /// [`Error::Os`] if `msync` or the sysfs access fails.
-    pub fn deep_flush(&self, offset: usize, len: usize) -> Result<()> {
-        let target = self.deep_flush_target();
-        let flush_addr = (target.addr as usize).wrapping_add(offset);
-        // SAFETY: `target` describes this map, which stays mapped while
-        // `self` is borrowed (unmapping consumes the map).
-        unsafe { deep_flush_at(&Sysfs::default(), &target, flush_addr, len) }
-    }
+/// Deep-flushes `len` bytes at `offset` of the mapping `target` describes
+/// (`pmem2_deep_flush`, see [`Map::deep_flush`](crate::Map::deep_flush)).
+///
+/// # Safety
+/// `target` must describe a mapping that stays mapped during the call.
+pub(crate) unsafe fn deep_flush(target: &DeepFlushTarget, offset: usize, len: usize) -> Result<()> {
+    let flush_addr = (target.addr as usize).wrapping_add(offset);
+    // SAFETY: forwarded from the caller.
+    unsafe { deep_flush_at(&Sysfs::default(), target, flush_addr, len) }
 }
 
 #[cfg(test)]

@@ -414,9 +414,39 @@ impl VmReservation {
         found.ok_or_else(Self::not_found)
     }
 
-    /// The mapping next to the one starting at `addr`, before it or after
-    /// it (`pmem2_vm_reservation_map_find_prev` / `_next`).
-    pub(crate) fn neighbour(&self, addr: usize, before: bool) -> Result<ReservedMap> {
+    /// The mapping before the one starting at `addr` in address order
+    /// (`pmem2_vm_reservation_map_find_prev`); `addr` is a mapping's start,
+    /// e.g. [`Map::addr`](crate::Map::addr) or [`ReservedMap::addr`].
+    ///
+    /// # Errors
+    /// [`Error::MappingNotFound`] when it is the first, or no mapping of
+    /// this reservation starts at `addr`.
+    pub fn map_find_prev(&self, addr: *const u8) -> Result<ReservedMap> {
+        self.neighbour(addr as usize, true)
+    }
+
+    /// The mapping after the one starting at `addr` in address order
+    /// (`pmem2_vm_reservation_map_find_next`); with
+    /// [`map_find_first`](Self::map_find_first), this walks the mappings:
+    ///
+    /// ```no_run
+    /// # fn walk(rsv: &pmem2::VmReservation) {
+    /// let mut found = rsv.map_find_first();
+    /// while let Ok(m) = found {
+    ///     println!("{} bytes at offset {}", m.len, m.offset);
+    ///     found = rsv.map_find_next(m.addr);
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::MappingNotFound`] when it is the last, or no mapping of
+    /// this reservation starts at `addr`.
+    pub fn map_find_next(&self, addr: *const u8) -> Result<ReservedMap> {
+        self.neighbour(addr as usize, false)
+    }
+
+    fn neighbour(&self, addr: usize, before: bool) -> Result<ReservedMap> {
         let state = self.inner.read();
         let registry = registry::read();
         let id = self.inner.id();

@@ -73,20 +73,26 @@ fn maps_land_at_their_offsets_and_are_found() {
     assert_eq!((found.addr, found.len), (maps[1].addr(), 2 * page()));
     assert_eq!(rsv.map_find_first().unwrap().offset, 2 * page());
     assert_eq!(rsv.map_find_last().unwrap().offset, 10 * page());
-    assert_eq!(rsv.map_find_next(&maps[0]).unwrap().offset, 6 * page());
-    assert_eq!(rsv.map_find_prev(&maps[2]).unwrap().offset, 6 * page());
     assert_eq!(
-        rsv.map_find_prev(&maps[0]).unwrap_err().code(),
+        rsv.map_find_next(maps[0].addr()).unwrap().offset,
+        6 * page()
+    );
+    assert_eq!(
+        rsv.map_find_prev(maps[2].addr()).unwrap().offset,
+        6 * page()
+    );
+    assert_eq!(
+        rsv.map_find_prev(maps[0].addr()).unwrap_err().code(),
         PMEM2_E_MAPPING_NOT_FOUND
     );
     assert_eq!(
-        rsv.map_find_next(&maps[2]).unwrap_err().code(),
+        rsv.map_find_next(maps[2].addr()).unwrap_err().code(),
         PMEM2_E_MAPPING_NOT_FOUND
     );
     // A map outside the reservation has no neighbours in it.
     let outside = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
     assert_eq!(
-        rsv.map_find_next(&outside).unwrap_err().code(),
+        rsv.map_find_next(outside.addr()).unwrap_err().code(),
         PMEM2_E_MAPPING_NOT_FOUND
     );
 }

@@ -10,6 +10,7 @@ use bitflags::Flags;
 use super::Map;
 use crate::arch;
 use crate::config::{Granularity, Protection};
+use crate::deep_flush::{self, DeepFlushTarget};
 use crate::error::{Error, Result};
 use crate::mem::{self, MemFlags};
 use crate::persist;
@@ -246,4 +247,40 @@ fn finish(dest: *mut u8, len: usize, granularity: Granularity, flags: MemFlags) 
         persist::sync_pages(dest, len)?;
     }
     Ok(())
+}
+
+impl Map {
+    /// The [`DeepFlushTarget`] describing this map.
+    #[must_use]
+    pub(crate) fn deep_flush_target(&self) -> DeepFlushTarget {
+        DeepFlushTarget {
+            addr: self.addr(),
+            size: self.size(),
+            granularity: self.store_granularity(),
+            source: self.source_id(),
+            accessible: self
+                .protection()
+                .intersects(Protection::READ | Protection::WRITE),
+        }
+    }
+
+    /// Deep-flushes `len` bytes at `offset` of the map (`pmem2_deep_flush`):
+    /// Nothing more at page granularity (persisting already ran `msync`);
+    /// otherwise `msync` of the range for a regular file, and for a device
+    /// DAX a CPU flush of the range (skipped for an inaccessible map) and a
+    /// write to its region's `deep_flush` attribute; an anonymous source is
+    /// [`Error::NotSupported`]. The range start is the map's address plus `offset`,
+    /// wrapping around the address space (so the C ABI can pass
+    /// `ptr - addr` for any `ptr`); it must lie inside the map.
+    ///
+    /// # Errors
+    /// [`Error::DeepFlushRange`] if the range is not inside the map;
+    /// [`Error::NotSupported`] for an anonymous source at byte granularity;
+    /// [`Error::DaxRegionNotFound`] if a device DAX has no NVDIMM region;
+    /// [`Error::Os`] if `msync` or the sysfs access fails.
+    pub fn deep_flush(&self, offset: usize, len: usize) -> Result<()> {
+        // SAFETY: the target describes this map, which stays mapped while
+        // `self` is borrowed (unmapping consumes the map).
+        unsafe { deep_flush::deep_flush(&self.deep_flush_target(), offset, len) }
+    }
 }

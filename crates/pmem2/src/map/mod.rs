@@ -25,7 +25,7 @@ use std::ptr::NonNull;
 use crate::config::{Config, Granularity, Protection, Sharing};
 use crate::error::{DeleteError, Errno, Error, Result};
 use crate::registry::{self, Entry};
-use crate::reservation::{Placement, ReservedMap, VmReservation};
+use crate::reservation::Placement;
 use crate::source::{FileType, Source, SourceId};
 use crate::sys::mm::{page_size, Mapping};
 
@@ -461,25 +461,5 @@ impl Drop for Map {
         if self.release_memory().is_err() && self.registered {
             registry::write().remove(self.addr.as_ptr() as usize);
         }
-    }
-}
-
-impl VmReservation {
-    /// The mapping before `map` in address order
-    /// (`pmem2_vm_reservation_map_find_prev`).
-    ///
-    /// # Errors
-    /// [`Error::MappingNotFound`] when `map` is the first (or not inside).
-    pub fn map_find_prev(&self, map: &Map) -> Result<ReservedMap> {
-        self.neighbour(map.addr() as usize, true)
-    }
-
-    /// The mapping after `map` in address order
-    /// (`pmem2_vm_reservation_map_find_next`).
-    ///
-    /// # Errors
-    /// [`Error::MappingNotFound`] when `map` is the last (or not inside).
-    pub fn map_find_next(&self, map: &Map) -> Result<ReservedMap> {
-        self.neighbour(map.addr() as usize, false)
     }
 }
