@@ -236,8 +236,7 @@ impl VmReservation {
     }
 
     /// Number of mappings inside (including ones being created).
-    #[must_use]
-    pub fn map_count(&self) -> usize {
+    pub(crate) fn map_count(&self) -> usize {
         let state = self.inner.read();
         let registry = registry::read();
         entries_of(&registry, self.inner.id(), state.real_start, state.real_end).count()
