@@ -1,0 +1,275 @@
+//! A copy that survives a `SIGBUS` on its loads: the Linux kernel's
+//! *exception table* idea (`copy_from_user`), for reads of mapped files.
+//!
+//! [`copy`] is a naked function whose every load from the source lies
+//! inside one of two address ranges the handler knows ([`labels`]):
+//!
+//! * the **main** range: the fast shapes (overlapping 8/4-byte or 16-byte
+//!   SSE2 moves, a 64-byte SSE2 loop, `rep movsb` for long copies). At
+//!   every instruction that can fault, `(rsi, rdi, rcx)` are the next
+//!   source byte, the next destination byte and the bytes left, and every
+//!   byte before them has been copied: each shape loads before it stores
+//!   and advances the registers only after its stores, and `rep movsb`
+//!   keeps them exact by itself. A fault here resumes at the **retry**
+//!   label;
+//! * the **retry** range: a byte-by-byte copy from that point on. A fault
+//!   here is exactly at the first byte that can't be read; it resumes at
+//!   the **done** label, which returns `rcx`, the bytes not copied.
+//!
+//! No zero page is mapped and nothing is registered per call: the handler
+//! looks at the interrupted instruction pointer only.
+//!
+//! # References
+//! * Linux, `arch/x86/lib/copy_user_64.S` and `Documentation/arch/x86/exception-tables.rst`
+//! * [`sigaction(2)`](https://man7.org/linux/man-pages/man2/sigaction.2.html) (`ucontext_t` as the third argument)
+
+/// Where the routine's faulting instructions are, and where to resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Labels {
+    /// `[main_begin, main_end)`: a fault resumes at `retry`.
+    pub main_begin: usize,
+    pub main_end: usize,
+    /// `[retry, retry_end)`: a fault resumes at `done`.
+    pub retry: usize,
+    pub retry_end: usize,
+    /// Returns the bytes not copied.
+    pub done: usize,
+}
+
+impl Labels {
+    /// Where an instruction pointer interrupted by a fault should resume,
+    /// if it is one of the routine's loads.
+    pub(crate) fn resume_at(&self, pc: usize) -> Option<usize> {
+        if (self.main_begin..self.main_end).contains(&pc) {
+            Some(self.retry)
+        } else if (self.retry..self.retry_end).contains(&pc) {
+            Some(self.done)
+        } else {
+            None
+        }
+    }
+}
+
+/// The routine's labels.
+pub(crate) fn labels() -> Labels {
+    let mut out = [0usize; 5];
+    // SAFETY: `out` is five writable `usize`s; the function only stores
+    // the five label addresses into it.
+    unsafe { write_labels(out.as_mut_ptr()) };
+    Labels {
+        main_begin: out[0],
+        main_end: out[1],
+        retry: out[2],
+        retry_end: out[3],
+        done: out[4],
+    }
+}
+
+/// From this length on, the main range copies with `rep movsb` (ERMSB /
+/// FSRM); below it, with SSE2 moves.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const REP_MOVSB_FROM: usize = 2048;
+
+/// Copies `len` bytes from `src` to `dst`; returns how many bytes at the
+/// end were **not** copied because a load raised `SIGBUS` (0 when all
+/// were). Bytes `[0, len - returned)` of `dst` hold the source's bytes;
+/// the rest of `dst` is left as it was (every shape stores only bytes it
+/// has loaded, and a fault stops it before its stores).
+///
+/// Recovery needs pmem2's `SIGBUS` handler to be installed
+/// ([`super::install`]); without it a fault is an ordinary `SIGBUS`.
+///
+/// # Safety
+/// `src` must be valid for reads of `len` bytes *except* that pages under
+/// it may be gone (a truncated file mapping, device DAX poison): it must be
+/// mapped, readable memory that isn't referenced by any live Rust
+/// reference that assumes it unchanged. `dst` must be valid for writes of
+/// `len` bytes and not overlap `src`.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+pub(crate) unsafe extern "C" fn copy(dst: *mut u8, src: *const u8, len: usize) -> usize {
+    // System V: rdi = dst, rsi = src, rdx = len; returns rax. Only
+    // caller-saved registers are used (rax, rcx, rdx, rsi, rdi, xmm0-3);
+    // the direction flag is clear on entry (ABI), as `rep movsb` needs.
+    core::arch::naked_asm!(
+        ".globl {f}_main_begin",
+        ".hidden {f}_main_begin",
+        "{f}_main_begin:",
+        "mov rcx, rdx",
+        "cmp rcx, 16",
+        "jb 20f",
+        "cmp rcx, 32",
+        "ja 30f",
+        // 16..=32: two overlapping 16-byte moves.
+        "movups xmm0, [rsi]",
+        "movups xmm1, [rsi + rcx - 16]",
+        "movups [rdi], xmm0",
+        "movups [rdi + rcx - 16], xmm1",
+        "xor eax, eax",
+        "ret",
+        // 0..16
+        "20:",
+        "cmp rcx, 8",
+        "jb 24f",
+        // 8..16: two overlapping 8-byte moves.
+        "mov rax, [rsi]",
+        "mov rdx, [rsi + rcx - 8]",
+        "mov [rdi], rax",
+        "mov [rdi + rcx - 8], rdx",
+        "xor eax, eax",
+        "ret",
+        "24:",
+        "cmp rcx, 4",
+        "jb 26f",
+        // 4..8: two overlapping 4-byte moves.
+        "mov eax, [rsi]",
+        "mov edx, [rsi + rcx - 4]",
+        "mov [rdi], eax",
+        "mov [rdi + rcx - 4], edx",
+        "xor eax, eax",
+        "ret",
+        // 0..4: bytes.
+        "26:",
+        "test rcx, rcx",
+        "jz 29f",
+        "27:",
+        "movzx eax, byte ptr [rsi]",
+        "mov [rdi], al",
+        "inc rsi",
+        "inc rdi",
+        "dec rcx",
+        "jnz 27b",
+        "29:",
+        "xor eax, eax",
+        "ret",
+        // More than 32.
+        "30:",
+        "cmp rcx, 64",
+        "ja 40f",
+        // 33..=64: four 16-byte moves, the last two overlapping.
+        "movups xmm0, [rsi]",
+        "movups xmm1, [rsi + 16]",
+        "movups xmm2, [rsi + rcx - 32]",
+        "movups xmm3, [rsi + rcx - 16]",
+        "movups [rdi], xmm0",
+        "movups [rdi + 16], xmm1",
+        "movups [rdi + rcx - 32], xmm2",
+        "movups [rdi + rcx - 16], xmm3",
+        "xor eax, eax",
+        "ret",
+        "40:",
+        "cmp rcx, {rep}",
+        "jae 50f",
+        // 65..REP_MOVSB_FROM: 64 bytes per iteration while more than 64
+        // are left, then the last 64 (overlapping bytes already copied:
+        // a fault there is at or past rsi, the registers still hold).
+        "41:",
+        "movups xmm0, [rsi]",
+        "movups xmm1, [rsi + 16]",
+        "movups xmm2, [rsi + 32]",
+        "movups xmm3, [rsi + 48]",
+        "movups [rdi], xmm0",
+        "movups [rdi + 16], xmm1",
+        "movups [rdi + 32], xmm2",
+        "movups [rdi + 48], xmm3",
+        "add rsi, 64",
+        "add rdi, 64",
+        "sub rcx, 64",
+        "cmp rcx, 64",
+        "ja 41b",
+        "movups xmm0, [rsi + rcx - 64]",
+        "movups xmm1, [rsi + rcx - 48]",
+        "movups xmm2, [rsi + rcx - 32]",
+        "movups xmm3, [rsi + rcx - 16]",
+        "movups [rdi + rcx - 64], xmm0",
+        "movups [rdi + rcx - 48], xmm1",
+        "movups [rdi + rcx - 32], xmm2",
+        "movups [rdi + rcx - 16], xmm3",
+        "xor eax, eax",
+        "ret",
+        // Long: the CPU's string copy.
+        "50:",
+        "rep movsb",
+        "xor eax, eax",
+        "ret",
+        ".globl {f}_main_end",
+        ".hidden {f}_main_end",
+        "{f}_main_end:",
+        // A fault in the main range resumes here, byte by byte from the
+        // first byte not yet copied.
+        ".globl {f}_retry",
+        ".hidden {f}_retry",
+        "{f}_retry:",
+        "test rcx, rcx",
+        "jz 62f",
+        "61:",
+        "movzx eax, byte ptr [rsi]",
+        "mov [rdi], al",
+        "inc rsi",
+        "inc rdi",
+        "dec rcx",
+        "jnz 61b",
+        "62:",
+        "xor eax, eax",
+        "ret",
+        ".globl {f}_retry_end",
+        ".hidden {f}_retry_end",
+        "{f}_retry_end:",
+        // A fault in the retry loop resumes here: rcx bytes were not copied.
+        ".globl {f}_done",
+        ".hidden {f}_done",
+        "{f}_done:",
+        "mov rax, rcx",
+        "ret",
+        f = sym copy,
+        rep = const REP_MOVSB_FROM,
+    )
+}
+
+/// Stores the five labels of [`copy`] at `out`.
+///
+/// # Safety
+/// `out` must be valid for writes of five `usize`s.
+#[cfg(target_arch = "x86_64")]
+#[unsafe(naked)]
+unsafe extern "C" fn write_labels(out: *mut usize) {
+    core::arch::naked_asm!(
+        "lea rax, [rip + {f}_main_begin]",
+        "mov [rdi], rax",
+        "lea rax, [rip + {f}_main_end]",
+        "mov [rdi + 8], rax",
+        "lea rax, [rip + {f}_retry]",
+        "mov [rdi + 16], rax",
+        "lea rax, [rip + {f}_retry_end]",
+        "mov [rdi + 24], rax",
+        "lea rax, [rip + {f}_done]",
+        "mov [rdi + 32], rax",
+        "ret",
+        f = sym copy,
+    )
+}
+
+/// The interrupted program counter in the handler's third argument.
+///
+/// # Safety
+/// `ctx` must be the `ucontext_t` the kernel passed to an `SA_SIGINFO`
+/// handler running now.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn pc(ctx: *mut libc::c_void) -> usize {
+    // SAFETY: the caller passes the kernel's ucontext_t.
+    unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] as usize }
+}
+
+/// Makes the interrupted thread resume at `to` when the handler returns.
+///
+/// # Safety
+/// As [`pc`]; `to` must be a label of [`copy`] that the registers at the
+/// interruption are valid for.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn set_pc(ctx: *mut libc::c_void, to: usize) {
+    // SAFETY: the caller passes the kernel's ucontext_t, which the kernel
+    // restores (with this instruction pointer) when the handler returns.
+    unsafe {
+        (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] = to as i64;
+    }
+}
