@@ -130,7 +130,12 @@ fn assert_efault(result: pmem2::Result<()>, method: &str, what: &str) {
         text.contains("are gone (file truncated?)"),
         "{what}: {text}"
     );
-    assert!(text.contains("re-established"), "{what}: {text}");
+    if method == "Map::read" && cfg!(target_arch = "x86_64") {
+        // The fault-recoverable copy maps nothing over the gone pages.
+        assert!(text.contains("the map is unchanged"), "{what}: {text}");
+    } else {
+        assert!(text.contains("re-established"), "{what}: {text}");
+    }
 }
 
 /// Each safe method on a truncated file: `EFAULT`, then, with the file
@@ -194,7 +199,12 @@ fn a_large_read_over_many_gone_pages_and_repeated_faults() {
     let mut buf = vec![0xffu8; PAGES * page()];
     for _ in 0..3 {
         assert_efault(map.read(0, &mut buf), "Map::read", "read of an empty file");
-        assert!(buf.iter().all(|&b| b == 0), "gone pages read as zeros");
+        if cfg!(target_arch = "x86_64") {
+            // Nothing could be read: the buffer is left as it was.
+            assert!(buf.iter().all(|&b| b == 0xff), "buffer untouched");
+        } else {
+            assert!(buf.iter().all(|&b| b == 0), "gone pages read as zeros");
+        }
         assert_efault(
             map.fill(0, PAGES * page(), 7, MemFlags::NONTEMPORAL),
             "Map::fill",
