@@ -148,14 +148,46 @@ impl Map {
         dst: *mut u8,
         len: usize,
     ) -> Result<()> {
+        // The common case, kept small: no zero chunk anywhere before, none
+        // appeared during, everything copied.
+        if let Some(calm) = sigbus::calm() {
+            if !backing.broken.load(Ordering::Relaxed) {
+                // SAFETY: the map installed the handler when it was
+                // created (`Map::new`); the caller vouches for the ranges;
+                // the copy goes through raw pointers only.
+                let left = unsafe { sigbus::copy_recoverable(dst, src, len) };
+                if sigbus::still_calm(calm) && left == 0 {
+                    return Ok(());
+                }
+            }
+        }
+        // SAFETY: as this function's contract.
+        unsafe { self.read_recoverable_slow(method, backing, offset, src, dst, len) }
+    }
+
+    /// [`Map::read_recoverable`] after a fault, a disturbance or a broken
+    /// map: the whole access again, then the error if any.
+    ///
+    /// # Safety
+    /// As [`Map::read_recoverable`].
+    #[cfg(target_arch = "x86_64")]
+    #[cold]
+    #[inline(never)]
+    unsafe fn read_recoverable_slow(
+        &self,
+        method: &str,
+        backing: &Backing,
+        offset: usize,
+        src: *const u8,
+        dst: *mut u8,
+        len: usize,
+    ) -> Result<()> {
         if backing.broken.load(Ordering::Relaxed) {
             return Err(broken(method));
         }
         for _ in 0..1000 {
             if let Some(calm) = sigbus::calm() {
-                // SAFETY: the map installed the handler when it was
-                // created (`Map::new`); the caller vouches for the ranges;
-                // the copy goes through raw pointers only.
+                // SAFETY: as in `read_recoverable`.
                 let left = unsafe { sigbus::copy_recoverable(dst, src, len) };
                 if sigbus::still_calm(calm) {
                     if left == 0 {
