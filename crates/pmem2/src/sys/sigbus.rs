@@ -30,6 +30,25 @@
 //! thread already owns. When every slot is taken, threads share one
 //! reserved overflow slot, one at a time, behind a mutex: slower, never
 //! unguarded.
+//!
+//! Reads need none of that on x86\_64: [`copy_recoverable`] is an assembly
+//! copy (`fixup`) whose loads all lie between labels the handler knows.
+//! When the interrupted instruction pointer (`ucontext_t`'s `REG_RIP`) is
+//! one of them, the handler moves it to the routine's fixup label and
+//! returns; the routine then returns the number of bytes it didn't copy.
+//! No zero page, no repair, no per-call registration: the Linux kernel's
+//! exception tables for `copy_from_user`, in one routine. This is checked
+//! first, before the slots.
+//!
+//! Zero chunks are visible to every thread until their repair. [`calm`] and
+//! [`still_calm`] let a `&self` reader (which may run next to a `&self`
+//! flush of the same map that faulted) notice one with a load before and a
+//! load after its access.
+//!
+//! # References
+//! * [`sigaction(2)`](https://man7.org/linux/man-pages/man2/sigaction.2.html)
+//! * [`mmap(2)`](https://man7.org/linux/man-pages/man2/mmap.2.html) (`SIGBUS` on access past the end of the file)
+//! * Linux, `Documentation/arch/x86/exception-tables.rst`
 
 use std::cell::Cell;
 use std::sync::atomic::{compiler_fence, AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
@@ -756,8 +775,7 @@ mod tests {
                 check_copy(base, page, start, len);
             }
         }
-        // Long shapes (the 64-byte loop, `rep movsb`): a 4-page file cut
-        // to 3 pages.
+        // Long copies (the 64-byte loop): a 4-page file cut to 3 pages.
         let (_file, base) = mapping_with_gone_pages(4, 3);
         let boundary = 3 * page;
         for len in [
@@ -765,9 +783,9 @@ mod tests {
             255,
             256,
             1000,
-            fixup::REP_MOVSB_FROM - 1,
-            fixup::REP_MOVSB_FROM,
-            fixup::REP_MOVSB_FROM + 1,
+            2047,
+            2048,
+            2049,
             page,
             page + 77,
             2 * page,
