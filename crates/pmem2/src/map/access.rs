@@ -78,7 +78,9 @@ impl Map {
             // SAFETY: `[src, src + len)` is inside this readable map, which
             // installed the SIGBUS handler when it was created; `dst` is
             // the distinct buffer `buf`, writable for `len` bytes.
-            return unsafe { self.read_recoverable("Map::read", backing, offset, src, dst, len) };
+            return unsafe {
+                super::guarded::read_recoverable("Map::read", backing, offset, src, dst, len)
+            };
         }
         self.guarded("Map::read", true, || {
             // SAFETY: the range is inside the readable map; `buf` is a

@@ -81,6 +81,8 @@ pub(crate) fn labels() -> Labels {
 /// `len` bytes and not overlap `src`.
 #[cfg(target_arch = "x86_64")]
 #[unsafe(naked)]
+// One routine, so that its labels enclose every load: it can't be split.
+#[allow(clippy::too_many_lines)]
 pub(crate) unsafe extern "C" fn copy(dst: *mut u8, src: *const u8, len: usize) -> usize {
     // System V: rdi = dst, rsi = src, rdx = len; returns rax. Only
     // caller-saved registers are used (rax, rcx, rdx, rsi, rdi, xmm0-3).
