@@ -218,6 +218,37 @@ fn a_large_read_over_many_gone_pages_and_repeated_faults() {
     assert!(std::fs::read(&f.path).unwrap().iter().all(|&b| b == 7));
 }
 
+/// A read across the new end of file: the bytes before it are read, the
+/// rest of the buffer is left as it was, and the error names the first
+/// missing offset (x86_64: the fixup copy stops exactly there).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_read_across_the_end_of_file_reads_up_to_it() {
+    let _env = ENV
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let page = page();
+    let dir = test_dirs().pop().unwrap();
+    for granularity in [Granularity::Page, Granularity::CacheLine] {
+        let (f, map) = map_file(&dir, granularity);
+        f.file.set_len((2 * page) as u64).unwrap();
+        for (before, len) in [(1, 64), (37, 200), (100, 4096), (3000, 3 * 4096)] {
+            let before: usize = before;
+            let mut buf = vec![0xeeu8; len];
+            let offset = 2 * page - before;
+            let err = map.read(offset, &mut buf).expect_err("read across the end");
+            assert_eq!(err.errno(), Some(Errno::FAULT), "{err}");
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!("Map::read: the pages at offset {}..", 2 * page)),
+                "{text}"
+            );
+            assert!(buf[..before].iter().all(|&b| b == 0x11), "{granularity:?}");
+            assert!(buf[before..].iter().all(|&b| b == 0xee), "{granularity:?}");
+        }
+    }
+}
+
 #[test]
 fn maps_in_a_reservation_are_guarded_and_repaired_too() {
     let _env = ENV
