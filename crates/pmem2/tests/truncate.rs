@@ -220,7 +220,7 @@ fn a_large_read_over_many_gone_pages_and_repeated_faults() {
 
 /// A read across the new end of file: the bytes before it are read, the
 /// rest of the buffer is left as it was, and the error names the first
-/// missing offset (x86_64: the fixup copy stops exactly there).
+/// missing offset (`x86_64`: the fixup copy stops exactly there).
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn a_read_across_the_end_of_file_reads_up_to_it() {
