@@ -73,7 +73,7 @@ impl Map {
         self.require(Protection::READ, "read")?;
         let src = self.checked_range(offset, buf.len())?;
         let (dst, len) = (buf.as_mut_ptr(), buf.len());
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Some(backing) = self.backing() {
             // SAFETY: `[src, src + len)` is inside this readable map, which
             // installed the SIGBUS handler when it was created; `dst` is

@@ -182,7 +182,7 @@ fn broken(method: &str) -> Error {
 ///
 /// # Safety
 /// As [`read_recoverable`].
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[cold]
 #[inline(never)]
 unsafe fn read_recoverable_slow(
@@ -239,7 +239,7 @@ unsafe fn read_recoverable_slow(
 /// # Safety
 /// `[src, src + len)` must lie inside the readable map `backing` belongs to;
 /// `dst` must be valid for writes of `len` bytes and not overlap it.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[inline]
 pub(crate) unsafe fn read_recoverable(
     method: &str,

@@ -56,7 +56,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::error::{Errno, Error, Result};
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod fixup;
 
 /// Copies `len` bytes from mapped memory at `src` to `dst` and returns how
@@ -73,7 +73,7 @@ mod fixup;
 /// memory for `len` bytes (whose pages may be gone), no live Rust
 /// reference may point into it, and `dst` must be valid for writes of
 /// `len` bytes and not overlap it.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[inline]
 pub(crate) unsafe fn copy_recoverable(dst: *mut u8, src: *const u8, len: usize) -> usize {
     // SAFETY: as this function's contract.
@@ -549,7 +549,7 @@ fn synchronous_fault(info: *const libc::siginfo_t) -> bool {
 
 /// Resumes a fault of one of [`copy_recoverable`]'s loads at its fixup
 /// label; returns whether it did.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn try_fixup(info: *const libc::siginfo_t, ctx: *mut libc::c_void) -> bool {
     if ctx.is_null() || !synchronous_fault(info) {
         return false;
@@ -567,7 +567,7 @@ fn try_fixup(info: *const libc::siginfo_t, ctx: *mut libc::c_void) -> bool {
     }
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn try_fixup(_: *const libc::siginfo_t, _: *mut libc::c_void) -> bool {
     false
 }
@@ -710,7 +710,7 @@ mod tests {
     /// A shared mapping of a file of `pages` pages, of which only the first
     /// `kept` remain (the file was truncated under the mapping); the kept
     /// bytes are `i as u8 ^ 0x5a` at offset `i`.
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     fn mapping_with_gone_pages(pages: usize, kept: usize) -> (std::fs::File, *mut u8) {
         use std::os::fd::AsRawFd;
         let page = rustix::param::page_size();
@@ -742,7 +742,7 @@ mod tests {
     /// on) and checks the remainder is exactly the bytes at or past the
     /// boundary, the bytes before it were copied and the rest of the
     /// buffer is untouched.
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     fn check_copy(base: *mut u8, boundary: usize, start: usize, len: usize) {
         let mut buf = vec![0xa5u8; len + 16];
         // SAFETY: the handler is installed; `[start, start + len)` is inside
@@ -761,7 +761,7 @@ mod tests {
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     #[test]
     fn the_fixup_copy_stops_exactly_at_the_first_gone_byte() {
         install().unwrap();

@@ -262,3 +262,193 @@ pub(crate) unsafe fn set_pc(ctx: *mut libc::c_void, to: usize) {
         (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RIP as usize] = to as i64;
     }
 }
+
+/// As the x86\_64 [`copy`], for aarch64: `(x1, x0, x2)` are the next source
+/// byte, the next destination byte and the bytes left at every load of the
+/// main range; shapes of overlapping 4-, 8- and 16-byte (`ldp`/`stp` of
+/// `x` registers) moves up to 64 bytes, then a loop of two `ldp`/`stp` of
+/// `q` registers (64 bytes).
+///
+/// # Safety
+/// As the x86\_64 [`copy`].
+#[cfg(target_arch = "aarch64")]
+#[unsafe(naked)]
+// One routine, so that its labels enclose every load: it can't be split.
+#[allow(clippy::too_many_lines)]
+pub(crate) unsafe extern "C" fn copy(dst: *mut u8, src: *const u8, len: usize) -> usize {
+    // AAPCS64: x0 = dst, x1 = src, x2 = len; returns x0. Only
+    // caller-saved registers are used (x0-x13, v0-v3).
+    core::arch::naked_asm!(
+        ".globl {f}_main_begin",
+        ".hidden {f}_main_begin",
+        "{f}_main_begin:",
+        "cmp x2, #16",
+        "b.lo 20f",
+        "cmp x2, #32",
+        "b.hi 30f",
+        // 16..=32: two overlapping 16-byte moves.
+        "add x4, x1, x2",
+        "add x5, x0, x2",
+        "ldp x6, x7, [x1]",
+        "ldp x8, x9, [x4, #-16]",
+        "stp x6, x7, [x0]",
+        "stp x8, x9, [x5, #-16]",
+        "mov x0, xzr",
+        "ret",
+        // 0..16
+        "20:",
+        "cmp x2, #8",
+        "b.lo 24f",
+        // 8..16: two overlapping 8-byte moves.
+        "add x4, x1, x2",
+        "add x5, x0, x2",
+        "ldr x6, [x1]",
+        "ldr x7, [x4, #-8]",
+        "str x6, [x0]",
+        "str x7, [x5, #-8]",
+        "mov x0, xzr",
+        "ret",
+        "24:",
+        "cmp x2, #4",
+        "b.lo 26f",
+        // 4..8: two overlapping 4-byte moves.
+        "add x4, x1, x2",
+        "add x5, x0, x2",
+        "ldr w6, [x1]",
+        "ldr w7, [x4, #-4]",
+        "str w6, [x0]",
+        "str w7, [x5, #-4]",
+        "mov x0, xzr",
+        "ret",
+        // 0..4: bytes.
+        "26:",
+        "cbz x2, 29f",
+        "27:",
+        "ldrb w6, [x1]",
+        "strb w6, [x0]",
+        "add x1, x1, #1",
+        "add x0, x0, #1",
+        "subs x2, x2, #1",
+        "b.ne 27b",
+        "29:",
+        "mov x0, xzr",
+        "ret",
+        // More than 32.
+        "30:",
+        "cmp x2, #64",
+        "b.hi 40f",
+        // 33..=64: four 16-byte moves, the last two overlapping.
+        "add x4, x1, x2",
+        "add x5, x0, x2",
+        "ldp x6, x7, [x1]",
+        "ldp x8, x9, [x1, #16]",
+        "ldp x10, x11, [x4, #-32]",
+        "ldp x12, x13, [x4, #-16]",
+        "stp x6, x7, [x0]",
+        "stp x8, x9, [x0, #16]",
+        "stp x10, x11, [x5, #-32]",
+        "stp x12, x13, [x5, #-16]",
+        "mov x0, xzr",
+        "ret",
+        // More than 64: 64 bytes per iteration while more than 64 are
+        // left, then the last 64 (overlapping bytes already copied).
+        "40:",
+        "ldp q0, q1, [x1]",
+        "ldp q2, q3, [x1, #32]",
+        "stp q0, q1, [x0]",
+        "stp q2, q3, [x0, #32]",
+        "add x1, x1, #64",
+        "add x0, x0, #64",
+        "sub x2, x2, #64",
+        "cmp x2, #64",
+        "b.hi 40b",
+        "add x4, x1, x2",
+        "add x5, x0, x2",
+        "ldp q0, q1, [x4, #-64]",
+        "ldp q2, q3, [x4, #-32]",
+        "stp q0, q1, [x5, #-64]",
+        "stp q2, q3, [x5, #-32]",
+        "mov x0, xzr",
+        "ret",
+        ".globl {f}_main_end",
+        ".hidden {f}_main_end",
+        "{f}_main_end:",
+        // A fault in the main range resumes here, byte by byte from the
+        // first byte not yet copied.
+        ".globl {f}_retry",
+        ".hidden {f}_retry",
+        "{f}_retry:",
+        "cbz x2, 62f",
+        "61:",
+        "ldrb w6, [x1]",
+        "strb w6, [x0]",
+        "add x1, x1, #1",
+        "add x0, x0, #1",
+        "subs x2, x2, #1",
+        "b.ne 61b",
+        "62:",
+        "mov x0, xzr",
+        "ret",
+        ".globl {f}_retry_end",
+        ".hidden {f}_retry_end",
+        "{f}_retry_end:",
+        // A fault in the retry loop resumes here: x2 bytes were not copied.
+        ".globl {f}_done",
+        ".hidden {f}_done",
+        "{f}_done:",
+        "mov x0, x2",
+        "ret",
+        f = sym copy,
+    )
+}
+
+/// Stores the five labels of [`copy`] at `out`.
+///
+/// # Safety
+/// `out` must be valid for writes of five `usize`s.
+#[cfg(target_arch = "aarch64")]
+#[unsafe(naked)]
+unsafe extern "C" fn write_labels(out: *mut usize) {
+    core::arch::naked_asm!(
+        "adrp x1, {f}_main_begin",
+        "add x1, x1, :lo12:{f}_main_begin",
+        "str x1, [x0]",
+        "adrp x1, {f}_main_end",
+        "add x1, x1, :lo12:{f}_main_end",
+        "str x1, [x0, #8]",
+        "adrp x1, {f}_retry",
+        "add x1, x1, :lo12:{f}_retry",
+        "str x1, [x0, #16]",
+        "adrp x1, {f}_retry_end",
+        "add x1, x1, :lo12:{f}_retry_end",
+        "str x1, [x0, #24]",
+        "adrp x1, {f}_done",
+        "add x1, x1, :lo12:{f}_done",
+        "str x1, [x0, #32]",
+        "ret",
+        f = sym copy,
+    )
+}
+
+/// The interrupted program counter in the handler's third argument.
+///
+/// # Safety
+/// `ctx` must be the `ucontext_t` the kernel passed to an `SA_SIGINFO`
+/// handler running now.
+#[cfg(target_arch = "aarch64")]
+pub(crate) unsafe fn pc(ctx: *mut libc::c_void) -> usize {
+    // SAFETY: the caller passes the kernel's ucontext_t.
+    unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.pc as usize }
+}
+
+/// Makes the interrupted thread resume at `to` when the handler returns.
+///
+/// # Safety
+/// As [`pc`]; `to` must be a label of [`copy`] that the registers at the
+/// interruption are valid for.
+#[cfg(target_arch = "aarch64")]
+pub(crate) unsafe fn set_pc(ctx: *mut libc::c_void, to: usize) {
+    // SAFETY: the caller passes the kernel's ucontext_t, which the kernel
+    // restores (with this program counter) when the handler returns.
+    unsafe { (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.pc = to as u64 };
+}
