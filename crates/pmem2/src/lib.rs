@@ -40,7 +40,7 @@
 //!   away (the file was shrunk, by this process or another) an access
 //!   raises `SIGBUS`. pmem2 turns it into [`Error::Os`] with `EFAULT`, the
 //!   errno `read(2)`/`write(2)` give for such a buffer, in one of two ways:
-//!   * [`Map::read`] (on x86\_64) copies with a small routine the `SIGBUS`
+//!   * [`Map::read`] (on x86\_64 and aarch64) copies with a small routine the `SIGBUS`
 //!     handler knows by address, as the Linux kernel's `copy_from_user`
 //!     does with its exception table: a fault on one of its loads makes the
 //!     handler resume it at a fixup label, which returns how many bytes were

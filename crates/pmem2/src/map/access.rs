@@ -66,7 +66,7 @@ impl Map {
     /// [`Error::MapRange`] when the range is outside the map,
     /// [`Error::NoAccess`] when the map isn't readable, [`Error::Os`] with
     /// `EFAULT` when the pages under the range are gone (the file was
-    /// truncated). On x86\_64 `buf` then holds the bytes up to the first
+    /// truncated). On x86\_64 and aarch64 `buf` then holds the bytes up to the first
     /// missing one and is left as it was from there on; elsewhere it holds
     /// zeros where the pages were (see the crate's memory contract).
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {

@@ -31,9 +31,10 @@
 //! reserved overflow slot, one at a time, behind a mutex: slower, never
 //! unguarded.
 //!
-//! Reads need none of that on x86\_64: [`copy_recoverable`] is an assembly
+//! Reads need none of that on x86\_64 and aarch64: [`copy_recoverable`] is an assembly
 //! copy (`fixup`) whose loads all lie between labels the handler knows.
-//! When the interrupted instruction pointer (`ucontext_t`'s `REG_RIP`) is
+//! When the interrupted instruction pointer (`ucontext_t`'s `REG_RIP`, or
+//! `pc` on aarch64) is
 //! one of them, the handler moves it to the routine's fixup label and
 //! returns; the routine then returns the number of bytes it didn't copy.
 //! No zero page, no repair, no per-call registration: the Linux kernel's

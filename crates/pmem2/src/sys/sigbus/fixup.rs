@@ -16,7 +16,10 @@
 //!   the **done** label, which returns `rcx`, the bytes not copied.
 //!
 //! No zero page is mapped and nothing is registered per call: the handler
-//! looks at the interrupted instruction pointer only.
+//! looks at the interrupted instruction pointer only. The registers named
+//! here are x86\_64's; the aarch64 routine keeps the same invariant in
+//! `(x1, x0, x2)`. Other architectures have no such routine (reads there
+//! use the slot guard).
 //!
 //! # References
 //! * Linux, `arch/x86/lib/copy_user_64.S` and `Documentation/arch/x86/exception-tables.rst`
