@@ -60,7 +60,8 @@
 //!     span are dropped.
 //!
 //!   Those zero chunks are in the map's own address range only, and only
-//!   until the repair; a read never returns them. Writers hold `&mut self`
+//!   until the repair; a read never returns another call's zero chunk
+//!   (nor, with the routine, any zeros the file doesn't hold). Writers hold `&mut self`
 //!   and maps never overlap, so the only zeros a read of the same map could
 //!   meet are those of a concurrent [`Map::flush`]/[`Map::persist`] fault
 //!   (`&self`): every read checks one process-wide word before and after its
