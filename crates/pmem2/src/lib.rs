@@ -25,7 +25,8 @@
 //!   [`Map::copy_within`], [`Map::flush`], [`Map::persist`]) never create a
 //!   `&[u8]` or `&mut [u8]` into the mapping: they copy through raw
 //!   pointers, with pmem2's own kernels (function-pointer calls the
-//!   compiler can't see through) or `ptr::copy_nonoverlapping`, between
+//!   compiler can't see through), its assembly read routine or
+//!   `ptr::copy_nonoverlapping`, between
 //!   compiler fences. The compiler therefore never assumes the mapped bytes
 //!   are unchanged between or during calls. Your buffers are ordinary Rust
 //!   memory.
@@ -37,27 +38,47 @@
 //!   (locks, a log with checksums, ...), as with any shared file.
 //! * **Truncation is an error, not a crash.** When the pages under a map go
 //!   away (the file was shrunk, by this process or another) an access
-//!   raises `SIGBUS`. pmem2 runs every safe access under a process-wide
-//!   `SIGBUS` guard: the faulting page is replaced for the moment by zeros,
-//!   the method finishes, the map's file mapping is re-established over it
-//!   (so later stores still go to the file, which works again once it is
-//!   long enough), and the method returns [`Error::Os`] with `EFAULT`, the
-//!   errno `read(2)`/`write(2)` give for such a buffer. A read's buffer
-//!   then holds zeros for the missing pages; a write's bytes for them are
-//!   lost with the file's end. For a private (`MAP_PRIVATE`) map, private
-//!   copies of pages past the new end of file inside the faulting span are
-//!   dropped. Maps of anonymous memory can't lose their pages; maps made
-//!   with the `unsafe` [`Map::from_existing`] are not guarded (its contract
-//!   says the memory stays accessible). Device DAX poison is caught the same
-//!   way.
+//!   raises `SIGBUS`. pmem2 turns it into [`Error::Os`] with `EFAULT`, the
+//!   errno `read(2)`/`write(2)` give for such a buffer, in one of two ways:
+//!   * [`Map::read`] (on x86\_64 and aarch64) copies with a small routine the `SIGBUS`
+//!     handler knows by address, as the Linux kernel's `copy_from_user`
+//!     does with its exception table: a fault on one of its loads makes the
+//!     handler resume it at a fixup label, which returns how many bytes were
+//!     not copied. Nothing is registered per call and nothing is mapped:
+//!     `buf` holds the file's bytes up to the first missing one and is left
+//!     as it was from there on, and the map is untouched (it reads the file
+//!     again once the file is long enough).
+//!   * Every other safe access (writes, fills, flushes; reads on other
+//!     architectures) registers its range in a per-thread slot of a static
+//!     table for the call: the faulting page is replaced for the moment by
+//!     zeros, the method finishes, the map's file mapping is re-established
+//!     over it (so later stores still go to the file, which works again once
+//!     it is long enough), and the method returns the error. A read's
+//!     buffer then holds zeros for the missing pages; a write's bytes for
+//!     them are lost with the file's end. For a private (`MAP_PRIVATE`) map,
+//!     private copies of pages past the new end of file inside the faulting
+//!     span are dropped.
+//!
+//!   Those zero chunks are in the map's own address range only, and only
+//!   until the repair; a read never returns another call's zero chunk
+//!   (nor, with the routine, any zeros the file doesn't hold). Writers hold `&mut self`
+//!   and maps never overlap, so the only zeros a read of the same map could
+//!   meet are those of a concurrent [`Map::flush`]/[`Map::persist`] fault
+//!   (`&self`): every read checks one process-wide word before and after its
+//!   copy (one load each) and repeats the copy once such a repair is done.
+//!   Maps of anonymous memory can't lose their pages; maps made with the
+//!   `unsafe` [`Map::from_existing`] are not guarded (its contract says the
+//!   memory stays accessible). Device DAX poison is caught the same way.
 //! * **One handler per process.** The guard's `SIGBUS` handler is installed
-//!   once, at the first guarded call, and never removed; every `SIGBUS` it
-//!   doesn't own (outside pmem2's guarded calls, or sent with `kill`) goes
-//!   to the action installed before it, or ends the process as the default
-//!   action would. A handler installed *after* pmem2's replaces it (and
-//!   then safe calls on a truncated file crash again): install yours first,
-//!   or chain to pmem2's. Each guarded call costs a few stores into a slot
-//!   of a static per-thread table (see `docs/benchmarks.md`, "safe access").
+//!   once, when the first map that needs it is created (or at the first
+//!   guarded call, whichever comes first), and never removed;
+//!   every `SIGBUS` it doesn't own (outside pmem2's guarded calls and its
+//!   read routine, or sent with `kill`) goes to the action installed before
+//!   it, or ends the process as the default action would. A handler
+//!   installed *after* pmem2's replaces it (and then safe calls on a
+//!   truncated file crash again): install yours first, or chain to pmem2's.
+//!   A guarded write costs a few stores into a slot of a static per-thread
+//!   table, a read two loads (see `docs/benchmarks.md`, "safe access").
 //! * **What `unsafe` still leaves to you.** [`Map::as_slice`] and
 //!   [`Map::as_mut_slice`] hand out real references: while one lives, the
 //!   bytes must not change underneath it (no other map, process or thread

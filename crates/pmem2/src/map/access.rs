@@ -67,11 +67,22 @@ impl Map {
     /// [`Error::MapRange`] when the range is outside the map,
     /// [`Error::NoAccess`] when the map isn't readable, [`Error::Os`] with
     /// `EFAULT` when the pages under the range are gone (the file was
-    /// truncated); `buf` then holds zeros where they were.
+    /// truncated). On x86\_64 and aarch64 `buf` then holds the bytes up to the first
+    /// missing one and is left as it was from there on; elsewhere it holds
+    /// zeros where the pages were (see the crate's memory contract).
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
         self.require(Protection::READ, "read")?;
         let src = self.checked_range(offset, buf.len())?;
         let (dst, len) = (buf.as_mut_ptr(), buf.len());
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        if let Some(backing) = self.backing() {
+            // SAFETY: `[src, src + len)` is inside this readable map, which
+            // installed the SIGBUS handler when it was created; `dst` is
+            // the distinct buffer `buf`, writable for `len` bytes.
+            return unsafe {
+                super::guarded::read_recoverable("Map::read", backing, offset, src, dst, len)
+            };
+        }
         self.guarded("Map::read", true, || {
             // SAFETY: the range is inside the readable map; `buf` is a
             // distinct Rust buffer. Raw pointers only: no reference to the

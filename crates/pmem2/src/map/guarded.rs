@@ -100,13 +100,7 @@ impl Map {
             return Ok(());
         };
         if backing.broken.load(Ordering::Relaxed) {
-            return Err(Error::os(
-                Errno::FAULT,
-                format!(
-                    "{method}: an earlier fault left this map without its file pages and \
-                     they could not be mapped again; delete the map"
-                ),
-            ));
+            return Err(broken(method));
         }
         let start = self.addr() as usize;
         for _ in 0..1000 {
@@ -169,4 +163,105 @@ impl Map {
             ),
         )
     }
+}
+
+/// The error of any access to a map whose repair failed.
+#[cold]
+fn broken(method: &str) -> Error {
+    Error::os(
+        Errno::FAULT,
+        format!(
+            "{method}: an earlier fault left this map without its file pages and they could \
+             not be mapped again; delete the map"
+        ),
+    )
+}
+
+/// [`read_recoverable`] after a fault, a disturbance or a broken
+/// map: the whole access again, then the error if any.
+///
+/// # Safety
+/// As [`read_recoverable`].
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[cold]
+#[inline(never)]
+unsafe fn read_recoverable_slow(
+    method: &str,
+    backing: &Backing,
+    offset: usize,
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+) -> Result<()> {
+    if backing.broken.load(Ordering::Relaxed) {
+        return Err(broken(method));
+    }
+    for _ in 0..1000 {
+        if let Some(calm) = sigbus::calm() {
+            // SAFETY: as in `read_recoverable`.
+            let left = unsafe { sigbus::copy_recoverable(dst, src, len) };
+            if sigbus::still_calm(calm) {
+                if left == 0 {
+                    return Ok(());
+                }
+                let gone = offset + (len - left);
+                return Err(Error::os(
+                    Errno::FAULT,
+                    format!(
+                        "{method}: the pages at offset {gone}.. are gone (file truncated?); \
+                         the bytes before them were read, the map is unchanged and works \
+                         again once the file covers it"
+                    ),
+                ));
+            }
+        }
+        sigbus::wait_for_repairs();
+    }
+    Err(Error::os(
+        Errno::FAULT,
+        format!("{method}: faults in other threads kept disturbing the access"),
+    ))
+}
+
+/// Copies `len` bytes of a guarded map (`backing`) at `src` (map offset `offset`) to
+/// `dst` with the fault-recoverable copy: no per-call registration; a
+/// load of a page that is gone stops the copy there and gives `EFAULT`.
+/// Nothing is mapped over the gone pages, so there is nothing to
+/// repair.
+///
+/// Another thread's guarded `&self` call on the map (a flush) may put
+/// a zero chunk under the copy for a moment; one load before and one
+/// after (`sigbus::calm`) catch that, and the copy is repeated once the
+/// repair is done, so no read returns zeros that were never in the
+/// file. (Writers take `&mut self`, and maps never overlap, so no
+/// other zero chunk can be under it.)
+///
+/// # Safety
+/// `[src, src + len)` must lie inside the readable map `backing` belongs to;
+/// `dst` must be valid for writes of `len` bytes and not overlap it.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline]
+pub(crate) unsafe fn read_recoverable(
+    method: &str,
+    backing: &Backing,
+    offset: usize,
+    src: *const u8,
+    dst: *mut u8,
+    len: usize,
+) -> Result<()> {
+    // The common case, kept small: no zero chunk anywhere before, none
+    // appeared during, everything copied.
+    if let Some(calm) = sigbus::calm() {
+        if !backing.broken.load(Ordering::Relaxed) {
+            // SAFETY: the map installed the handler when it was
+            // created (`Map::new`); the caller vouches for the ranges;
+            // the copy goes through raw pointers only.
+            let left = unsafe { sigbus::copy_recoverable(dst, src, len) };
+            if sigbus::still_calm(calm) && left == 0 {
+                return Ok(());
+            }
+        }
+    }
+    // SAFETY: as this function's contract.
+    unsafe { read_recoverable_slow(method, backing, offset, src, dst, len) }
 }

@@ -164,6 +164,11 @@ impl Map {
         };
 
         let backing_fd = guarded::Backing::dup_fd(source)?;
+        if backing_fd.is_some() {
+            // Guarded maps need the SIGBUS handler; installed now, so that
+            // reads (`sigbus::copy_recoverable`) need no check per call.
+            crate::sys::sigbus::install()?;
+        }
 
         let target = match &config.reservation {
             Some((weak, offset)) => {

@@ -8,8 +8,6 @@ use super::ops::{
     memmove_byte, memmove_cache_line, memmove_page, memset_byte, memset_cache_line, memset_page,
 };
 use super::MemOps;
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-use crate::arch::kernel::Mixed;
 use crate::arch::kernel::{Kernel, KernelKind, LibcKernel};
 use crate::arch::{self, with_flush, Flush, FlushKind};
 use crate::config::Granularity;
@@ -150,7 +148,7 @@ fn build_for(kind: KernelKind) -> Option<[MemOps; 3]> {
         }
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         KernelKind::Avx512fAvxNtCopy => {
-            type K = Mixed<arch::imp::mem::Avx512f, arch::imp::mem::Avx>;
+            type K = arch::kernel::Mixed<arch::imp::mem::Avx512f, arch::imp::mem::Avx>;
             with_flush!(flush, F => build_table::<K, F>())
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
