@@ -12,9 +12,9 @@
 //!
 //! SRC and DST must be different files: a copy of a file onto itself (the
 //! same device and inode, whatever the path, hard link or symlink) is
-//! refused before DST is opened for writing, as `cp` refuses it, because an
-//! overlapping copy within one file reads back bytes it has already
-//! overwritten.
+//! refused before anything is written to DST or its size changed, as `cp`
+//! refuses it, because an overlapping copy within one file reads back bytes
+//! it has already overwritten.
 //!
 //! Afterwards DST is verified against SRC: a file or device DAX SRC is read
 //! again and compared byte for byte with DST read through fresh read-only
@@ -519,7 +519,7 @@ impl Reader {
         }
     }
 
-    /// Moves the read position back to `pos` for a second pass; false for a
+    /// Moves the read position back to `to` for a second pass; false for a
     /// stream, which can't be read twice.
     fn rewind(&mut self, to: u64) -> bool {
         match self {
