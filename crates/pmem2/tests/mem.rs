@@ -2,6 +2,8 @@
 //! `ptr::copy` / `ptr::write_bytes` on heap buffers with guard bytes; the
 //! environment knobs in child processes.
 
+mod common;
+
 use std::ffi::c_void;
 
 use bitflags::Flags;
@@ -296,8 +298,7 @@ proptest! {
 /// `env_child_report`, and returns what it printed on its `MEMINFO` line.
 #[cfg(not(miri))]
 fn child_report(vars: &[(&str, &str)]) -> String {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = std::process::Command::new(exe);
+    let mut cmd = common::self_command();
     cmd.args([
         "--exact",
         "env_child_report",

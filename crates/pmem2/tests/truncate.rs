@@ -447,7 +447,7 @@ fn chaining_child() {
 }
 
 fn run_child(scenario: &str) -> (std::process::ExitStatus, String) {
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = common::self_command()
         .args([
             "--ignored",
             "--exact",

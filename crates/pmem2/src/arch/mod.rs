@@ -48,6 +48,24 @@ pub(crate) fn fences() -> usize {
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 pub(crate) use imp::{cpu_features, mem::choose_simd};
 
+/// The `aarch64` flush choice: `DC CVAP` only when HWCAP reports `DCPOP`
+/// *and* `cvap_executes` (which runs the instruction once under a `SIGILL`
+/// guard) says the CPU executed it; otherwise `DC CVAC`, which every `ARMv8`
+/// CPU has. QEMU's user mode reports `DCPOP` on `-cpu max` yet traps on
+/// `DC CVAP`; a failed probe (the guard could not be installed) is treated
+/// as a trap. The probe runs only when HWCAP reports the feature.
+#[cfg(any(all(target_arch = "aarch64", not(miri)), test))]
+pub(crate) fn choose_dc_flush(
+    hwcap_dcpop: bool,
+    cvap_executes: impl FnOnce() -> crate::error::Result<bool>,
+) -> FlushKind {
+    if hwcap_dcpop && cvap_executes().unwrap_or(false) {
+        FlushKind::DcCvap
+    } else {
+        FlushKind::DcCvac
+    }
+}
+
 /// What the environment allows the flush choice to use (`PMEM_NO_CLWB`,
 /// `PMEM_NO_CLFLUSHOPT`); decided by the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,3 +184,33 @@ macro_rules! with_flush {
     };
 }
 pub(crate) use with_flush;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Errno, Error};
+    use std::cell::Cell;
+
+    /// The choice for a HWCAP bit and a probe result, and whether the probe ran.
+    fn choice(dcpop: bool, probe: crate::error::Result<bool>) -> (FlushKind, bool) {
+        let ran = Cell::new(false);
+        let kind = choose_dc_flush(dcpop, || {
+            ran.set(true);
+            probe
+        });
+        (kind, ran.get())
+    }
+
+    #[test]
+    fn dc_cvap_needs_both_the_hwcap_bit_and_a_clean_probe() {
+        assert_eq!(choice(true, Ok(true)), (FlushKind::DcCvap, true));
+        // QEMU user mode: DCPOP reported, DC CVAP traps.
+        assert_eq!(choice(true, Ok(false)), (FlushKind::DcCvac, true));
+        // The guard could not be installed: not trusted.
+        let err = Err(Error::os(Errno::INVAL, "sigaction(SIGILL)"));
+        assert_eq!(choice(true, err), (FlushKind::DcCvac, true));
+        // No DCPOP: never probed (a CPU without it would trap every time).
+        assert_eq!(choice(false, Ok(true)), (FlushKind::DcCvac, false));
+        assert_eq!(choice(false, Ok(false)), (FlushKind::DcCvac, false));
+    }
+}

@@ -8,7 +8,9 @@ use super::ops::{
     memmove_byte, memmove_cache_line, memmove_page, memset_byte, memset_cache_line, memset_page,
 };
 use super::MemOps;
-use crate::arch::kernel::{Kernel, KernelKind, LibcKernel, Mixed};
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+use crate::arch::kernel::Mixed;
+use crate::arch::kernel::{Kernel, KernelKind, LibcKernel};
 use crate::arch::{self, with_flush, Flush, FlushKind};
 use crate::config::Granularity;
 use crate::env;

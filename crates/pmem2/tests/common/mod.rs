@@ -54,3 +54,54 @@ pub fn temp_file(len: usize) -> TempFile {
 pub fn page() -> usize {
     pmem2::persist::page_size()
 }
+
+/// Whether `MAP_SHARED_VALIDATE | MAP_SYNC` is accepted on a file of the
+/// first test directory, which a kernel refuses unless the file is on DAX:
+/// QEMU's user mode (CI's `aarch64` run) passes the flag through as
+/// `MAP_SHARED`. A test whose premise is "no `MAP_SYNC` here" then reports
+/// a skip ([`MAP_SYNC_WHY`]); the DAX guest, a real kernel, runs it.
+pub fn map_sync_ignored() -> bool {
+    use std::os::fd::AsFd;
+    let f = temp_file(page());
+    // SAFETY: a fresh mapping chosen by the kernel, unmapped below.
+    let mapped = unsafe {
+        rustix::mm::mmap(
+            std::ptr::null_mut(),
+            page(),
+            rustix::mm::ProtFlags::READ,
+            rustix::mm::MapFlags::SHARED_VALIDATE | rustix::mm::MapFlags::SYNC,
+            f.file.as_fd(),
+            0,
+        )
+    };
+    match mapped {
+        Ok(addr) => {
+            // SAFETY: the mapping made above; nothing refers to it.
+            unsafe { rustix::mm::munmap(addr, page()) }.unwrap();
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Why a test skips when [`map_sync_ignored`].
+pub const MAP_SYNC_WHY: &str =
+    "MAP_SYNC is accepted on a non-DAX file here (QEMU user mode ignores the flag); runs in the DAX guest";
+
+/// A command running this test binary again. Under an emulator (CI's
+/// `aarch64` run under `qemu-aarch64`, without `binfmt_misc`) the binary
+/// can't be executed directly: `PMEM2_TEST_RUNNER`, when set, is the
+/// command line to run it with (the same as cargo's runner).
+pub fn self_command() -> std::process::Command {
+    let exe = std::env::current_exe().unwrap();
+    let runner = std::env::var("PMEM2_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(program) => {
+            let mut cmd = std::process::Command::new(program);
+            cmd.args(words).arg(exe);
+            cmd
+        }
+        None => std::process::Command::new(exe),
+    }
+}

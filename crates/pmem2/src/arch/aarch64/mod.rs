@@ -1,4 +1,5 @@
-//! `aarch64`: `DC CVAP` when the CPU has `DCPoP`, else `DC CVAC`; `DMB ISHST`.
+//! `aarch64`: `DC CVAP` when the CPU has `DCPoP` (and executes it), else
+//! `DC CVAC`; `DMB ISHST`.
 //!
 //! `DC CVAP` is written as its system-instruction encoding
 //! (`sys #3, c7, c12, #1`) so the assembler accepts it without `+dcpop`.
@@ -43,13 +44,28 @@ pub(crate) fn fence() {
 /// `HWCAP_DCPOP` from the kernel's `asm/hwcap.h`.
 const HWCAP_DCPOP: usize = 1 << 16;
 
+/// Executes `DC CVAP` once, on a line of this stack frame (the probe of
+/// [`detect_flush`]).
+///
+/// # Safety
+/// Raises `SIGILL` on a CPU (or emulator) without `DC CVAP`: call it only
+/// under `sys::sigill::executes`, which skips the 4-byte instruction.
+unsafe fn probe_dc_cvap() {
+    let line = 0u64;
+    // SAFETY: `line` is mapped (this frame); cleaning a line has no effect
+    // on its contents. The caller handles the trap.
+    unsafe { DcCvap::flush_line((&raw const line).cast()) };
+}
+
+/// `DC CVAP` when HWCAP reports `DCPOP` and the instruction executes (an
+/// emulator may report it without implementing it), else `DC CVAC`.
 pub(crate) fn detect_flush(_allowed: super::FlushAllowed) -> FlushKind {
     let (hwcap, _) = rustix::param::linux_hwcap();
-    if hwcap & HWCAP_DCPOP != 0 {
-        FlushKind::DcCvap
-    } else {
-        FlushKind::DcCvac
-    }
+    super::choose_dc_flush(hwcap & HWCAP_DCPOP != 0, || {
+        // SAFETY: `probe_dc_cvap` is one 4-byte instruction (inlined
+        // `DC CVAP`, no outputs) that may trap; skipping it is sound.
+        unsafe { crate::sys::sigill::executes(probe_dc_cvap, 4) }
+    })
 }
 
 macro_rules! with_flush_impl {

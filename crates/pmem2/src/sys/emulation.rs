@@ -1,0 +1,66 @@
+//! Test support: detects a user-mode emulator (QEMU's `qemu-aarch64`, which
+//! CI runs the `aarch64` build under) breaking a kernel behaviour a test
+//! relies on. Such a test reports a skip with the reason ([`skip`]) instead
+//! of failing or passing silently; the DAX guest, a real kernel, runs it
+//! for real.
+//!
+//! - QEMU's user mode passes `mmap` flags it does not know through as
+//!   `MAP_SHARED`: `MAP_SHARED_VALIDATE | MAP_SYNC` succeeds on any file.
+//! - It answers ioctls it cannot translate with `ENOSYS`, where the kernel
+//!   says `ENOTTY` (not a device that knows the request).
+
+use std::os::fd::AsFd;
+
+/// Whether `MAP_SHARED_VALIDATE | MAP_SYNC` is accepted on a file of the
+/// temporary directory, which a kernel refuses unless the file is on DAX.
+pub(crate) fn map_sync_accepted_without_dax() -> bool {
+    let file = tempfile::tempfile().expect("a temporary file");
+    let page = rustix::param::page_size();
+    file.set_len(page as u64).expect("set_len");
+    // SAFETY: a fresh mapping chosen by the kernel, unmapped below.
+    let mapped = unsafe {
+        rustix::mm::mmap(
+            std::ptr::null_mut(),
+            page,
+            rustix::mm::ProtFlags::READ,
+            rustix::mm::MapFlags::SHARED_VALIDATE | rustix::mm::MapFlags::SYNC,
+            file.as_fd(),
+            0,
+        )
+    };
+    match mapped {
+        Ok(addr) => {
+            // SAFETY: the mapping made above; nothing refers to it.
+            unsafe { rustix::mm::munmap(addr, page) }.expect("munmap");
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether an ioctl unknown to a regular file fails with `ENOSYS` instead
+/// of the kernel's `ENOTTY`.
+pub(crate) fn unknown_ioctl_answers_enosys() -> bool {
+    use std::os::fd::AsRawFd;
+    let file = tempfile::tempfile().expect("a temporary file");
+    let mut buf = [0u8; 32];
+    // SAFETY: an ioctl request no regular file implements, with a buffer of
+    // the size its number encodes (`_IOWR('N', 1, 32 bytes)`).
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), 0xc020_4e01, buf.as_mut_ptr()) };
+    rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS)
+}
+
+/// Reports that `test` checked nothing here and why, on the real stderr
+/// (libtest captures `eprintln!`, not direct writes), so the skip shows in
+/// `cargo test`'s output; CI counts these lines.
+pub(crate) fn skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// The reason given when [`map_sync_accepted_without_dax`] holds.
+pub(crate) const MAP_SYNC_WHY: &str =
+    "MAP_SYNC is accepted on a non-DAX file here (QEMU user mode ignores the flag); runs in the DAX guest";
+/// The reason given when [`unknown_ioctl_answers_enosys`] holds.
+pub(crate) const IOCTL_WHY: &str =
+    "unknown ioctls fail with ENOSYS, not ENOTTY, here (QEMU user mode); runs in the DAX guest";
