@@ -23,7 +23,7 @@ pub(crate) mod imp;
 pub(crate) mod generic_mem;
 pub(crate) mod kernel;
 
-pub(crate) use imp::detect_flush;
+pub(crate) use imp::{detect_deep_flush, detect_flush};
 
 /// Orders earlier flushes and non-temporal stores before later stores
 /// (`SFENCE` on `x86_64`). Unit tests count the fences each thread issues
@@ -64,6 +64,40 @@ pub(crate) fn choose_dc_flush(
     } else {
         FlushKind::DcCvac
     }
+}
+
+/// Whether deep flush uses `aarch64` `DC CVADP` (clean to the point of
+/// deep persistence, `FEAT_DPB2`): only when the process flushes with
+/// `DC CVAP` (`FEAT_DPB2` extends `FEAT_DPB`), HWCAP2 reports `DCPODP` and
+/// `cvadp_executes` (the instruction run once under a `SIGILL` guard)
+/// says it executed.
+#[cfg(any(all(target_arch = "aarch64", not(miri)), test))]
+pub(crate) fn choose_dc_deep_flush(
+    hwcap2_dcpodp: bool,
+    flush: FlushKind,
+    cvadp_executes: impl FnOnce() -> crate::error::Result<bool>,
+) -> bool {
+    flush == FlushKind::DcCvap && hwcap2_dcpodp && cvadp_executes().unwrap_or(false)
+}
+
+/// Writes back every cache line of `[addr, addr + len)` for a deep flush:
+/// with `DC CVADP` when `cvadp` (see [`choose_dc_deep_flush`]), else with
+/// the process's flush instruction `kind`.
+///
+/// # Safety
+/// The whole range must be mapped in this process.
+pub(crate) unsafe fn deep_flush_range(kind: FlushKind, cvadp: bool, addr: *const u8, len: usize) {
+    #[cfg(all(target_arch = "aarch64", not(miri)))]
+    if cvadp {
+        // SAFETY: forwarded from the caller.
+        unsafe { flush_range::<imp::DcCvadp>(addr, len) };
+        return;
+    }
+    let _ = cvadp;
+    with_flush!(kind, F => {
+        // SAFETY: forwarded from the caller.
+        unsafe { flush_range::<F>(addr, len) }
+    });
 }
 
 /// What the environment allows the flush choice to use (`PMEM_NO_CLWB`,
@@ -212,5 +246,24 @@ mod tests {
         // No DCPOP: never probed (a CPU without it would trap every time).
         assert_eq!(choice(false, Ok(true)), (FlushKind::DcCvac, false));
         assert_eq!(choice(false, Ok(false)), (FlushKind::DcCvac, false));
+    }
+
+    #[test]
+    fn dc_cvadp_needs_dc_cvap_the_hwcap2_bit_and_a_clean_probe() {
+        let deep = |dcpodp: bool, flush: FlushKind, probe: crate::error::Result<bool>| {
+            let ran = Cell::new(false);
+            let chosen = choose_dc_deep_flush(dcpodp, flush, || {
+                ran.set(true);
+                probe
+            });
+            (chosen, ran.get())
+        };
+        assert_eq!(deep(true, FlushKind::DcCvap, Ok(true)), (true, true));
+        assert_eq!(deep(true, FlushKind::DcCvap, Ok(false)), (false, true));
+        let err = Err(Error::os(Errno::INVAL, "sigaction(SIGILL)"));
+        assert_eq!(deep(true, FlushKind::DcCvap, err), (false, true));
+        // DC CVAP trapped or absent: DC CVADP is not tried.
+        assert_eq!(deep(true, FlushKind::DcCvac, Ok(true)), (false, false));
+        assert_eq!(deep(false, FlushKind::DcCvap, Ok(true)), (false, false));
     }
 }
