@@ -56,7 +56,7 @@ text = open(log, errors="replace").read()
 passed = failed = ignored = 0
 for m in re.finditer(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored", text, re.M):
     passed += int(m[1]); failed += int(m[2]); ignored += int(m[3])
-skips = sorted(set(re.findall(r"^SKIPPED (.*)$", text, re.M)))
+skips = sorted(set(re.findall(r"SKIPPED ([^\n]*)", text)))
 binaries = len(re.findall(r"^test result:", text, re.M))
 print(f"aarch64-qemu -cpu {cpu}: {binaries} test binaries, {passed} passed, {failed} failed, "
       f"{ignored} ignored, {len(skips)} skipped (emulation), flush={flush}, {secs}s")
