@@ -23,7 +23,10 @@
 //! test stays on the host: the reference output is PMDK's x86-64 library,
 //! compared line by line with our aarch64 library's. Not run for aarch64:
 //! the header checks (architecture-independent, done by the host run) and
-//! PMDK-built binaries on our library (they are x86-64 programs).
+//! PMDK-built binaries on our library (they are x86-64 programs). QEMU's
+//! user mode accepts `MAP_SYNC` on any file, so both sides run with
+//! `PMEM2_FORCE_GRANULARITY=page`, the granularity a kernel gives on the
+//! scratch directory.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -147,6 +150,12 @@ impl Harness {
         cmd.arg(exe).arg(&scratch);
         for var in PMEM_ENV {
             cmd.env_remove(var);
+        }
+        if self.cross {
+            // QEMU's user mode accepts MAP_SYNC on any file: both libraries
+            // get page granularity forced, as a kernel would give them on
+            // the scratch directory's file system.
+            cmd.env("PMEM2_FORCE_GRANULARITY", "page");
         }
         if lib == Lib::Ours {
             cmd.env("LD_LIBRARY_PATH", self.prefix.join("lib"));
@@ -356,7 +365,8 @@ fn run_in(work: &Path, t: &mut Tally, allow_unwired: bool) -> Result<(), String>
     };
     if h.cross {
         println!(
-            "..    {target:?}: our programs run under {:?}",
+            "..    {target:?}: our programs run under {:?}; every program with \
+             PMEM2_FORCE_GRANULARITY=page (QEMU user mode accepts MAP_SYNC anywhere)",
             target().runner(),
             target = target()
         );
