@@ -10,7 +10,9 @@
 //! - It answers ioctls it cannot translate with `ENOSYS`, where the kernel
 //!   says `ENOTTY` (not a device that knows the request).
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
+
+use rustix::mm::{MapFlags, ProtFlags};
 
 /// Whether `MAP_SHARED_VALIDATE | MAP_SYNC` is accepted on a file of the
 /// temporary directory, which a kernel refuses unless the file is on DAX.
@@ -18,7 +20,6 @@ pub(crate) fn map_sync_accepted_without_dax() -> bool {
     if cfg!(miri) {
         return false; // no kernel emulator; Miri maps nothing but read-write memory
     }
-    use rustix::mm::{MapFlags, ProtFlags};
     let file = tempfile::tempfile().expect("a temporary file");
     let page = rustix::param::page_size();
     file.set_len(page as u64).expect("set_len");
@@ -54,7 +55,6 @@ pub(crate) fn unknown_ioctl_answers_enosys() -> bool {
     if cfg!(miri) {
         return false; // no kernel emulator (and no ioctl in Miri)
     }
-    use std::os::fd::AsRawFd;
     let file = tempfile::tempfile().expect("a temporary file");
     let mut buf = [0u8; 32];
     // SAFETY: an ioctl request no regular file implements, with a buffer of
