@@ -33,6 +33,87 @@ const NATIVE_LIBS: &[&str] = &[
     "-lc",
 ];
 
+/// The machine the C library is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The host.
+    Host,
+    /// `aarch64-unknown-linux-gnu`, cross-compiled with
+    /// `aarch64-linux-gnu-gcc`; its programs run under QEMU's user mode
+    /// (`PMEM2_TEST_RUNNER`, else `qemu-aarch64-static -cpu max -L
+    /// /usr/aarch64-linux-gnu`).
+    Aarch64,
+}
+
+/// The target of this run (`--target`), set once when the arguments are read.
+static TARGET: std::sync::OnceLock<Target> = std::sync::OnceLock::new();
+
+/// The target of this run.
+fn target() -> Target {
+    *TARGET.get_or_init(|| Target::Host)
+}
+
+impl Target {
+    /// The Rust target triple of a cross build.
+    fn triple(self) -> Option<&'static str> {
+        match self {
+            Target::Host => None,
+            Target::Aarch64 => Some("aarch64-unknown-linux-gnu"),
+        }
+    }
+
+    /// The command line that runs one of the target's programs on this
+    /// host (empty: run directly).
+    fn runner(self) -> Vec<String> {
+        match self {
+            Target::Host => Vec::new(),
+            Target::Aarch64 => std::env::var("PMEM2_TEST_RUNNER")
+                .ok()
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| "qemu-aarch64-static -cpu max -L /usr/aarch64-linux-gnu".into())
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+        }
+    }
+}
+
+/// Reads `--target TRIPLE` (or `--target=TRIPLE`) out of `args`.
+fn take_target(args: &[String]) -> Result<Vec<String>, String> {
+    let mut rest = Vec::new();
+    let mut chosen = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let value = if a == "--target" {
+            Some(it.next().ok_or("--target needs a triple")?.clone())
+        } else {
+            a.strip_prefix("--target=").map(String::from)
+        };
+        match value.as_deref() {
+            None => rest.push(a.clone()),
+            Some("aarch64-unknown-linux-gnu") => chosen = Some(Target::Aarch64),
+            Some(t) if Some(t) == host_triple().as_deref() => chosen = Some(Target::Host),
+            Some(t) => {
+                return Err(format!(
+                    "--target {t}: only aarch64-unknown-linux-gnu (or the host) is supported"
+                ))
+            }
+        }
+    }
+    if TARGET.set(chosen.unwrap_or(Target::Host)).is_err() {
+        return Err("the target was already chosen".into());
+    }
+    Ok(rest)
+}
+
+/// The host's Rust triple (`x86_64-unknown-linux-gnu` on CI).
+fn host_triple() -> Option<String> {
+    let out = Command::new("rustc").arg("-vV").output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(String::from))
+}
+
 /// The workspace root.
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -46,9 +127,13 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
-/// Where `build-c` puts its outputs.
+/// Where `build-c` puts its outputs (`target/capi`, or
+/// `target/capi-<triple>` for a cross build).
 fn out_dir() -> PathBuf {
-    target_dir().join("capi")
+    match target().triple() {
+        None => target_dir().join("capi"),
+        Some(triple) => target_dir().join(format!("capi-{triple}")),
+    }
 }
 
 /// Runs a command, failing with its stderr.
@@ -68,9 +153,12 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     }
 }
 
-/// The C compiler (`$CC`, else `cc`).
+/// The C compiler (`$CC`, else `cc`; `aarch64-linux-gnu-gcc` for aarch64).
 fn cc() -> Command {
-    Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+    match target() {
+        Target::Host => Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into())),
+        Target::Aarch64 => Command::new("aarch64-linux-gnu-gcc"),
+    }
 }
 
 /// The built artifacts.
@@ -117,14 +205,17 @@ pub fn build(allow_unwired: bool) -> Result<Built, String> {
     }
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo).current_dir(&root).args([
-        "build",
-        "--quiet",
-        "--release",
-        "-p",
-        "pmem2-ffi",
-    ]))?;
-    let rust_archive = target_dir().join("release").join("libpmem2_ffi.a");
+    let mut cargo = Command::new(cargo);
+    cargo
+        .current_dir(&root)
+        .args(["build", "--quiet", "--release", "-p", "pmem2-ffi"]);
+    let mut release = target_dir();
+    if let Some(triple) = target().triple() {
+        cargo.args(["--target", triple]);
+        release.push(triple);
+    }
+    run(&mut cargo)?;
+    let rust_archive = release.join("release").join("libpmem2_ffi.a");
 
     // The LIBPMEM2_1.0 aliases (shared library only; pmem2_perror itself
     // is bundled into the Rust archive by the crate's build.rs).
@@ -255,9 +346,9 @@ fn allow_unwired(args: &[String]) -> (bool, Vec<String>) {
     (rest.len() != args.len(), rest)
 }
 
-/// `cargo xtask build-c [--allow-unwired]`.
+/// `cargo xtask build-c [--target aarch64-unknown-linux-gnu] [--allow-unwired]`.
 pub fn build_c(args: &[String]) -> Result<(), String> {
-    let (allow, args) = allow_unwired(args);
+    let (allow, args) = allow_unwired(&take_target(args)?);
     if let Some(a) = args.first() {
         return Err(format!("unexpected argument '{a}'"));
     }
@@ -269,7 +360,7 @@ pub fn build_c(args: &[String]) -> Result<(), String> {
 
 /// `cargo xtask install-c --prefix DIR [--allow-unwired]`.
 pub fn install_c(args: &[String]) -> Result<(), String> {
-    let (allow, args) = allow_unwired(args);
+    let (allow, args) = allow_unwired(&take_target(args)?);
     let prefix = match args.as_slice() {
         [flag, dir] if flag == "--prefix" => PathBuf::from(dir),
         [arg] if arg.starts_with("--prefix=") => PathBuf::from(&arg["--prefix=".len()..]),
@@ -281,9 +372,9 @@ pub fn install_c(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// `cargo xtask c-test [--allow-unwired]`.
+/// `cargo xtask c-test [--target aarch64-unknown-linux-gnu] [--allow-unwired]`.
 pub fn c_test(args: &[String]) -> Result<(), String> {
-    let (allow, args) = allow_unwired(args);
+    let (allow, args) = allow_unwired(&take_target(args)?);
     test::run_all(&args, allow)
 }
 

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | page | nothing more: persisting a page-granularity mapping already ran `msync` |
 //! | byte | anonymous source → [`Error::NotSupported`]; otherwise as cache line |
-//! | cache line | device DAX: CPU flush + fence of the range, then the region's `deep_flush` sysfs attribute (written with `"1"` when it reads non-zero); regular file: `msync(MS_SYNC)` of the page-aligned range |
+//! | cache line | device DAX: CPU flush + fence of the range (`aarch64` `DC CVADP`, to the point of deep persistence, where the CPU has `FEAT_DPB2`), then the region's `deep_flush` sysfs attribute (written with `"1"` when it reads non-zero); regular file: `msync(MS_SYNC)` of the page-aligned range |
 //!
 //! Unlike PMDK, failures to read or write `regionN/deep_flush` are
 //! reported ([`Error::Os`] naming the file, e.g. `EACCES` when not root),
@@ -130,7 +130,15 @@ unsafe fn deep_flush_at(
             if target.accessible {
                 // SAFETY: the range is inside the live, accessible mapping
                 // (checked above).
-                unsafe { cpu_persist(ptr, len) };
+                unsafe {
+                    crate::arch::deep_flush_range(
+                        crate::persist::flush_kind(),
+                        crate::persist::deep_flush_cvadp(),
+                        ptr,
+                        len,
+                    );
+                };
+                crate::arch::fence();
             }
             let device = Device::DeviceDax {
                 rdev: target.source.rdev,

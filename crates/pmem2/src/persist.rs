@@ -51,6 +51,14 @@ pub(crate) fn flush_kind() -> FlushKind {
     })
 }
 
+/// Whether deep flush writes back with `aarch64` `DC CVADP` (to the point
+/// of deep persistence) rather than [`flush_kind`]'s instruction; chosen
+/// once, after `flush_kind`.
+pub(crate) fn deep_flush_cvadp() -> bool {
+    static CVADP: OnceLock<bool> = OnceLock::new();
+    *CVADP.get_or_init(|| arch::detect_deep_flush(flush_kind()))
+}
+
 /// The persistence functions of `granularity`, chosen once per process.
 pub(crate) fn ops(granularity: Granularity) -> &'static PersistOps {
     static TABLE: OnceLock<[PersistOps; 3]> = OnceLock::new();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{page, temp_file_in, test_dirs};
+use common::{map_sync_ignored, page, skip, temp_file_in, test_dirs, MAP_SYNC_WHY};
 use pmem2::{Config, Granularity, Map, Sharing, Source};
 use pmem2_ffi::codes::*;
 
@@ -73,7 +73,15 @@ fn forced_granularities() {
             Map::new(&config, &source).unwrap().store_granularity(),
             Granularity::Byte
         );
-        // Invalid values are ignored.
+        // Invalid values are ignored: tmpfs and disk give page granularity.
+        if map_sync_ignored() {
+            skip(
+                "forced_granularities (invalid values ignored)",
+                MAP_SYNC_WHY,
+            );
+            set_forced(None);
+            continue;
+        }
         for ignored in ["0", "bytes", "cache_line_x", ""] {
             set_forced(Some(ignored));
             let map = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();

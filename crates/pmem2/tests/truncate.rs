@@ -16,7 +16,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use common::{page, temp_file_in, test_dirs, TempFile};
+use common::{
+    page, skip, temp_file_in, test_dirs, user_mode_emulator, TempFile, NO_FAULTING_FLUSH_WHY,
+};
 use pmem2::Errno;
 use pmem2::{Config, Granularity, Map, MemFlags, Source};
 
@@ -98,6 +100,16 @@ impl Method {
             _ => true,
         }
     }
+
+    /// Whether the fault can't be seen here: a cache-line flush under QEMU
+    /// user mode (reported as a skip).
+    fn fault_unobservable(self, test: &str) -> bool {
+        let hidden = matches!(self, Method::Flush | Method::Persist) && user_mode_emulator();
+        if hidden {
+            skip(&format!("{test} ({self:?}: EFAULT)"), NO_FAULTING_FLUSH_WHY);
+        }
+        hidden
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -155,7 +167,9 @@ fn method_after_truncation(by: Truncator) {
                 let (offset, len) = (2 * page + 100, 200);
                 let result = method.call(&mut map, offset, len);
                 if method.faults(granularity) {
-                    assert_efault(result, method.name(), &what);
+                    if !method.fault_unobservable("method_after_truncation") {
+                        assert_efault(result, method.name(), &what);
+                    }
                 } else {
                     result.unwrap_or_else(|e| panic!("{what}: {e}"));
                 }
@@ -268,8 +282,12 @@ fn maps_in_a_reservation_are_guarded_and_repaired_too() {
     assert_eq!(map.addr(), rsv.addr().wrapping_add(PAGES * page));
     f.file.set_len(page as u64).unwrap();
     for method in METHODS {
+        let result = method.call(&mut map, 3 * page, 64);
+        if method.fault_unobservable("maps_in_a_reservation_are_guarded_and_repaired_too") {
+            continue;
+        }
         assert_efault(
-            method.call(&mut map, 3 * page, 64),
+            result,
             method.name(),
             &format!("{method:?} in a reservation"),
         );
@@ -488,7 +506,7 @@ fn chaining_child() {
 }
 
 fn run_child(scenario: &str) -> (std::process::ExitStatus, String) {
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = common::self_command()
         .args([
             "--ignored",
             "--exact",

@@ -23,7 +23,7 @@ pub(crate) mod imp;
 pub(crate) mod generic_mem;
 pub(crate) mod kernel;
 
-pub(crate) use imp::detect_flush;
+pub(crate) use imp::{detect_deep_flush, detect_flush};
 
 /// Orders earlier flushes and non-temporal stores before later stores
 /// (`SFENCE` on `x86_64`). Unit tests count the fences each thread issues
@@ -47,6 +47,58 @@ pub(crate) fn fences() -> usize {
 }
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 pub(crate) use imp::{cpu_features, mem::choose_simd};
+
+/// The `aarch64` flush choice: `DC CVAP` only when HWCAP reports `DCPOP`
+/// *and* `cvap_executes` (which runs the instruction once under a `SIGILL`
+/// guard) says the CPU executed it; otherwise `DC CVAC`, which every `ARMv8`
+/// CPU has. QEMU's user mode reports `DCPOP` on `-cpu max` yet traps on
+/// `DC CVAP`; a failed probe (the guard could not be installed) is treated
+/// as a trap. The probe runs only when HWCAP reports the feature.
+#[cfg(any(all(target_arch = "aarch64", not(miri)), test))]
+pub(crate) fn choose_dc_flush(
+    hwcap_dcpop: bool,
+    cvap_executes: impl FnOnce() -> crate::error::Result<bool>,
+) -> FlushKind {
+    if hwcap_dcpop && cvap_executes().unwrap_or(false) {
+        FlushKind::DcCvap
+    } else {
+        FlushKind::DcCvac
+    }
+}
+
+/// Whether deep flush uses `aarch64` `DC CVADP` (clean to the point of
+/// deep persistence, `FEAT_DPB2`): only when the process flushes with
+/// `DC CVAP` (`FEAT_DPB2` extends `FEAT_DPB`), HWCAP2 reports `DCPODP` and
+/// `cvadp_executes` (the instruction run once under a `SIGILL` guard)
+/// says it executed.
+#[cfg(any(all(target_arch = "aarch64", not(miri)), test))]
+pub(crate) fn choose_dc_deep_flush(
+    hwcap2_dcpodp: bool,
+    flush: FlushKind,
+    cvadp_executes: impl FnOnce() -> crate::error::Result<bool>,
+) -> bool {
+    flush == FlushKind::DcCvap && hwcap2_dcpodp && cvadp_executes().unwrap_or(false)
+}
+
+/// Writes back every cache line of `[addr, addr + len)` for a deep flush:
+/// with `DC CVADP` when `cvadp` (see [`choose_dc_deep_flush`]), else with
+/// the process's flush instruction `kind`.
+///
+/// # Safety
+/// The whole range must be mapped in this process.
+pub(crate) unsafe fn deep_flush_range(kind: FlushKind, cvadp: bool, addr: *const u8, len: usize) {
+    #[cfg(all(target_arch = "aarch64", not(miri)))]
+    if cvadp {
+        // SAFETY: forwarded from the caller.
+        unsafe { flush_range::<imp::DcCvadp>(addr, len) };
+        return;
+    }
+    let _ = cvadp;
+    with_flush!(kind, F => {
+        // SAFETY: forwarded from the caller.
+        unsafe { flush_range::<F>(addr, len) }
+    });
+}
 
 /// What the environment allows the flush choice to use (`PMEM_NO_CLWB`,
 /// `PMEM_NO_CLFLUSHOPT`); decided by the caller.
@@ -166,3 +218,52 @@ macro_rules! with_flush {
     };
 }
 pub(crate) use with_flush;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Errno, Error};
+    use std::cell::Cell;
+
+    /// The choice for a HWCAP bit and a probe result, and whether the probe ran.
+    fn choice(dcpop: bool, probe: crate::error::Result<bool>) -> (FlushKind, bool) {
+        let ran = Cell::new(false);
+        let kind = choose_dc_flush(dcpop, || {
+            ran.set(true);
+            probe
+        });
+        (kind, ran.get())
+    }
+
+    #[test]
+    fn dc_cvap_needs_both_the_hwcap_bit_and_a_clean_probe() {
+        assert_eq!(choice(true, Ok(true)), (FlushKind::DcCvap, true));
+        // QEMU user mode: DCPOP reported, DC CVAP traps.
+        assert_eq!(choice(true, Ok(false)), (FlushKind::DcCvac, true));
+        // The guard could not be installed: not trusted.
+        let err = Err(Error::os(Errno::INVAL, "sigaction(SIGILL)"));
+        assert_eq!(choice(true, err), (FlushKind::DcCvac, true));
+        // No DCPOP: never probed (a CPU without it would trap every time).
+        assert_eq!(choice(false, Ok(true)), (FlushKind::DcCvac, false));
+        assert_eq!(choice(false, Ok(false)), (FlushKind::DcCvac, false));
+    }
+
+    #[test]
+    fn dc_cvadp_needs_dc_cvap_the_hwcap2_bit_and_a_clean_probe() {
+        let deep = |dcpodp: bool, flush: FlushKind, probe: crate::error::Result<bool>| {
+            let ran = Cell::new(false);
+            let chosen = choose_dc_deep_flush(dcpodp, flush, || {
+                ran.set(true);
+                probe
+            });
+            (chosen, ran.get())
+        };
+        assert_eq!(deep(true, FlushKind::DcCvap, Ok(true)), (true, true));
+        assert_eq!(deep(true, FlushKind::DcCvap, Ok(false)), (false, true));
+        let err = Err(Error::os(Errno::INVAL, "sigaction(SIGILL)"));
+        assert_eq!(deep(true, FlushKind::DcCvap, err), (false, true));
+        // DC CVAP trapped or absent: DC CVADP is not tried.
+        assert_eq!(deep(true, FlushKind::DcCvac, Ok(true)), (false, false));
+        assert_eq!(deep(false, FlushKind::DcCvap, Ok(true)), (false, false));
+    }
+}

@@ -5,6 +5,8 @@
 //! namespaces, DIMMs, device DAX, eADR) is read by the `pmem2_nvdimm`
 //! crate; `nvdimm` turns its errors into pmem2's.
 
+#[cfg(test)]
+pub(crate) mod emulation;
 pub(crate) mod fiemap;
 pub(crate) mod file;
 pub(crate) mod mm;
@@ -12,4 +14,10 @@ pub(crate) mod ndctl;
 mod nvdimm;
 pub(crate) mod process;
 pub(crate) mod sigbus;
+// The aarch64 flush choice probes `DC CVAP`; x86_64 tests the guard itself.
+#[cfg(all(
+    not(miri),
+    any(target_arch = "aarch64", all(test, target_arch = "x86_64"))
+))]
+pub(crate) mod sigill;
 pub(crate) mod sysfs;

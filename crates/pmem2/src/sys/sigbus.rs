@@ -635,9 +635,29 @@ fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void)
     }
     // SAFETY: READY is set, so PREVIOUS was written and is never written again.
     let previous = unsafe { (*PREVIOUS.0.get()).assume_init_ref() };
+    // SAFETY: called from the handler of `sig` with the kernel's arguments.
+    unsafe { chain(sig, previous, synchronous_fault(info), info, ctx) };
+}
+
+/// Hands signal `sig` to `previous`, the action a handler of ours replaced,
+/// as the kernel would have: a handler is called with its mask added; the
+/// default action (or `SIG_IGN` for a `fault`, which the kernel overrides)
+/// is carried out by resetting the disposition to `SIG_DFL` and, unless
+/// `fault` (the faulting instruction re-executes on return), raising `sig`
+/// again.
+///
+/// # Safety
+/// Must be called from a signal handler of `sig` installed with
+/// `SA_SIGINFO | SA_NODEFER`, with the arguments the kernel passed it.
+pub(super) unsafe fn chain(
+    sig: libc::c_int,
+    previous: &libc::sigaction,
+    fault: bool,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
     let action = previous.sa_sigaction;
     if action == libc::SIG_DFL || action == libc::SIG_IGN {
-        let fault = synchronous_fault(info);
         if action == libc::SIG_IGN && !fault {
             // Ignored, as it would have been without pmem2.
             return;
@@ -652,18 +672,18 @@ fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void)
         //   genuine siginfo (address, code) in the core dump, exactly as
         //   without pmem2;
         // * anything else (kill, raise, an asynchronous machine check):
-        //   raised again; SA_NODEFER leaves SIGBUS unblocked here, so it is
-        //   delivered at once (unless the application itself blocked it, in
-        //   which case it stays pending as it would have).
+        //   raised again; SA_NODEFER leaves the signal unblocked here, so it
+        //   is delivered at once (unless the application itself blocked it,
+        //   in which case it stays pending as it would have).
         // The reset is never seen by a live process: it ends by this signal.
         // SAFETY: sigaction and raise are async-signal-safe; `dfl` is valid.
         unsafe {
             let mut dfl: libc::sigaction = std::mem::zeroed();
             dfl.sa_sigaction = libc::SIG_DFL;
             libc::sigemptyset(&raw mut dfl.sa_mask);
-            libc::sigaction(libc::SIGBUS, &raw const dfl, std::ptr::null_mut());
+            libc::sigaction(sig, &raw const dfl, std::ptr::null_mut());
             if !fault {
-                libc::raise(libc::SIGBUS);
+                libc::raise(sig);
             }
         }
         return;

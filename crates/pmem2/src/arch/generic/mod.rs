@@ -14,6 +14,11 @@ pub(crate) fn detect_flush(_allowed: super::FlushAllowed) -> FlushKind {
     FlushKind::None
 }
 
+/// No deeper flush than the (absent) flush instruction.
+pub(crate) fn detect_deep_flush(_flush: FlushKind) -> bool {
+    false
+}
+
 macro_rules! with_flush_impl {
     ($kind:expr, $F:ident => $body:expr) => {{
         let _ = $kind;

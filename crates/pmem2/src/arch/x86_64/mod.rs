@@ -113,6 +113,12 @@ pub(crate) fn detect_flush(allowed: FlushAllowed) -> FlushKind {
     choose_flush(cpu_features(), allowed)
 }
 
+/// `x86_64` has no flush instruction deeper than its cache write-back:
+/// deep flush goes through the region's `deep_flush` file.
+pub(crate) fn detect_deep_flush(_flush: FlushKind) -> bool {
+    false
+}
+
 fn choose_flush(cpu: CpuFeatures, allowed: FlushAllowed) -> FlushKind {
     let mut kind = FlushKind::Clflush;
     if cpu.clflushopt && allowed.clflushopt {
