@@ -7,6 +7,7 @@
 //! same 49 at `LIBPMEM2_1.0` through `.symver` wrappers in
 //! `crates/pmem2-ffi/c/pmem2_compat.c`, everything else local.
 
+mod man;
 mod symbols;
 mod test;
 
@@ -114,6 +115,12 @@ fn host_triple() -> Option<String> {
         .find_map(|l| l.strip_prefix("host: ").map(String::from))
 }
 
+/// `Libs.private` of the pkg-config file: [`NATIVE_LIBS`] without
+/// `-lgcc_s`, the shared unwinder, which `cc -static` can't find (there is
+/// no `libgcc_s.a`). The compiler driver adds the unwinder itself: the
+/// shared one (as needed) to dynamic links, `libgcc_eh.a` to static ones.
+const PC_PRIVATE_LIBS: &[&str] = &["-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"];
+
 /// The workspace root.
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -168,6 +175,8 @@ pub struct Built {
     pub shared: PathBuf,
     /// `libpmem2.a`.
     pub archive: PathBuf,
+    /// The man pages, `man1/`, `man3/` and `man7/` under it.
+    pub man: PathBuf,
 }
 
 /// The version script: both nodes, every API symbol global at
@@ -263,10 +272,16 @@ pub fn build(allow_unwired: bool) -> Result<Built, String> {
         );
     }
 
-    // The static library is Rust's archive as is (pmem2_perror included;
-    // symbol versions mean nothing in static links).
+    // The static library is Rust's archive (pmem2_perror included; symbol
+    // versions mean nothing in static links) without its debug info, like
+    // the shared library: the release profile keeps debug info for the Rust
+    // binaries, which made the archive 30 MB.
     let archive = lib_dir.join("libpmem2.a");
-    fs::copy(&rust_archive, &archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let _ = fs::remove_file(&archive);
+    run(Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(&rust_archive)
+        .arg(&archive))?;
 
     for link in [SONAME, "libpmem2.so"] {
         let p = lib_dir.join(link);
@@ -274,21 +289,91 @@ pub fn build(allow_unwired: bool) -> Result<Built, String> {
         let target = if link == SONAME { REAL_NAME } else { SONAME };
         std::os::unix::fs::symlink(target, &p).map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    Ok(Built { shared, archive })
+
+    // The man pages; section 1 comes from the pmem2 tool itself.
+    run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&root)
+            .args(["build", "--quiet", "--release", "-p", "pmem2-cli"]),
+    )?;
+    let man = out.join("man");
+    man::build(&man, &target_dir().join("release/pmem2"))?;
+    Ok(Built {
+        shared,
+        archive,
+        man,
+    })
 }
 
-/// The pkg-config file for an installation under `prefix`.
-fn pc_file(prefix: &Path) -> String {
+/// Where `install` puts things: GNU-style directories, and `destdir`, a
+/// staging root prepended to every path written (not to the paths inside
+/// the pkg-config file), as packagers' `DESTDIR`.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub destdir: Option<PathBuf>,
+    pub prefix: PathBuf,
+    pub libdir: PathBuf,
+    pub includedir: PathBuf,
+    pub mandir: PathBuf,
+}
+
+impl Layout {
+    /// `prefix` made absolute (against the current directory); `libdir`
+    /// and `mandir` default to `PREFIX/lib` and `PREFIX/share/man`, and are
+    /// taken relative to the prefix when relative.
+    pub fn new(
+        prefix: &Path,
+        libdir: Option<&Path>,
+        mandir: Option<&Path>,
+        destdir: Option<&Path>,
+    ) -> Result<Layout, String> {
+        let prefix = if prefix.is_absolute() {
+            prefix.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(|e| e.to_string())?
+                .join(prefix)
+        };
+        let under = |dir: Option<&Path>, default: &str| {
+            prefix.join(dir.unwrap_or_else(|| Path::new(default)))
+        };
+        Ok(Layout {
+            libdir: under(libdir, "lib"),
+            includedir: prefix.join("include"),
+            mandir: under(mandir, "share/man"),
+            prefix,
+            destdir: destdir.map(Path::to_path_buf),
+        })
+    }
+
+    /// Where `path` (one of the layout's directories) is written.
+    fn staged(&self, path: &Path) -> PathBuf {
+        match &self.destdir {
+            Some(root) => root.join(path.strip_prefix("/").unwrap_or(path)),
+            None => path.to_path_buf(),
+        }
+    }
+}
+
+/// The pkg-config file of an installation.
+fn pc_file(layout: &Layout) -> String {
+    let under_prefix = |dir: &Path| match dir.strip_prefix(&layout.prefix) {
+        Ok(rest) if rest.as_os_str().is_empty() => "${prefix}".to_string(),
+        Ok(rest) => format!("${{prefix}}/{}", rest.display()),
+        Err(_) => dir.display().to_string(),
+    };
     format!(
-        "prefix={prefix}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\n\n\
+        "prefix={prefix}\nlibdir={libdir}\nincludedir={includedir}\n\n\
          Name: libpmem2\n\
          Description: pmem2, a Rust implementation of PMDK's libpmem2 (API {API_VERSION})\n\
          Version: {API_VERSION}\n\
          Libs: -L${{libdir}} -lpmem2\n\
          Libs.private: {private}\n\
          Cflags: -I${{includedir}}\n",
-        prefix = prefix.display(),
-        private = NATIVE_LIBS.join(" "),
+        prefix = layout.prefix.display(),
+        libdir = under_prefix(&layout.libdir),
+        includedir = under_prefix(&layout.includedir),
+        private = PC_PRIVATE_LIBS.join(" "),
     )
 }
 
@@ -303,16 +388,9 @@ fn install_file(from: &Path, to: &Path) -> Result<(), String> {
         .map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))
 }
 
-/// Installs the built libraries, headers and `.pc` file under `prefix`.
-pub fn install(built: &Built, prefix: &Path) -> Result<(), String> {
-    let prefix = if prefix.is_absolute() {
-        prefix.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map_err(|e| e.to_string())?
-            .join(prefix)
-    };
-    let lib = prefix.join("lib");
+/// Installs the built libraries, headers, `.pc` file and man pages.
+pub fn install(built: &Built, layout: &Layout) -> Result<(), String> {
+    let lib = layout.staged(&layout.libdir);
     install_file(&built.shared, &lib.join(REAL_NAME))?;
     install_file(&built.archive, &lib.join("libpmem2.a"))?;
     for link in [SONAME, "libpmem2.so"] {
@@ -322,17 +400,23 @@ pub fn install(built: &Built, prefix: &Path) -> Result<(), String> {
         std::os::unix::fs::symlink(target, &p).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     let include = root().join("include");
-    install_file(
-        &include.join("libpmem2.h"),
-        &prefix.join("include/libpmem2.h"),
-    )?;
+    let includedir = layout.staged(&layout.includedir);
+    install_file(&include.join("libpmem2.h"), &includedir.join("libpmem2.h"))?;
     install_file(
         &include.join("libpmem2/base.h"),
-        &prefix.join("include/libpmem2/base.h"),
+        &includedir.join("libpmem2/base.h"),
     )?;
     let pc = lib.join("pkgconfig/libpmem2.pc");
     fs::create_dir_all(lib.join("pkgconfig")).map_err(|e| e.to_string())?;
-    fs::write(&pc, pc_file(&prefix)).map_err(|e| format!("{}: {e}", pc.display()))?;
+    fs::write(&pc, pc_file(layout)).map_err(|e| format!("{}: {e}", pc.display()))?;
+    let mandir = layout.staged(&layout.mandir);
+    for section in ["man1", "man3", "man7"] {
+        let from = built.man.join(section);
+        for entry in fs::read_dir(&from).map_err(|e| format!("{}: {e}", from.display()))? {
+            let page = entry.map_err(|e| e.to_string())?.path();
+            install_file(&page, &mandir.join(section).join(page.file_name().unwrap()))?;
+        }
+    }
     Ok(())
 }
 
@@ -358,17 +442,55 @@ pub fn build_c(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// `cargo xtask install-c --prefix DIR [--allow-unwired]`.
+/// `cargo xtask install-c --prefix DIR [--libdir DIR] [--mandir DIR]
+/// [--destdir DIR] [--allow-unwired]`.
 pub fn install_c(args: &[String]) -> Result<(), String> {
+    const USAGE: &str = "usage: cargo xtask install-c --prefix DIR [--libdir DIR] \
+                         [--mandir DIR] [--destdir DIR] [--allow-unwired]";
     let (allow, args) = allow_unwired(&take_target(args)?);
-    let prefix = match args.as_slice() {
-        [flag, dir] if flag == "--prefix" => PathBuf::from(dir),
-        [arg] if arg.starts_with("--prefix=") => PathBuf::from(&arg["--prefix=".len()..]),
-        _ => return Err("usage: cargo xtask install-c --prefix DIR".into()),
-    };
+    let mut options: [(&str, Option<PathBuf>); 4] = [
+        ("--prefix", None),
+        ("--libdir", None),
+        ("--mandir", None),
+        ("--destdir", None),
+    ];
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let (name, value) = match arg.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let slot = options
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| format!("unexpected argument '{arg}'\n{USAGE}"))?;
+        let value = match value {
+            Some(v) => v,
+            None => rest
+                .next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))?
+                .clone(),
+        };
+        slot.1 = Some(PathBuf::from(value));
+    }
+    let [(_, prefix), (_, libdir), (_, mandir), (_, destdir)] = options;
+    let prefix = prefix.ok_or(USAGE)?;
+    let layout = Layout::new(
+        &prefix,
+        libdir.as_deref(),
+        mandir.as_deref(),
+        destdir.as_deref(),
+    )?;
     let built = build(allow)?;
-    install(&built, &prefix)?;
-    println!("installed into {}", prefix.display());
+    install(&built, &layout)?;
+    match &layout.destdir {
+        Some(root) => println!(
+            "installed for {} into {}",
+            layout.prefix.display(),
+            root.display()
+        ),
+        None => println!("installed into {}", layout.prefix.display()),
+    }
     Ok(())
 }
 
@@ -393,9 +515,40 @@ mod tests {
 
     #[test]
     fn pc_file_points_at_prefix() {
-        let pc = pc_file(Path::new("/opt/p"));
-        assert!(pc.starts_with("prefix=/opt/p\n"));
+        let layout = Layout::new(Path::new("/opt/p"), None, None, None).unwrap();
+        let pc = pc_file(&layout);
+        assert!(pc.starts_with("prefix=/opt/p\nlibdir=${prefix}/lib\n"));
+        assert!(pc.contains("includedir=${prefix}/include\n"));
         assert!(pc.contains("Libs: -L${libdir} -lpmem2\n"));
         assert!(pc.contains("Cflags: -I${includedir}\n"));
+        // `cc -static` has no libgcc_s.a.
+        assert!(!pc.contains("gcc_s"));
+    }
+
+    #[test]
+    fn layout_libdir_and_destdir() {
+        let layout = Layout::new(
+            Path::new("/usr"),
+            Some(Path::new("lib/x86_64-linux-gnu")),
+            None,
+            Some(Path::new("/tmp/stage")),
+        )
+        .unwrap();
+        assert_eq!(layout.libdir, Path::new("/usr/lib/x86_64-linux-gnu"));
+        assert_eq!(layout.mandir, Path::new("/usr/share/man"));
+        assert_eq!(
+            layout.staged(&layout.libdir),
+            Path::new("/tmp/stage/usr/lib/x86_64-linux-gnu")
+        );
+        // The .pc file names the final paths, never the staging root.
+        let pc = pc_file(&layout);
+        assert!(
+            pc.contains("libdir=${prefix}/lib/x86_64-linux-gnu\n"),
+            "{pc}"
+        );
+        assert!(!pc.contains("stage"));
+        let outside =
+            Layout::new(Path::new("/usr"), Some(Path::new("/lib64")), None, None).unwrap();
+        assert!(pc_file(&outside).contains("libdir=/lib64\n"));
     }
 }

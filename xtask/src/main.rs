@@ -24,7 +24,7 @@ const TASKS: &[(&str, &str, Task)] = &[
     ),
     (
         "install-c",
-        "install the C library, headers and pkg-config file: --prefix DIR",
+        "install the C library, headers, pkg-config file and man pages: --prefix DIR [--libdir DIR] [--mandir DIR] [--destdir DIR]",
         capi::install_c,
     ),
     (

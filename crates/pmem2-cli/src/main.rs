@@ -77,6 +77,13 @@ enum Command {
     Copy(copy::CopyArgs),
     /// List the bad blocks of PATH (byte offset and length), or clear them.
     Badblocks(badblocks::BadblocksArgs),
+    /// Write the man pages, pmem2(1) and pmem2-SUBCOMMAND(1), into DIR
+    /// (used by `cargo xtask install-c`).
+    #[command(hide = true)]
+    GenerateMan {
+        /// The directory to write into.
+        dir: std::path::PathBuf,
+    },
 }
 
 impl Command {
@@ -86,6 +93,10 @@ impl Command {
             Command::Bench(a) => a.common,
             Command::Copy(a) => a.common,
             Command::Badblocks(a) => a.common,
+            Command::GenerateMan { .. } => Common {
+                json: false,
+                progress: false,
+            },
         }
     }
 }
@@ -125,6 +136,34 @@ fn exit_usage(err: &clap::Error) -> ! {
     err.exit()
 }
 
+/// Writes pmem2.1 and one page per (visible) subcommand into `dir`, with
+/// `clap_mangen` from the same definitions as `--help`.
+fn generate_man(dir: &std::path::Path) -> Result<(), String> {
+    let write = |name: &str, cmd: clap::Command| {
+        let path = dir.join(format!("{name}.1"));
+        let mut out = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .title(name.to_uppercase())
+            .render(&mut out)
+            .map_err(|e| format!("{name}.1: {e}"))?;
+        std::fs::write(&path, out).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut cli = Cli::command();
+    cli.build();
+    for sub in cli
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        let name = format!("pmem2-{}", sub.get_name());
+        write(
+            &name,
+            sub.clone().bin_name(format!("pmem2 {}", sub.get_name())),
+        )?;
+    }
+    write("pmem2", cli)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::try_parse().unwrap_or_else(|e| exit_usage(&e));
     let common = cli.command.common();
@@ -133,6 +172,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Copy(args) => copy::run(args),
         Command::Badblocks(args) => badblocks::run(args),
+        Command::GenerateMan { dir } => generate_man(dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use crate::errormsg::set_message;
 /// Records `err` as the thread's message and returns its C code.
 #[must_use = "the code must be returned to C"]
 pub fn fail(err: &Error) -> c_int {
-    set_message(&err.to_string());
+    set_message(&format!("{err:#}"));
     err.code()
 }
 
@@ -46,7 +46,7 @@ pub fn value<T>(func: &'static str, fallback: T, body: impl FnOnce() -> Result<T
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(v)) => v,
         Ok(Err(err)) => {
-            set_message(&err.to_string());
+            set_message(&format!("{err:#}"));
             fallback
         }
         Err(payload) => {

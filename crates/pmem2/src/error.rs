@@ -70,10 +70,17 @@ macro_rules! pmem2_errors {
             }
         }
 
+        /// `{}`: the message for Rust users, which names the Rust method and
+        /// the fix where PMDK's text names a C function or leaves the fix
+        /// unsaid. `{:#}`: PMDK's exact text (what the C library's
+        /// `pmem2_errormsg()` returns, and what PMDK's test suites match).
         impl fmt::Display for Error {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match self {
-                    $( Error::$variant(msg) => f.write_str(msg), )*
+                    $( Error::$variant(msg) => match rust_text(msg) {
+                        Some(rust) if !f.alternate() => rust.write(f, msg),
+                        _ => f.write_str(msg),
+                    }, )*
                     Error::Os { errno, context } => {
                         write!(f, "{context}: {}", strerror(*errno))
                     }
@@ -192,6 +199,109 @@ impl Error {
     }
 }
 
+/// How the Rust message of a PMDK text reads.
+#[derive(Debug, Clone, Copy)]
+enum RustText {
+    /// PMDK's text names a C function: the whole message is replaced.
+    Replace(&'static str),
+    /// PMDK's text is right but says no fix: the fix is appended.
+    Hint(&'static str),
+}
+
+impl RustText {
+    fn write(self, f: &mut fmt::Formatter<'_>, pmdk: &str) -> fmt::Result {
+        match self {
+            RustText::Replace(text) => f.write_str(text),
+            RustText::Hint(hint) => write!(f, "{pmdk}; {hint}"),
+        }
+    }
+}
+
+/// The Rust messages, keyed by the start of PMDK's text (the variants keep
+/// PMDK's text, so the C ABI and `{:#}` still give it byte for byte).
+const RUST_TEXTS: &[(&str, RustText)] = &[
+    (
+        "please define the max granularity requested for the mapping",
+        RustText::Replace(
+            "the Config has no required store granularity: make it with \
+             Config::with_granularity(granularity), or call \
+             Config::set_required_store_granularity, before Map::new",
+        ),
+    ),
+    (
+        "mmap: Permission denied",
+        RustText::Hint(
+            "the file descriptor does not allow the Config's protection: for a file \
+             opened read-only (File::open) call Config::set_protection(Protection::READ), \
+             or open it with OpenOptions::new().read(true).write(true)",
+        ),
+    ),
+    (
+        "cannot set fd to directory in pmem2_source_from_fd",
+        RustText::Replace(
+            "cannot map a directory: Source::open, Source::from_file and Source::from_fd \
+             take a regular file or a device DAX",
+        ),
+    ),
+    (
+        "length is not a multiple of",
+        RustText::Hint(
+            "round the length up with len.next_multiple_of(source.alignment()?) \
+             (Config::set_length)",
+        ),
+    ),
+    (
+        "offset is not a multiple of",
+        RustText::Hint(
+            "round the offset down to a multiple of source.alignment()? (Config::set_offset)",
+        ),
+    ),
+    (
+        "reservation size",
+        RustText::Hint("round it up with size.next_multiple_of(pmem2::page_size())"),
+    ),
+    (
+        "reservation offset",
+        RustText::Hint(
+            "offsets in a reservation are page multiples: round the sizes of the maps \
+             before it up with next_multiple_of(source.alignment()?)",
+        ),
+    ),
+    (
+        "file length is equal 0",
+        RustText::Hint("the source is empty: give the file a size first (File::set_len)"),
+    ),
+];
+
+/// The Rust message of a PMDK text, if it has one.
+fn rust_text(pmdk: &str) -> Option<RustText> {
+    RUST_TEXTS
+        .iter()
+        .find(|(start, _)| pmdk.starts_with(start))
+        .map(|&(_, text)| text)
+}
+
+/// `?` on a `std::io::Error` in a function returning [`Result`]: the error
+/// becomes [`Error::Os`] with its errno (context `"I/O"`), or, for an
+/// error that carries none (e.g. `ErrorKind::UnexpectedEof` from
+/// `read_exact`), [`Error::Os`] with `EIO` and the error's text as context.
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        if let Some(raw) = err.raw_os_error() {
+            return Error::os(Errno::from_raw_os_error(raw), "I/O");
+        }
+        let text = err.to_string();
+        match err
+            .into_inner()
+            .map(<dyn std::error::Error + Send + Sync>::downcast::<Error>)
+        {
+            // An Error that went through io::Error comes back as it was.
+            Some(Ok(ours)) => *ours,
+            _ => Error::os(Errno::IO, text),
+        }
+    }
+}
+
 /// A refused `delete`: the object is still valid and is handed back.
 ///
 /// Returned by [`Map::delete`](crate::Map::delete) and
@@ -262,6 +372,50 @@ pub(crate) fn strerror(errno: Errno) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn question_mark_on_io_errors() {
+        fn open_missing() -> Result<std::fs::File> {
+            Ok(std::fs::File::open("/nonexistent/pmem2-test")?)
+        }
+        let err = open_missing().unwrap_err();
+        assert_eq!(err.errno(), Some(Errno::NOENT));
+        assert_eq!(err.code(), -libc::ENOENT);
+        // An Error that went through io::Error comes back unchanged.
+        let io: std::io::Error = Error::MapRange("x".into()).into();
+        assert_eq!(Error::from(io), Error::MapRange("x".into()));
+        let eof = Error::from(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        assert_eq!(eof.errno(), Some(Errno::IO));
+        assert!(
+            eof.to_string().starts_with("unexpected end of file"),
+            "{eof}"
+        );
+    }
+
+    #[test]
+    fn rust_messages_and_pmdk_texts() {
+        let err = Error::GranularityNotSet(
+            "please define the max granularity requested for the mapping".into(),
+        );
+        assert!(err.to_string().contains("Config::with_granularity"));
+        assert_eq!(
+            format!("{err:#}"),
+            "please define the max granularity requested for the mapping"
+        );
+        let err = Error::NoAccess("mmap: Permission denied".into());
+        assert!(err
+            .to_string()
+            .starts_with("mmap: Permission denied; the file descriptor"));
+        assert!(err.to_string().contains("Protection::READ"));
+        assert_eq!(format!("{err:#}"), "mmap: Permission denied");
+        let err =
+            Error::InvalidFileType("cannot set fd to directory in pmem2_source_from_fd".into());
+        assert!(!err.to_string().contains("pmem2_source_from_fd"));
+        assert!(err.to_string().contains("Source::from_file"));
+        // Texts without a Rust rewrite are the same in both forms.
+        let err = Error::MapRange("mapping larger than file size".into());
+        assert_eq!(err.to_string(), format!("{err:#}"));
+    }
 
     #[test]
     fn codes_match_pmdk_header() {

@@ -1,17 +1,4 @@
-//! # pmem2: persistent memory, durable stores, in safe Rust
-//!
-//! A Rust implementation of PMDK's `libpmem2`: map a file or a device DAX
-//! with a *required store granularity*, learn the effective one, and make
-//! stores durable as fast as the CPU allows.
-//!
-//! | granularity | what makes a store durable | where |
-//! |---|---|---|
-//! | [`Granularity::Page`] | `msync(2)` | page-cache file systems (tmpfs, ext4 without DAX) |
-//! | [`Granularity::CacheLine`] | CPU cache flush + fence | fsdax and devdax with `MAP_SYNC` |
-//! | [`Granularity::Byte`] | a fence | eADR platforms (caches are persistent) |
-//!
-//! Behaviour, codes and messages follow PMDK's; see the README for the few
-//! places where pmem2 returns an error where PMDK would crash or hang.
+#![doc = include_str!("../README.md")]
 //!
 //! # Memory contract
 //!
@@ -108,6 +95,7 @@
 mod arch;
 mod sys;
 
+mod debug_log;
 mod env;
 mod flags;
 mod registry;
@@ -133,3 +121,7 @@ pub use mem::MemFlags;
 pub use persist::page_size;
 pub use reservation::{ReservedMap, VmReservation};
 pub use source::{FileType, Source};
+
+/// The marker traits of [`Map::read_obj`] and [`Map::write_obj`] come from
+/// this version of `bytemuck`.
+pub use bytemuck;

@@ -280,7 +280,7 @@ fn expect_error<T>(
             e.code_name()
         )),
         Err(e) => match message {
-            Some(m) if e.to_string() != m => Err(format!(
+            Some(m) if format!("{e:#}") != m => Err(format!(
                 "{what}: message {:?}, expected {m:?}",
                 e.to_string()
             )),

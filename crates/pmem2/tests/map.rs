@@ -20,9 +20,17 @@ fn granularity_must_be_set() {
     let source = Source::from_file(&f.file).unwrap();
     let err = Map::new(&Config::new(), &source).unwrap_err();
     assert_eq!(err.code(), PMEM2_E_GRANULARITY_NOT_SET);
+    // PMDK's text (the C ABI's) in the alternate form; Rust users are told
+    // which method to call.
     assert_eq!(
-        err.to_string(),
+        format!("{err:#}"),
         "please define the max granularity requested for the mapping"
+    );
+    let rust = err.to_string();
+    assert!(rust.contains("Config::with_granularity"), "{rust}");
+    assert!(
+        rust.contains("Config::set_required_store_granularity"),
+        "{rust}"
     );
 }
 
@@ -50,9 +58,10 @@ fn offset_must_be_aligned() {
     let err = Map::new(&config, &source).unwrap_err();
     assert_eq!(err.code(), PMEM2_E_OFFSET_UNALIGNED);
     assert_eq!(
-        err.to_string(),
+        format!("{err:#}"),
         format!("offset is not a multiple of {}", page())
     );
+    assert!(err.to_string().contains("Config::set_offset"), "{err}");
 }
 
 #[test]

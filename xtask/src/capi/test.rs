@@ -33,7 +33,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{build, cc, install, root, symbols, target, Target};
+use super::{build, cc, install, root, symbols, target, Layout, Target};
 
 /// PMDK's library and header from Debian's `libpmem2-dev`.
 const SYSTEM_LIB: &str = "/usr/lib/x86_64-linux-gnu/libpmem2.so.1";
@@ -338,10 +338,13 @@ fn run_in(work: &Path, t: &mut Tally, allow_unwired: bool) -> Result<(), String>
     let prefix = work.join("prefix");
     if !t.record(
         "install-c",
-        install(&built, &prefix).map(|()| prefix.display().to_string()),
+        Layout::new(&prefix, None, None, None)
+            .and_then(|layout| install(&built, &layout))
+            .map(|()| prefix.display().to_string()),
     ) {
         return Ok(());
     }
+    packaging_checks(&built, &prefix, work, t);
     let system = system_pmdk();
     if !system {
         t.record(
@@ -440,6 +443,202 @@ fn user_builds(h: &Harness, work: &Path, t: &mut Tally) {
                 .map_err(|e| e.to_string())?;
             succeeded(&out).map(|_| String::new())
         })(),
+    );
+}
+
+/// What a packager and a static-linking user rely on: the archive has no
+/// debug info, `--destdir`/`--libdir` stage the files and keep the final
+/// paths in the `.pc` file, `cc -static` links with `pkg-config --static`,
+/// and every installed man page renders with `man -l`.
+fn packaging_checks(built: &super::Built, prefix: &Path, work: &Path, t: &mut Tally) {
+    archive_and_staging_checks(built, work, t);
+    static_link_check(prefix, work, t);
+    man_checks(prefix, t);
+}
+
+/// `libpmem2.a` without debug info; `install-c --destdir --libdir`.
+fn archive_and_staging_checks(built: &super::Built, work: &Path, t: &mut Tally) {
+    t.record(
+        "libpmem2.a has no debug info",
+        super::run(
+            Command::new("readelf")
+                .args(["-S", "-W"])
+                .arg(&built.archive),
+        )
+        .and_then(|sections| {
+            let size = fs::metadata(&built.archive).map_or(0, |m| m.len());
+            if sections.contains(".debug_") {
+                Err(format!("{} has .debug_ sections", built.archive.display()))
+            } else {
+                Ok(format!("{} MiB", size.div_ceil(1 << 20)))
+            }
+        }),
+    );
+
+    let stage = work.join("stage");
+    t.record(
+        "install-c --destdir --libdir",
+        (|| {
+            let layout = Layout::new(
+                Path::new("/usr"),
+                Some(Path::new("lib/x86_64-linux-gnu")),
+                None,
+                Some(&stage),
+            )?;
+            install(built, &layout)?;
+            let lib = stage.join("usr/lib/x86_64-linux-gnu");
+            for file in [
+                lib.join("libpmem2.so.1.0.0"),
+                lib.join("libpmem2.a"),
+                stage.join("usr/include/libpmem2.h"),
+                stage.join("usr/share/man/man3/pmem2_map_new.3"),
+                stage.join("usr/share/man/man7/libpmem2.7"),
+                stage.join("usr/share/man/man1/pmem2.1"),
+            ] {
+                if !file.exists() {
+                    return Err(format!("{} missing", file.display()));
+                }
+            }
+            let pc =
+                fs::read_to_string(lib.join("pkgconfig/libpmem2.pc")).map_err(|e| e.to_string())?;
+            if !pc.starts_with("prefix=/usr\nlibdir=${prefix}/lib/x86_64-linux-gnu\n") {
+                return Err(format!("staged libpmem2.pc:\n{pc}"));
+            }
+            Ok(String::new())
+        })(),
+    );
+}
+
+/// `cc -static` with `pkg-config --static`; the trace log from C.
+fn static_link_check(prefix: &Path, work: &Path, t: &mut Tally) {
+    // ex_log.c: it copies with pmem2_get_memcpy_fn, so the trace has lines.
+    let example = root().join("tests/c/ex_log.c");
+    t.record(
+        "cc -static ex_log.c with pkg-config --static, run with PMEM2_LOG_LEVEL=15",
+        (|| {
+            let flags = super::run(
+                Command::new("pkg-config")
+                    .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+                    .args(["--static", "--cflags", "--libs", "libpmem2"]),
+            )?;
+            let exe = work.join("ex_log.full-static");
+            super::run(
+                cc().arg("-static")
+                    .arg("-o")
+                    .arg(&exe)
+                    .arg(&example)
+                    .args(flags.split_whitespace()),
+            )?;
+            let file = super::run(Command::new("file").arg(&exe)).unwrap_or_default();
+            let out = Command::new("timeout")
+                .args(["--kill-after=5", TIMEOUT])
+                .arg(&exe)
+                .arg(work)
+                .env_remove("LD_LIBRARY_PATH")
+                .output()
+                .map_err(|e| e.to_string())?;
+            succeeded(&out)?;
+            let dynamic = super::run(Command::new("readelf").arg("-d").arg(&exe))?;
+            if dynamic.contains("NEEDED") {
+                return Err(format!("not static: {file}"));
+            }
+            // The debug log works from C too: with PMEM2_LOG_LEVEL=15 each
+            // memory operation names its routine (PMDK's names).
+            let log = work.join("ex_log.trace.log");
+            let out = Command::new("timeout")
+                .args(["--kill-after=5", TIMEOUT])
+                .arg(&exe)
+                .arg(work)
+                .env("PMEM2_LOG_LEVEL", "15")
+                .env("PMEM2_LOG_FILE", &log)
+                .output()
+                .map_err(|e| e.to_string())?;
+            succeeded(&out)?;
+            let text = fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+            let traced = text
+                .lines()
+                .filter(|l| {
+                    l.starts_with("<libpmem2>: <15> [")
+                        && ["memmove_", "memset_"]
+                            .iter()
+                            .any(|p| l.contains(&format!(" {p}")))
+                })
+                .count();
+            if traced == 0 {
+                return Err(format!(
+                    "PMEM2_LOG_LEVEL=15: no routine in the log:\n{text}"
+                ));
+            }
+            Ok(format!(
+                "{}; {traced} memory operations traced",
+                flags.trim()
+            ))
+        })(),
+    );
+}
+
+/// Every installed man page renders with `man -l`, without warnings.
+fn man_checks(prefix: &Path, t: &mut Tally) {
+    let mandir = prefix.join("share/man");
+    let mut pages: Vec<PathBuf> = ["man1", "man3", "man7"]
+        .iter()
+        .filter_map(|s| fs::read_dir(mandir.join(s)).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    pages.sort();
+    t.record(
+        "man pages installed (section 1, 3 and 7)",
+        if pages.len() >= 50 {
+            Ok(format!("{} pages", pages.len()))
+        } else {
+            Err(format!(
+                "only {} pages under {}",
+                pages.len(),
+                mandir.display()
+            ))
+        },
+    );
+    let mut failures = Vec::new();
+    for page in &pages {
+        // From the man directory, so that `.so man3/PAGE.3` aliases resolve.
+        let out = Command::new("man")
+            .current_dir(&mandir)
+            .env("MANWIDTH", "80")
+            .env_remove("MAN_KEEP_FORMATTING")
+            .args(["--warnings", "-l"])
+            .arg(page)
+            .stdin(std::process::Stdio::null())
+            .output();
+        // Sections 3 and 7 must render our page (its footer has our fixed
+        // date): a `.so` alias that missed would find the distribution's
+        // PMDK page of the same name.
+        let ours = |text: &str| {
+            text.contains("NAME")
+                && (page.extension().is_some_and(|e| e == "1")
+                    || text.contains(super::man::FOOTER_DATE))
+        };
+        match out {
+            Ok(out)
+                if out.status.success()
+                    && out.stderr.is_empty()
+                    && ours(&String::from_utf8_lossy(&out.stdout)) => {}
+            Ok(out) => failures.push(format!(
+                "{}: {} {}",
+                page.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )),
+            Err(e) => failures.push(format!("man: {e} (apt-get install man-db)")),
+        }
+    }
+    t.record(
+        "man -l renders every installed page without warnings",
+        if failures.is_empty() {
+            Ok(format!("{} pages", pages.len()))
+        } else {
+            Err(failures.join("\n"))
+        },
     );
 }
 

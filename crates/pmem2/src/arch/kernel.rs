@@ -92,6 +92,16 @@ impl std::fmt::Display for KernelKind {
 pub(crate) trait Kernel {
     /// Whether the `_nt` functions really use non-temporal stores.
     const HAS_NT: bool;
+    /// PMDK's name of the family in its routine names: the instruction set
+    /// (`"sse2"`, `"avx"`, `"avx512f"` in `memmove_mov_avx_clwb`), or the
+    /// family of `memmove_nodrain_generic` / `memmove_nodrain_libc`.
+    const NAME: &'static str;
+    /// Whether PMDK's non-temporal routines of the family end in
+    /// `_wcbarrier` / `_nobarrier` (SSE2 and AVX; not AVX-512F).
+    const NT_BARRIER_NAMES: bool = false;
+    /// [`NAME`](Self::NAME) and [`NT_BARRIER_NAMES`](Self::NT_BARRIER_NAMES)
+    /// of the non-temporal copy, which [`Mixed`] takes from another family.
+    const NT_COPY: (&'static str, bool);
 
     /// Temporal copy, each written line flushed with `F`.
     ///
@@ -133,6 +143,9 @@ pub(crate) struct Mixed<T, N>(std::marker::PhantomData<(T, N)>);
 
 impl<T: Kernel, N: Kernel> Kernel for Mixed<T, N> {
     const HAS_NT: bool = T::HAS_NT && N::HAS_NT;
+    const NAME: &'static str = T::NAME;
+    const NT_BARRIER_NAMES: bool = T::NT_BARRIER_NAMES;
+    const NT_COPY: (&'static str, bool) = (N::NAME, N::NT_BARRIER_NAMES);
 
     unsafe fn copy_t<F: Flush>(dst: *mut u8, src: *const u8, len: usize) {
         // SAFETY: same contract.
@@ -157,6 +170,8 @@ pub(crate) struct LibcKernel;
 
 impl Kernel for LibcKernel {
     const HAS_NT: bool = false;
+    const NAME: &'static str = "libc";
+    const NT_COPY: (&'static str, bool) = ("libc", false);
 
     unsafe fn copy_t<F: Flush>(dst: *mut u8, src: *const u8, len: usize) {
         // SAFETY: the caller guarantees both ranges; `ptr::copy` allows overlap.

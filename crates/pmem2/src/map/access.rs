@@ -71,24 +71,83 @@ impl Map {
     /// missing one and is left as it was from there on; elsewhere it holds
     /// zeros where the pages were (see the crate's memory contract).
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
+        // SAFETY: `buf` is writable for its length and distinct from the map
+        // (a `&mut [u8]` can't point into it: the map hands out no
+        // references in safe code).
+        unsafe { self.read_into(offset, buf.as_mut_ptr(), buf.len(), "Map::read") }
+    }
+
+    /// Copies `len` bytes at `offset` to `dst`, under the SIGBUS guard.
+    ///
+    /// # Safety
+    /// `dst..dst + len` is writable memory outside the map.
+    unsafe fn read_into(&self, offset: usize, dst: *mut u8, len: usize, what: &str) -> Result<()> {
         self.require(Protection::READ, "read")?;
-        let src = self.checked_range(offset, buf.len())?;
-        let (dst, len) = (buf.as_mut_ptr(), buf.len());
+        let src = self.checked_range(offset, len)?;
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         if let Some(backing) = self.backing() {
             // SAFETY: `[src, src + len)` is inside this readable map, which
-            // installed the SIGBUS handler when it was created; `dst` is
-            // the distinct buffer `buf`, writable for `len` bytes.
+            // installed the SIGBUS handler when it was created; the caller
+            // guarantees `dst`, writable for `len` bytes and outside the map.
             return unsafe {
-                super::guarded::read_recoverable("Map::read", backing, offset, src, dst, len)
+                super::guarded::read_recoverable(what, backing, offset, src, dst, len)
             };
         }
-        self.guarded("Map::read", true, || {
-            // SAFETY: the range is inside the readable map; `buf` is a
-            // distinct Rust buffer. Raw pointers only: no reference to the
+        self.guarded(what, true, || {
+            // SAFETY: the range is inside the readable map; the caller
+            // guarantees `dst`. Raw pointers only: no reference to the
             // mapped bytes is created (see the crate's memory contract).
             unsafe { std::ptr::copy_nonoverlapping(src, dst, len) };
         })
+    }
+
+    /// Reads a plain-old-data value (any bit pattern valid: integers,
+    /// `#[repr(C)]` structs deriving [`bytemuck::AnyBitPattern`] or `Pod`,
+    /// arrays of them) from the `size_of::<T>()` bytes at `offset`, which
+    /// needs no alignment. The bytes are `T`'s in-memory representation
+    /// (native endianness), as [`Map::write_obj`] stores them.
+    ///
+    /// ```
+    /// # fn main() -> pmem2::Result<()> {
+    /// let source = pmem2::Source::anonymous(4096)?;
+    /// let config = pmem2::Config::with_granularity(pmem2::Granularity::Page);
+    /// let mut map = pmem2::Map::new(&config, &source)?;
+    /// map.write_obj(3, &0x1122_3344_u32)?;
+    /// assert_eq!(map.read_obj::<u32>(3)?, 0x1122_3344);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Map::read`]: [`Error::MapRange`], [`Error::NoAccess`], or
+    /// [`Error::Os`] with `EFAULT` on a truncated file (the value then has
+    /// zeros for the missing bytes, and is not returned).
+    pub fn read_obj<T: bytemuck::AnyBitPattern>(&self, offset: usize) -> Result<T> {
+        let mut value = std::mem::MaybeUninit::<T>::uninit();
+        // SAFETY: `value` is writable for `size_of::<T>()` bytes and lives
+        // on this stack, outside the map.
+        unsafe {
+            self.read_into(
+                offset,
+                value.as_mut_ptr().cast::<u8>(),
+                std::mem::size_of::<T>(),
+                "Map::read_obj",
+            )?;
+        }
+        // SAFETY: every byte of `value` was written by the copy (mapped
+        // memory is always initialized), and `T: AnyBitPattern` makes any
+        // bytes a valid `T`.
+        Ok(unsafe { value.assume_init() })
+    }
+
+    /// Writes a plain-old-data value (no padding bytes: integers,
+    /// `#[repr(C)]` structs deriving [`bytemuck::NoUninit`] or `Pod`, arrays
+    /// of them) at `offset`, which needs no alignment, and makes it durable
+    /// before returning, as [`Map::write`] does with its bytes.
+    ///
+    /// # Errors
+    /// As [`Map::write`].
+    pub fn write_obj<T: bytemuck::NoUninit>(&mut self, offset: usize, value: &T) -> Result<()> {
+        self.write(offset, bytemuck::bytes_of(value))
     }
 
     /// Makes `[offset, offset + len)` durable (flush + drain).

@@ -128,6 +128,22 @@ impl Map {
     /// `mmap`, and [`Error::GranularityNotSupported`] when the platform
     /// can't give the required granularity.
     pub fn new(config: &Config, source: &Source<'_>) -> Result<Map> {
+        let made = Self::create(config, source);
+        if let Err(err) = &made {
+            // The debug log's level 1: the details of errors returned.
+            crate::debug_log::plog!(
+                1,
+                "Map::new",
+                "{} ({}): {err:#}",
+                err.code_name(),
+                err.code()
+            );
+        }
+        made
+    }
+
+    /// [`Map::new`] without the log.
+    fn create(config: &Config, source: &Source<'_>) -> Result<Map> {
         let Some(required) = config.granularity else {
             return Err(Error::GranularityNotSet(
                 "please define the max granularity requested for the mapping".into(),
@@ -229,6 +245,15 @@ impl Map {
             map.release_memory().ok();
             return Err(err);
         }
+        crate::debug_log::plog!(
+            2,
+            "Map::new",
+            "mapped {} bytes at {:p}, granularity {}, MAP_SYNC {}",
+            map.size,
+            map.addr.as_ptr(),
+            map.store_granularity(),
+            map.map_sync
+        );
         Ok(map)
     }
 

@@ -5,7 +5,9 @@
 use std::sync::OnceLock;
 
 use super::ops::{
-    memmove_byte, memmove_cache_line, memmove_page, memset_byte, memset_cache_line, memset_page,
+    memmove_byte, memmove_byte_logged, memmove_cache_line, memmove_cache_line_logged, memmove_page,
+    memmove_page_logged, memset_byte, memset_byte_logged, memset_cache_line,
+    memset_cache_line_logged, memset_page, memset_page_logged,
 };
 use super::MemOps;
 use crate::arch::kernel::{Kernel, KernelKind, LibcKernel};
@@ -162,7 +164,28 @@ fn build_generic(flush: FlushKind) -> [MemOps; 3] {
     with_flush!(flush, F => build_table::<arch::generic_mem::Generic, F>())
 }
 
+/// The table of kernel `K` with flush `F`. With the debug log's call
+/// tracing on (`PMEM2_LOG_LEVEL=15`, or a `log` logger at `trace` for
+/// target `pmem2`), decided here once, the functions log the routine each
+/// call takes; otherwise they are the plain ones, which never look at the
+/// log.
 fn build_table<K: Kernel, F: Flush>() -> [MemOps; 3] {
+    if crate::debug_log::enabled(crate::debug_log::CALL_TRACE) {
+        return [
+            MemOps {
+                memmove: memmove_byte_logged::<K, F>,
+                memset: memset_byte_logged::<K, F>,
+            },
+            MemOps {
+                memmove: memmove_cache_line_logged::<K, F>,
+                memset: memset_cache_line_logged::<K, F>,
+            },
+            MemOps {
+                memmove: memmove_page_logged::<K, F>,
+                memset: memset_page_logged::<K, F>,
+            },
+        ];
+    }
     [
         MemOps {
             memmove: memmove_byte::<K, F>,

@@ -243,7 +243,10 @@ mod tests {
 
     /// On a PAGE map, a move onto itself msyncs the range as PMDK does.
     #[test]
-    #[cfg_attr(miri, ignore = "maps a file: Miri has no mmap of files (fcntl F_GETFL)")]
+    #[cfg_attr(
+        miri,
+        ignore = "maps a file: Miri has no mmap of files (fcntl F_GETFL)"
+    )]
     fn page_move_onto_itself_msyncs() {
         if crate::sys::emulation::map_sync_accepted_without_dax() {
             let why = crate::sys::emulation::MAP_SYNC_WHY;

@@ -220,3 +220,145 @@ fn sync_or_abort(ptr: *const u8, len: usize) {
         std::process::abort();
     }
 }
+
+/// PMDK's name of the routine a call takes, for the debug log's call
+/// tracing (level 15): `memmove_mov_avx_clwb`, `memset_movnt_sse2_empty_wcbarrier`,
+/// `memmove_movnt_avx512f_noflush`, `memmove_nodrain_generic`, ...
+struct Routine {
+    op: &'static str,
+    family: &'static str,
+    /// `None` for the families without instruction-set routines (generic, libc).
+    simd: Option<SimdRoutine>,
+}
+
+struct SimdRoutine {
+    nt: bool,
+    flush: &'static str,
+    barrier: Option<&'static str>,
+}
+
+impl std::fmt::Display for Routine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(simd) = &self.simd else {
+            return write!(f, "{}_nodrain_{}", self.op, self.family);
+        };
+        let mov = if simd.nt { "movnt" } else { "mov" };
+        write!(f, "{}_{mov}_{}_{}", self.op, self.family, simd.flush)?;
+        if let Some(barrier) = simd.barrier {
+            write!(f, "_{barrier}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The routine of a call on kernel `K` with flush `F` that takes `path`
+/// (`eadr`: byte granularity, whose routines flush nothing).
+fn routine<K: Kernel, F: Flush>(is_move: bool, path: Path, eadr: bool) -> Routine {
+    let op = if is_move { "memmove" } else { "memset" };
+    if !K::HAS_NT {
+        return Routine {
+            op,
+            family: K::NAME,
+            simd: None,
+        };
+    }
+    let flush = match (path, eadr, F::KIND) {
+        (Path::TemporalNoFlush, ..) => "noflush",
+        (_, true, _) => "empty",
+        (_, false, kind) => match kind {
+            arch::FlushKind::Clwb => "clwb",
+            arch::FlushKind::Clflushopt => "clflushopt",
+            arch::FlushKind::Clflush => "clflush",
+            _ => "empty",
+        },
+    };
+    let nt = path == Path::NonTemporal;
+    let (family, barrier_names) = if nt && is_move {
+        K::NT_COPY
+    } else {
+        (K::NAME, K::NT_BARRIER_NAMES)
+    };
+    let barrier = (nt && barrier_names).then(|| {
+        if wc_workaround() {
+            "wcbarrier"
+        } else {
+            "nobarrier"
+        }
+    });
+    Routine {
+        op,
+        family,
+        simd: Some(SimdRoutine { nt, flush, barrier }),
+    }
+}
+
+/// Generates the logging twin of a memory function: one level-15 line
+/// naming the routine the call takes (when it stores anything), then the
+/// function itself. The tables hold these only when level 15 is on.
+macro_rules! logged {
+    ($logged:ident, $plain:ident, move, $path:expr, $eadr:expr) => {
+        pub(super) unsafe extern "C" fn $logged<K: Kernel, F: Flush>(
+            dest: *mut c_void,
+            src: *const c_void,
+            len: usize,
+            flags: c_uint,
+        ) -> *mut c_void {
+            if copies(dest, src, len) {
+                let path = $path(MemFlags::from_bits_retain(flags), len);
+                crate::debug_log::plog!(
+                    crate::debug_log::CALL_TRACE,
+                    routine::<K, F>(true, path, $eadr),
+                    "dest {dest:p} src {src:p} len {len}"
+                );
+            }
+            // SAFETY: the same contract, forwarded.
+            unsafe { $plain::<K, F>(dest, src, len, flags) }
+        }
+    };
+    ($logged:ident, $plain:ident, set, $path:expr, $eadr:expr) => {
+        pub(super) unsafe extern "C" fn $logged<K: Kernel, F: Flush>(
+            dest: *mut c_void,
+            c: c_int,
+            len: usize,
+            flags: c_uint,
+        ) -> *mut c_void {
+            if len != 0 {
+                let path = $path(MemFlags::from_bits_retain(flags), len);
+                crate::debug_log::plog!(
+                    crate::debug_log::CALL_TRACE,
+                    routine::<K, F>(false, path, $eadr),
+                    "dest {dest:p} c {c:#x} len {len}"
+                );
+            }
+            // SAFETY: the same contract, forwarded.
+            unsafe { $plain::<K, F>(dest, c, len, flags) }
+        }
+    };
+}
+
+fn non_eadr(flags: MemFlags, len: usize) -> Path {
+    non_eadr_path(flags, len, crate::env::tunables().movnt_threshold)
+}
+
+fn eadr(flags: MemFlags, _len: usize) -> Path {
+    eadr_path(flags)
+}
+
+logged!(
+    memmove_cache_line_logged,
+    memmove_cache_line,
+    move,
+    non_eadr,
+    false
+);
+logged!(
+    memset_cache_line_logged,
+    memset_cache_line,
+    set,
+    non_eadr,
+    false
+);
+logged!(memmove_page_logged, memmove_page, move, non_eadr, false);
+logged!(memset_page_logged, memset_page, set, non_eadr, false);
+logged!(memmove_byte_logged, memmove_byte, move, eadr, true);
+logged!(memset_byte_logged, memset_byte, set, eadr, true);

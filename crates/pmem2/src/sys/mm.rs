@@ -259,7 +259,10 @@ mod tests {
     use super::*;
 
     #[test]
-    #[cfg_attr(miri, ignore = "real mmap: Miri supports only read/write anonymous maps")]
+    #[cfg_attr(
+        miri,
+        ignore = "real mmap: Miri supports only read/write anonymous maps"
+    )]
     fn reserve_trim_and_drop() {
         let page = page_size();
         let m = Mapping::reserve(8 * page).unwrap();
@@ -279,7 +282,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "real mmap: Miri supports only read/write anonymous maps")]
+    #[cfg_attr(
+        miri,
+        ignore = "real mmap: Miri supports only read/write anonymous maps"
+    )]
     fn sync_of_unmapped_memory_fails_cleanly() {
         let page = page_size();
         let m = Mapping::reserve(page).unwrap();

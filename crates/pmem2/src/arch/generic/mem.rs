@@ -72,6 +72,8 @@ pub(crate) struct Generic;
 
 impl Kernel for Generic {
     const HAS_NT: bool = false;
+    const NAME: &'static str = "generic";
+    const NT_COPY: (&'static str, bool) = ("generic", false);
 
     unsafe fn copy_t<F: Flush>(dst: *mut u8, src: *const u8, len: usize) {
         // SAFETY: same contract as the trait's.

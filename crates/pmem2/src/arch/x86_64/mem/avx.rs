@@ -37,4 +37,4 @@ impl Vector for __m256i {
     line_impl!(__m256i, 0, 1);
 }
 
-simd_kernel!(Avx, __m256i, "avx");
+simd_kernel!(Avx, __m256i, "avx", nt_barrier_names: true);

@@ -38,4 +38,4 @@ impl Vector for __m512i {
     line_impl!(__m512i, 0);
 }
 
-simd_kernel!(Avx512f, __m512i, "avx512f");
+simd_kernel!(Avx512f, __m512i, "avx512f", nt_barrier_names: false);

@@ -167,7 +167,7 @@ pub(crate) fn choose_simd(cpu: CpuFeatures, allowed: crate::arch::SimdAllowed) -
 /// Implements [`Kernel`](crate::arch::kernel::Kernel) for an instruction-set marker type
 /// with four `#[target_feature]` entry points.
 macro_rules! simd_kernel {
-    ($name:ident, $vector:ty, $feature:literal) => {
+    ($name:ident, $vector:ty, $feature:literal, nt_barrier_names: $barrier:literal) => {
         #[target_feature(enable = $feature)]
         pub(super) unsafe fn copy_entry<F: Flush, const NT: bool>(
             dst: *mut u8,
@@ -192,6 +192,9 @@ macro_rules! simd_kernel {
 
         impl crate::arch::kernel::Kernel for $name {
             const HAS_NT: bool = true;
+            const NAME: &'static str = $feature;
+            const NT_BARRIER_NAMES: bool = $barrier;
+            const NT_COPY: (&'static str, bool) = ($feature, $barrier);
 
             // SAFETY (all four): the contract is the trait's; the table only
             // holds this kernel when the CPU has the feature (checked by

@@ -37,4 +37,4 @@ impl Vector for __m128i {
     line_impl!(__m128i, 0, 1, 2, 3);
 }
 
-simd_kernel!(Sse2, __m128i, "sse2");
+simd_kernel!(Sse2, __m128i, "sse2", nt_barrier_names: true);
