@@ -519,7 +519,9 @@ fn table(report: &Value, sizes: &[usize], cells: &[Cell]) -> String {
     grid(&mut out, sizes, cells, |c| format!("{:.1}", c.mib_per_s()));
     outln!(out);
     outln!(out, "time per operation, microseconds");
-    grid(&mut out, sizes, cells, |c| format!("{:.3}", c.ns_per_op() / 1e3));
+    grid(&mut out, sizes, cells, |c| {
+        format!("{:.3}", c.ns_per_op() / 1e3)
+    });
     outln!(out);
     outln!(
         out,
@@ -614,9 +616,7 @@ fn plot(
         } else if durable(g, natural) {
             format!("{g}: durable here (more than needed)")
         } else {
-            panel
-                .fill(&RGBColor(255, 236, 236))
-                .map_err(|e| err(&e))?;
+            panel.fill(&RGBColor(255, 236, 236)).map_err(|e| err(&e))?;
             format!("{g}: NOT DURABLE on this file")
         };
         let mut chart = ChartBuilder::on(panel)

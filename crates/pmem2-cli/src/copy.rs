@@ -84,6 +84,14 @@ pub struct CopyArgs {
     /// compares the two byte for byte (twice the reading).
     #[arg(long, value_enum, default_value_t = Verify::Hash)]
     pub verify: Verify,
+    /// How DST is written: `map` maps it a window at a time, prefaults the
+    /// window and stores with non-temporal instructions (then, at page
+    /// granularity, one msync per window); `write` uses pwrite(2) and one
+    /// fdatasync per window, the same durability for a file in the page
+    /// cache without a page fault (and the zeroing of a fresh page) per
+    /// page; `auto` maps DST unless its natural granularity is page.
+    #[arg(long, value_enum, default_value_t = Method::Auto)]
+    pub method: Method,
     #[command(flatten)]
     pub common: Common,
 }
@@ -95,6 +103,18 @@ pub enum Verify {
     Hash,
     /// And SRC read again, compared byte for byte.
     Bytes,
+}
+
+/// How `pmem2 copy` writes DST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// `map` for persistent memory (cache-line or byte granularity),
+    /// `write` for a file that needs msync (page granularity).
+    Auto,
+    /// Mapped, prefaulted, non-temporal stores.
+    Map,
+    /// pwrite(2) and fdatasync.
+    Write,
 }
 
 /// Runs `pmem2 copy`.
@@ -122,7 +142,7 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
         r.check_range(n)?;
     }
     let src_id = reader.as_ref().and_then(Reader::identity);
-    let mut writer = Writer::open(dst, args.offset, length, args.zero, |dst_id| {
+    let mut writer = Writer::open(dst, args.offset, length, args.zero, args.method, |dst_id| {
         refuse_same_file(src.unwrap_or("-"), src_id, dst, dst_id)
     })?;
     let length = if args.zero {
@@ -550,14 +570,16 @@ impl Windows {
         // SAFETY: the range lies inside `map`, a live mapping owned by this
         // process; populating only faults its pages in (as touching them
         // would), it changes no contents and no other mapping.
-        let result = unsafe {
-            rustix::mm::madvise(map.addr().add(off).cast::<c_void>(), end - off, advice)
-        };
+        let result =
+            unsafe { rustix::mm::madvise(map.addr().add(off).cast::<c_void>(), end - off, advice) };
         match result {
             // A kernel older than 5.14 doesn't know the advice (EINVAL), a
             // mapping may not support it (EPERM, EOPNOTSUPP): pages are then
             // faulted in as they are touched.
-            Ok(()) | Err(rustix::io::Errno::INVAL | rustix::io::Errno::PERM | rustix::io::Errno::OPNOTSUPP) => Ok(()),
+            Ok(())
+            | Err(
+                rustix::io::Errno::INVAL | rustix::io::Errno::PERM | rustix::io::Errno::OPNOTSUPP,
+            ) => Ok(()),
             // EFAULT/ENOMEM: the pages can't be had (the file system is
             // full); say so now rather than fault in the copy.
             Err(e) => Err(format!(
@@ -852,10 +874,7 @@ fn discard(input: &mut dyn Read, n: u64) -> std::io::Result<()> {
 /// persists (one `msync`) once per window. The page-granularity kernels
 /// would `msync` every call, and with `NOFLUSH` store through the cache.
 fn nt_store(map: &Map, off: usize, data: &[u8], zero: bool) {
-    assert!(
-        off + data.len() <= map.size(),
-        "the window holds the range"
-    );
+    assert!(off + data.len() <= map.size(), "the window holds the range");
     let flags = (MemFlags::NONTEMPORAL | MemFlags::NODRAIN).bits();
     let dst = map.addr().wrapping_add(off).cast::<c_void>();
     if zero {
@@ -873,6 +892,23 @@ fn nt_store(map: &Map, off: usize, data: &[u8], zero: bool) {
     }
 }
 
+/// The store granularity of a map of `windows`' file (`None` when the file
+/// is empty: nothing to map, nothing to write).
+fn natural_granularity(windows: &Windows) -> pmem2::Result<Option<Granularity>> {
+    let size = windows.source.size()?;
+    if size == 0 {
+        return Ok(None);
+    }
+    let alignment = windows.source.alignment()?;
+    let mut config = Config::with_granularity(Granularity::Page);
+    // The smallest map: length 0 maps to the end when the file is shorter
+    // than one alignment unit.
+    config.set_length(if size < alignment { 0 } else { alignment });
+    Ok(Some(
+        Map::new(&config, &windows.source)?.store_granularity(),
+    ))
+}
+
 /// Where the bytes go.
 #[allow(clippy::large_enum_variant)] // one writer per run: boxing buys nothing
 enum Writer {
@@ -884,11 +920,16 @@ enum Writer {
 struct PmemWriter {
     file: File,
     windows: Windows,
-    /// The part of the current window written but not yet persisted.
+    /// The part of the current window written but not yet persisted (with
+    /// `write(2)`: bytes since the last `fdatasync`).
     dirty: Option<(usize, usize)>,
     /// The file's size before we grew it (regular files only).
     grown_from: Option<u64>,
     regular: bool,
+    /// DST's natural granularity is page: written with `pwrite` and made
+    /// durable with `fdatasync` once per window instead of mapped (see
+    /// [`Method`]); `Some(granularity)` then.
+    via_write: Option<Granularity>,
 }
 
 impl Writer {
@@ -899,6 +940,7 @@ impl Writer {
         offset: u64,
         length: Option<u64>,
         zero: bool,
+        method: Method,
         check: impl Fn(FileId) -> Result<(), String>,
     ) -> Result<Self, String> {
         if name == "-" {
@@ -949,12 +991,27 @@ impl Writer {
                 "{name}: offset {offset} is past the end ({size} bytes)"
             ));
         }
+        let via_write = match method {
+            Method::Map => None,
+            Method::Write if regular => Some(Granularity::Page),
+            Method::Write => {
+                return Err(format!(
+                    "{name}: a device DAX can't be written with write(2): use --method map"
+                ))
+            }
+            Method::Auto if regular => {
+                let granularity = natural_granularity(&windows).map_err(pm_err(name))?;
+                (granularity == Some(Granularity::Page)).then_some(Granularity::Page)
+            }
+            Method::Auto => None,
+        };
         Ok(Writer::Pmem(PmemWriter {
             file,
             windows,
             dirty: None,
             grown_from,
             regular,
+            via_write,
         }))
     }
 
@@ -995,11 +1052,12 @@ impl Writer {
                 Ok(None)
             }
             Writer::Pmem(w) => {
-                let granularity = w
-                    .windows
-                    .current
-                    .as_ref()
-                    .map(|(_, m)| m.store_granularity());
+                let granularity = w.via_write.or_else(|| {
+                    w.windows
+                        .current
+                        .as_ref()
+                        .map(|(_, m)| m.store_granularity())
+                });
                 w.persist_dirty()?;
                 w.windows.current = None;
                 if let Some(before) = w.grown_from {
@@ -1015,6 +1073,19 @@ impl Writer {
 
 impl PmemWriter {
     fn write(&mut self, mut pos: usize, mut data: &[u8], zero: bool) -> Result<(), String> {
+        if self.via_write.is_some() {
+            self.make_room(pos, data.len())?;
+            // `data` is zeros for --zero.
+            self.file
+                .write_all_at(data, pos as u64)
+                .map_err(io_err(&self.windows.name))?;
+            let (lo, hi) = self.dirty.unwrap_or((pos, pos));
+            self.dirty = Some((lo.min(pos), hi.max(pos + data.len())));
+            if hi.max(pos + data.len()) - lo.min(pos) >= WINDOW {
+                self.persist_dirty()?;
+            }
+            return Ok(());
+        }
         while !data.is_empty() {
             self.make_room(pos, data.len())?;
             let covered = matches!(&self.windows.current, Some((start, map)) if (*start..start + map.size()).contains(&pos));
@@ -1071,6 +1142,14 @@ impl PmemWriter {
     }
 
     fn persist_dirty(&mut self) -> Result<(), String> {
+        if self.via_write.is_some() {
+            if self.dirty.take().is_some() {
+                // What msync of a page-granularity map does: write back and
+                // wait, through the file system.
+                self.file.sync_data().map_err(io_err(&self.windows.name))?;
+            }
+            return Ok(());
+        }
         if let (Some((lo, hi)), Some((_, map))) = (self.dirty.take(), &self.windows.current) {
             // Order the non-temporal stores before the msync.
             // SAFETY: a drain function takes no arguments and only fences.

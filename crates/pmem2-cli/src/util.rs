@@ -34,13 +34,9 @@ pub fn temp_file(what: &str, size: u64, dir: &Path) -> Result<tempfile::NamedTem
                 os_message(&e)
             )
         })?;
-    temp.as_file().set_len(size).map_err(|e| {
-        format!(
-            "cannot size {}: {}",
-            temp.path().display(),
-            os_message(&e)
-        )
-    })?;
+    temp.as_file()
+        .set_len(size)
+        .map_err(|e| format!("cannot size {}: {}", temp.path().display(), os_message(&e)))?;
     Ok(temp)
 }
 
@@ -70,9 +66,7 @@ pub fn open_rw_or_ro(path: &Path) -> Result<(File, bool), String> {
                 ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
             ) =>
         {
-            File::open(path)
-                .map(|f| (f, false))
-                .map_err(io_err(path))
+            File::open(path).map(|f| (f, false)).map_err(io_err(path))
         }
         Err(e) => Err(io_err(path)(e)),
     }
