@@ -107,15 +107,16 @@ pub fn run(args: &BadblocksArgs) -> Result<(), String> {
             })
         );
     } else {
-        match note {
-            Some(note) => outln!(out, "{}: {note}", path.display()),
-            None => outln!(
+        if let Some(note) = note {
+            outln!(out, "{}: {note}", path.display());
+        } else {
+            outln!(
                 out,
                 "{}: {} bad block{} ({bytes} bytes)",
                 path.display(),
                 blocks.len(),
                 if blocks.len() == 1 { "" } else { "s" },
-            ),
+            );
         }
         if !blocks.is_empty() {
             outln!(out, "{:>20} {:>20}", "offset", "length");

@@ -167,31 +167,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     }
     let plan = &plan;
     let started = Instant::now();
-    if let Some(plot) = &args.plot {
-        if plot
-            .extension()
-            .is_some_and(|e| !e.eq_ignore_ascii_case("svg"))
-        {
-            crate::usage_error("bench", "--plot writes SVG: give FILE a .svg name");
-        }
-    }
-    let (path, _temp) = if let Some(p) = &args.path {
-        // A missing PATH is created, of the plan's size, and kept.
-        if let Ok(file) = std::fs::File::options()
-            .write(true)
-            .create_new(true)
-            .open(p)
-        {
-            file.set_len(plan.region as u64).map_err(io_err(p))?;
-        }
-        (p.clone(), None)
-    } else {
-        let cwd = std::env::current_dir()
-            .map_err(|e| format!("current directory: {}", crate::util::os_message(&e)))?;
-        let temp = temp_file("bench", plan.region as u64, &cwd)?;
-        (temp.path().to_path_buf(), Some(temp))
-    };
+    let (path, _temp) = bench_file(args, plan)?;
     let (file, writable) = open_rw_or_ro(&path)?;
+
     if !writable {
         return Err(format!("{}: not writable", path.display()));
     }
@@ -275,11 +253,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         "region": region,
         "source_type": source.file_type().to_string(),
         "natural_granularity": natural_granularity.to_string(),
-        "not_durable": Granularity::ALL
-            .iter()
-            .filter(|&&g| !durable(g, natural_granularity))
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
+        "not_durable": not_durable(natural_granularity),
         "kernel": mem.kernel.to_string(),
         "flush": mem.flush.to_string(),
         "movnt_threshold": mem.movnt_threshold,
@@ -297,12 +271,55 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     }
 }
 
+/// The granularities whose stores are not durable on a file whose natural
+/// granularity is `natural`.
+fn not_durable(natural: Granularity) -> Vec<String> {
+    Granularity::ALL
+        .iter()
+        .filter(|&&g| !durable(g, natural))
+        .map(ToString::to_string)
+        .collect()
+}
+
 /// Whether stores made durable for `g` are durable on a file whose natural
 /// granularity is `natural`: `g` must need at least as much as the file
 /// (`page` flushes everything with `msync`; `cache_line` flushes lines and
 /// needs no `msync`; `byte` flushes nothing and needs eADR).
 fn durable(g: Granularity, natural: Granularity) -> bool {
     g >= natural
+}
+
+/// The file to measure: PATH (created, of the plan's size, when missing,
+/// and kept) or a temporary file in the current directory (removed when
+/// the returned handle drops).
+fn bench_file(
+    args: &BenchArgs,
+    plan: &Plan,
+) -> Result<(PathBuf, Option<tempfile::NamedTempFile>), String> {
+    if let Some(plot) = &args.plot {
+        if plot
+            .extension()
+            .is_some_and(|e| !e.eq_ignore_ascii_case("svg"))
+        {
+            crate::usage_error("bench", "--plot writes SVG: give FILE a .svg name");
+        }
+    }
+    Ok(if let Some(p) = &args.path {
+        // A missing PATH is created, of the plan's size, and kept.
+        if let Ok(file) = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(p)
+        {
+            file.set_len(plan.region as u64).map_err(io_err(p))?;
+        }
+        (p.clone(), None)
+    } else {
+        let cwd = std::env::current_dir()
+            .map_err(|e| format!("current directory: {}", crate::util::os_message(&e)))?;
+        let temp = temp_file("bench", plan.region as u64, &cwd)?;
+        (temp.path().to_path_buf(), Some(temp))
+    })
 }
 
 /// Maps the first `region` bytes, forcing `granularity` if given.
@@ -536,7 +553,7 @@ fn table(report: &Value, sizes: &[usize], cells: &[Cell]) -> String {
 fn grid(out: &mut String, sizes: &[usize], cells: &[Cell], show: impl Fn(&Cell) -> String) {
     outp!(out, "{:<13}{:<13}{:<12}", "op", "flags", "granularity");
     for &s in sizes {
-        outp!(out, "{:>13}", human_bytes(s as u64));
+        outp!(out, "{:>13}", size_label(s as f64));
     }
     outln!(out);
     let same =
@@ -589,8 +606,9 @@ fn plot(
         let i = names.iter().position(|n| n == name).unwrap_or(0);
         Palette99::pick(i).to_rgba()
     };
-    let x_range = (*sizes.iter().min().unwrap_or(&1) as f64 / 1.5)
-        ..(*sizes.iter().max().unwrap_or(&1) as f64 * 1.5);
+    // x: log2 of the size, so the axis' round numbers are powers of two.
+    let x_range = ((*sizes.iter().min().unwrap_or(&1) as f64).log2() - 0.5)
+        ..((*sizes.iter().max().unwrap_or(&1) as f64).log2() + 0.5);
     let (lo, hi) = cells
         .iter()
         .map(Cell::mib_per_s)
@@ -624,13 +642,13 @@ fn plot(
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(x_range.clone().log_scale(), y_range.clone().log_scale())
+            .build_cartesian_2d(x_range.clone(), y_range.clone().log_scale())
             .map_err(|e| err(&e))?;
         chart
             .configure_mesh()
             .x_desc("size")
             .y_desc("MiB/s")
-            .x_label_formatter(&|x| human_bytes(x.round() as u64))
+            .x_label_formatter(&|x| size_label(x.exp2()))
             .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()
             .map_err(|e| err(&e))?;
@@ -642,7 +660,7 @@ fn plot(
             series
                 .entry(c.series())
                 .or_default()
-                .push((c.size as f64, c.mib_per_s().max(y_range.start)));
+                .push(((c.size as f64).log2(), c.mib_per_s().max(y_range.start)));
         }
         for (name, mut points) in series {
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -672,4 +690,18 @@ fn plot(
             .map_err(|e| err(&e))?;
     }
     root.present().map_err(|e| err(&e))
+}
+
+/// `256 B`, `4 KiB`, `1 MiB`: whole units where the size is a multiple.
+fn size_label(size: f64) -> String {
+    let n = size.round() as u64;
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else if (size - n as f64).abs() < 1e-6 * size.max(1.0) {
+        format!("{n} B")
+    } else {
+        human_bytes(n)
+    }
 }

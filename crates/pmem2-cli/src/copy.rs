@@ -118,6 +118,9 @@ pub enum Method {
 }
 
 /// Runs `pmem2 copy`.
+// One sequence, read top to bottom: open SRC and DST, copy while a scoped
+// thread reads DST back, report.
+#[allow(clippy::too_many_lines)]
 pub fn run(args: &CopyArgs) -> Result<(), String> {
     let (src, dst) = match (args.zero, args.paths.as_slice()) {
         (true, [dst]) => (None, dst.as_str()),
@@ -196,7 +199,7 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
                 if done - segment >= SEGMENT {
                     // Durable first, then read back.
                     writer.persist()?;
-                    let _ = jobs.send(Job::Check {
+                    let _ = jobs.send(Job {
                         pos: args.offset + segment,
                         len: done - segment,
                     });
@@ -205,7 +208,7 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
             }
             let granularity = writer.finish(args.offset + done)?;
             if done > segment {
-                let _ = jobs.send(Job::Check {
+                let _ = jobs.send(Job {
                     pos: args.offset + segment,
                     len: done - segment,
                 });
@@ -363,11 +366,11 @@ fn verify_copy(
     Ok(())
 }
 
-/// A range of DST, written and durable, to read back.
+/// A range of DST, `[pos, pos + len)`, written and durable, to read back.
 #[derive(Debug, Clone, Copy)]
-enum Job {
-    /// Read back `[pos, pos + len)` of DST and hash it.
-    Check { pos: u64, len: u64 },
+struct Job {
+    pos: u64,
+    len: u64,
 }
 
 /// Reads back the ranges of DST as they come (`pread`, or fresh read-only
@@ -382,7 +385,7 @@ fn read_back(
     let mut read = Windows::new(name, file, Protection::READ)?;
     let mut buf = vec![0u8; BUF];
     let mut hash = Xxh3::new();
-    for Job::Check { pos, len } in jobs {
+    for Job { pos, len } in jobs {
         let end = pos + len;
         let mut pos = pos;
         while pos < end {
@@ -992,7 +995,6 @@ impl Writer {
             ));
         }
         let via_write = match method {
-            Method::Map => None,
             Method::Write if regular => Some(Granularity::Page),
             Method::Write => {
                 return Err(format!(
@@ -1003,7 +1005,7 @@ impl Writer {
                 let granularity = natural_granularity(&windows).map_err(pm_err(name))?;
                 (granularity == Some(Granularity::Page)).then_some(Granularity::Page)
             }
-            Method::Auto => None,
+            Method::Map | Method::Auto => None,
         };
         Ok(Writer::Pmem(PmemWriter {
             file,
