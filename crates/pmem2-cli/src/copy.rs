@@ -229,7 +229,10 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
     let copy_secs = verify_start.duration_since(started).as_secs_f64();
 
     let verified = match &writer {
-        Writer::Stdout(_) => None,
+        Writer::Stdout(_) => {
+            verify_progress.clear();
+            None
+        }
         Writer::Pmem(w) => {
             if mismatch {
                 return Err(explain_mismatch(w, reader.as_mut(), args, done));
@@ -1237,6 +1240,38 @@ mod tests {
         let short = TempFile::new("short", &data[..1000]);
         let err = run_verify(&short, 10, &dst, 100, n).unwrap_err();
         assert!(err.contains("SRC ended after 990 bytes"), "{err}");
+    }
+
+    /// The read-back thread hashes exactly the ranges it is sent, in order:
+    /// their XXH3 is the XXH3 of the bytes there, and a changed byte
+    /// changes it.
+    #[test]
+    fn read_back_hashes_the_ranges_sent() {
+        let data: Vec<u8> = (0..(BUF * 3 + 77)).map(|i| (i * 7 % 253) as u8).collect();
+        let dst = TempFile::new("read-back", &data);
+        let file = File::open(dst.0.path()).unwrap();
+        let hash_of = |ranges: &[(u64, u64)], file: &File| {
+            let (tx, rx) = mpsc::channel();
+            for &(pos, len) in ranges {
+                tx.send(Job { pos, len }).unwrap();
+            }
+            drop(tx);
+            let mut progress = Progress::new("verify", None, false);
+            read_back(dst.name(), file, &rx, &mut progress).unwrap()
+        };
+        let (a, b, c) = (5u64, BUF as u64 + 3, data.len() as u64 - 1);
+        assert_eq!(
+            hash_of(&[(a, b - a), (b, c - b)], &file),
+            xxhash_rust::xxh3::xxh3_64(&data[a as usize..c as usize])
+        );
+        let mut changed = data.clone();
+        changed[BUF * 2] ^= 0x80;
+        let other = TempFile::new("read-back-changed", &changed);
+        let other_file = File::open(other.0.path()).unwrap();
+        assert_ne!(
+            hash_of(&[(a, c - a)], &other_file),
+            xxhash_rust::xxh3::xxh3_64(&data[a as usize..c as usize])
+        );
     }
 
     #[test]

@@ -84,6 +84,12 @@ impl Progress {
         self.0.inc(n);
     }
 
+    /// Removes a bar that had nothing to show (a verification that can't
+    /// run).
+    pub fn clear(&mut self) {
+        self.0.finish_and_clear();
+    }
+
     /// Draws the final state and ends the line.
     pub fn finish(&mut self) {
         self.0.finish();
