@@ -45,10 +45,18 @@ pub fn temp_file(what: &str, size: u64, dir: &Path) -> Result<tempfile::NamedTem
 /// (`x: Is a directory`, whichever of SRC or DST `x` is).
 pub fn os_message(e: &std::io::Error) -> String {
     let text = e.to_string();
-    match text.rfind(" (os error ") {
-        Some(i) if text.ends_with(')') => text[..i].to_owned(),
-        _ => text,
-    }
+    let Some(i) = text.find(" (os error ") else {
+        return text;
+    };
+    let rest = &text[i..];
+    let after = rest.find(')').map_or("", |j| &rest[j + 1..]);
+    // tempfile adds ` at path "..."`: the caller names the place already.
+    let after = if after.starts_with(" at path") {
+        ""
+    } else {
+        after
+    };
+    format!("{}{after}", &text[..i])
 }
 
 /// `path: message` for an I/O error on `path`.
@@ -131,6 +139,10 @@ mod error_tests {
         let e = std::io::Error::from_raw_os_error(21);
         assert_eq!(os_message(&e), "Is a directory");
         assert_eq!(io_err("/tmp")(e), "/tmp: Is a directory");
+        let wrapped = std::io::Error::other(
+            "No such file or directory (os error 2) at path \"/proc/.pmem2-x\"",
+        );
+        assert_eq!(os_message(&wrapped), "No such file or directory");
         let custom = std::io::Error::other("ended early");
         assert_eq!(os_message(&custom), "ended early");
     }

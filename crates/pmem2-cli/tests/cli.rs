@@ -629,7 +629,7 @@ fn info_reports_the_platform_where_no_probe_file_can_be_made() {
         v["file_error"]
             .as_str()
             .unwrap()
-            .contains("cannot create a temporary file in /proc"),
+            .contains("cannot create a temporary file in /proc: No such file or directory;"),
         "{v}"
     );
 }
