@@ -560,6 +560,12 @@ impl Windows {
     /// one `madvise` maps every page (allocating DST's, writable), instead
     /// of one page fault per page during the copy.
     fn populate(&self, start: usize, map: &Map, from: usize) -> Result<(), String> {
+        let write = self.protection.contains(Protection::WRITE);
+        if write && self.populate_end.is_none() {
+            // A stream of unknown length: its pages are faulted in as
+            // written, not a whole window of them that may stay unused.
+            return Ok(());
+        }
         let page = pmem2::page_size();
         let off = (from - start) / page * page;
         let end = self
@@ -568,7 +574,7 @@ impl Windows {
         if end <= off {
             return Ok(());
         }
-        let advice = if self.protection.contains(Protection::WRITE) {
+        let advice = if write {
             rustix::mm::Advice::LinuxPopulateWrite
         } else {
             rustix::mm::Advice::LinuxPopulateRead
@@ -898,21 +904,26 @@ fn nt_store(map: &Map, off: usize, data: &[u8], zero: bool) {
     }
 }
 
-/// The store granularity of a map of `windows`' file (`None` when the file
-/// is empty: nothing to map, nothing to write).
-fn natural_granularity(windows: &Windows) -> pmem2::Result<Option<Granularity>> {
-    let size = windows.source.size()?;
+/// The store granularity of a map of `file` (an empty file is given one
+/// page for the time it takes to ask, as a stream will grow it anyway).
+fn natural_granularity(windows: &Windows, file: &File) -> Result<Option<Granularity>, String> {
+    let name = windows.name.as_str();
+    let size = windows.source.size().map_err(pm_err(name))?;
     if size == 0 {
-        return Ok(None);
+        if file.set_len(pmem2::page_size() as u64).is_err() {
+            return Ok(None);
+        }
+        let granularity = natural_granularity(windows, file);
+        file.set_len(0).map_err(io_err(name))?;
+        return granularity;
     }
-    let alignment = windows.source.alignment()?;
+    let alignment = windows.source.alignment().map_err(pm_err(name))?;
     let mut config = Config::with_granularity(Granularity::Page);
     // The smallest map: length 0 maps to the end when the file is shorter
     // than one alignment unit.
     config.set_length(if size < alignment { 0 } else { alignment });
-    Ok(Some(
-        Map::new(&config, &windows.source)?.store_granularity(),
-    ))
+    let map = Map::new(&config, &windows.source).map_err(pm_err(name))?;
+    Ok(Some(map.store_granularity()))
 }
 
 /// Where the bytes go.
@@ -1005,7 +1016,7 @@ impl Writer {
                 ))
             }
             Method::Auto if regular => {
-                let granularity = natural_granularity(&windows).map_err(pm_err(name))?;
+                let granularity = natural_granularity(&windows, &file)?;
                 (granularity == Some(Granularity::Page)).then_some(Granularity::Page)
             }
             Method::Map | Method::Auto => None,
