@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 mod bench;
+mod bench_copy;
 mod capi;
 mod dax;
 
@@ -16,6 +17,11 @@ const TASKS: &[(&str, &str, Task)] = &[
         "bench",
         "pmem2 vs the C libpmem2: memcpy/memset/persist/map, side by side",
         bench::run,
+    ),
+    (
+        "bench-copy",
+        "pmem2 copy (persisted, verified) against cp and dd, tmpfs and disk, interleaved medians",
+        bench_copy::run,
     ),
     (
         "build-c",

@@ -2,6 +2,10 @@
 //! fsdax or of a device DAX, as byte ranges from the start of PATH; with
 //! `--clear`, each is cleared (a regular file gets fresh blocks that read
 //! as zeros; a device DAX needs root and firmware support).
+//!
+//! Bad blocks are what the kernel's NVDIMM driver lists for a namespace; a
+//! file that is not on one (tmpfs, a disk) has no such list, and the report
+//! says so instead of "no bad blocks found".
 
 use std::path::PathBuf;
 
@@ -35,8 +39,10 @@ pub fn run(args: &BadblocksArgs) -> Result<(), String> {
     let fail = pmem_err(path);
     let source = Source::from_file(&file).map_err(fail)?;
     let ctx = BadBlockContext::new(&source).map_err(fail)?;
-    // No NVDIMM behind the source gives an empty list, as PMDK's iterator
-    // reports "no bad blocks found" then.
+    // No NVDIMM behind the source gives an empty list (PMDK's iterator says
+    // "Cannot find any matching device, no bad blocks found"): the report
+    // says what that means.
+    let on_nvdimm = !crate::info::namespace(&source).is_null();
     let (blocks, note): (Vec<BadBlock>, Option<String>) = {
         let mut ctx = ctx;
         let mut list = Vec::new();
@@ -44,9 +50,13 @@ pub fn run(args: &BadblocksArgs) -> Result<(), String> {
         loop {
             match ctx.next() {
                 Ok(bb) => list.push(bb),
-                Err(Error::NoBadBlockFound(msg)) => {
-                    if list.is_empty() {
-                        note = Some(msg.to_string());
+                Err(Error::NoBadBlockFound(_)) => {
+                    if !on_nvdimm {
+                        note = Some(
+                            "not on an NVDIMM namespace: the kernel keeps no bad-block \
+                             list for this file, so none can be reported"
+                                .to_owned(),
+                        );
                     }
                     break;
                 }
@@ -92,18 +102,22 @@ pub fn run(args: &BadblocksArgs) -> Result<(), String> {
                     .map(|b| json!({ "offset": b.offset, "length": b.length }))
                     .collect::<Vec<_>>(),
                 "cleared": args.clear && !blocks.is_empty(),
+                "nvdimm": on_nvdimm,
                 "note": note,
             })
         );
     } else {
-        outln!(
-            out,
-            "{}: {} bad block{} ({bytes} bytes){}",
-            path.display(),
-            blocks.len(),
-            if blocks.len() == 1 { "" } else { "s" },
-            note.map(|n| format!(": {n}")).unwrap_or_default()
-        );
+        if let Some(note) = note {
+            outln!(out, "{}: {note}", path.display());
+        } else {
+            outln!(
+                out,
+                "{}: {} bad block{} ({bytes} bytes)",
+                path.display(),
+                blocks.len(),
+                if blocks.len() == 1 { "" } else { "s" },
+            );
+        }
         if !blocks.is_empty() {
             outln!(out, "{:>20} {:>20}", "offset", "length");
             for b in &blocks {

@@ -8,9 +8,17 @@
 //! `pmem2::persist`, called on the mapping's addresses, as a C program
 //! would. Every cell runs for a fixed time, so a slow `msync` makes a cell
 //! less precise, never the run longer.
+//!
+//! A granularity finer than the file's natural one (`byte` or `cache_line`
+//! on a file that needs `msync`, `byte` without eADR) leaves stores that
+//! are not durable on that file: such rows are measured, to compare costs,
+//! but marked "not durable" in the tables, the JSON and the chart
+//! (`--plot FILE`, an SVG: bandwidth against size, one line per operation
+//! and flag, one panel per granularity).
 
+use std::collections::BTreeMap;
 use std::ffi::{c_int, c_void};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bitflags::Flags;
@@ -20,15 +28,16 @@ use pmem2::{Config, Granularity, Map, Source};
 use serde_json::{json, Value};
 
 use crate::progress::Progress;
-use crate::util::{emit, human_bytes, open_rw_or_ro, pmem_err, TempFile};
+use crate::util::{emit, human_bytes, io_err, open_rw_or_ro, pmem_err, temp_file};
 use crate::Common;
 
 /// Arguments of `pmem2 bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// File or device DAX to write to (its contents are overwritten; default:
-    /// a temporary file created in the current directory and removed
-    /// afterwards).
+    /// File or device DAX to write to (its contents are overwritten; created,
+    /// of the size the run needs, when it doesn't exist, as `copy` creates
+    /// DST; default: a temporary file created in the current directory and
+    /// removed afterwards).
     pub path: Option<PathBuf>,
     /// Three sizes and the main flags, about ten seconds (the default).
     #[arg(long, conflicts_with = "full")]
@@ -40,6 +49,10 @@ pub struct BenchArgs {
     /// 250 with --full).
     #[arg(long, value_name = "MS")]
     pub per_cell_ms: Option<u64>,
+    /// Also draw the results as an SVG chart in FILE: bandwidth against
+    /// size, one line per operation and flag, one panel per granularity.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -92,6 +105,9 @@ struct Cell {
     size: usize,
     ops: u64,
     elapsed: Duration,
+    /// Whether the stores are durable on this file (`None`: a plain
+    /// memcpy/memset, never meant to be).
+    durable: Option<bool>,
 }
 
 impl Cell {
@@ -100,8 +116,21 @@ impl Cell {
     }
 
     fn gib_per_s(&self) -> f64 {
+        self.mib_per_s() / 1024.0
+    }
+
+    fn mib_per_s(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64().max(1e-12);
-        (self.ops as f64 * self.size as f64) / secs / f64::from(1u32 << 30)
+        (self.ops as f64 * self.size as f64) / secs / f64::from(1u32 << 20)
+    }
+
+    /// The row's name in tables and the chart's legend.
+    fn series(&self) -> String {
+        if self.flags == "-" {
+            self.op.to_owned()
+        } else {
+            format!("{} {}", self.op, self.flags)
+        }
     }
 
     fn to_json(&self) -> Value {
@@ -113,6 +142,8 @@ impl Cell {
             "ops": self.ops,
             "ns_per_op": (self.ns_per_op() * 10.0).round() / 10.0,
             "gib_per_s": (self.gib_per_s() * 1000.0).round() / 1000.0,
+            "mib_per_s": (self.mib_per_s() * 10.0).round() / 10.0,
+            "durable": self.durable,
         })
     }
 }
@@ -136,13 +167,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     }
     let plan = &plan;
     let started = Instant::now();
-    let (path, _temp) = if let Some(p) = &args.path {
-        (p.clone(), None)
-    } else {
-        let temp = TempFile::create("bench", plan.region as u64)?;
-        (temp.path().to_path_buf(), Some(temp))
-    };
+    let (path, _temp) = bench_file(args, plan)?;
     let (file, writable) = open_rw_or_ro(&path)?;
+
     if !writable {
         return Err(format!("{}: not writable", path.display()));
     }
@@ -215,6 +242,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     }
     result?;
     progress.finish();
+    for c in &mut cells {
+        c.durable = c.granularity.map(|g| durable(g, natural_granularity));
+    }
 
     let mem = pmem2::mem::info();
     let report = json!({
@@ -223,6 +253,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         "region": region,
         "source_type": source.file_type().to_string(),
         "natural_granularity": natural_granularity.to_string(),
+        "not_durable": not_durable(natural_granularity),
         "kernel": mem.kernel.to_string(),
         "flush": mem.flush.to_string(),
         "movnt_threshold": mem.movnt_threshold,
@@ -230,11 +261,65 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         "results": cells.iter().map(Cell::to_json).collect::<Vec<_>>(),
         "elapsed_s": (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
     });
+    if let Some(plot_path) = &args.plot {
+        plot(plot_path, &report, plan.sizes, &cells, natural_granularity)?;
+    }
     if args.common.json {
         emit(&format!("{report}\n"))
     } else {
         emit(&table(&report, plan.sizes, &cells))
     }
+}
+
+/// The granularities whose stores are not durable on a file whose natural
+/// granularity is `natural`.
+fn not_durable(natural: Granularity) -> Vec<String> {
+    Granularity::ALL
+        .iter()
+        .filter(|&&g| !durable(g, natural))
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Whether stores made durable for `g` are durable on a file whose natural
+/// granularity is `natural`: `g` must need at least as much as the file
+/// (`page` flushes everything with `msync`; `cache_line` flushes lines and
+/// needs no `msync`; `byte` flushes nothing and needs eADR).
+fn durable(g: Granularity, natural: Granularity) -> bool {
+    g >= natural
+}
+
+/// The file to measure: PATH (created, of the plan's size, when missing,
+/// and kept) or a temporary file in the current directory (removed when
+/// the returned handle drops).
+fn bench_file(
+    args: &BenchArgs,
+    plan: &Plan,
+) -> Result<(PathBuf, Option<tempfile::NamedTempFile>), String> {
+    if let Some(plot) = &args.plot {
+        if plot
+            .extension()
+            .is_some_and(|e| !e.eq_ignore_ascii_case("svg"))
+        {
+            crate::usage_error("bench", "--plot writes SVG: give FILE a .svg name");
+        }
+    }
+    Ok(if let Some(p) = &args.path {
+        // A missing PATH is created, of the plan's size, and kept.
+        if let Ok(file) = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(p)
+        {
+            file.set_len(plan.region as u64).map_err(io_err(p))?;
+        }
+        (p.clone(), None)
+    } else {
+        let cwd = std::env::current_dir()
+            .map_err(|e| format!("current directory: {}", crate::util::os_message(&e)))?;
+        let temp = temp_file("bench", plan.region as u64, &cwd)?;
+        (temp.path().to_path_buf(), Some(temp))
+    })
 }
 
 /// Maps the first `region` bytes, forcing `granularity` if given.
@@ -308,6 +393,7 @@ fn bench_memcpy(map: &Map, pattern: &[u8], size: usize, flags: MemFlags, t: Dura
         size,
         ops,
         elapsed,
+        durable: None,
     }
 }
 
@@ -333,6 +419,7 @@ fn bench_memset(map: &Map, size: usize, flags: MemFlags, t: Duration) -> Cell {
         size,
         ops,
         elapsed,
+        durable: None,
     }
 }
 
@@ -367,6 +454,7 @@ fn bench_persist(map: &Map, pattern: &[u8], size: usize, t: Duration) -> Cell {
         size,
         ops,
         elapsed,
+        durable: None,
     }
 }
 
@@ -383,6 +471,7 @@ fn bench_plain_memcpy(map: &Map, pattern: &[u8], size: usize, t: Duration) -> Ce
         size,
         ops,
         elapsed,
+        durable: None,
     }
 }
 
@@ -398,6 +487,7 @@ fn bench_plain_memset(map: &Map, size: usize, t: Duration) -> Cell {
         size,
         ops,
         elapsed,
+        durable: None,
     }
 }
 
@@ -411,15 +501,15 @@ fn settle(map: &Map) {
 }
 
 fn table(report: &Value, sizes: &[usize], cells: &[Cell]) -> String {
+    let natural = report["natural_granularity"].as_str().unwrap_or("?");
     let mut out = String::new();
     outln!(
         out,
-        "pmem2 bench ({}): {} ({}, {}), natural granularity {}",
+        "pmem2 bench ({}): {} ({}, {}), natural granularity {natural}",
         report["mode"].as_str().unwrap_or("?"),
         report["path"].as_str().unwrap_or("?"),
         report["source_type"].as_str().unwrap_or("?"),
         human_bytes(report["region"].as_u64().unwrap_or(0)),
-        report["natural_granularity"].as_str().unwrap_or("?"),
     );
     outln!(
         out,
@@ -429,12 +519,26 @@ fn table(report: &Value, sizes: &[usize], cells: &[Cell]) -> String {
         report["movnt_threshold"],
         report["per_cell_ms"],
     );
+    let not_durable: Vec<&str> = report["not_durable"]
+        .as_array()
+        .map(|v| v.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !not_durable.is_empty() {
+        outln!(
+            out,
+            "granularity marked * : finer than this file's ({natural}), its stores are NOT \
+             durable here ({}); measured for comparison only",
+            not_durable.join(", ")
+        );
+    }
     outln!(out);
-    outln!(out, "throughput, GiB/s");
-    grid(&mut out, sizes, cells, |c| format_gib(c.gib_per_s()));
+    outln!(out, "throughput, MiB/s");
+    grid(&mut out, sizes, cells, |c| format!("{:.1}", c.mib_per_s()));
     outln!(out);
-    outln!(out, "time per operation");
-    grid(&mut out, sizes, cells, |c| format_ns(c.ns_per_op()));
+    outln!(out, "time per operation, microseconds");
+    grid(&mut out, sizes, cells, |c| {
+        format!("{:.3}", c.ns_per_op() / 1e3)
+    });
     outln!(out);
     outln!(
         out,
@@ -444,11 +548,12 @@ fn table(report: &Value, sizes: &[usize], cells: &[Cell]) -> String {
     out
 }
 
-/// One row per (op, flags, granularity) in measuring order, one column per size.
+/// One row per (op, flags, granularity) in measuring order, one column per
+/// size; a granularity whose stores aren't durable on the file gets a `*`.
 fn grid(out: &mut String, sizes: &[usize], cells: &[Cell], show: impl Fn(&Cell) -> String) {
-    outp!(out, "{:<13}{:<13}{:<11}", "op", "flags", "granularity");
+    outp!(out, "{:<13}{:<13}{:<12}", "op", "flags", "granularity");
     for &s in sizes {
-        outp!(out, "{:>11}", human_bytes(s as u64));
+        outp!(out, "{:>13}", size_label(s as f64));
     }
     outln!(out);
     let same =
@@ -457,41 +562,146 @@ fn grid(out: &mut String, sizes: &[usize], cells: &[Cell], show: impl Fn(&Cell) 
         if cells.iter().position(|x| same(x, c)) != Some(i) {
             continue; // not the first cell of its row
         }
-        outp!(
-            out,
-            "{:<13}{:<13}{:<11}",
-            c.op,
-            c.flags,
-            c.granularity
-                .map_or_else(|| "-".to_owned(), |g| g.to_string())
-        );
+        let granularity = match (c.granularity, c.durable) {
+            (Some(g), Some(false)) => format!("{g} *"),
+            (Some(g), _) => g.to_string(),
+            (None, _) => "-".to_owned(),
+        };
+        outp!(out, "{:<13}{:<13}{granularity:<12}", c.op, c.flags);
         for &s in sizes {
             let cell = cells
                 .iter()
                 .find(|x| same(x, c) && x.size == s)
                 .map_or_else(|| "-".to_owned(), &show);
-            outp!(out, "{cell:>11}");
+            outp!(out, "{cell:>13}");
         }
         outln!(out);
     }
 }
 
-fn format_gib(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 0.1 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.5}")
+/// Draws the chart: one panel per granularity (the file's natural one and
+/// the not-durable ones named as such in the panel's title, the latter on a
+/// red-tinted background), MiB/s against size on log scales, one line per
+/// operation and flag, the plain memcpy/memset in every panel.
+fn plot(
+    path: &Path,
+    report: &Value,
+    sizes: &[usize],
+    cells: &[Cell],
+    natural: Granularity,
+) -> Result<(), String> {
+    use plotters::prelude::*;
+
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    // One color per series, the same in every panel.
+    let mut names: Vec<String> = cells.iter().map(Cell::series).collect();
+    names.dedup();
+    let names: Vec<String> = names.iter().fold(Vec::new(), |mut v, n| {
+        if !v.contains(n) {
+            v.push(n.clone());
+        }
+        v
+    });
+    let color = |name: &str| {
+        let i = names.iter().position(|n| n == name).unwrap_or(0);
+        Palette99::pick(i).to_rgba()
+    };
+    // x: log2 of the size, so the axis' round numbers are powers of two.
+    let x_range = ((*sizes.iter().min().unwrap_or(&1) as f64).log2() - 0.5)
+        ..((*sizes.iter().max().unwrap_or(&1) as f64).log2() + 0.5);
+    let (lo, hi) = cells
+        .iter()
+        .map(Cell::mib_per_s)
+        .filter(|v| *v > 0.0)
+        .fold((f64::MAX, 0.0_f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let y_range = (lo.min(hi) / 2.0).max(1e-3)..(hi * 2.0).max(1.0);
+
+    let root = SVGBackend::new(path, (1500, 620)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let title = format!(
+        "pmem2 bench ({}): {} ({}), natural granularity {natural}",
+        report["mode"].as_str().unwrap_or("?"),
+        report["path"].as_str().unwrap_or("?"),
+        report["source_type"].as_str().unwrap_or("?"),
+    );
+    let root = root
+        .titled(&title, ("sans-serif", 22))
+        .map_err(|e| err(&e))?;
+    let panels = root.split_evenly((1, Granularity::ALL.len()));
+    for (panel, g) in panels.iter().zip(Granularity::ALL) {
+        let caption = if g == natural {
+            format!("{g}: natural granularity of this file")
+        } else if durable(g, natural) {
+            format!("{g}: durable here (more than needed)")
+        } else {
+            panel.fill(&RGBColor(255, 236, 236)).map_err(|e| err(&e))?;
+            format!("{g}: NOT DURABLE on this file")
+        };
+        let mut chart = ChartBuilder::on(panel)
+            .caption(&caption, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x_range.clone(), y_range.clone().log_scale())
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("size")
+            .y_desc("MiB/s")
+            .x_label_formatter(&|x| size_label(x.exp2()))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .draw()
+            .map_err(|e| err(&e))?;
+        let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+        for c in cells
+            .iter()
+            .filter(|c| c.granularity.is_none_or(|cg| cg == g))
+        {
+            series
+                .entry(c.series())
+                .or_default()
+                .push(((c.size as f64).log2(), c.mib_per_s().max(y_range.start)));
+        }
+        for (name, mut points) in series {
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let c = color(&name);
+            let dashed = name.starts_with("plain");
+            let style = ShapeStyle {
+                color: c,
+                filled: false,
+                stroke_width: if dashed { 1 } else { 2 },
+            };
+            chart
+                .draw_series(LineSeries::new(points.clone(), style))
+                .map_err(|e| err(&e))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                .map_err(|e| err(&e))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font(("sans-serif", 11))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(&e))?;
     }
+    root.present().map_err(|e| err(&e))
 }
 
-fn format_ns(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.2} us", ns / 1e3)
+/// `256 B`, `4 KiB`, `1 MiB`: whole units where the size is a multiple.
+fn size_label(size: f64) -> String {
+    let n = size.round() as u64;
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else if (size - n as f64).abs() < 1e-6 * size.max(1.0) {
+        format!("{n} B")
     } else {
-        format!("{ns:.1} ns")
+        human_bytes(n)
     }
 }

@@ -9,14 +9,15 @@ use pmem2_nvdimm::nd::{Device, NamespaceMode, PersistenceDomain, Sysfs};
 use pmem2_nvdimm::{eadr, SYSFS_ROOT};
 use serde_json::{json, Value};
 
-use crate::util::{emit, open_rw_or_ro, pmem_err, TempFile};
+use crate::util::{emit, open_rw_or_ro, pmem_err, temp_file};
 use crate::Common;
 
 /// Arguments of `pmem2 info`.
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// File or device DAX to examine (default: a temporary file created in
-    /// the current directory and removed afterwards).
+    /// the current directory and removed afterwards; where none can be
+    /// created, only the platform is reported).
     pub path: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
@@ -24,13 +25,27 @@ pub struct InfoArgs {
 
 /// Runs `pmem2 info`.
 pub fn run(args: &InfoArgs) -> Result<(), String> {
-    let (path, _probe) = if let Some(p) = &args.path {
-        (p.clone(), None)
-    } else {
-        let probe = TempFile::create("info", 4096)?;
-        (probe.path().to_path_buf(), Some(probe))
+    let mut report = platform();
+    let file = match &args.path {
+        Some(p) => file_report(p)?,
+        // No PATH: probe the current directory; where no file can be made
+        // there (`/proc`, a read-only mount), the platform part stands
+        // alone, with the reason.
+        None => match std::env::current_dir()
+            .map_err(|e| format!("current directory: {}", crate::util::os_message(&e)))
+            .and_then(|dir| temp_file("info", 4096, &dir))
+            .and_then(|probe| file_report(probe.path()))
+        {
+            Ok(file) => file,
+            Err(e) => json!({
+                "path": null,
+                "file_error": format!("{e}; give a PATH to examine a file"),
+            }),
+        },
     };
-    let report = report(&path)?;
+    if let (Value::Object(all), Value::Object(file)) = (&mut report, file) {
+        all.extend(file);
+    }
     if args.common.json {
         emit(&format!("{report}\n"))
     } else {
@@ -38,7 +53,24 @@ pub fn run(args: &InfoArgs) -> Result<(), String> {
     }
 }
 
-fn report(path: &Path) -> Result<Value, String> {
+/// What doesn't depend on a file: flush instruction, kernel, eADR, regions.
+fn platform() -> Value {
+    let mem = pmem2::mem::info();
+    let regions: Vec<Value> = eadr::regions(Path::new(SYSFS_ROOT))
+        .into_iter()
+        .map(|r| json!({ "name": r.name, "persistence_domain": r.persistence_domain }))
+        .collect();
+    json!({
+        "flush": mem.flush.to_string(),
+        "mem_kernel": mem.kernel.to_string(),
+        "movnt_threshold": mem.movnt_threshold,
+        "eadr": pmem2::platform_is_eadr(),
+        "regions": regions,
+    })
+}
+
+/// How `path` maps.
+fn file_report(path: &Path) -> Result<Value, String> {
     let (file, writable) = open_rw_or_ro(path)?;
     let fail = pmem_err(path);
     let source = Source::from_file(&file).map_err(fail)?;
@@ -62,12 +94,6 @@ fn report(path: &Path) -> Result<Value, String> {
             .map_or_else(|e| Value::from(format!("error: {e}")), |v| v.len().into()),
         Err(e) => ras_value::<u64>(Err(e)),
     };
-
-    let mem = pmem2::mem::info();
-    let regions: Vec<Value> = eadr::regions(Path::new(SYSFS_ROOT))
-        .into_iter()
-        .map(|r| json!({ "name": r.name, "persistence_domain": r.persistence_domain }))
-        .collect();
     Ok(json!({
         "path": path.display().to_string(),
         "source_type": source.file_type().to_string(),
@@ -77,11 +103,6 @@ fn report(path: &Path) -> Result<Value, String> {
         "map_sync": map.map_sync(),
         "granularity": map.store_granularity().to_string(),
         "forced_granularity": std::env::var("PMEM2_FORCE_GRANULARITY").ok(),
-        "flush": mem.flush.to_string(),
-        "mem_kernel": mem.kernel.to_string(),
-        "movnt_threshold": mem.movnt_threshold,
-        "eadr": pmem2::platform_is_eadr(),
-        "regions": regions,
         "namespace": nd,
         "bad_blocks": bad_blocks,
         "unsafe_shutdown_count": ras_value(source.device_usc()),
@@ -101,7 +122,7 @@ fn ras_value<T: Into<Value>>(result: pmem2::Result<T>) -> Value {
 }
 
 /// The NVDIMM region and namespace behind the source, `null` when none.
-fn namespace(source: &Source<'_>) -> Value {
+pub fn namespace(source: &Source<'_>) -> Value {
     let sysfs = Sysfs::default();
     let Some(stat) = source
         .fd()
@@ -176,7 +197,15 @@ fn text(r: &Value) -> String {
             region["persistence_domain"].as_str().unwrap_or("(absent)")
         );
     }
-    outln!(out, "{}", r["path"].as_str().unwrap_or("?"));
+    let Some(path) = r["path"].as_str() else {
+        outln!(
+            out,
+            "no file examined: {}",
+            r["file_error"].as_str().unwrap_or("?")
+        );
+        return out;
+    };
+    outln!(out, "{path}");
     outln!(
         out,
         "  source type         {}",

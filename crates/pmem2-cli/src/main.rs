@@ -84,6 +84,16 @@ enum Command {
         /// The directory to write into.
         dir: std::path::PathBuf,
     },
+    /// Print a shell completion script for pmem2 (e.g. `source <(pmem2
+    /// completions bash)`).
+    Completions(CompletionsArgs),
+}
+
+/// Arguments of `pmem2 completions`.
+#[derive(Debug, Args)]
+struct CompletionsArgs {
+    /// The shell to complete in.
+    shell: clap_complete::Shell,
 }
 
 impl Command {
@@ -93,7 +103,7 @@ impl Command {
             Command::Bench(a) => a.common,
             Command::Copy(a) => a.common,
             Command::Badblocks(a) => a.common,
-            Command::GenerateMan { .. } => Common {
+            Command::GenerateMan { .. } | Command::Completions(_) => Common {
                 json: false,
                 progress: false,
             },
@@ -125,12 +135,10 @@ fn exit_usage(err: &clap::Error) -> ! {
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
     if is_usage && std::env::args_os().any(|a| a == "--json") {
-        let rendered = err.render().to_string();
-        let first = rendered.lines().next().unwrap_or("usage error");
-        let message = first.strip_prefix("error: ").unwrap_or(first);
+        let (message, usage) = usage_message(&err.render().to_string());
         let _ = util::emit(&format!(
             "{}\n",
-            serde_json::json!({ "error": message, "usage": true })
+            serde_json::json!({ "error": message, "usage": true, "usage_line": usage })
         ));
     }
     err.exit()
@@ -164,6 +172,31 @@ fn generate_man(dir: &std::path::Path) -> Result<(), String> {
     write("pmem2", cli)
 }
 
+/// Splits clap's rendered error into the whole message, on one line, and
+/// the usage line: `error: the following required arguments were not
+/// provided:\n  <SRC DST>...\n\nUsage: pmem2 copy <SRC DST>...\n\nFor more
+/// information, try '--help'.` gives `the following required arguments
+/// were not provided: <SRC DST>...` and `pmem2 copy <SRC DST>...`.
+fn usage_message(rendered: &str) -> (String, Option<String>) {
+    let mut message = Vec::new();
+    let mut usage = None;
+    for line in rendered.lines().map(str::trim) {
+        if let Some(u) = line.strip_prefix("Usage: ") {
+            usage = Some(u.to_owned());
+        } else if usage.is_none() && !line.is_empty() {
+            message.push(line.strip_prefix("error: ").unwrap_or(line));
+        } else if line.starts_with("For more information") {
+            break;
+        }
+    }
+    let message = if message.is_empty() {
+        "usage error".to_owned()
+    } else {
+        message.join(" ")
+    };
+    (message, usage)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::try_parse().unwrap_or_else(|e| exit_usage(&e));
     let common = cli.command.common();
@@ -173,6 +206,11 @@ fn main() -> ExitCode {
         Command::Copy(args) => copy::run(args),
         Command::Badblocks(args) => badblocks::run(args),
         Command::GenerateMan { dir } => generate_man(dir),
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "pmem2", &mut out);
+            util::emit(&String::from_utf8_lossy(&out))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -185,5 +223,28 @@ fn main() -> ExitCode {
             eprintln!("pmem2: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usage_message;
+
+    #[test]
+    fn usage_errors_keep_their_whole_message() {
+        let rendered = "error: the following required arguments were not provided:\n  \
+                        <SRC DST>...\n\nUsage: pmem2 copy --json <SRC DST>...\n\n\
+                        For more information, try '--help'.\n";
+        assert_eq!(
+            usage_message(rendered),
+            (
+                "the following required arguments were not provided: <SRC DST>...".to_owned(),
+                Some("pmem2 copy --json <SRC DST>...".to_owned())
+            )
+        );
+        assert_eq!(
+            usage_message("error: unexpected argument '--bogus' found\n"),
+            ("unexpected argument '--bogus' found".to_owned(), None)
+        );
     }
 }

@@ -1,132 +1,106 @@
-//! A small progress bar on stderr.
+//! Progress bars on stderr (indicatif).
 //!
 //! Drawn only when stderr is a terminal or `--progress` was given, so logs
 //! and pipes stay clean; redrawn at most ten times a second.
 
-use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::io::IsTerminal;
 
-use crate::util::human_bytes;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-const WIDTH: usize = 30;
-const REDRAW: Duration = Duration::from_millis(100);
-
-/// A progress bar for `total` bytes (or an open-ended count when `total` is
-/// `None`).
-pub struct Progress {
-    label: &'static str,
-    total: Option<u64>,
-    done: u64,
-    start: Instant,
-    last_draw: Option<Instant>,
-    enabled: bool,
-    /// Bytes (with rates) or plain counts of `unit`.
-    unit: Option<&'static str>,
-}
+/// A progress bar for a byte count or a count of items.
+pub struct Progress(ProgressBar);
 
 impl Progress {
-    /// A bar labelled `label`; drawn if `forced` or stderr is a terminal.
+    /// A bar for `total` bytes (open-ended when `None`) labelled `label`;
+    /// drawn if `forced` or stderr is a terminal.
     pub fn new(label: &'static str, total: Option<u64>, forced: bool) -> Self {
-        Progress {
-            label,
-            total,
-            done: 0,
-            start: Instant::now(),
-            last_draw: None,
-            enabled: forced || std::io::stderr().is_terminal(),
-            unit: None,
+        Progress::build(label, total, forced, Progress::bytes_template(total))
+    }
+
+    fn bytes_template(total: Option<u64>) -> &'static str {
+        if total.is_some() {
+            "{prefix:<7} [{bar:30}] {percent:>3}% {binary_bytes}/{binary_total_bytes} \
+             {binary_bytes_per_sec} ETA {eta}"
+        } else {
+            "{prefix:<7} {binary_bytes} {binary_bytes_per_sec}"
         }
     }
 
     /// A bar counting `total` items called `unit` instead of bytes.
     pub fn counting(label: &'static str, unit: &'static str, total: u64, forced: bool) -> Self {
-        Progress {
-            unit: Some(unit),
-            ..Progress::new(label, Some(total), forced)
+        let template = format!(
+            "{{prefix:<7}} [{{bar:30}}] {{percent:>3}}% {{pos}}/{{len}} {unit} ETA {{eta}}"
+        );
+        Progress::build(label, Some(total), forced, &template)
+    }
+
+    /// Two byte bars drawn together, one above the other (a copy and the
+    /// verification that follows it); the second can be moved to another
+    /// thread.
+    pub fn pair(
+        labels: [&'static str; 2],
+        total: Option<u64>,
+        forced: bool,
+    ) -> (Progress, Progress) {
+        let multi = MultiProgress::with_draw_target(Progress::target(forced));
+        let [a, b] = labels.map(|label| {
+            let bar = Progress::bar(label, total, Progress::bytes_template(total));
+            Progress(multi.add(bar))
+        });
+        (a, b)
+    }
+
+    fn target(forced: bool) -> ProgressDrawTarget {
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr_with_hz(10)
+        } else if forced {
+            // indicatif hides bars on a non-terminal stderr; --progress asks
+            // for them anyway, drawn through console's stderr handle.
+            ProgressDrawTarget::term_like_with_hz(Box::new(console::Term::stderr()), 10)
+        } else {
+            ProgressDrawTarget::hidden()
         }
     }
 
-    fn amount(&self, n: u64) -> String {
-        match self.unit {
-            Some(_) => n.to_string(),
-            None => human_bytes(n),
-        }
+    fn build(label: &'static str, total: Option<u64>, forced: bool, template: &str) -> Self {
+        let bar = Progress::bar(label, total, template);
+        bar.set_draw_target(Progress::target(forced));
+        Progress(bar)
     }
 
-    fn rate(&self, per_sec: f64) -> String {
-        match self.unit {
-            Some(unit) => format!("{per_sec:.1} {unit}/s"),
-            None => format!("{}/s", human_bytes(per_sec as u64)),
-        }
+    /// A styled bar, not drawn anywhere yet.
+    fn bar(label: &'static str, total: Option<u64>, template: &str) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden());
+        let style = ProgressStyle::with_template(template)
+            .expect("the templates above are valid")
+            .progress_chars("#> ");
+        bar.set_style(style);
+        bar.set_prefix(label);
+        bar
     }
 
-    /// Records `n` more bytes done.
+    /// Records `n` more bytes (or items) done.
     pub fn add(&mut self, n: u64) {
-        self.done += n;
-        if !self.enabled {
-            return;
-        }
-        let now = Instant::now();
-        if self
-            .last_draw
-            .is_none_or(|t| now.duration_since(t) >= REDRAW)
-        {
-            self.last_draw = Some(now);
-            self.draw(now);
-        }
+        self.0.inc(n);
     }
 
-    fn draw(&self, now: Instant) {
-        let secs = now.duration_since(self.start).as_secs_f64().max(1e-9);
-        let rate = self.done as f64 / secs;
-        let line = match self.total {
-            Some(total) if total > 0 => {
-                let frac = (self.done as f64 / total as f64).clamp(0.0, 1.0);
-                let filled = (frac * WIDTH as f64) as usize;
-                let eta = if rate > 0.0 {
-                    format!("{:.0}s", total.saturating_sub(self.done) as f64 / rate)
-                } else {
-                    "?".to_owned()
-                };
-                format!(
-                    "{:<7} [{}{}] {:>3.0}% {}/{} {} ETA {eta}",
-                    self.label,
-                    "#".repeat(filled),
-                    " ".repeat(WIDTH - filled),
-                    frac * 100.0,
-                    self.amount(self.done),
-                    self.amount(total),
-                    self.rate(rate),
-                )
-            }
-            _ => format!(
-                "{:<7} {} {}",
-                self.label,
-                self.amount(self.done),
-                self.rate(rate)
-            ),
-        };
-        let mut err = std::io::stderr().lock();
-        // A failed write to stderr must not fail the operation itself.
-        let _ = write!(err, "\r{line}\x1b[K");
-        let _ = err.flush();
+    /// Removes a bar that had nothing to show (a verification that can't
+    /// run).
+    pub fn clear(&mut self) {
+        self.0.finish_and_clear();
     }
 
     /// Draws the final state and ends the line.
     pub fn finish(&mut self) {
-        if self.enabled {
-            self.draw(Instant::now());
-            eprintln!();
-            self.enabled = false;
-        }
+        self.0.finish();
     }
 }
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        // Leave the terminal on a fresh line even when the work failed.
-        if self.enabled && self.last_draw.is_some() {
-            eprintln!();
+        // A bar of a failed operation stays where it stopped, on its own line.
+        if !self.0.is_finished() {
+            self.0.abandon();
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Writes a whole report to stdout. Reports are built in a `String` and
 /// written once, so that a closed stdout (`pmem2 bench | head`) is an
@@ -21,34 +21,47 @@ pub fn emit(text: &str) -> Result<(), String> {
     }
 }
 
-/// A temporary file in the current directory, removed on drop.
-pub struct TempFile(PathBuf);
-
-impl TempFile {
-    /// Creates `.pmem2-<what>-<pid>` of `size` zero bytes in the current directory.
-    pub fn create(what: &str, size: u64) -> Result<Self, String> {
-        let path = std::env::current_dir()
-            .map_err(|e| format!("current directory: {e}"))?
-            .join(format!(".pmem2-{what}-{}", std::process::id()));
-        let file =
-            File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let temp = TempFile(path);
-        file.set_len(size)
-            .map_err(|e| format!("cannot size {}: {e}", temp.0.display()))?;
-        Ok(temp)
-    }
-
-    /// Where the file is.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
+/// A temporary file of `size` zero bytes named `.pmem2-<what>-*` in `dir`,
+/// removed on drop.
+pub fn temp_file(what: &str, size: u64, dir: &Path) -> Result<tempfile::NamedTempFile, String> {
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".pmem2-{what}-"))
+        .tempfile_in(dir)
+        .map_err(|e| {
+            format!(
+                "cannot create a temporary file in {}: {}",
+                dir.display(),
+                os_message(&e)
+            )
+        })?;
+    temp.as_file()
+        .set_len(size)
+        .map_err(|e| format!("cannot size {}: {}", temp.path().display(), os_message(&e)))?;
+    Ok(temp)
 }
 
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        // Best effort: nothing useful to do if removal fails.
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// An I/O error as one phrase: the system's message without Rust's
+/// `(os error N)` suffix, so every path reports a problem in the same words
+/// (`x: Is a directory`, whichever of SRC or DST `x` is).
+pub fn os_message(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    let Some(i) = text.find(" (os error ") else {
+        return text;
+    };
+    let rest = &text[i..];
+    let after = rest.find(')').map_or("", |j| &rest[j + 1..]);
+    // tempfile adds ` at path "..."`: the caller names the place already.
+    let after = if after.starts_with(" at path") {
+        ""
+    } else {
+        after
+    };
+    format!("{}{after}", &text[..i])
+}
+
+/// `path: message` for an I/O error on `path`.
+pub fn io_err<P: AsRef<Path> + ?Sized>(path: &P) -> impl Fn(std::io::Error) -> String + '_ {
+    move |e| format!("{}: {}", path.as_ref().display(), os_message(&e))
 }
 
 /// Opens `path` read-write if allowed, else read-only; says which.
@@ -61,11 +74,9 @@ pub fn open_rw_or_ro(path: &Path) -> Result<(File, bool), String> {
                 ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
             ) =>
         {
-            File::open(path)
-                .map(|f| (f, false))
-                .map_err(|e| format!("{}: {e}", path.display()))
+            File::open(path).map(|f| (f, false)).map_err(io_err(path))
         }
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        Err(e) => Err(io_err(path)(e)),
     }
 }
 
@@ -74,42 +85,23 @@ pub fn pmem_err(path: &Path) -> impl Fn(pmem2::Error) -> String + Copy + '_ {
     move |e| format!("{}: {e} ({})", path.display(), e.code_name())
 }
 
-/// Parses a byte count: digits with an optional `K`, `M`, `G` or `T`
-/// suffix (powers of 1024; `KiB` and `KB` spellings too), or `0x` hex.
+/// Parses a byte count with parse-size: a number with an optional unit,
+/// `K`, `M`, `G`, `T` (and `KiB`, `KB`, ... spellings) all powers of 1024,
+/// or `0x` hex.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        return u64::from_str_radix(hex, 16).map_err(|_| format!("invalid size '{s}'"));
+        return u64::from_str_radix(hex, 16).map_err(|e| format!("invalid size '{s}': {e}"));
     }
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, suffix) = t.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("invalid size '{s}'"))?;
-    let shift = match suffix.to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        "t" | "tb" | "tib" => 40,
-        _ => return Err(format!("invalid size suffix in '{s}' (use K, M, G or T)")),
-    };
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("size '{s}' is too large"))
+    parse_size::Config::new()
+        .with_binary()
+        .parse_size(t)
+        .map_err(|e| format!("invalid size '{s}': {e}"))
 }
 
-/// `1.5 GiB`-style formatting.
+/// `1.50 GiB`-style formatting (indicatif's).
 pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    indicatif::BinaryBytes(n).to_string()
 }
 
 #[cfg(test)]
@@ -122,6 +114,8 @@ mod tests {
         assert_eq!(parse_size("4k").unwrap(), 4096);
         assert_eq!(parse_size("2MiB").unwrap(), 2 << 20);
         assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("1.5K").unwrap(), 1536);
+        assert_eq!(parse_size("8 KB").unwrap(), 8192);
         assert_eq!(parse_size("0x1000").unwrap(), 4096);
         assert!(parse_size("12q").is_err());
         assert!(parse_size("").is_err());
@@ -131,7 +125,25 @@ mod tests {
     #[test]
     fn human() {
         assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(1 << 30), "1.0 GiB");
+        assert_eq!(human_bytes(1536), "1.50 KiB");
+        assert_eq!(human_bytes(1 << 30), "1.00 GiB");
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn os_messages_have_no_rust_suffix() {
+        let e = std::io::Error::from_raw_os_error(21);
+        assert_eq!(os_message(&e), "Is a directory");
+        assert_eq!(io_err("/tmp")(e), "/tmp: Is a directory");
+        let wrapped = std::io::Error::other(
+            "No such file or directory (os error 2) at path \"/proc/.pmem2-x\"",
+        );
+        assert_eq!(os_message(&wrapped), "No such file or directory");
+        let custom = std::io::Error::other("ended early");
+        assert_eq!(os_message(&custom), "ended early");
     }
 }

@@ -12,7 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_pmem2");
 
 /// A scratch directory, on tmpfs when there is one (fast `msync`),
 /// removed on drop.
-struct Scratch(PathBuf);
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
@@ -21,13 +21,20 @@ impl Scratch {
         } else {
             PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         };
-        let dir = base.join(format!("pmem2-cli-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
+        Scratch(
+            tempfile::Builder::new()
+                .prefix(&format!("pmem2-cli-{name}-"))
+                .tempdir_in(base)
+                .unwrap(),
+        )
+    }
+
+    fn dir(&self) -> &Path {
+        self.0.path()
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+        self.dir().join(name)
     }
 
     /// A file of `len` bytes of a position-dependent pattern.
@@ -36,12 +43,6 @@ impl Scratch {
         let path = self.path(name);
         std::fs::write(&path, &data).unwrap();
         (path, data)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -85,7 +86,10 @@ fn assert_failure(out: &Output, needle: &str) {
 fn info_json_reports_the_file_and_the_platform() {
     let dir = Scratch::new("info");
     let (path, _) = dir.file("f", 65536);
-    let v = json_ok(&pmem2(&["info", "--json", path.to_str().unwrap()], &dir.0));
+    let v = json_ok(&pmem2(
+        &["info", "--json", path.to_str().unwrap()],
+        dir.dir(),
+    ));
     assert_eq!(v["path"], path.to_str().unwrap());
     assert_eq!(v["source_type"], "regular");
     assert_eq!(v["size"], 65536);
@@ -119,11 +123,11 @@ fn info_json_reports_the_file_and_the_platform() {
 #[test]
 fn info_without_a_path_uses_and_removes_a_probe_file() {
     let dir = Scratch::new("probe");
-    let v = json_ok(&pmem2(&["info", "--json"], &dir.0));
+    let v = json_ok(&pmem2(&["info", "--json"], dir.dir()));
     let probe = PathBuf::from(v["path"].as_str().unwrap());
-    assert!(probe.starts_with(&dir.0), "{}", probe.display());
+    assert!(probe.starts_with(dir.dir()), "{}", probe.display());
     assert!(!probe.exists(), "the probe file is removed");
-    let text = pmem2(&["info"], &dir.0);
+    let text = pmem2(&["info"], dir.dir());
     assert!(text.status.success());
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("store granularity") && text.contains("bad blocks"));
@@ -134,7 +138,7 @@ fn bench_json_has_every_granularity_op_and_the_reference() {
     let dir = Scratch::new("bench");
     let v = json_ok(&pmem2(
         &["bench", "--quick", "--json", "--per-cell-ms", "2"],
-        &dir.0,
+        dir.dir(),
     ));
     assert_eq!(v["mode"], "quick");
     assert_eq!(v["per_cell_ms"], 2);
@@ -162,7 +166,7 @@ fn bench_json_has_every_granularity_op_and_the_reference() {
     assert!(results
         .iter()
         .any(|r| r["op"] == "memcpy" && r["flags"] == "NONTEMPORAL"));
-    let leftovers: Vec<_> = std::fs::read_dir(&dir.0).unwrap().collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.dir()).unwrap().collect();
     assert!(leftovers.is_empty(), "the temporary file is removed");
 }
 
@@ -178,7 +182,7 @@ fn copy_file_to_file_verifies_and_matches() {
             src.to_str().unwrap(),
             dst.to_str().unwrap(),
         ],
-        &dir.0,
+        dir.dir(),
     ));
     assert_eq!(v["operation"], "copy");
     assert_eq!(v["bytes"], data.len());
@@ -200,7 +204,7 @@ fn copy_file_to_file_verifies_and_matches() {
             src.to_str().unwrap(),
             dst.to_str().unwrap(),
         ],
-        &dir.0,
+        dir.dir(),
     ));
     assert_eq!(v["bytes"], 10000);
     assert_eq!(
@@ -224,7 +228,7 @@ fn copy_file_to_file_verifies_and_matches() {
             "8K",
             dst.to_str().unwrap(),
         ],
-        &dir.0,
+        dir.dir(),
     ));
     assert_eq!(
         (v["operation"].as_str(), v["bytes"].as_u64()),
@@ -236,19 +240,16 @@ fn copy_file_to_file_verifies_and_matches() {
     assert_eq!(back[4095], data[4095]);
     let v = json_ok(&pmem2(
         &["copy", "--zero", "--json", dst.to_str().unwrap()],
-        &dir.0,
+        dir.dir(),
     ));
     assert_eq!(v["bytes"], data.len());
     assert!(std::fs::read(&dst).unwrap().iter().all(|&b| b == 0));
 }
 
-/// A hash of a file's bytes (FNV-1a), to show a refused copy changed nothing.
+/// A hash of a file's bytes (XXH3-64), to show a refused copy changed nothing.
 fn file_hash(path: &Path) -> (usize, u64) {
     let bytes = std::fs::read(path).unwrap();
-    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (bytes.len(), hash)
+    (bytes.len(), xxhash_rust::xxh3::xxh3_64(&bytes))
 }
 
 /// A file copied onto itself (the overlapping `--offset 4K f f` that used to
@@ -278,7 +279,7 @@ fn copy_refuses_a_file_onto_itself() {
             let mut args = vec!["copy", "--json"];
             args.extend_from_slice(extra);
             args.extend_from_slice(&[src, dst]);
-            let out = pmem2(&args, &dir.0);
+            let out = pmem2(&args, dir.dir());
             assert_failure(&out, "are the same file");
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(
@@ -313,7 +314,7 @@ fn copy_refuses_a_file_onto_itself() {
     let (other, _) = dir.file("other", 10);
     let v = json_ok(&pmem2(
         &["copy", "--json", f, other.to_str().unwrap()],
-        &dir.0,
+        dir.dir(),
     ));
     assert_eq!(v["verified"], true);
     assert_eq!(std::fs::read(&other).unwrap(), data);
@@ -343,12 +344,12 @@ fn copy_streams_stdin_and_stdout() {
         "grown, then trimmed to the input"
     );
 
-    let out = pmem2(&["copy", src.to_str().unwrap(), "-"], &dir.0);
+    let out = pmem2(&["copy", src.to_str().unwrap(), "-"], dir.dir());
     assert!(out.status.success());
     assert_eq!(out.stdout, data, "stdout carries only the data");
     let report = String::from_utf8_lossy(&out.stderr);
     assert!(
-        report.contains("copied") && report.contains("checksum"),
+        report.contains("copied") && report.contains("xxh3"),
         "{report}"
     );
 }
@@ -360,7 +361,7 @@ fn copy_progress_only_when_asked_or_on_a_terminal() {
     let dst = dir.path("dst");
     let quiet = pmem2(
         &["copy", src.to_str().unwrap(), dst.to_str().unwrap()],
-        &dir.0,
+        dir.dir(),
     );
     assert!(quiet.status.success());
     assert!(quiet.stderr.is_empty(), "no bar when stderr is a pipe");
@@ -371,7 +372,7 @@ fn copy_progress_only_when_asked_or_on_a_terminal() {
             src.to_str().unwrap(),
             dst.to_str().unwrap(),
         ],
-        &dir.0,
+        dir.dir(),
     );
     assert!(loud.status.success());
     let bar = String::from_utf8_lossy(&loud.stderr);
@@ -387,7 +388,7 @@ fn badblocks_json_lists_nothing_off_an_nvdimm() {
     let (path, _) = dir.file("f", 8192);
     let v = json_ok(&pmem2(
         &["badblocks", "--json", path.to_str().unwrap()],
-        &dir.0,
+        dir.dir(),
     ));
     assert_eq!(v["path"], path.to_str().unwrap());
     assert_eq!(v["source_type"], "regular");
@@ -398,7 +399,7 @@ fn badblocks_json_lists_nothing_off_an_nvdimm() {
     }
     let v = json_ok(&pmem2(
         &["badblocks", "--clear", "--json", path.to_str().unwrap()],
-        &dir.0,
+        dir.dir(),
     ));
     assert_eq!(v["cleared"], !list.is_empty());
 }
@@ -408,22 +409,27 @@ fn failures_exit_1_with_one_line() {
     let dir = Scratch::new("fail");
     let missing = dir.path("missing");
     let m = missing.to_str().unwrap();
-    assert_failure(&pmem2(&["info", "--json", m], &dir.0), "missing");
-    assert_failure(&pmem2(&["badblocks", "--json", m], &dir.0), "missing");
-    assert_failure(&pmem2(&["copy", "--json", m, "x"], &dir.0), "missing");
-    assert_failure(&pmem2(&["bench", "--json", m], &dir.0), "missing");
+    assert_failure(&pmem2(&["info", "--json", m], dir.dir()), "missing");
+    assert_failure(&pmem2(&["badblocks", "--json", m], dir.dir()), "missing");
+    assert_failure(&pmem2(&["copy", "--json", m, "x"], dir.dir()), "missing");
+    // bench creates a missing PATH (see bench_creates_path), not a missing directory.
+    let nowhere = dir.path("missing/x");
+    assert_failure(
+        &pmem2(&["bench", "--json", nowhere.to_str().unwrap()], dir.dir()),
+        "missing/x: No such file or directory",
+    );
     let (small, _) = dir.file("small", 100);
     let s = small.to_str().unwrap();
     assert_failure(
         &pmem2(
             &["copy", "--json", "--skip", "99", "--length", "2", s, "y"],
-            &dir.0,
+            dir.dir(),
         ),
         "past the end",
     );
-    assert_failure(&pmem2(&["bench", "--json", s], &dir.0), "too small");
+    assert_failure(&pmem2(&["bench", "--json", s], dir.dir()), "too small");
     assert_failure(
-        &pmem2(&["info", "--json", dir.0.to_str().unwrap()], &dir.0),
+        &pmem2(&["info", "--json", dir.dir().to_str().unwrap()], dir.dir()),
         "directory",
     );
 }
@@ -439,7 +445,7 @@ fn usage_errors_exit_2() {
         &["frobnicate"],
         &[],
     ] {
-        let out = pmem2(args, &dir.0);
+        let out = pmem2(args, dir.dir());
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         assert!(!out.stderr.is_empty());
         assert!(out.stdout.is_empty(), "no JSON without --json");
@@ -450,13 +456,378 @@ fn usage_errors_exit_2() {
         &["bench", "--json", "--quick", "--full"],
         &["info", "--json", "--bogus"],
     ] {
-        let out = pmem2(args, &dir.0);
+        let out = pmem2(args, dir.dir());
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["usage"], true, "{v}");
         assert!(!v["error"].as_str().unwrap().is_empty(), "{v}");
     }
-    let help = pmem2(&["copy", "--help"], &dir.0);
+    let help = pmem2(&["copy", "--help"], dir.dir());
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("--zero"));
+}
+
+/// The XXH3-64 that `copy` prints is the file's, as `xxhsum -H3` computes
+/// it, for a copy and for a range; --length 0 means "to the end", as a map
+/// length of 0 does in pmem2.
+#[test]
+fn copy_prints_the_xxh3_of_what_it_copied_and_length_0_is_to_the_end() {
+    let dir = Scratch::new("xxh3");
+    let (src, data) = dir.file("src", (2 << 20) + 999);
+    let dst = dir.path("dst");
+    let (s, d) = (src.to_str().unwrap(), dst.to_str().unwrap());
+    let v = json_ok(&pmem2(&["copy", "--json", s, d], dir.dir()));
+    let xxh3 = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&data));
+    assert_eq!(v["xxh3"], xxh3.as_str());
+    let text = pmem2(&["copy", s, d], dir.dir());
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains(&format!("xxh3 {xxh3}")),
+        "{text:?}"
+    );
+
+    let v = json_ok(&pmem2(
+        &["copy", "--json", "--skip", "10", "--length", "1000", s, d],
+        dir.dir(),
+    ));
+    assert_eq!(
+        v["xxh3"],
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&data[10..1010])).as_str()
+    );
+
+    // --length 0: everything from --skip on, like no --length.
+    let zero_len = dir.path("zero-len");
+    let v = json_ok(&pmem2(
+        &[
+            "copy",
+            "--json",
+            "--skip",
+            "7",
+            "--length",
+            "0",
+            s,
+            zero_len.to_str().unwrap(),
+        ],
+        dir.dir(),
+    ));
+    assert_eq!(v["bytes"], data.len() - 7);
+    assert_eq!(std::fs::read(&zero_len).unwrap(), &data[7..]);
+    // And with --zero: to the end of DST.
+    let v = json_ok(&pmem2(
+        &[
+            "copy",
+            "--zero",
+            "--json",
+            "--offset",
+            "4K",
+            "--length",
+            "0",
+            zero_len.to_str().unwrap(),
+        ],
+        dir.dir(),
+    ));
+    assert_eq!(v["bytes"], data.len() - 7 - 4096);
+    let back = std::fs::read(&zero_len).unwrap();
+    assert_eq!(&back[..4096], &data[7..4103]);
+    assert!(back[4096..].iter().all(|&b| b == 0));
+}
+
+/// Both ways of writing DST (mapped with non-temporal stores, pwrite) and
+/// both verifications give the same file, also at a forced cache-line
+/// granularity (the mapped path `auto` takes on persistent memory).
+#[test]
+fn copy_methods_and_verifications_agree() {
+    let dir = Scratch::new("methods");
+    let (src, data) = dir.file("src", (5 << 20) + 4097);
+    let s = src.to_str().unwrap();
+    for (method, verify, force) in [
+        ("map", "hash", None),
+        ("write", "hash", None),
+        ("auto", "bytes", None),
+        ("map", "bytes", None),
+        ("auto", "hash", Some("cache_line")),
+    ] {
+        let dst = dir.path(&format!("dst-{method}-{verify}-{force:?}"));
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "copy",
+            "--json",
+            "--method",
+            method,
+            "--verify",
+            verify,
+            "--offset",
+            "100",
+            s,
+            dst.to_str().unwrap(),
+        ]);
+        cmd.env_remove("PMEM2_FORCE_GRANULARITY");
+        if let Some(g) = force {
+            cmd.env("PMEM2_FORCE_GRANULARITY", g);
+        }
+        let v = json_ok(&cmd.output().unwrap());
+        assert_eq!(v["verified"], true, "{method} {verify}");
+        assert_eq!(v["granularity"], force.unwrap_or("page"), "{v}");
+        let back = std::fs::read(&dst).unwrap();
+        assert!(back[..100].iter().all(|&b| b == 0));
+        assert_eq!(&back[100..], &data[..], "{method} {verify} {force:?}");
+    }
+}
+
+/// SRC and DST name the same problem in the same words.
+#[test]
+fn src_and_dst_errors_are_worded_alike() {
+    let dir = Scratch::new("wording");
+    let (file, _) = dir.file("f", 10);
+    let (f, d) = (file.to_str().unwrap(), dir.dir().to_str().unwrap());
+    let missing = dir.path("nope");
+    let m = missing.to_str().unwrap();
+    let nowhere = dir.path("nope/x");
+    let n = nowhere.to_str().unwrap();
+    for (args, message) in [
+        (["copy", "--json", d, f], format!("{d}: Is a directory")),
+        (["copy", "--json", f, d], format!("{d}: Is a directory")),
+        (
+            ["copy", "--json", m, f],
+            format!("{m}: No such file or directory"),
+        ),
+        (
+            ["copy", "--json", f, n],
+            format!("{n}: No such file or directory"),
+        ),
+    ] {
+        let out = pmem2(&args, dir.dir());
+        assert_failure(&out, &message);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end(), format!("pmem2: {message}"), "{args:?}");
+    }
+}
+
+/// `cd /proc && pmem2 info`: no file can be made there, the platform is
+/// still reported, with the reason the file part is missing.
+#[test]
+fn info_reports_the_platform_where_no_probe_file_can_be_made() {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        eprintln!("skipped: no /proc here");
+        return;
+    }
+    let out = pmem2(&["info"], proc);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("platform") && text.contains("flush instruction"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no file examined") && text.contains("/proc"),
+        "{text}"
+    );
+    let v = json_ok(&pmem2(&["info", "--json"], proc));
+    assert!(v["flush"].is_string() && v["mem_kernel"].is_string(), "{v}");
+    assert!(v["path"].is_null(), "{v}");
+    assert!(
+        v["file_error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot create a temporary file in /proc: No such file or directory;"),
+        "{v}"
+    );
+}
+
+/// `bench PATH` creates a missing PATH, as `copy` creates DST, and keeps it;
+/// its rows of granularities that aren't durable on the file are marked.
+#[test]
+fn bench_creates_path_and_marks_granularities_not_durable() {
+    let dir = Scratch::new("bench-path");
+    let path = dir.path("new-file");
+    let v = json_ok(&pmem2(
+        &[
+            "bench",
+            "--quick",
+            "--json",
+            "--per-cell-ms",
+            "1",
+            path.to_str().unwrap(),
+        ],
+        dir.dir(),
+    ));
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        v["region"].as_u64().unwrap()
+    );
+    // tmpfs (or a disk): page is the natural granularity; byte and
+    // cache_line stores are not durable there.
+    let natural = v["natural_granularity"].as_str().unwrap();
+    let not_durable: Vec<&str> = v["not_durable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    let order = ["byte", "cache_line", "page"];
+    let rank = |g: &str| order.iter().position(|o| *o == g).unwrap();
+    for g in order {
+        assert_eq!(not_durable.contains(&g), rank(g) < rank(natural), "{g}");
+    }
+    for r in v["results"].as_array().unwrap() {
+        match r["granularity"].as_str() {
+            Some(g) => assert_eq!(r["durable"], !not_durable.contains(&g), "{r}"),
+            None => assert!(r["durable"].is_null(), "{r}"),
+        }
+        assert!(r["mib_per_s"].as_f64().unwrap() >= 0.0);
+    }
+    if natural == "page" {
+        let text = pmem2(
+            &[
+                "bench",
+                "--quick",
+                "--per-cell-ms",
+                "1",
+                path.to_str().unwrap(),
+            ],
+            dir.dir(),
+        );
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            text.contains("cache_line *") && text.contains("byte *"),
+            "{text}"
+        );
+        assert!(
+            text.contains("NOT durable here (byte, cache_line)"),
+            "{text}"
+        );
+        // One precision per table: MiB/s with one decimal.
+        let table: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("throughput"))
+            .skip(2)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert!(!table.is_empty(), "{text}");
+        for line in table {
+            for cell in line.split_whitespace().rev().take(3) {
+                let decimals = cell.split_once('.').map(|(_, d)| d.len());
+                assert_eq!(decimals, Some(1), "{line}");
+            }
+        }
+    }
+}
+
+/// `bench --plot FILE` draws an SVG: one panel per granularity, the
+/// natural one and the not-durable ones named.
+#[test]
+fn bench_plot_draws_an_svg() {
+    let dir = Scratch::new("plot");
+    let svg = dir.path("out.svg");
+    let v = json_ok(&pmem2(
+        &[
+            "bench",
+            "--quick",
+            "--json",
+            "--per-cell-ms",
+            "1",
+            "--plot",
+            svg.to_str().unwrap(),
+        ],
+        dir.dir(),
+    ));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.trim_start().starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+    let natural = v["natural_granularity"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("{natural}: natural granularity of this file")),
+        "natural panel"
+    );
+    for g in v["not_durable"].as_array().unwrap() {
+        assert!(text.contains(&format!(
+            "{}: NOT DURABLE on this file",
+            g.as_str().unwrap()
+        )));
+    }
+    for series in ["memcpy NONTEMPORAL", "memset 0", "persist", "plain memcpy"] {
+        assert!(text.contains(series), "{series}");
+    }
+    let out = pmem2(&["bench", "--plot", "x.png"], dir.dir());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// badblocks on a file that isn't on an NVDIMM says that no list exists,
+/// not "no bad blocks found".
+#[test]
+fn badblocks_off_an_nvdimm_says_so() {
+    let dir = Scratch::new("bb-text");
+    let (path, _) = dir.file("f", 4096);
+    let p = path.to_str().unwrap();
+    let v = json_ok(&pmem2(&["badblocks", "--json", p], dir.dir()));
+    if v["nvdimm"] == true {
+        eprintln!("skipped: the scratch directory is on an NVDIMM");
+        return;
+    }
+    assert!(
+        v["note"]
+            .as_str()
+            .unwrap()
+            .contains("not on an NVDIMM namespace"),
+        "{v}"
+    );
+    let out = pmem2(&["badblocks", p], dir.dir());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("not on an NVDIMM namespace") && !text.contains("Cannot find"),
+        "{text}"
+    );
+}
+
+/// `--json` usage errors carry clap's whole message, and the usage line.
+#[test]
+fn json_usage_errors_are_whole() {
+    let dir = Scratch::new("usage-json");
+    let out = pmem2(&["copy", "--json"], dir.dir());
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["error"],
+        "the following required arguments were not provided: <SRC DST>..."
+    );
+    assert!(v["usage_line"].as_str().unwrap().starts_with("pmem2 copy"));
+    let out = pmem2(&["bench", "--json", "--quick", "--full"], dir.dir());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("--quick") && e.contains("--full"), "{v}");
+}
+
+/// `pmem2 completions bash` is a script bash accepts and that completes
+/// pmem2's subcommands; the other shells get a script too.
+#[test]
+fn completions() {
+    let dir = Scratch::new("completions");
+    let out = pmem2(&["completions", "bash"], dir.dir());
+    assert!(out.status.success());
+    let words = String::from_utf8_lossy(&out.stdout);
+    for word in ["info", "bench", "copy", "badblocks", "--plot", "--verify"] {
+        assert!(words.contains(word), "{word}");
+    }
+    let script = dir.path("pmem2.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let bash = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p pmem2", script.display()))
+        .output();
+    match bash {
+        Ok(o) => {
+            assert!(o.status.success(), "{o:?}");
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(
+                text.contains("complete") && text.contains("pmem2"),
+                "{text}"
+            );
+            assert!(text.contains("-F _pmem2 pmem2"), "{text}");
+        }
+        Err(e) => eprintln!("skipped running bash: {e}"),
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = pmem2(&["completions", shell], dir.dir());
+        assert!(out.status.success() && !out.stdout.is_empty(), "{shell}");
+    }
 }
