@@ -8,12 +8,12 @@ use std::ffi::{c_int, c_void};
 use bitflags::Flags;
 
 use super::Map;
-use crate::arch;
 use crate::config::{Granularity, Protection};
 use crate::deep_flush::{self, DeepFlushTarget};
 use crate::error::{Error, Result};
 use crate::mem::{self, MemFlags};
 use crate::persist;
+use crate::{arch, check};
 
 impl Map {
     /// The address of `[offset, offset + len)`, if it lies inside the map.
@@ -110,7 +110,11 @@ impl Map {
         let ptr = self.checked_range(offset, len)?;
         if self.granularity == Granularity::Page {
             // Unlike the C function, report msync failures.
-            return persist::sync_pages(ptr, len);
+            persist::sync_pages(ptr, len)?;
+            if check::active() {
+                check::on_msync(ptr, len);
+            }
+            return Ok(());
         }
         let flush = persist::ops(self.granularity).flush;
         // A flush instruction faults on a page with no backing: guarded.
@@ -165,6 +169,9 @@ impl Map {
             }
             arch::fence();
         })?;
+        if check::active() {
+            check::on_fence();
+        }
         finish(dest, data.len(), granularity, flags)
     }
 
@@ -196,6 +203,9 @@ impl Map {
             }
             arch::fence();
         })?;
+        if check::active() {
+            check::on_fence();
+        }
         finish(dest, len, granularity, flags)
     }
 
@@ -235,6 +245,9 @@ impl Map {
             }
             arch::fence();
         })?;
+        if check::active() {
+            check::on_fence();
+        }
         finish(dest, len, granularity, flags)
     }
 }
@@ -245,6 +258,9 @@ impl Map {
 fn finish(dest: *mut u8, len: usize, granularity: Granularity, flags: MemFlags) -> Result<()> {
     if granularity == Granularity::Page && !flags.contains(MemFlags::NOFLUSH) && len > 0 {
         persist::sync_pages(dest, len)?;
+        if check::active() {
+            check::on_msync(dest, len);
+        }
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ mod placement;
 
 use std::ptr::NonNull;
 
+use crate::check;
 use crate::config::{Config, Granularity, Protection, Sharing};
 use crate::error::{DeleteError, Errno, Error, Result};
 use crate::registry::{self, Entry};
@@ -238,6 +239,12 @@ impl Map {
                 .map_err(|_| Error::MapExists("the range overlaps an existing mapping".into()))?;
         }
         self.registered = true;
+        check::on_map(
+            self.addr.as_ptr() as usize,
+            self.size,
+            self.granularity,
+            self.protection.contains(Protection::READ),
+        );
         Ok(())
     }
 
@@ -303,6 +310,9 @@ impl Map {
             ));
         }
         map.registered = len != 0;
+        if map.registered {
+            check::on_map(start, len, granularity, true);
+        }
         Ok(map)
     }
 
@@ -342,6 +352,10 @@ impl Map {
             return Ok(());
         }
         let start = self.addr.as_ptr() as usize;
+        if self.registered {
+            // A crash point: what is not durable now is lost with the map.
+            check::on_unmap(start);
+        }
         match std::mem::replace(&mut self.origin, Origin::Existing) {
             Origin::Existing => {
                 if self.registered {

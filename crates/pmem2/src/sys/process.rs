@@ -5,6 +5,7 @@
 //! - [`secure_getenv(3)`](https://man7.org/linux/man-pages/man3/secure_getenv.3.html)
 //! - [`getauxval(3)`](https://man7.org/linux/man-pages/man3/getauxval.3.html)
 //! - [`pthread_atfork(3)`](https://man7.org/linux/man-pages/man3/pthread_atfork.3.html)
+//! - [`atexit(3)`](https://man7.org/linux/man-pages/man3/atexit.3.html)
 
 use std::sync::OnceLock;
 
@@ -31,4 +32,15 @@ pub(crate) fn at_fork(prepare: extern "C" fn(), after: extern "C" fn()) -> bool 
     // SAFETY: the handlers are plain `extern "C"` functions that live for
     // the whole process; pthread_atfork only stores the pointers.
     unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) == 0 }
+}
+
+/// Registers `f` to run at normal process exit (`atexit`). Returns whether
+/// registration worked.
+///
+/// # References
+/// - [`atexit(3)`](https://man7.org/linux/man-pages/man3/atexit.3.html)
+pub(crate) fn at_exit(f: extern "C" fn()) -> bool {
+    // SAFETY: `f` is a plain `extern "C"` function that lives for the
+    // whole process; atexit only stores the pointer.
+    unsafe { libc::atexit(f) == 0 }
 }

@@ -1,0 +1,438 @@
+//! Crash-consistency checking: finds stores that a power cut would lose.
+//!
+//! Off by default, and then free: the persistence and memory function
+//! tables ([`persist`](crate::persist), [`mem`](crate::mem)) are chosen
+//! once per process, and with checking on pmem2 hands out *checking*
+//! variants from those same tables, so even unmodified C programs using
+//! `pmem2_get_persist_fn` and friends are checked. Turn it on
+//!
+//! * for any program, with the environment variable `PMEM2_CHECK` (read
+//!   once, before the first map or persistence function is used): a
+//!   comma-separated list of `report` (text report, the default), `json`
+//!   (JSON report) and `out=FILE` (write the report to FILE instead of
+//!   standard error); the report is written at process exit; or
+//! * from Rust, with [`Checker::start`] before the first map; the report is
+//!   written when the checker is dropped, and `{checker}` / `{checker:#}`
+//!   format it as text / JSON at any time.
+//!
+//! What it tracks, per registered mapping and per 64-byte line: modified,
+//! flushed but not fenced, written by non-temporal stores and not drained,
+//! or durable. pmem2's own memcpy/memmove/memset calls are known directly;
+//! plain CPU stores are found by comparing the mapping with a shadow copy,
+//! line by line, at every flush (the flushed lines), unmap, exit and named
+//! [`point`]. On PAGE-granularity maps only `msync` (pmem2's persist and
+//! flush) makes lines durable.
+//!
+//! Verdicts, each with the call stack where it arose: (1) stores not
+//! durable at a crash point (unmap, exit, [`point`]): modified and never
+//! flushed, or flushed and never fenced; (2) non-temporal stores never
+//! drained; (3) performance notes, never failures: flushes of lines not
+//! modified (superfluous) and of lines already flushed (redundant); (4)
+//! persist or flush of a range outside every mapping. See `docs/check.md`.
+
+mod report;
+mod tracker;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use crate::config::Granularity;
+use crate::error::{Error, Result};
+use crate::{env, registry, sys};
+use report::PerfTotals;
+use tracker::{Finding, Kind, LazySite, Tracked, LINE};
+
+pub(crate) use tracker::Store;
+
+/// How many performance findings keep their call stack (all are counted).
+const PERF_SITES: usize = 256;
+
+/// What `PMEM2_CHECK` asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Settings {
+    json: bool,
+    out: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Parses `PMEM2_CHECK`; `None` when it is unset, empty or `0`.
+    fn parse(value: Option<&str>) -> Option<Settings> {
+        let value = value?.trim();
+        if value.is_empty() || value == "0" {
+            return None;
+        }
+        let mut s = Settings::default();
+        for token in value.split(',').map(str::trim) {
+            match token {
+                "1" | "on" | "report" | "text" => s.json = false,
+                "json" => s.json = true,
+                _ => {
+                    if let Some(path) = token.strip_prefix("out=") {
+                        s.out = Some(PathBuf::from(path));
+                    } else {
+                        eprintln!(
+                            "pmem2: PMEM2_CHECK: unknown option {token:?} ignored \
+                             (report, json, out=FILE)"
+                        );
+                    }
+                }
+            }
+        }
+        Some(s)
+    }
+}
+
+/// Set by [`Checker::start`] before the decision is taken.
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Whether checking is on; read by the hooks outside the tables.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// The settings, `Some` when checking is on; decided once, at the first
+/// map or the first choice of a function table.
+fn decision() -> &'static Option<Settings> {
+    static DECISION: OnceLock<Option<Settings>> = OnceLock::new();
+    DECISION.get_or_init(|| {
+        let from_env = Settings::parse(env::secure_getenv("PMEM2_CHECK").as_deref());
+        let settings = if from_env.is_some() {
+            // Report at exit (C programs have no other moment).
+            if !sys::process::at_exit(at_exit) {
+                eprintln!("pmem2: PMEM2_CHECK: atexit failed, no report at exit");
+            }
+            from_env
+        } else if REQUESTED.load(Ordering::SeqCst) {
+            Some(Settings::default())
+        } else {
+            None
+        };
+        ACTIVE.store(settings.is_some(), Ordering::SeqCst);
+        settings
+    })
+}
+
+/// Whether checking is on (takes the decision if not taken yet): the
+/// function tables call this once, when they are chosen.
+pub(crate) fn enabled() -> bool {
+    decision().is_some()
+}
+
+/// Whether checking is on, as a cheap load for hooks outside the tables.
+#[inline]
+pub(crate) fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+#[derive(Default)]
+struct State {
+    maps: BTreeMap<usize, Tracked>,
+    findings: Vec<Finding>,
+    perf_sites: usize,
+    totals: PerfTotals,
+}
+
+fn state() -> MutexGuard<'static, State> {
+    static STATE: Mutex<State> = Mutex::new(State {
+        maps: BTreeMap::new(),
+        findings: Vec::new(),
+        perf_sites: 0,
+        totals: PerfTotals {
+            superfluous: 0,
+            redundant: 0,
+        },
+    });
+    STATE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    /// The tracked maps overlapping `[start, end)`.
+    fn overlapping(&mut self, start: usize, end: usize) -> impl Iterator<Item = &mut Tracked> {
+        self.maps
+            .range_mut(..end)
+            .map(|(_, t)| t)
+            .filter(move |t| t.end() > start)
+    }
+
+    fn perf(&mut self, kind: Kind, lines: usize, addr: usize, site: &mut LazySite) {
+        if lines == 0 {
+            return;
+        }
+        match kind {
+            Kind::Superfluous => self.totals.superfluous += lines,
+            _ => self.totals.redundant += lines,
+        }
+        if self.perf_sites < PERF_SITES {
+            self.perf_sites += 1;
+            self.findings.push(Finding {
+                kind,
+                point: "flush".into(),
+                lines,
+                addr,
+                offset: None,
+                site: Some(site.get()),
+            });
+        }
+    }
+
+    /// Observes the whole of every map, then turns every line in flight
+    /// into findings.
+    fn crash_point_all(&mut self, point: &str, site: &mut LazySite) {
+        let State { maps, findings, .. } = self;
+        for t in maps.values_mut() {
+            let (first, last) = t.lines_of(t.start, usize::MAX);
+            t.observe(first, last);
+            t.fill_sites(first, last, site);
+            t.crash_point(point, findings);
+        }
+    }
+}
+
+/// A map was created: track it (if checking is on and it is readable).
+pub(crate) fn on_map(start: usize, size: usize, granularity: Granularity, readable: bool) {
+    if !enabled() || !readable || size == 0 {
+        return;
+    }
+    // SAFETY: a registered, readable map stays mapped until `on_unmap`,
+    // which runs before it is unmapped.
+    let tracked = unsafe { Tracked::new(start, size, granularity) };
+    state().maps.insert(start, tracked);
+}
+
+/// A map is about to be unmapped: a crash point.
+pub(crate) fn on_unmap(start: usize) {
+    if !active() {
+        return;
+    }
+    let mut st = state();
+    if let Some(mut t) = st.maps.remove(&start) {
+        let mut site = LazySite::default();
+        let (first, last) = t.lines_of(t.start, usize::MAX);
+        t.observe(first, last);
+        t.fill_sites(first, last, &mut site);
+        t.crash_point("unmap", &mut st.findings);
+    }
+}
+
+/// Records a finding when `[ptr, ptr + len)` is not covered by the
+/// registered mappings.
+fn check_inside(st: &mut State, ptr: usize, len: usize, what: &str, site: &mut LazySite) {
+    if len == 0 {
+        return;
+    }
+    let end = ptr.saturating_add(len);
+    let mut covered = ptr;
+    for (s, e, _) in registry::read().overlapping(ptr, end) {
+        if s > covered {
+            break;
+        }
+        covered = covered.max(e);
+    }
+    if covered < end {
+        st.findings.push(Finding {
+            kind: Kind::OutsideMappings,
+            point: what.into(),
+            lines: 1,
+            addr: ptr,
+            offset: None,
+            site: Some(site.get()),
+        });
+    }
+}
+
+/// A CPU flush of `[ptr, ptr + len)`, followed by a fence when `fenced`
+/// (a persist), recorded before the flush instructions run.
+pub(crate) fn on_flush(ptr: *const u8, len: usize, fenced: bool) {
+    let (ptr, mut site) = (ptr as usize, LazySite::default());
+    let mut st = state();
+    check_inside(
+        &mut st,
+        ptr,
+        len,
+        if fenced { "persist" } else { "flush" },
+        &mut site,
+    );
+    let mut perf = Vec::new();
+    for t in st.overlapping(ptr, ptr.saturating_add(len)) {
+        let (first, last) = t.lines_of(ptr, len);
+        t.observe(first, last);
+        let (superfluous, redundant) = t.flush(first, last);
+        perf.push((superfluous, redundant, t.start + first * LINE));
+        if !fenced {
+            t.fill_sites(first, last, &mut site);
+        }
+    }
+    for (superfluous, redundant, addr) in perf {
+        st.perf(Kind::Superfluous, superfluous, addr, &mut site);
+        st.perf(Kind::Redundant, redundant, addr, &mut site);
+    }
+    if fenced {
+        for t in st.maps.values_mut() {
+            t.fence();
+        }
+        for t in st.overlapping(ptr, ptr.saturating_add(len)) {
+            let (first, last) = t.lines_of(ptr, len);
+            t.fill_sites(first, last, &mut site);
+        }
+    }
+}
+
+/// A fence (drain): flushed and non-temporal lines become durable.
+pub(crate) fn on_fence() {
+    for t in state().maps.values_mut() {
+        t.fence();
+    }
+}
+
+/// `msync` of the pages of `[ptr, ptr + len)` (after it succeeded).
+pub(crate) fn on_msync(ptr: *const u8, len: usize) {
+    let page = sys::mm::page_size();
+    let (ptr, mut site) = (ptr as usize, LazySite::default());
+    let start = ptr & !(page - 1);
+    let end = ptr.saturating_add(len).saturating_add(page - 1) & !(page - 1);
+    let mut st = state();
+    check_inside(&mut st, ptr, len, "persist (msync)", &mut site);
+    let mut superfluous = Vec::new();
+    for t in st.overlapping(start, end) {
+        let (first, last) = t.lines_of(start, end - start);
+        t.observe(first, last);
+        if !t.msync(first, last) {
+            superfluous.push((last - first, t.start + first * LINE));
+        }
+    }
+    for (lines, addr) in superfluous {
+        st.perf(Kind::Superfluous, lines, addr, &mut site);
+    }
+}
+
+/// A pmem2 memory function stored `[dest, dest + len)` (after it ran).
+pub(crate) fn on_store(dest: *const u8, len: usize, how: Store) {
+    let (dest, mut site) = (dest as usize, LazySite::default());
+    let mut st = state();
+    for t in st.overlapping(dest, dest.saturating_add(len)) {
+        let (first, last) = t.lines_of(dest, len);
+        t.stored(first, last, how);
+        t.fill_sites(first, last, &mut site);
+    }
+}
+
+/// Renders and clears what was found, to the configured destination.
+fn emit(settings: &Settings) {
+    let mut st = state();
+    let findings = std::mem::take(&mut st.findings);
+    let totals = std::mem::take(&mut st.totals);
+    st.perf_sites = 0;
+    drop(st);
+    let text = if settings.json {
+        report::json(&findings, totals)
+    } else {
+        report::text(&findings, totals)
+    };
+    match &settings.out {
+        Some(path) => {
+            if let Err(err) = std::fs::write(path, &text) {
+                eprintln!("pmem2: PMEM2_CHECK: cannot write {}: {err}", path.display());
+                eprint!("{text}");
+            }
+        }
+        None => eprint!("{text}"),
+    }
+}
+
+extern "C" fn at_exit() {
+    let Some(settings) = decision() else {
+        return;
+    };
+    // A panic must not unwind into the C runtime's exit.
+    let _ = std::panic::catch_unwind(|| {
+        state().crash_point_all("exit", &mut LazySite::default());
+        emit(settings);
+    });
+}
+
+/// Marks a named crash point: every store made so far must be durable now.
+///
+/// Each line still in flight (modified, flushed but not fenced, or written
+/// by non-temporal stores and not drained) becomes a verdict at
+/// `point "NAME"`. Does nothing when checking is off.
+///
+/// Typical use: right after a commit record was made durable, so that data
+/// the commit depends on but that was never persisted is reported.
+pub fn point(name: &str) {
+    if !active() {
+        return;
+    }
+    state().crash_point_all(&format!("point {name:?}"), &mut LazySite::default());
+}
+
+/// Crash-consistency checking for this process, from Rust.
+///
+/// [`Checker::start`] turns checking on (it must come before the first map
+/// or persistence function). Dropping the checker makes a last crash point
+/// of every live map (`end of check`) and writes the report: to standard
+/// error, or as `PMEM2_CHECK` says (`json`, `out=FILE`). `{checker}`
+/// formats what was found so far as text, `{checker:#}` as JSON (the
+/// document `pmem2 check --json` prints).
+#[derive(Debug)]
+pub struct Checker {
+    _private: (),
+}
+
+impl Checker {
+    /// Turns checking on for this process.
+    ///
+    /// # Errors
+    /// [`Error::NotSupported`] when the decision was already taken with
+    /// checking off: a map was created or a persistence or memory function
+    /// chosen before this call.
+    pub fn start() -> Result<Checker> {
+        REQUESTED.store(true, Ordering::SeqCst);
+        if enabled() {
+            Ok(Checker { _private: () })
+        } else {
+            Err(Error::NotSupported(
+                "Checker::start: pmem2 was already used with checking off; call it before \
+                 the first map or persistence function, or set PMEM2_CHECK=report"
+                    .into(),
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Checker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = state();
+        let (findings, totals) = (st.findings.clone(), st.totals);
+        drop(st);
+        if f.alternate() {
+            f.write_str(&report::json(&findings, totals))
+        } else {
+            f.write_str(&report::text(&findings, totals))
+        }
+    }
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        state().crash_point_all("end of check", &mut LazySite::default());
+        if let Some(settings) = decision() {
+            emit(settings);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse() {
+        assert_eq!(Settings::parse(None), None);
+        assert_eq!(Settings::parse(Some("")), None);
+        assert_eq!(Settings::parse(Some("0")), None);
+        assert_eq!(Settings::parse(Some("report")), Some(Settings::default()));
+        let s = Settings::parse(Some("json,out=/tmp/x")).unwrap();
+        assert!(s.json);
+        assert_eq!(s.out.as_deref(), Some(std::path::Path::new("/tmp/x")));
+    }
+}
