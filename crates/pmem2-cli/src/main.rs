@@ -37,6 +37,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 mod badblocks;
 mod bench;
+mod check;
 mod copy;
 mod info;
 mod progress;
@@ -77,6 +78,11 @@ enum Command {
     Copy(copy::CopyArgs),
     /// List the bad blocks of PATH (byte offset and length), or clear them.
     Badblocks(badblocks::BadblocksArgs),
+    /// Run PROGRAM with pmem2's crash-consistency checking on (a Rust
+    /// program using the pmem2 crate, or a C program using libpmem2.so.1)
+    /// and report stores a power cut would lose; exit status 1 when there
+    /// is any durability verdict (docs/check.md).
+    Check(check::CheckArgs),
 }
 
 impl Command {
@@ -86,6 +92,7 @@ impl Command {
             Command::Bench(a) => a.common,
             Command::Copy(a) => a.common,
             Command::Badblocks(a) => a.common,
+            Command::Check(a) => a.common,
         }
     }
 }
@@ -133,6 +140,10 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Copy(args) => copy::run(args),
         Command::Badblocks(args) => badblocks::run(args),
+        Command::Check(args) => match check::run(args) {
+            Ok(code) => return code,
+            Err(message) => Err(message),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# CI stage "crash-consistency checker": runs the fixture programs (Rust:
+# crates/pmem2/examples/check_fixture.rs; C: tests/c/check_fixture.c, built
+# against include/libpmem2.h and our libpmem2.so.1) under `pmem2 check
+# --json`, on tmpfs, with PMEM2_FORCE_GRANULARITY=cache_line and with the
+# natural PAGE granularity. Each case must get exactly its expected set of
+# finding kinds, and `pmem2 check` must exit 1 iff one of them is a
+# durability verdict; each `-ok` twin must get none. About 1 min after the
+# release build (which `cargo xtask build-c` shares).
+#
+# usage: ci/check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release -q -p pmem2-cli
+cargo build --release -q -p pmem2 --example check_fixture
+cargo xtask build-c >/dev/null
+target=${CARGO_TARGET_DIR:-target}
+pmem2=$target/release/pmem2
+rust_fixture=$target/release/examples/check_fixture
+lib=$target/capi/lib
+c_fixture=$target/capi/check_fixture
+${CC:-cc} -std=gnu99 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/c \
+  tests/c/check_fixture.c -L"$lib" -l:libpmem2.so.1 -o "$c_fixture"
+
+scratch=$(mktemp -d /dev/shm/pmem2-check-XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+
+# case  kinds-at-cache_line  kinds-at-page  ("-" = none; kinds joined by +)
+expectations='
+missing-flush         not_flushed                          not_flushed
+missing-fence         not_fenced                           -
+nt-no-drain           nt_not_drained                       -
+superfluous-flush     superfluous_flush                    superfluous_flush
+double-flush          redundant_flush                      superfluous_flush
+persist-before-store  not_flushed+superfluous_flush        not_flushed+superfluous_flush
+flag-before-data      not_flushed                          not_flushed
+'
+
+cat >"$scratch/verify.py" <<'PY'
+# argv: expected kinds ("-" or a+b), pmem2 check's exit status, label;
+# stdin: the JSON report.
+import json, sys
+expected = set() if sys.argv[1] == "-" else set(sys.argv[1].split("+"))
+rc, label = int(sys.argv[2]), sys.argv[3]
+doc = json.load(sys.stdin)
+kinds = {f["kind"] for f in doc["findings"]}
+durable = {f["kind"] for f in doc["findings"] if f["durability"]}
+want_rc = 1 if durable else 0
+if kinds != expected or rc != want_rc or doc.get("exit_status") != 0:
+    print(f"FAIL {label}: kinds {sorted(kinds)} (expected {sorted(expected)}), "
+          f"status {rc} (expected {want_rc}), program status {doc.get('exit_status')}")
+    for f in doc["findings"]:
+        print("   ", f["kind"], "at", f["point"], f["count"], f["stack"][:3])
+    sys.exit(1)
+print(f"ok   {label}: {'+'.join(sorted(kinds)) or 'clean'}, status {rc}")
+PY
+
+failures=0
+runs=0
+check_one() { # lang granularity case expected
+  local lang=$1 gran=$2 case=$3 expected=$4 out rc=0
+  if [ "$lang" = rust ]; then
+    set -- "$rust_fixture" "$case" "$scratch/rust.file"
+  else
+    set -- "$c_fixture" "$case" "$scratch"
+  fi
+  if [ "$gran" = cache_line ]; then
+    out=$(PMEM2_FORCE_GRANULARITY=cache_line "$pmem2" check --json --lib "$lib" -- "$@") || rc=$?
+  else
+    out=$(env -u PMEM2_FORCE_GRANULARITY "$pmem2" check --json --lib "$lib" -- "$@") || rc=$?
+  fi
+  runs=$((runs + 1))
+  python3 "$scratch/verify.py" "$expected" "$rc" "$lang $gran $case" <<<"$out" ||
+    failures=$((failures + 1))
+}
+
+while read -r case cl page; do
+  [ -n "$case" ] || continue
+  for lang in rust c; do
+    check_one "$lang" cache_line "$case" "$cl"
+    check_one "$lang" page "$case" "$page"
+    check_one "$lang" cache_line "$case-ok" -
+    check_one "$lang" page "$case-ok" -
+  done
+done <<<"$expectations"
+
+echo "check fixtures: $((runs - failures))/$runs as expected"
+[ "$failures" -eq 0 ]
