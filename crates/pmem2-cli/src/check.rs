@@ -122,7 +122,12 @@ fn render(doc: &Value) -> String {
         doc["redundant_line_flushes"]
     );
     let empty = Vec::new();
-    for (i, f) in doc["findings"].as_array().unwrap_or(&empty).iter().enumerate() {
+    for (i, f) in doc["findings"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .enumerate()
+    {
         let kind = f["kind"].as_str().unwrap_or("?");
         let what = match kind {
             "not_flushed" => "stores not durable: modified, never flushed",
@@ -146,9 +151,10 @@ fn render(doc: &Value) -> String {
             f["point"].as_str().unwrap_or("?"),
             if count == 1 { "" } else { "s" }
         );
-        match f["offset"].as_u64() {
-            Some(off) => outln!(s, ", first at map offset {off:#x}"),
-            None => outln!(s, ", first at {}", f["address"].as_str().unwrap_or("?")),
+        if let Some(off) = f["offset"].as_u64() {
+            outln!(s, ", first at map offset {off:#x}");
+        } else {
+            outln!(s, ", first at {}", f["address"].as_str().unwrap_or("?"));
         }
         for (n, frame) in f["stack"].as_array().unwrap_or(&empty).iter().enumerate() {
             outln!(s, "    {n:2}: {}", frame.as_str().unwrap_or("?"));

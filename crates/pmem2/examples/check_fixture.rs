@@ -28,7 +28,12 @@ fn store(map: &mut Map, offset: usize, value: u64) {
     assert!(offset + 8 <= map.size());
     // SAFETY: the 8 bytes are inside the writable map; no reference to the
     // mapped bytes is held.
-    unsafe { map.addr().add(offset).cast::<u64>().write_volatile(value) };
+    unsafe {
+        map.addr()
+            .add(offset)
+            .cast::<[u8; 8]>()
+            .write_volatile(value.to_ne_bytes());
+    };
 }
 
 fn run(case: &str, map: &mut Map) -> pmem2::Result<()> {

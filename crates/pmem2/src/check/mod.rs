@@ -92,24 +92,26 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 
 /// The settings, `Some` when checking is on; decided once, at the first
 /// map or the first choice of a function table.
-fn decision() -> &'static Option<Settings> {
+fn decision() -> Option<&'static Settings> {
     static DECISION: OnceLock<Option<Settings>> = OnceLock::new();
-    DECISION.get_or_init(|| {
-        let from_env = Settings::parse(env::secure_getenv("PMEM2_CHECK").as_deref());
-        let settings = if from_env.is_some() {
-            // Report at exit (C programs have no other moment).
-            if !sys::process::at_exit(at_exit) {
-                eprintln!("pmem2: PMEM2_CHECK: atexit failed, no report at exit");
-            }
-            from_env
-        } else if REQUESTED.load(Ordering::SeqCst) {
-            Some(Settings::default())
-        } else {
-            None
-        };
-        ACTIVE.store(settings.is_some(), Ordering::SeqCst);
-        settings
-    })
+    DECISION
+        .get_or_init(|| {
+            let from_env = Settings::parse(env::secure_getenv("PMEM2_CHECK").as_deref());
+            let settings = if from_env.is_some() {
+                // Report at exit (C programs have no other moment).
+                if !sys::process::at_exit(at_exit) {
+                    eprintln!("pmem2: PMEM2_CHECK: atexit failed, no report at exit");
+                }
+                from_env
+            } else if REQUESTED.load(Ordering::SeqCst) {
+                Some(Settings::default())
+            } else {
+                None
+            };
+            ACTIVE.store(settings.is_some(), Ordering::SeqCst);
+            settings
+        })
+        .as_ref()
 }
 
 /// Whether checking is on (takes the decision if not taken yet): the
@@ -434,5 +436,21 @@ mod tests {
         let s = Settings::parse(Some("json,out=/tmp/x")).unwrap();
         assert!(s.json);
         assert_eq!(s.out.as_deref(), Some(std::path::Path::new("/tmp/x")));
+    }
+
+    /// Once pmem2 was used with checking off, it can't be turned on.
+    #[test]
+    fn start_after_first_use_fails() {
+        let map = crate::Map::new(
+            &crate::Config::with_granularity(Granularity::Page),
+            &crate::Source::anonymous(4096).unwrap(),
+        )
+        .unwrap();
+        if std::env::var_os("PMEM2_CHECK").is_none() {
+            let err = Checker::start().unwrap_err();
+            assert!(matches!(err, Error::NotSupported(_)), "{err}");
+            assert!(err.to_string().starts_with("Checker::start:"), "{err}");
+        }
+        drop(map);
     }
 }

@@ -289,11 +289,10 @@ impl Tracked {
                 );
             }
             let state = match (self.granularity, how) {
-                (Granularity::Byte, Store::NonTemporal) => Some(State::Nt),
+                (Granularity::Byte | Granularity::CacheLine, Store::NonTemporal) => Some(State::Nt),
                 (Granularity::Byte, _) => None,
                 (Granularity::Page, _) | (_, Store::NoFlush) => Some(State::Dirty),
                 (Granularity::CacheLine, Store::Flushed) => Some(State::Flushed),
-                (Granularity::CacheLine, Store::NonTemporal) => Some(State::Nt),
             };
             match state {
                 None => {
