@@ -13,15 +13,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release -q -p pmem2-cli
-cargo build --release -q -p pmem2 --example check_fixture
 cargo xtask build-c >/dev/null
 target=${CARGO_TARGET_DIR:-target}
 pmem2=$target/release/pmem2
 rust_fixture=$target/release/examples/check_fixture
 lib=$target/capi/lib
 c_fixture=$target/capi/check_fixture
-${CC:-cc} -std=gnu99 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/c \
-  tests/c/check_fixture.c -L"$lib" -l:libpmem2.so.1 -o "$c_fixture"
+cargo build --release -q -p pmem2 --examples
+for src in tests/c/check_fixture.c tests/c/ex_*.c; do
+  ${CC:-cc} -std=gnu99 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/c \
+    "$src" -L"$lib" -l:libpmem2.so.1 -lpthread -o "$target/capi/$(basename "$src" .c)"
+done
 
 scratch=$(mktemp -d /dev/shm/pmem2-check-XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
@@ -60,11 +62,12 @@ failures=0
 runs=0
 check_one() { # lang granularity case expected
   local lang=$1 gran=$2 case=$3 expected=$4 out rc=0
-  if [ "$lang" = rust ]; then
-    set -- "$rust_fixture" "$case" "$scratch/rust.file"
-  else
-    set -- "$c_fixture" "$case" "$scratch"
-  fi
+  case $lang in
+    rust) set -- "$rust_fixture" "$case" "$scratch/rust.file" ;;
+    c) set -- "$c_fixture" "$case" "$scratch" ;;
+    rust-example) set -- "$target/release/examples/$case" ;;
+    c-example) set -- "$target/capi/$case" "$scratch" ;;
+  esac
   if [ "$gran" = cache_line ]; then
     out=$(PMEM2_FORCE_GRANULARITY=cache_line "$pmem2" check --json --lib "$lib" -- "$@") || rc=$?
   else
@@ -84,6 +87,33 @@ while read -r case cl page; do
     check_one "$lang" page "$case-ok" -
   done
 done <<<"$expectations"
+
+# The examples (7 Rust, the C ex_*.c programs) must check clean on both
+# granularities.
+for gran in cache_line page; do
+  for name in basic advanced log map_multiple_files redo ringbuf unsafe_shutdown; do
+    check_one rust-example "$gran" "$name" -
+  done
+  for src in tests/c/ex_*.c; do
+    check_one c-example "$gran" "$(basename "$src" .c)" -
+  done
+done
+
+# Crash-state exploration: the redo log with its commit flag persisted before
+# its entries has a failing crash state; the correct one has none.
+explore_one() { # granularity mode expected
+  local out rc=0
+  out=$(PMEM2_FORCE_GRANULARITY=$1 "$pmem2" check --json --explore --budget 60 \
+    --checker "$target/release/examples/check_redo verify" \
+    -- "$target/release/examples/check_redo" "$2" "$scratch/redo") || rc=$?
+  runs=$((runs + 1))
+  python3 "$scratch/verify.py" "$3" "$rc" "explore $1 $2" <<<"$out" ||
+    failures=$((failures + 1))
+}
+explore_one cache_line run-buggy crash_state+superfluous_flush
+explore_one cache_line run superfluous_flush
+explore_one page run-buggy crash_state+superfluous_flush
+explore_one page run -
 
 echo "check fixtures: $((runs - failures))/$runs as expected"
 [ "$failures" -eq 0 ]

@@ -25,9 +25,27 @@ pub struct CheckArgs {
     /// `cargo xtask build-c`'s output next to this binary, if present).
     #[arg(long, value_name = "DIR")]
     pub lib: Option<PathBuf>,
+    /// Explore possible crash states at every fence, msync and crash point
+    /// (the durable image plus subsets of up to 2 in-flight lines) and run
+    /// the --checker on each; report the first it rejects.
+    #[arg(long, requires = "checker")]
+    pub explore: bool,
+    /// The consistency checker for --explore: a command (split at spaces)
+    /// given the crash image's path as its last argument; exit status 0
+    /// means consistent, 1 not.
+    #[arg(long, value_name = "CMD")]
+    pub checker: Option<String>,
+    /// With --explore: check only the crash state with this ID (as
+    /// reported), keeping its image file.
+    #[arg(long, value_name = "ID", requires = "explore")]
+    pub replay: Option<String>,
+    /// With --explore: stop exploring after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub budget: u64,
     #[command(flatten)]
     pub common: Common,
-    /// The program to run and its arguments (after `--`).
+    /// The program to run and its arguments (after `--`). With `--json`
+    /// the program's standard output goes to standard error.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<OsString>,
 }
@@ -67,6 +85,27 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, String> {
     out.push(report.0.as_os_str());
     let mut cmd = Command::new(program);
     cmd.args(rest).env("PMEM2_CHECK", out);
+    for var in [
+        "PMEM2_CHECK_EXPLORE",
+        "PMEM2_CHECK_REPLAY",
+        "PMEM2_CHECK_EXPLORE_BUDGET",
+    ] {
+        cmd.env_remove(var);
+    }
+    if args.explore {
+        if let Some(checker) = &args.checker {
+            cmd.env("PMEM2_CHECK_EXPLORE", checker)
+                .env("PMEM2_CHECK_EXPLORE_BUDGET", args.budget.to_string());
+        }
+        if let Some(id) = &args.replay {
+            cmd.env("PMEM2_CHECK_REPLAY", id);
+        }
+    }
+    if args.common.json {
+        // Standard output holds the one JSON document: the program's own
+        // output goes to standard error.
+        cmd.stdout(std::io::stderr());
+    }
     if let Some(dir) = args.lib.clone().or_else(default_lib_dir) {
         let mut path = dir.into_os_string();
         if let Some(old) = std::env::var_os("LD_LIBRARY_PATH").filter(|o| !o.is_empty()) {
@@ -136,6 +175,7 @@ fn render(doc: &Value) -> String {
             "outside_mappings" => "persist or flush of a range outside every mapping",
             "superfluous_flush" => "performance: superfluous flush (lines not modified)",
             "redundant_flush" => "performance: redundant flush (lines already flushed)",
+            "crash_state" => "a possible crash state fails the checker",
             _ => kind,
         };
         let count = f["count"].as_u64().unwrap_or(0);
@@ -155,6 +195,9 @@ fn render(doc: &Value) -> String {
             outln!(s, ", first at map offset {off:#x}");
         } else {
             outln!(s, ", first at {}", f["address"].as_str().unwrap_or("?"));
+        }
+        if let Some(detail) = f["detail"].as_str() {
+            outln!(s, "    {detail}");
         }
         for (n, frame) in f["stack"].as_array().unwrap_or(&empty).iter().enumerate() {
             outln!(s, "    {n:2}: {}", frame.as_str().unwrap_or("?"));

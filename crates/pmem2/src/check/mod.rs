@@ -34,10 +34,13 @@ mod report;
 mod tracker;
 
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::config::Granularity;
 use crate::error::{Error, Result};
@@ -55,6 +58,53 @@ const PERF_SITES: usize = 256;
 struct Settings {
     json: bool,
     out: Option<PathBuf>,
+    /// Crash-state exploration: the checker command (`PMEM2_CHECK_EXPLORE`).
+    explore: Option<Vec<String>>,
+    /// Only this crash state (`PMEM2_CHECK_REPLAY`): point, map, lines.
+    replay: Option<StateId>,
+    /// Time budget of the exploration (`PMEM2_CHECK_EXPLORE_BUDGET`, s).
+    budget: Duration,
+}
+
+/// The largest subsets of in-flight lines explored at a point.
+const EXPLORE_K: usize = 2;
+
+/// Identifies a crash state: `POINT:MAP:LINES`, the exploration point's
+/// number (1-based, in the order the program reaches them), the map's index
+/// among the checked maps in address order, and the in-flight lines applied
+/// to the durable image, as map offsets joined by `+` (empty: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StateId {
+    point: u64,
+    map: usize,
+    lines: Vec<usize>,
+}
+
+impl fmt::Display for StateId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self
+            .lines
+            .iter()
+            .map(|l| format!("{:#x}", l * LINE))
+            .collect();
+        write!(f, "{}:{}:{}", self.point, self.map, lines.join("+"))
+    }
+}
+
+impl StateId {
+    fn parse(s: &str) -> Option<StateId> {
+        let mut parts = s.trim().splitn(3, ':');
+        let point = parts.next()?.parse().ok()?;
+        let map = parts.next()?.parse().ok()?;
+        let lines = parts
+            .next()?
+            .split('+')
+            .filter(|l| !l.is_empty())
+            .map(|l| usize::from_str_radix(l.trim_start_matches("0x"), 16).map(|o| o / LINE))
+            .collect::<std::result::Result<_, _>>()
+            .ok()?;
+        Some(StateId { point, map, lines })
+    }
 }
 
 impl Settings {
@@ -81,6 +131,21 @@ impl Settings {
                 }
             }
         }
+        s.explore = env::secure_getenv("PMEM2_CHECK_EXPLORE")
+            .map(|c| c.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|argv| !argv.is_empty());
+        s.replay = env::secure_getenv("PMEM2_CHECK_REPLAY").and_then(|id| {
+            let parsed = StateId::parse(&id);
+            if parsed.is_none() {
+                eprintln!("pmem2: PMEM2_CHECK_REPLAY: {id:?} is not a state ID (POINT:MAP:LINES)");
+            }
+            parsed
+        });
+        s.budget = Duration::from_secs(
+            env::secure_getenv("PMEM2_CHECK_EXPLORE_BUDGET")
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(60),
+        );
         Some(s)
     }
 }
@@ -132,6 +197,23 @@ struct State {
     findings: Vec<Finding>,
     perf_sites: usize,
     totals: PerfTotals,
+    explore: Exploration,
+}
+
+/// The progress of crash-state exploration.
+#[derive(Default)]
+struct Exploration {
+    /// Exploration points reached so far.
+    points: u64,
+    /// When the first point was reached.
+    started: Option<Instant>,
+    /// Hashes of the images already checked.
+    seen: Option<HashSet<u64>>,
+    /// Images given to the checker.
+    runs: u64,
+    /// A failing state was found (only the first is reported) or the
+    /// budget ran out.
+    done: bool,
 }
 
 fn state() -> MutexGuard<'static, State> {
@@ -142,6 +224,13 @@ fn state() -> MutexGuard<'static, State> {
         totals: PerfTotals {
             superfluous: 0,
             redundant: 0,
+        },
+        explore: Exploration {
+            points: 0,
+            started: None,
+            seen: None,
+            runs: 0,
+            done: false,
         },
     });
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
@@ -173,6 +262,7 @@ impl State {
                 addr,
                 offset: None,
                 site: Some(site.get()),
+                detail: None,
             });
         }
     }
@@ -180,6 +270,7 @@ impl State {
     /// Observes the whole of every map, then turns every line in flight
     /// into findings.
     fn crash_point_all(&mut self, point: &str, site: &mut LazySite) {
+        self.explore(point, site);
         let State { maps, findings, .. } = self;
         for t in maps.values_mut() {
             let (first, last) = t.lines_of(t.start, usize::MAX);
@@ -190,14 +281,150 @@ impl State {
     }
 }
 
+impl State {
+    /// An exploration point (a fence, an `msync`, a crash point), before
+    /// its effect: the possible crash states are the durable image of each
+    /// map with subsets of its in-flight lines applied: none, each one,
+    /// each pair ([`EXPLORE_K`]), and all those the fence makes durable.
+    /// Each new image (by hash) is given to the checker command; the first
+    /// it rejects (exit status 1) becomes a finding with its [`StateId`].
+    fn explore(&mut self, point: &str, site: &mut LazySite) {
+        let Some(settings) = decision() else { return };
+        let Some(argv) = &settings.explore else {
+            return;
+        };
+        if self.explore.done {
+            return;
+        }
+        self.explore.points += 1;
+        let n = self.explore.points;
+        if settings.replay.as_ref().is_some_and(|r| r.point != n) {
+            return;
+        }
+        let started = *self.explore.started.get_or_insert_with(Instant::now);
+        let image_path = std::env::temp_dir().join(match &settings.replay {
+            Some(id) => format!(
+                "pmem2-crash-{}.img",
+                id.to_string().replace([':', '+'], "_")
+            ),
+            None => format!("pmem2-crash-{}.img", std::process::id()),
+        });
+        let State {
+            maps,
+            findings,
+            explore,
+            ..
+        } = self;
+        let seen = explore.seen.get_or_insert_with(HashSet::new);
+        for (m, t) in maps.values_mut().enumerate() {
+            let (first, last) = t.lines_of(t.start, usize::MAX);
+            t.observe(first, last);
+            t.fill_sites(first, last, site);
+            let sets = match &settings.replay {
+                Some(id) if id.map == m => vec![id.lines.clone()],
+                Some(_) => continue,
+                None => candidates(t),
+            };
+            for lines in sets {
+                if started.elapsed() > settings.budget {
+                    eprintln!(
+                        "pmem2: crash-state exploration stopped: budget of {:?} spent after {} \
+                         states",
+                        settings.budget, explore.runs
+                    );
+                    explore.done = true;
+                    return;
+                }
+                let Some(image) = t.image(&lines) else { return };
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (m, &image).hash(&mut h);
+                if !seen.insert(h.finish()) && settings.replay.is_none() {
+                    continue;
+                }
+                explore.runs += 1;
+                let id = StateId {
+                    point: n,
+                    map: m,
+                    lines: lines.clone(),
+                };
+                match sys::process::run_on_image(argv, &image_path, &image) {
+                    Ok(Some(0)) => {}
+                    Ok(Some(1)) => {
+                        findings.push(Finding {
+                            kind: Kind::CrashState,
+                            point: point.to_owned(),
+                            lines: 1,
+                            addr: t.start,
+                            offset: None,
+                            site: Some(site.get()),
+                            detail: Some(describe_state(t, &id, &image_path, explore.runs)),
+                        });
+                        explore.done = true;
+                        return;
+                    }
+                    Ok(other) => {
+                        eprintln!(
+                            "pmem2: crash-state checker {argv:?} on state {id}: exit status \
+                             {other:?} (0: consistent, 1: not)"
+                        );
+                    }
+                    Err(err) => {
+                        eprintln!(
+                            "pmem2: crash-state checker {argv:?}: {err}; exploration stopped"
+                        );
+                        explore.done = true;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The crash states explored at a point for one map: the durable image
+/// with none of its in-flight lines, with those a fence makes durable, with
+/// each one, and with each pair ([`EXPLORE_K`]).
+fn candidates(t: &Tracked) -> Vec<Vec<usize>> {
+    let lines = t.in_flight();
+    let mut sets = vec![Vec::new(), t.fenceable()];
+    for (i, &a) in lines.iter().enumerate() {
+        sets.push(vec![a]);
+        if EXPLORE_K >= 2 {
+            for &b in &lines[i + 1..] {
+                sets.push(vec![a, b]);
+            }
+        }
+    }
+    sets
+}
+
+/// The detail of a failing crash state: its ID, how to replay it, the
+/// lines applied and lost.
+fn describe_state(t: &Tracked, id: &StateId, image: &std::path::Path, runs: u64) -> String {
+    let offsets = |lines: &mut dyn Iterator<Item = usize>| {
+        lines
+            .map(|l| format!("{:#x}", l * LINE))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let missing = offsets(&mut t.in_flight().into_iter().filter(|l| !id.lines.contains(l)));
+    format!(
+        "state {id} (replay: PMEM2_CHECK_REPLAY={id}, image {}): durable image plus in-flight \
+         lines [{}], lost [{missing}]; state {runs} of the exploration",
+        image.display(),
+        offsets(&mut id.lines.iter().copied()),
+    )
+}
+
 /// A map was created: track it (if checking is on and it is readable).
 pub(crate) fn on_map(start: usize, size: usize, granularity: Granularity, readable: bool) {
     if !enabled() || !readable || size == 0 {
         return;
     }
+    let explore = decision().is_some_and(|s| s.explore.is_some());
     // SAFETY: a registered, readable map stays mapped until `on_unmap`,
     // which runs before it is unmapped.
-    let tracked = unsafe { Tracked::new(start, size, granularity) };
+    let tracked = unsafe { Tracked::new(start, size, granularity, explore) };
     state().maps.insert(start, tracked);
 }
 
@@ -207,6 +434,7 @@ pub(crate) fn on_unmap(start: usize) {
         return;
     }
     let mut st = state();
+    st.explore("unmap", &mut LazySite::default());
     if let Some(mut t) = st.maps.remove(&start) {
         let mut site = LazySite::default();
         let (first, last) = t.lines_of(t.start, usize::MAX);
@@ -238,6 +466,7 @@ fn check_inside(st: &mut State, ptr: usize, len: usize, what: &str, site: &mut L
             addr: ptr,
             offset: None,
             site: Some(site.get()),
+            detail: None,
         });
     }
 }
@@ -269,6 +498,7 @@ pub(crate) fn on_flush(ptr: *const u8, len: usize, fenced: bool) {
         st.perf(Kind::Redundant, redundant, addr, &mut site);
     }
     if fenced {
+        st.explore("persist", &mut site);
         for t in st.maps.values_mut() {
             t.fence();
         }
@@ -281,7 +511,9 @@ pub(crate) fn on_flush(ptr: *const u8, len: usize, fenced: bool) {
 
 /// A fence (drain): flushed and non-temporal lines become durable.
 pub(crate) fn on_fence() {
-    for t in state().maps.values_mut() {
+    let mut st = state();
+    st.explore("fence", &mut LazySite::default());
+    for t in st.maps.values_mut() {
         t.fence();
     }
 }
@@ -294,6 +526,7 @@ pub(crate) fn on_msync(ptr: *const u8, len: usize) {
     let end = ptr.saturating_add(len).saturating_add(page - 1) & !(page - 1);
     let mut st = state();
     check_inside(&mut st, ptr, len, "persist (msync)", &mut site);
+    st.explore("msync", &mut site);
     let mut superfluous = Vec::new();
     for t in st.overlapping(start, end) {
         let (first, last) = t.lines_of(start, end - start);

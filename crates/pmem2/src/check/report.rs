@@ -62,16 +62,16 @@ struct Entry {
     addr: usize,
     offset: Option<usize>,
     stack: Vec<String>,
+    detail: Option<String>,
 }
 
 fn merge(findings: &[Finding]) -> Vec<Entry> {
     let mut out: Vec<Entry> = Vec::new();
     for f in findings {
         let stack = frames(f);
-        if let Some(e) = out
-            .iter_mut()
-            .find(|e| e.kind == f.kind && e.point == f.point && e.stack == stack)
-        {
+        if let Some(e) = out.iter_mut().find(|e| {
+            e.kind == f.kind && e.point == f.point && e.stack == stack && f.detail.is_none()
+        }) {
             e.lines += f.lines;
             continue;
         }
@@ -82,6 +82,7 @@ fn merge(findings: &[Finding]) -> Vec<Entry> {
             addr: f.addr,
             offset: f.offset,
             stack,
+            detail: f.detail.clone(),
         });
     }
     out.sort_by_key(|e| e.kind);
@@ -96,6 +97,7 @@ fn describe(kind: Kind) -> &'static str {
         Kind::OutsideMappings => "persist or flush of a range outside every mapping",
         Kind::Superfluous => "superfluous flush: lines not modified since they were durable",
         Kind::Redundant => "redundant flush: lines already flushed, not modified since",
+        Kind::CrashState => "a possible crash state fails the consistency checker",
     }
 }
 
@@ -147,6 +149,9 @@ pub(crate) fn text(findings: &[Finding], totals: PerfTotals) -> String {
             describe(e.kind),
             e.point
         );
+        if let Some(detail) = &e.detail {
+            let _ = writeln!(s, "    {detail}");
+        }
         if e.stack.is_empty() {
             let _ = writeln!(s, "    (no stack)");
         }
@@ -171,6 +176,7 @@ pub(crate) fn json(findings: &[Finding], totals: PerfTotals) -> String {
                 "address": format!("{:#x}", e.addr),
                 "offset": e.offset,
                 "stack": e.stack,
+                "detail": e.detail,
             })
         })
         .collect();
@@ -203,6 +209,7 @@ mod tests {
             addr: 0x1000,
             offset: Some(0),
             site: Some(site.clone()),
+            detail: None,
         };
         let findings = [
             f(Kind::Redundant, 2),

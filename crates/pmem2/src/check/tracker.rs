@@ -92,6 +92,8 @@ pub(crate) enum Kind {
     Superfluous,
     /// 3: flush of lines already flushed and not modified since.
     Redundant,
+    /// 5: a possible crash state the consistency checker rejects.
+    CrashState,
 }
 
 impl Kind {
@@ -104,6 +106,7 @@ impl Kind {
             Kind::OutsideMappings => "outside_mappings",
             Kind::Superfluous => "superfluous_flush",
             Kind::Redundant => "redundant_flush",
+            Kind::CrashState => "crash_state",
         }
     }
 
@@ -135,6 +138,8 @@ pub(crate) struct Finding {
     /// Offset of the first line in its map (`None` outside every map).
     pub(crate) offset: Option<usize>,
     pub(crate) site: Option<Site>,
+    /// More to say (a crash state's ID and lines).
+    pub(crate) detail: Option<String>,
 }
 
 /// One checked mapping.
@@ -143,6 +148,8 @@ pub(crate) struct Tracked {
     pub(crate) granularity: Granularity,
     /// The bytes as last seen by the checker (the map's size).
     shadow: Vec<u8>,
+    /// The bytes known durable (kept only when exploring crash states).
+    durable: Option<Vec<u8>>,
     /// The lines in flight, by index.
     pending: BTreeMap<usize, Line>,
 }
@@ -153,7 +160,12 @@ impl Tracked {
     ///
     /// # Safety
     /// The range must be mapped readable while the value lives.
-    pub(crate) unsafe fn new(start: usize, size: usize, granularity: Granularity) -> Self {
+    pub(crate) unsafe fn new(
+        start: usize,
+        size: usize,
+        granularity: Granularity,
+        keep_durable: bool,
+    ) -> Self {
         let mut shadow = vec![0u8; size];
         // SAFETY: the caller guarantees the range is readable; `shadow`
         // is a distinct buffer of the same size. Raw copy, no reference to
@@ -162,9 +174,48 @@ impl Tracked {
         Tracked {
             start,
             granularity,
+            durable: keep_durable.then(|| shadow.clone()),
             shadow,
             pending: BTreeMap::new(),
         }
+    }
+
+    /// Line `idx` became durable with its shadow bytes.
+    fn make_durable(&mut self, idx: usize) {
+        if let Some(durable) = &mut self.durable {
+            let off = idx * LINE;
+            let n = LINE.min(self.shadow.len() - off);
+            durable[off..off + n].copy_from_slice(&self.shadow[off..off + n]);
+        }
+    }
+
+    /// The lines in flight, in address order.
+    pub(crate) fn in_flight(&self) -> Vec<usize> {
+        self.pending.keys().copied().collect()
+    }
+
+    /// The lines a fence would make durable now (flushed or non-temporal).
+    pub(crate) fn fenceable(&self) -> Vec<usize> {
+        if self.granularity == Granularity::Page {
+            return Vec::new();
+        }
+        self.pending
+            .iter()
+            .filter(|(_, l)| l.state != State::Dirty)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// A possible crash image: the durable bytes with the (shadow) bytes of
+    /// `lines` applied. `None` unless the tracker keeps the durable image.
+    pub(crate) fn image(&self, lines: &[usize]) -> Option<Vec<u8>> {
+        let mut image = self.durable.clone()?;
+        for &idx in lines {
+            let off = idx * LINE;
+            let n = LINE.min(self.shadow.len() - off);
+            image[off..off + n].copy_from_slice(&self.shadow[off..off + n]);
+        }
+        Some(image)
     }
 
     pub(crate) fn end(&self) -> usize {
@@ -207,6 +258,7 @@ impl Tracked {
             changed += 1;
             if self.granularity == Granularity::Byte {
                 // eADR: a store in the cache is durable.
+                self.make_durable(idx);
                 continue;
             }
             self.pending.insert(
@@ -258,8 +310,9 @@ impl Tracked {
 
     /// A fence: flushed and non-temporal lines become durable.
     pub(crate) fn fence(&mut self) {
-        if self.granularity != Granularity::Page {
-            self.pending.retain(|_, l| l.state == State::Dirty);
+        for idx in self.fenceable() {
+            self.pending.remove(&idx);
+            self.make_durable(idx);
         }
     }
 
@@ -267,8 +320,9 @@ impl Tracked {
     /// they become durable. Returns whether any of them was in flight.
     pub(crate) fn msync(&mut self, first: usize, last: usize) -> bool {
         let keys: Vec<usize> = self.pending.range(first..last).map(|(k, _)| *k).collect();
-        for k in &keys {
-            self.pending.remove(k);
+        for &k in &keys {
+            self.pending.remove(&k);
+            self.make_durable(k);
         }
         !keys.is_empty()
     }
@@ -297,6 +351,7 @@ impl Tracked {
             match state {
                 None => {
                     self.pending.remove(&idx);
+                    self.make_durable(idx);
                 }
                 Some(state) => {
                     self.pending.insert(
@@ -340,6 +395,7 @@ impl Tracked {
                     addr: self.start + idx * LINE,
                     offset: Some(idx * LINE),
                     site: line.site.clone(),
+                    detail: None,
                 });
             }
         }
@@ -353,7 +409,7 @@ mod tests {
 
     fn tracked(buf: &mut [u8], g: Granularity) -> Tracked {
         // SAFETY: the buffer outlives the tracker in each test.
-        unsafe { Tracked::new(buf.as_ptr() as usize, buf.len(), g) }
+        unsafe { Tracked::new(buf.as_ptr() as usize, buf.len(), g, true) }
     }
 
     fn kinds(t: &mut Tracked) -> Vec<(Kind, usize)> {
@@ -384,6 +440,29 @@ mod tests {
         unsafe { p.add(999).write_volatile(9) };
         assert_eq!(t.lines_of(p as usize + 990, 100), (15, 16));
         assert_eq!(t.observe(15, 16), 1);
+    }
+
+    #[test]
+    fn crash_images() {
+        let mut buf = vec![0u8; 256];
+        let mut t = tracked(&mut buf, Granularity::CacheLine);
+        let p = buf.as_mut_ptr();
+        // SAFETY: inside the buffer.
+        unsafe {
+            p.write_volatile(1);
+            p.add(64).write_volatile(2);
+        }
+        t.observe(0, 4);
+        t.flush(1, 2);
+        assert_eq!(t.in_flight(), vec![0, 1]);
+        assert_eq!(t.fenceable(), vec![1]);
+        let none = t.image(&[]).unwrap();
+        assert!(none.iter().all(|&b| b == 0));
+        let both = t.image(&[0, 1]).unwrap();
+        assert_eq!((both[0], both[64]), (1, 2));
+        t.fence();
+        let after = t.image(&[]).unwrap();
+        assert_eq!((after[0], after[64]), (0, 2));
     }
 
     #[test]

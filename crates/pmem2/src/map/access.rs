@@ -297,6 +297,12 @@ impl Map {
     pub fn deep_flush(&self, offset: usize, len: usize) -> Result<()> {
         // SAFETY: the target describes this map, which stays mapped while
         // `self` is borrowed (unmapping consumes the map).
-        unsafe { deep_flush::deep_flush(&self.deep_flush_target(), offset, len) }
+        unsafe { deep_flush::deep_flush(&self.deep_flush_target(), offset, len) }?;
+        if check::active() && self.granularity != Granularity::Page {
+            // Flushed and fenced, or msync'd: durable. (At page granularity
+            // a deep flush adds nothing to the msync a persist already did.)
+            check::on_msync(self.addr().wrapping_add(offset), len);
+        }
+        Ok(())
     }
 }

@@ -44,3 +44,33 @@ pub(crate) fn at_exit(f: extern "C" fn()) -> bool {
     // whole process; atexit only stores the pointer.
     unsafe { libc::atexit(f) == 0 }
 }
+
+/// Writes `image` to `path`, then runs `argv` with `path` appended and
+/// waits for it (crash-state checkers). Returns its exit code, `None` when
+/// it was killed by a signal.
+///
+/// # Errors
+/// The write or the spawn failed.
+///
+/// # References
+/// - [`execvp(3)`](https://man7.org/linux/man-pages/man3/execvp.3.html)
+/// - [`waitpid(2)`](https://man7.org/linux/man-pages/man2/waitpid.2.html)
+pub(crate) fn run_on_image(
+    argv: &[String],
+    path: &std::path::Path,
+    image: &[u8],
+) -> std::io::Result<Option<i32>> {
+    std::fs::write(path, image)?;
+    let (program, rest) = argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("empty checker command"))?;
+    let status = std::process::Command::new(program)
+        .args(rest)
+        .arg(path)
+        // The checker must not check itself.
+        .env_remove("PMEM2_CHECK")
+        .env_remove("PMEM2_CHECK_EXPLORE")
+        .env_remove("PMEM2_CHECK_REPLAY")
+        .status()?;
+    Ok(status.code())
+}
