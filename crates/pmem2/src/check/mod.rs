@@ -665,10 +665,24 @@ mod tests {
         assert_eq!(Settings::parse(None), None);
         assert_eq!(Settings::parse(Some("")), None);
         assert_eq!(Settings::parse(Some("0")), None);
-        assert_eq!(Settings::parse(Some("report")), Some(Settings::default()));
+        let s = Settings::parse(Some("report")).unwrap();
+        assert!(!s.json && s.out.is_none());
         let s = Settings::parse(Some("json,out=/tmp/x")).unwrap();
         assert!(s.json);
         assert_eq!(s.out.as_deref(), Some(std::path::Path::new("/tmp/x")));
+    }
+
+    #[test]
+    fn state_ids_round_trip() {
+        let id = StateId {
+            point: 12,
+            map: 0,
+            lines: vec![0, 3],
+        };
+        assert_eq!(id.to_string(), "12:0:0x0+0xc0");
+        assert_eq!(StateId::parse("12:0:0x0+0xc0"), Some(id));
+        assert_eq!(StateId::parse("3:1:").unwrap().lines, Vec::<usize>::new());
+        assert_eq!(StateId::parse("x:1:"), None);
     }
 
     /// Once pmem2 was used with checking off, it can't be turned on.
