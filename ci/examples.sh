@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 examples=(basic advanced log map_multiple_files redo ringbuf unsafe_shutdown)
 # Fixtures that take arguments, run by their own stage (ci/check.sh).
-fixtures=(check_fixture check_redo)
+fixtures=(check_fixture check_redo check_bench)
 # Every example file must be in the list, so a new one can't be skipped.
 for f in crates/pmem2/examples/*.rs; do
   name=$(basename "$f" .rs)

@@ -520,6 +520,16 @@ pub(crate) fn on_fence() {
 
 /// `msync` of the pages of `[ptr, ptr + len)` (after it succeeded).
 pub(crate) fn on_msync(ptr: *const u8, len: usize) {
+    msync_event(ptr, len, true);
+}
+
+/// A deep flush of `[ptr, ptr + len)` succeeded: its lines are durable. It
+/// is expected after a persist, so it is never a superfluous flush.
+pub(crate) fn on_deep_flush(ptr: *const u8, len: usize) {
+    msync_event(ptr, len, false);
+}
+
+fn msync_event(ptr: *const u8, len: usize, count_superfluous: bool) {
     let page = sys::mm::page_size();
     let (ptr, mut site) = (ptr as usize, LazySite::default());
     let start = ptr & !(page - 1);
@@ -531,7 +541,7 @@ pub(crate) fn on_msync(ptr: *const u8, len: usize) {
     for t in st.overlapping(start, end) {
         let (first, last) = t.lines_of(start, end - start);
         t.observe(first, last);
-        if !t.msync(first, last) {
+        if !t.msync(first, last) && count_superfluous {
             superfluous.push((last - first, t.start + first * LINE));
         }
     }

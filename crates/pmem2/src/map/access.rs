@@ -301,7 +301,7 @@ impl Map {
         if check::active() && self.granularity != Granularity::Page {
             // Flushed and fenced, or msync'd: durable. (At page granularity
             // a deep flush adds nothing to the msync a persist already did.)
-            check::on_msync(self.addr().wrapping_add(offset), len);
+            check::on_deep_flush(self.addr().wrapping_add(offset), len);
         }
         Ok(())
     }
