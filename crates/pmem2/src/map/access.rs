@@ -88,16 +88,22 @@ impl Map {
     /// with `EFAULT` when a flush instruction hits pages that are gone
     /// (`CACHE_LINE` granularity, file truncated).
     pub fn persist(&self, offset: usize, len: usize) -> Result<()> {
-        self.flush(offset, len)?;
-        self.drain();
-        Ok(())
+        if self.granularity == Granularity::Page {
+            return self.flush(offset, len);
+        }
+        let ptr = self.flush_range(offset, len)?;
+        // One call of the persist function (flush + fence), which the
+        // crash-consistency checker sees as one event: no stack is kept for
+        // lines that are durable when it returns.
+        let persist = persist::ops(self.granularity).persist;
+        self.guarded("Map::persist", true, || {
+            // SAFETY: the range is inside this live map.
+            unsafe { persist(ptr.cast::<c_void>(), len) };
+        })
     }
 
-    /// Starts making `[offset, offset + len)` durable; [`Map::drain`] waits.
-    ///
-    /// # Errors
-    /// As [`Map::persist`].
-    pub fn flush(&self, offset: usize, len: usize) -> Result<()> {
+    /// The address of a range to flush, if the map allows flushing it.
+    fn flush_range(&self, offset: usize, len: usize) -> Result<*mut u8> {
         // A flush instruction faults on a page that can't be read or written.
         if !self
             .protection
@@ -107,7 +113,15 @@ impl Map {
                 "the map can be neither read nor written: nothing to flush through it".into(),
             ));
         }
-        let ptr = self.checked_range(offset, len)?;
+        self.checked_range(offset, len)
+    }
+
+    /// Starts making `[offset, offset + len)` durable; [`Map::drain`] waits.
+    ///
+    /// # Errors
+    /// As [`Map::persist`].
+    pub fn flush(&self, offset: usize, len: usize) -> Result<()> {
+        let ptr = self.flush_range(offset, len)?;
         if self.granularity == Granularity::Page {
             // Unlike the C function, report msync failures.
             persist::sync_pages(ptr, len)?;
