@@ -23,6 +23,14 @@
 //! [`point`]. On PAGE-granularity maps only `msync` (pmem2's persist and
 //! flush) makes lines durable.
 //!
+//! Crash-state exploration (`PMEM2_CHECK_EXPLORE=CMD`, `pmem2 check
+//! --explore --checker CMD`): at every fence, `msync` and crash point, the
+//! durable image with subsets of the in-flight lines applied is written to
+//! a file and CMD runs with its path as last argument (exit status 0:
+//! consistent, 1: not); the first rejected state is reported with an ID
+//! that `PMEM2_CHECK_REPLAY=ID` replays. `PMEM2_CHECK_EXPLORE_BUDGET`
+//! bounds it in seconds (default 60).
+//!
 //! Verdicts, each with the call stack where it arose: (1) stores not
 //! durable at a crash point (unmap, exit, [`point`]): modified and never
 //! flushed, or flushed and never fenced; (2) non-temporal stores never
