@@ -460,3 +460,16 @@ fn usage_errors_exit_2() {
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("--zero"));
 }
+
+/// `pmem2 check` on a program that doesn't use pmem2: no report, exit 1
+/// with one line naming the program; `--explore` needs `--checker` (usage
+/// error, exit 2). The fixtures themselves run in `ci/check.sh`.
+#[test]
+fn check_needs_a_program_using_pmem2() {
+    let dir = Scratch::new("check");
+    let out = pmem2(&["check", "--json", "--", "true"], &dir.0);
+    assert_failure(&out, "true (exit status: 0) wrote no report");
+    let out = pmem2(&["check", "--explore", "--", "true"], &dir.0);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--checker"));
+}
