@@ -119,5 +119,46 @@ explore_one cache_line run superfluous_flush
 explore_one page run-buggy crash_state+superfluous_flush
 explore_one page run -
 
+# The store log (pmreorder's format): the grammar pmreorder parses, the
+# file registered by name, pmem2's memset between its markers.
+for lang in rust c; do
+  runs=$((runs + 1))
+  if [ "$lang" = rust ]; then
+    prog=("$rust_fixture" flag-before-data-ok "$scratch/rust.file"); file=$scratch/rust.file
+  else
+    prog=("$c_fixture" flag-before-data-ok "$scratch"); file=$scratch/check
+  fi
+  PMEM2_FORCE_GRANULARITY=cache_line PMEM2_CHECK="report,out=/dev/null,log=$scratch/store.log" \
+    LD_LIBRARY_PATH=$lib "${prog[@]}"
+  if python3 - "$scratch/store.log" "$file" <<'PY'
+import re, sys
+log, path = open(sys.argv[1]).read(), sys.argv[2]
+assert log.startswith("START|") and log.endswith("|STOP\n"), log[:80]
+ops = log[len("START|"):-len("|STOP\n")].split("|")
+num = r"0x[0-9a-f]+"
+stack = []
+for op in ops:
+    f = op.split(";")
+    if f[0] == "STORE":
+        assert len(f) == 4 and all(re.fullmatch(num, x) for x in f[1:]), op
+    elif f[0] == "FLUSH":
+        assert len(f) == 3 and all(re.fullmatch(num, x) for x in f[1:]), op
+    elif f[0] == "FENCE":
+        assert len(f) == 1, op
+    elif f[0] == "REGISTER_FILE":
+        assert len(f) == 5 and f[1] == path, (op, path)
+    elif op.endswith(".BEGIN"):
+        stack.append(op[:-6])
+    elif op.endswith(".END"):
+        assert stack.pop() == op[:-4], op
+    else:
+        raise AssertionError(f"not a pmreorder record: {op}")
+assert not stack, stack
+assert "pmem2_memset.BEGIN" in ops and ops.count("FENCE") >= 3, ops[:10]
+PY
+  then echo "ok   store log ($lang): $(tr '|' '\n' <"$scratch/store.log" | wc -l) records"
+  else echo "FAIL store log ($lang)"; failures=$((failures + 1)); fi
+done
+
 echo "check fixtures: $((runs - failures))/$runs as expected"
 [ "$failures" -eq 0 ]

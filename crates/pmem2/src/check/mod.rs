@@ -23,6 +23,13 @@
 //! [`point`]. On PAGE-granularity maps only `msync` (pmem2's persist and
 //! flush) makes lines durable.
 //!
+//! A store log in pmreorder's format (`PMEM2_CHECK=...,log=FILE`): `START`,
+//! `|REGISTER_FILE;path;0xbase;0xsize;0x0` per map, `|STORE;0xaddr;0xvalue;0xsize`
+//! per changed 8-byte word (plain stores when they are seen, pmem2's own
+//! between `|pmem2_memmove.BEGIN|libpmem2.BEGIN` ... `|libpmem2.END|pmem2_memmove.END`
+//! markers, or `pmem2_memset`), `|FLUSH;0xaddr;0xsize` (line-aligned), `|FENCE`,
+//! `|STOP` at exit.
+//!
 //! Crash-state exploration (`PMEM2_CHECK_EXPLORE=CMD`, `pmem2 check
 //! --explore --checker CMD`): at every fence, `msync` and crash point, the
 //! durable image with subsets of the in-flight lines applied is written to
@@ -43,8 +50,9 @@ mod tracker;
 
 use std::collections::BTreeMap;
 use std::collections::HashSet;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
@@ -66,6 +74,8 @@ const PERF_SITES: usize = 256;
 struct Settings {
     json: bool,
     out: Option<PathBuf>,
+    /// The store log in pmreorder's format (`log=FILE`).
+    log: Option<PathBuf>,
     /// Crash-state exploration: the checker command (`PMEM2_CHECK_EXPLORE`).
     explore: Option<Vec<String>>,
     /// Only this crash state (`PMEM2_CHECK_REPLAY`): point, map, lines.
@@ -130,10 +140,12 @@ impl Settings {
                 _ => {
                     if let Some(path) = token.strip_prefix("out=") {
                         s.out = Some(PathBuf::from(path));
+                    } else if let Some(path) = token.strip_prefix("log=") {
+                        s.log = Some(PathBuf::from(path));
                     } else {
                         eprintln!(
                             "pmem2: PMEM2_CHECK: unknown option {token:?} ignored \
-                             (report, json, out=FILE)"
+                             (report, json, out=FILE, log=FILE)"
                         );
                     }
                 }
@@ -193,6 +205,18 @@ pub(crate) fn enabled() -> bool {
     decision().is_some()
 }
 
+/// Appends `|STORE;0xaddr;0xvalue;0xsize` records.
+fn store_records(out: &mut String, stores: impl Iterator<Item = (usize, u64, usize)>) {
+    for (addr, value, size) in stores {
+        let _ = write!(out, "|STORE;{addr:#x};{value:#x};{size:#x}");
+    }
+}
+
+/// Whether a store log is written (map creation then names the file).
+pub(crate) fn logging() -> bool {
+    decision().is_some_and(|s| s.log.is_some())
+}
+
 /// Whether checking is on, as a cheap load for hooks outside the tables.
 #[inline]
 pub(crate) fn active() -> bool {
@@ -206,6 +230,8 @@ struct State {
     perf_sites: usize,
     totals: PerfTotals,
     explore: Exploration,
+    /// The store log, once opened.
+    log: Option<std::io::BufWriter<std::fs::File>>,
 }
 
 /// The progress of crash-state exploration.
@@ -240,6 +266,7 @@ fn state() -> MutexGuard<'static, State> {
             runs: 0,
             done: false,
         },
+        log: None,
     });
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -285,6 +312,47 @@ impl State {
             t.observe(first, last);
             t.fill_sites(first, last, site);
             t.crash_point(point, findings);
+        }
+    }
+}
+
+impl State {
+    /// Appends `records` (each `|`-prefixed) to the store log, opening it
+    /// (with `START`) first; the stores the maps saw come first.
+    fn log(&mut self, records: &str) {
+        let Some(path) = decision().and_then(|s| s.log.as_ref()) else {
+            return;
+        };
+        let mut stores = String::new();
+        for t in self.maps.values_mut() {
+            if let Some(seen) = &mut t.stores {
+                store_records(&mut stores, seen.drain(..));
+            }
+        }
+        if self.log.is_none() {
+            match std::fs::File::create(path) {
+                Ok(file) => {
+                    let mut w = std::io::BufWriter::new(file);
+                    let _ = w.write_all(b"START");
+                    self.log = Some(w);
+                }
+                Err(err) => {
+                    eprintln!("pmem2: PMEM2_CHECK: log {}: {err}", path.display());
+                    return;
+                }
+            }
+        }
+        if let Some(w) = &mut self.log {
+            let _ = w.write_all(stores.as_bytes());
+            let _ = w.write_all(records.as_bytes());
+        }
+    }
+
+    /// Ends the store log (`STOP`).
+    fn close_log(&mut self) {
+        self.log("|STOP\n");
+        if let Some(mut w) = self.log.take() {
+            let _ = w.flush();
         }
     }
 }
@@ -425,15 +493,27 @@ fn describe_state(t: &Tracked, id: &StateId, image: &std::path::Path, runs: u64)
 }
 
 /// A map was created: track it (if checking is on and it is readable).
-pub(crate) fn on_map(start: usize, size: usize, granularity: Granularity, readable: bool) {
+pub(crate) fn on_map(
+    start: usize,
+    size: usize,
+    granularity: Granularity,
+    readable: bool,
+    file: Option<&std::path::Path>,
+) {
     if !enabled() || !readable || size == 0 {
         return;
     }
     let explore = decision().is_some_and(|s| s.explore.is_some());
+    let logging = decision().is_some_and(|s| s.log.is_some());
     // SAFETY: a registered, readable map stays mapped until `on_unmap`,
     // which runs before it is unmapped.
-    let tracked = unsafe { Tracked::new(start, size, granularity, explore) };
-    state().maps.insert(start, tracked);
+    let tracked = unsafe { Tracked::new(start, size, granularity, explore, logging) };
+    let mut st = state();
+    st.maps.insert(start, tracked);
+    if logging {
+        let path = file.map_or_else(|| "<anonymous>".into(), |p| p.display().to_string());
+        st.log(&format!("|REGISTER_FILE;{path};{start:#x};{size:#x};0x0"));
+    }
 }
 
 /// A map is about to be unmapped: a crash point.
@@ -449,6 +529,11 @@ pub(crate) fn on_unmap(start: usize) {
         t.observe(first, last);
         t.fill_sites(first, last, &mut site);
         t.crash_point("unmap", &mut st.findings);
+        if let Some(stores) = t.stores.take() {
+            let mut records = String::new();
+            store_records(&mut records, stores.into_iter());
+            st.log(&records);
+        }
     }
 }
 
@@ -492,9 +577,18 @@ pub(crate) fn on_flush(ptr: *const u8, len: usize, fenced: bool) {
         &mut site,
     );
     let mut perf = Vec::new();
+    let mut records = String::new();
     for t in st.overlapping(ptr, ptr.saturating_add(len)) {
         let (first, last) = t.lines_of(ptr, len);
         t.observe(first, last);
+        if t.stores.is_some() && last > first {
+            let _ = write!(
+                records,
+                "|FLUSH;{:#x};{:#x}",
+                t.start + first * LINE,
+                (last - first) * LINE
+            );
+        }
         let (superfluous, redundant) = t.flush(first, last);
         perf.push((superfluous, redundant, t.start + first * LINE));
         if !fenced {
@@ -505,8 +599,10 @@ pub(crate) fn on_flush(ptr: *const u8, len: usize, fenced: bool) {
         st.perf(Kind::Superfluous, superfluous, addr, &mut site);
         st.perf(Kind::Redundant, redundant, addr, &mut site);
     }
+    st.log(&records);
     if fenced {
         st.explore("persist", &mut site);
+        st.log("|FENCE");
         for t in st.maps.values_mut() {
             t.fence();
         }
@@ -521,6 +617,7 @@ pub(crate) fn on_flush(ptr: *const u8, len: usize, fenced: bool) {
 pub(crate) fn on_fence() {
     let mut st = state();
     st.explore("fence", &mut LazySite::default());
+    st.log("|FENCE");
     for t in st.maps.values_mut() {
         t.fence();
     }
@@ -556,16 +653,42 @@ fn msync_event(ptr: *const u8, len: usize, count_superfluous: bool) {
     for (lines, addr) in superfluous {
         st.perf(Kind::Superfluous, lines, addr, &mut site);
     }
+    // As PMDK tells pmemcheck after an msync: a flush of the range + fence.
+    if len > 0 {
+        st.log(&format!("|FLUSH;{start:#x};{:#x}|FENCE", end - start));
+    }
 }
 
 /// A pmem2 memory function stored `[dest, dest + len)` (after it ran).
-pub(crate) fn on_store(dest: *const u8, len: usize, how: Store) {
+pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) {
     let (dest, mut site) = (dest as usize, LazySite::default());
     let mut st = state();
+    let name = if memset {
+        "pmem2_memset"
+    } else {
+        "pmem2_memmove"
+    };
+    let tracked = st.overlapping(dest, dest.saturating_add(len)).count() > 0;
+    if tracked {
+        // PMDK's markers (after the stores seen before this call), the
+        // stores, the flush the kernel did.
+        st.log(&format!("|{name}.BEGIN|libpmem2.BEGIN"));
+    }
     for t in st.overlapping(dest, dest.saturating_add(len)) {
         let (first, last) = t.lines_of(dest, len);
         t.stored(first, last, how);
         t.fill_sites(first, last, &mut site);
+    }
+    if tracked {
+        let flush = if how == Store::NoFlush {
+            String::new()
+        } else {
+            format!("|FLUSH;{:#x};{:#x}", dest & !(LINE - 1), {
+                let end = (dest + len).div_ceil(LINE) * LINE;
+                end - (dest & !(LINE - 1))
+            })
+        };
+        st.log(&format!("{flush}|libpmem2.END|{name}.END"));
     }
 }
 
@@ -598,7 +721,10 @@ extern "C" fn at_exit() {
     };
     // A panic must not unwind into the C runtime's exit.
     let _ = std::panic::catch_unwind(|| {
-        state().crash_point_all("exit", &mut LazySite::default());
+        let mut st = state();
+        st.crash_point_all("exit", &mut LazySite::default());
+        st.close_log();
+        drop(st);
         emit(settings);
     });
 }
@@ -667,7 +793,10 @@ impl fmt::Display for Checker {
 
 impl Drop for Checker {
     fn drop(&mut self) {
-        state().crash_point_all("end of check", &mut LazySite::default());
+        let mut st = state();
+        st.crash_point_all("end of check", &mut LazySite::default());
+        st.close_log();
+        drop(st);
         if let Some(settings) = decision() {
             emit(settings);
         }

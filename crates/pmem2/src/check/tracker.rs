@@ -150,6 +150,9 @@ pub(crate) struct Tracked {
     shadow: Vec<u8>,
     /// The bytes known durable (kept only when exploring crash states).
     durable: Option<Vec<u8>>,
+    /// Stores seen since the log last took them, as (address, value,
+    /// size) of each changed 8-byte word (kept only with a store log).
+    pub(crate) stores: Option<Vec<(usize, u64, usize)>>,
     /// The lines in flight, by index.
     pending: BTreeMap<usize, Line>,
 }
@@ -165,6 +168,7 @@ impl Tracked {
         size: usize,
         granularity: Granularity,
         keep_durable: bool,
+        keep_stores: bool,
     ) -> Self {
         let mut shadow = vec![0u8; size];
         // SAFETY: the caller guarantees the range is readable; `shadow`
@@ -175,8 +179,26 @@ impl Tracked {
             start,
             granularity,
             durable: keep_durable.then(|| shadow.clone()),
+            stores: keep_stores.then(Vec::new),
             shadow,
             pending: BTreeMap::new(),
+        }
+    }
+
+    /// Records the 8-byte words of line `idx` whose new bytes `now` differ
+    /// from the shadow (store log only).
+    fn log_words(&mut self, idx: usize, now: &[u8]) {
+        let Some(stores) = &mut self.stores else {
+            return;
+        };
+        let off = idx * LINE;
+        for (w, new) in now.chunks(8).enumerate() {
+            let at = off + w * 8;
+            if *new != self.shadow[at..at + new.len()] {
+                let mut word = [0u8; 8];
+                word[..new.len()].copy_from_slice(new);
+                stores.push((self.start + at, u64::from_ne_bytes(word), new.len()));
+            }
         }
     }
 
@@ -254,6 +276,7 @@ impl Tracked {
             if now[..n] == self.shadow[off..off + n] {
                 continue;
             }
+            self.log_words(idx, &now[..n]);
             self.shadow[off..off + n].copy_from_slice(&now[..n]);
             changed += 1;
             if self.granularity == Granularity::Byte {
@@ -334,14 +357,13 @@ impl Tracked {
         for idx in first..last {
             let off = idx * LINE;
             let n = LINE.min(size - off);
+            let mut now = [0u8; LINE];
             // SAFETY: as in `observe`: inside the tracked, readable map.
             unsafe {
-                std::ptr::copy_nonoverlapping(
-                    (self.start + off) as *const u8,
-                    self.shadow[off..].as_mut_ptr(),
-                    n,
-                );
+                std::ptr::copy_nonoverlapping((self.start + off) as *const u8, now.as_mut_ptr(), n);
             }
+            self.log_words(idx, &now[..n]);
+            self.shadow[off..off + n].copy_from_slice(&now[..n]);
             let state = match (self.granularity, how) {
                 (Granularity::Byte | Granularity::CacheLine, Store::NonTemporal) => Some(State::Nt),
                 (Granularity::Byte, _) => None,
@@ -409,7 +431,7 @@ mod tests {
 
     fn tracked(buf: &mut [u8], g: Granularity) -> Tracked {
         // SAFETY: the buffer outlives the tracker in each test.
-        unsafe { Tracked::new(buf.as_ptr() as usize, buf.len(), g, true) }
+        unsafe { Tracked::new(buf.as_ptr() as usize, buf.len(), g, true, true) }
     }
 
     fn kinds(t: &mut Tracked) -> Vec<(Kind, usize)> {
@@ -453,6 +475,11 @@ mod tests {
             p.add(64).write_volatile(2);
         }
         t.observe(0, 4);
+        let base = buf.as_ptr() as usize;
+        assert_eq!(
+            t.stores.take().unwrap(),
+            vec![(base, 1, 8), (base + 64, 2, 8)]
+        );
         t.flush(1, 2);
         assert_eq!(t.in_flight(), vec![0, 1]);
         assert_eq!(t.fenceable(), vec![1]);

@@ -221,14 +221,23 @@ impl Map {
             drop(map);
             return Err(err);
         }
-        if let Err(err) = map.register() {
+        // The file's name, for the checker's store log only.
+        let file = if check::logging() {
+            source
+                .fd()
+                .ok()
+                .and_then(|fd| crate::sys::process::fd_path(fd))
+        } else {
+            None
+        };
+        if let Err(err) = map.register(file.as_deref()) {
             map.release_memory().ok();
             return Err(err);
         }
         Ok(map)
     }
 
-    fn register(&mut self) -> Result<()> {
+    fn register(&mut self, file: Option<&std::path::Path>) -> Result<()> {
         if let Origin::Reserved(p) = &mut self.origin {
             // The claim is already in the registry: it becomes the map.
             p.commit();
@@ -244,6 +253,7 @@ impl Map {
             self.size,
             self.granularity,
             self.protection.contains(Protection::READ),
+            file,
         );
         Ok(())
     }
@@ -311,7 +321,7 @@ impl Map {
         }
         map.registered = len != 0;
         if map.registered {
-            check::on_map(start, len, granularity, true);
+            check::on_map(start, len, granularity, true, None);
         }
         Ok(map)
     }

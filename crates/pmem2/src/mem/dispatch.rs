@@ -136,7 +136,7 @@ fn plain_table() -> &'static [MemOps; 3] {
 
 /// Tells the checker what a memory function of `Granularity::ALL[G]` with
 /// `flags` did to `[dest, dest + len)` (after it ran).
-fn checked_store<const G: usize>(dest: *const u8, len: usize, flags: MemFlags) {
+fn checked_store<const G: usize>(dest: *const u8, len: usize, flags: MemFlags, memset: bool) {
     let granularity = Granularity::ALL[G];
     let path = if granularity == Granularity::Byte {
         eadr_path(flags)
@@ -149,7 +149,7 @@ fn checked_store<const G: usize>(dest: *const u8, len: usize, flags: MemFlags) {
         Path::NonTemporal => check::Store::NonTemporal,
     };
     if len != 0 {
-        check::on_store(dest, len, how);
+        check::on_store(dest, len, how, memset);
     }
     let noflush = flags.contains(MemFlags::NOFLUSH);
     if granularity == Granularity::Page {
@@ -171,7 +171,12 @@ unsafe extern "C" fn checked_memmove<const G: usize>(
     // SAFETY: the caller's contract is the plain function's.
     let r = unsafe { (plain_table()[G].memmove)(dest, src, len, flags) };
     let stored = if dest.cast_const() == src { 0 } else { len };
-    checked_store::<G>(dest.cast(), stored, MemFlags::from_bits_retain(flags));
+    checked_store::<G>(
+        dest.cast(),
+        stored,
+        MemFlags::from_bits_retain(flags),
+        false,
+    );
     r
 }
 
@@ -184,7 +189,7 @@ unsafe extern "C" fn checked_memset<const G: usize>(
 ) -> *mut c_void {
     // SAFETY: the caller's contract is the plain function's.
     let r = unsafe { (plain_table()[G].memset)(dest, c, len, flags) };
-    checked_store::<G>(dest.cast(), len, MemFlags::from_bits_retain(flags));
+    checked_store::<G>(dest.cast(), len, MemFlags::from_bits_retain(flags), true);
     r
 }
 

@@ -74,3 +74,13 @@ pub(crate) fn run_on_image(
         .status()?;
     Ok(status.code())
 }
+
+/// The path of an open file descriptor (`/proc/self/fd/N`), as pmemcheck
+/// finds it for its store log.
+///
+/// # References
+/// - [`proc_pid_fd(5)`](https://man7.org/linux/man-pages/man5/proc_pid_fd.5.html)
+pub(crate) fn fd_path(fd: std::os::fd::BorrowedFd<'_>) -> Option<std::path::PathBuf> {
+    use std::os::fd::AsRawFd as _;
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
+}
