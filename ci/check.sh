@@ -154,7 +154,7 @@ for op in ops:
     else:
         raise AssertionError(f"not a pmreorder record: {op}")
 assert not stack, stack
-assert "pmem2_memset.BEGIN" in ops and ops.count("FENCE") >= 3, ops[:10]
+assert "pmem2_memset.BEGIN" in ops and ops.count("FENCE") >= 2, ops[:10]
 PY
   then echo "ok   store log ($lang): $(tr '|' '\n' <"$scratch/store.log" | wc -l) records"
   else echo "FAIL store log ($lang)"; failures=$((failures + 1)); fi
