@@ -37,6 +37,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 mod badblocks;
 mod bench;
+mod check;
 mod copy;
 mod info;
 mod progress;
@@ -87,6 +88,11 @@ enum Command {
     /// Print a shell completion script for pmem2 (e.g. `source <(pmem2
     /// completions bash)`).
     Completions(CompletionsArgs),
+    /// Run PROGRAM with pmem2's crash-consistency checking on (a Rust
+    /// program using the pmem2 crate, or a C program using libpmem2.so.1)
+    /// and report stores a power cut would lose; exit status 1 when there
+    /// is any durability verdict (docs/check.md).
+    Check(check::CheckArgs),
 }
 
 /// Arguments of `pmem2 completions`.
@@ -107,6 +113,7 @@ impl Command {
                 json: false,
                 progress: false,
             },
+            Command::Check(a) => a.common,
         }
     }
 }
@@ -211,6 +218,10 @@ fn main() -> ExitCode {
             clap_complete::generate(args.shell, &mut Cli::command(), "pmem2", &mut out);
             util::emit(&String::from_utf8_lossy(&out))
         }
+        Command::Check(args) => match check::run(args) {
+            Ok(code) => return code,
+            Err(message) => Err(message),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -101,6 +101,7 @@ mod flags;
 mod registry;
 
 mod badblock;
+pub mod check;
 mod config;
 mod deep_flush;
 mod error;

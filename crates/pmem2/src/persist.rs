@@ -19,7 +19,7 @@ use crate::arch::{self, flush_range, with_flush, Flush, FlushKind};
 use crate::config::Granularity;
 use crate::error::{Error, Result};
 use crate::sys::mm;
-use crate::{env, registry};
+use crate::{check, env, registry};
 
 /// `pmem2_persist_fn`: makes `[ptr, ptr + len)` durable; also the type of
 /// `pmem2_flush_fn`, which starts writing the range back ([`DrainFn`] waits).
@@ -59,10 +59,96 @@ pub(crate) fn deep_flush_cvadp() -> bool {
     *CVADP.get_or_init(|| arch::detect_deep_flush(flush_kind()))
 }
 
-/// The persistence functions of `granularity`, chosen once per process.
+/// The persistence functions of `granularity`, chosen once per process:
+/// the checking variants when crash-consistency checking is on
+/// ([`check`](crate::check)), else the plain ones.
 pub(crate) fn ops(granularity: Granularity) -> &'static PersistOps {
     static TABLE: OnceLock<[PersistOps; 3]> = OnceLock::new();
-    &TABLE.get_or_init(|| with_flush!(flush_kind(), F => build_table::<F>()))[granularity as usize]
+    &TABLE.get_or_init(|| {
+        if check::enabled() {
+            checking_table()
+        } else {
+            *plain_table()
+        }
+    })[granularity as usize]
+}
+
+/// The plain persistence functions, which the checking ones call.
+fn plain_table() -> &'static [PersistOps; 3] {
+    static PLAIN: OnceLock<[PersistOps; 3]> = OnceLock::new();
+    PLAIN.get_or_init(|| with_flush!(flush_kind(), F => build_table::<F>()))
+}
+
+fn checking_table() -> [PersistOps; 3] {
+    [
+        PersistOps {
+            persist: checked_persist::<0>,
+            flush: checked_flush::<0>,
+            drain: checked_drain::<0>,
+        },
+        PersistOps {
+            persist: checked_persist::<1>,
+            flush: checked_flush::<1>,
+            drain: checked_drain::<1>,
+        },
+        PersistOps {
+            persist: checked_persist::<2>,
+            flush: checked_flush::<2>,
+            drain: checked_drain::<2>,
+        },
+    ]
+}
+
+/// The checking persist function of granularity `Granularity::ALL[G]`:
+/// tells the checker, then runs the plain function (for an `msync`, after
+/// it, since it is only known to be durable once done).
+unsafe extern "C" fn checked_persist<const G: usize>(ptr: *const c_void, len: usize) {
+    let plain = plain_table()[G];
+    match Granularity::ALL[G] {
+        Granularity::Page => {
+            // SAFETY: the caller's contract is the plain function's.
+            unsafe { (plain.persist)(ptr, len) };
+            check::on_msync(ptr.cast(), len);
+        }
+        Granularity::CacheLine => {
+            check::on_flush(ptr.cast(), len, true);
+            // SAFETY: as above.
+            unsafe { (plain.persist)(ptr, len) };
+        }
+        Granularity::Byte => {
+            // SAFETY: as above.
+            unsafe { (plain.persist)(ptr, len) };
+            check::on_fence();
+        }
+    }
+}
+
+/// The checking flush function of granularity `Granularity::ALL[G]`.
+unsafe extern "C" fn checked_flush<const G: usize>(ptr: *const c_void, len: usize) {
+    let plain = plain_table()[G];
+    match Granularity::ALL[G] {
+        Granularity::Page => {
+            // SAFETY: the caller's contract is the plain function's.
+            unsafe { (plain.flush)(ptr, len) };
+            check::on_msync(ptr.cast(), len);
+        }
+        Granularity::CacheLine => {
+            check::on_flush(ptr.cast(), len, false);
+            // SAFETY: as above.
+            unsafe { (plain.flush)(ptr, len) };
+        }
+        // A byte-granularity flush does nothing.
+        Granularity::Byte => {}
+    }
+}
+
+/// The checking drain function of granularity `Granularity::ALL[G]`.
+unsafe extern "C" fn checked_drain<const G: usize>() {
+    // SAFETY: drain functions take no arguments and only fence.
+    unsafe { (plain_table()[G].drain)() };
+    if Granularity::ALL[G] != Granularity::Page {
+        check::on_fence();
+    }
 }
 
 fn build_table<F: Flush>() -> [PersistOps; 3] {

@@ -71,7 +71,8 @@ impl Method {
             Method::CopyFromSlice => "Map::copy_from_slice",
             Method::Fill => "Map::fill",
             Method::CopyWithin => "Map::copy_within",
-            Method::Flush | Method::Persist => "Map::flush",
+            Method::Flush => "Map::flush",
+            Method::Persist => "Map::persist",
         }
     }
 

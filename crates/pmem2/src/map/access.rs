@@ -8,12 +8,12 @@ use std::ffi::{c_int, c_void};
 use bitflags::Flags;
 
 use super::Map;
-use crate::arch;
 use crate::config::{Granularity, Protection};
 use crate::deep_flush::{self, DeepFlushTarget};
 use crate::error::{Error, Result};
 use crate::mem::{self, MemFlags};
 use crate::persist;
+use crate::{arch, check};
 
 impl Map {
     /// The address of `[offset, offset + len)`, if it lies inside the map.
@@ -158,16 +158,22 @@ impl Map {
     /// with `EFAULT` when a flush instruction hits pages that are gone
     /// (`CACHE_LINE` granularity, file truncated).
     pub fn persist(&self, offset: usize, len: usize) -> Result<()> {
-        self.flush(offset, len)?;
-        self.drain();
-        Ok(())
+        if self.granularity == Granularity::Page {
+            return self.flush(offset, len);
+        }
+        let ptr = self.flush_range(offset, len)?;
+        // One call of the persist function (flush + fence), which the
+        // crash-consistency checker sees as one event: no stack is kept for
+        // lines that are durable when it returns.
+        let persist = persist::ops(self.granularity).persist;
+        self.guarded("Map::persist", true, || {
+            // SAFETY: the range is inside this live map.
+            unsafe { persist(ptr.cast::<c_void>(), len) };
+        })
     }
 
-    /// Starts making `[offset, offset + len)` durable; [`Map::drain`] waits.
-    ///
-    /// # Errors
-    /// As [`Map::persist`].
-    pub fn flush(&self, offset: usize, len: usize) -> Result<()> {
+    /// The address of a range to flush, if the map allows flushing it.
+    fn flush_range(&self, offset: usize, len: usize) -> Result<*mut u8> {
         // A flush instruction faults on a page that can't be read or written.
         if !self
             .protection
@@ -177,10 +183,22 @@ impl Map {
                 "the map can be neither read nor written: nothing to flush through it".into(),
             ));
         }
-        let ptr = self.checked_range(offset, len)?;
+        self.checked_range(offset, len)
+    }
+
+    /// Starts making `[offset, offset + len)` durable; [`Map::drain`] waits.
+    ///
+    /// # Errors
+    /// As [`Map::persist`].
+    pub fn flush(&self, offset: usize, len: usize) -> Result<()> {
+        let ptr = self.flush_range(offset, len)?;
         if self.granularity == Granularity::Page {
             // Unlike the C function, report msync failures.
-            return persist::sync_pages(ptr, len);
+            persist::sync_pages(ptr, len)?;
+            if check::active() {
+                check::on_msync(ptr, len);
+            }
+            return Ok(());
         }
         let flush = persist::ops(self.granularity).flush;
         // A flush instruction faults on a page with no backing: guarded.
@@ -235,6 +253,9 @@ impl Map {
             }
             arch::fence();
         })?;
+        if check::active() {
+            check::on_fence();
+        }
         finish(dest, data.len(), granularity, flags)
     }
 
@@ -266,6 +287,9 @@ impl Map {
             }
             arch::fence();
         })?;
+        if check::active() {
+            check::on_fence();
+        }
         finish(dest, len, granularity, flags)
     }
 
@@ -305,6 +329,9 @@ impl Map {
             }
             arch::fence();
         })?;
+        if check::active() {
+            check::on_fence();
+        }
         finish(dest, len, granularity, flags)
     }
 }
@@ -315,6 +342,9 @@ impl Map {
 fn finish(dest: *mut u8, len: usize, granularity: Granularity, flags: MemFlags) -> Result<()> {
     if granularity == Granularity::Page && !flags.contains(MemFlags::NOFLUSH) && len > 0 {
         persist::sync_pages(dest, len)?;
+        if check::active() {
+            check::on_msync(dest, len);
+        }
     }
     Ok(())
 }
@@ -351,6 +381,12 @@ impl Map {
     pub fn deep_flush(&self, offset: usize, len: usize) -> Result<()> {
         // SAFETY: the target describes this map, which stays mapped while
         // `self` is borrowed (unmapping consumes the map).
-        unsafe { deep_flush::deep_flush(&self.deep_flush_target(), offset, len) }
+        unsafe { deep_flush::deep_flush(&self.deep_flush_target(), offset, len) }?;
+        if check::active() && self.granularity != Granularity::Page {
+            // Flushed and fenced, or msync'd: durable. (At page granularity
+            // a deep flush adds nothing to the msync a persist already did.)
+            check::on_deep_flush(self.addr().wrapping_add(offset), len);
+        }
+        Ok(())
     }
 }

@@ -22,6 +22,7 @@ mod placement;
 
 use std::ptr::NonNull;
 
+use crate::check;
 use crate::config::{Config, Granularity, Protection, Sharing};
 use crate::error::{DeleteError, Errno, Error, Result};
 use crate::registry::{self, Entry};
@@ -241,7 +242,16 @@ impl Map {
             drop(map);
             return Err(err);
         }
-        if let Err(err) = map.register() {
+        // The file's name, for the checker's store log only.
+        let file = if check::logging() {
+            source
+                .fd()
+                .ok()
+                .and_then(|fd| crate::sys::process::fd_path(fd))
+        } else {
+            None
+        };
+        if let Err(err) = map.register(file.as_deref()) {
             map.release_memory().ok();
             return Err(err);
         }
@@ -257,7 +267,7 @@ impl Map {
         Ok(map)
     }
 
-    fn register(&mut self) -> Result<()> {
+    fn register(&mut self, file: Option<&std::path::Path>) -> Result<()> {
         if let Origin::Reserved(p) = &mut self.origin {
             // The claim is already in the registry: it becomes the map.
             p.commit();
@@ -268,6 +278,13 @@ impl Map {
                 .map_err(|_| Error::MapExists("the range overlaps an existing mapping".into()))?;
         }
         self.registered = true;
+        check::on_map(
+            self.addr.as_ptr() as usize,
+            self.size,
+            self.granularity,
+            self.protection.contains(Protection::READ),
+            file,
+        );
         Ok(())
     }
 
@@ -333,6 +350,9 @@ impl Map {
             ));
         }
         map.registered = len != 0;
+        if map.registered {
+            check::on_map(start, len, granularity, true, None);
+        }
         Ok(map)
     }
 
@@ -372,6 +392,10 @@ impl Map {
             return Ok(());
         }
         let start = self.addr.as_ptr() as usize;
+        if self.registered {
+            // A crash point: what is not durable now is lost with the map.
+            check::on_unmap(start);
+        }
         match std::mem::replace(&mut self.origin, Origin::Existing) {
             Origin::Existing => {
                 if self.registered {

@@ -4,17 +4,20 @@
 
 use std::sync::OnceLock;
 
+use super::ops::{eadr_path, non_eadr_path, Path};
 use super::ops::{
     memmove_byte, memmove_byte_logged, memmove_cache_line, memmove_cache_line_logged, memmove_page,
     memmove_page_logged, memset_byte, memset_byte_logged, memset_cache_line,
     memset_cache_line_logged, memset_page, memset_page_logged,
 };
-use super::MemOps;
+use super::{MemFlags, MemOps};
 use crate::arch::kernel::{Kernel, KernelKind, LibcKernel};
 use crate::arch::{self, with_flush, Flush, FlushKind};
 use crate::config::Granularity;
-use crate::env;
 use crate::persist::flush_kind;
+use crate::{check, env};
+use bitflags::Flags;
+use std::ffi::{c_int, c_uint, c_void};
 
 /// What this process uses for its memory functions (for `pmem2 info`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,11 +102,97 @@ fn choose_kernel(tunables: &env::Tunables) -> KernelKind {
     }
 }
 
-/// The memory functions of `granularity`, chosen once per process.
+/// The memory functions of `granularity`, chosen once per process: the
+/// checking variants when crash-consistency checking is on
+/// ([`check`](crate::check)), else the process's kernel's.
 pub(crate) fn ops(granularity: Granularity) -> &'static MemOps {
-    // `choose_kernel` only returns supported kernels; the generic one
-    // always is.
-    &table(kernel_kind()).unwrap_or_else(generic_table)[granularity as usize]
+    static CHOSEN: OnceLock<&'static [MemOps; 3]> = OnceLock::new();
+    &CHOSEN.get_or_init(|| {
+        if check::enabled() {
+            static CHECKING: [MemOps; 3] = [
+                MemOps {
+                    memmove: checked_memmove::<0>,
+                    memset: checked_memset::<0>,
+                },
+                MemOps {
+                    memmove: checked_memmove::<1>,
+                    memset: checked_memset::<1>,
+                },
+                MemOps {
+                    memmove: checked_memmove::<2>,
+                    memset: checked_memset::<2>,
+                },
+            ];
+            &CHECKING
+        } else {
+            plain_table()
+        }
+    })[granularity as usize]
+}
+
+/// The process's kernel's table. `choose_kernel` only returns supported
+/// kernels; the generic one always is.
+fn plain_table() -> &'static [MemOps; 3] {
+    table(kernel_kind()).unwrap_or_else(generic_table)
+}
+
+/// Tells the checker what a memory function of `Granularity::ALL[G]` with
+/// `flags` did to `[dest, dest + len)` (after it ran).
+fn checked_store<const G: usize>(dest: *const u8, len: usize, flags: MemFlags, memset: bool) {
+    let granularity = Granularity::ALL[G];
+    let path = if granularity == Granularity::Byte {
+        eadr_path(flags)
+    } else {
+        non_eadr_path(flags, len, env::tunables().movnt_threshold)
+    };
+    let how = match path {
+        Path::TemporalNoFlush => check::Store::NoFlush,
+        Path::Temporal => check::Store::Flushed,
+        Path::NonTemporal => check::Store::NonTemporal,
+    };
+    if len != 0 {
+        check::on_store(dest, len, how, memset);
+    }
+    let noflush = flags.contains(MemFlags::NOFLUSH);
+    if granularity == Granularity::Page {
+        if !noflush {
+            check::on_msync(dest, len);
+        }
+    } else if !noflush && !flags.contains(MemFlags::NODRAIN) {
+        check::on_fence();
+    }
+}
+
+/// The checking memmove of granularity `Granularity::ALL[G]`.
+unsafe extern "C" fn checked_memmove<const G: usize>(
+    dest: *mut c_void,
+    src: *const c_void,
+    len: usize,
+    flags: c_uint,
+) -> *mut c_void {
+    // SAFETY: the caller's contract is the plain function's.
+    let r = unsafe { (plain_table()[G].memmove)(dest, src, len, flags) };
+    let stored = if dest.cast_const() == src { 0 } else { len };
+    checked_store::<G>(
+        dest.cast(),
+        stored,
+        MemFlags::from_bits_retain(flags),
+        false,
+    );
+    r
+}
+
+/// The checking memset of granularity `Granularity::ALL[G]`.
+unsafe extern "C" fn checked_memset<const G: usize>(
+    dest: *mut c_void,
+    c: c_int,
+    len: usize,
+    flags: c_uint,
+) -> *mut c_void {
+    // SAFETY: the caller's contract is the plain function's.
+    let r = unsafe { (plain_table()[G].memset)(dest, c, len, flags) };
+    checked_store::<G>(dest.cast(), len, MemFlags::from_bits_retain(flags), true);
+    r
 }
 
 /// The memory functions of `granularity` built on a given kernel family,

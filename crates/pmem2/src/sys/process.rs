@@ -5,6 +5,7 @@
 //! - [`secure_getenv(3)`](https://man7.org/linux/man-pages/man3/secure_getenv.3.html)
 //! - [`getauxval(3)`](https://man7.org/linux/man-pages/man3/getauxval.3.html)
 //! - [`pthread_atfork(3)`](https://man7.org/linux/man-pages/man3/pthread_atfork.3.html)
+//! - [`atexit(3)`](https://man7.org/linux/man-pages/man3/atexit.3.html)
 
 use std::sync::OnceLock;
 
@@ -31,4 +32,55 @@ pub(crate) fn at_fork(prepare: extern "C" fn(), after: extern "C" fn()) -> bool 
     // SAFETY: the handlers are plain `extern "C"` functions that live for
     // the whole process; pthread_atfork only stores the pointers.
     unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) == 0 }
+}
+
+/// Registers `f` to run at normal process exit (`atexit`). Returns whether
+/// registration worked.
+///
+/// # References
+/// - [`atexit(3)`](https://man7.org/linux/man-pages/man3/atexit.3.html)
+pub(crate) fn at_exit(f: extern "C" fn()) -> bool {
+    // SAFETY: `f` is a plain `extern "C"` function that lives for the
+    // whole process; atexit only stores the pointer.
+    unsafe { libc::atexit(f) == 0 }
+}
+
+/// Writes `image` to `path`, then runs `argv` with `path` appended and
+/// waits for it (crash-state checkers). Returns its exit code, `None` when
+/// it was killed by a signal.
+///
+/// # Errors
+/// The write or the spawn failed.
+///
+/// # References
+/// - [`execvp(3)`](https://man7.org/linux/man-pages/man3/execvp.3.html)
+/// - [`waitpid(2)`](https://man7.org/linux/man-pages/man2/waitpid.2.html)
+pub(crate) fn run_on_image(
+    argv: &[String],
+    path: &std::path::Path,
+    image: &[u8],
+) -> std::io::Result<Option<i32>> {
+    std::fs::write(path, image)?;
+    let (program, rest) = argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("empty checker command"))?;
+    let status = std::process::Command::new(program)
+        .args(rest)
+        .arg(path)
+        // The checker must not check itself.
+        .env_remove("PMEM2_CHECK")
+        .env_remove("PMEM2_CHECK_EXPLORE")
+        .env_remove("PMEM2_CHECK_REPLAY")
+        .status()?;
+    Ok(status.code())
+}
+
+/// The path of an open file descriptor (`/proc/self/fd/N`), as pmemcheck
+/// finds it for its store log.
+///
+/// # References
+/// - [`proc_pid_fd(5)`](https://man7.org/linux/man-pages/man5/proc_pid_fd.5.html)
+pub(crate) fn fd_path(fd: std::os::fd::BorrowedFd<'_>) -> Option<std::path::PathBuf> {
+    use std::os::fd::AsRawFd as _;
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
 }

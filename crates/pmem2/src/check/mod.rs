@@ -1,0 +1,850 @@
+//! Crash-consistency checking: finds stores that a power cut would lose.
+//!
+//! Off by default, and then free: the persistence and memory function
+//! tables ([`persist`](crate::persist), [`mem`](crate::mem)) are chosen
+//! once per process, and with checking on pmem2 hands out *checking*
+//! variants from those same tables, so even unmodified C programs using
+//! `pmem2_get_persist_fn` and friends are checked. Turn it on
+//!
+//! * for any program, with the environment variable `PMEM2_CHECK` (read
+//!   once, before the first map or persistence function is used): a
+//!   comma-separated list of `report` (text report, the default), `json`
+//!   (JSON report) and `out=FILE` (write the report to FILE instead of
+//!   standard error); the report is written at process exit; or
+//! * from Rust, with [`Checker::start`] before the first map; the report is
+//!   written when the checker is dropped, and `{checker}` / `{checker:#}`
+//!   format it as text / JSON at any time.
+//!
+//! What it tracks, per registered mapping and per 64-byte line: modified,
+//! flushed but not fenced, written by non-temporal stores and not drained,
+//! or durable. pmem2's own memcpy/memmove/memset calls are known directly;
+//! plain CPU stores are found by comparing the mapping with a shadow copy,
+//! line by line, at every flush (the flushed lines), unmap, exit and named
+//! [`point`]. On PAGE-granularity maps only `msync` (pmem2's persist and
+//! flush) makes lines durable.
+//!
+//! A store log in pmreorder's format (`PMEM2_CHECK=...,log=FILE`): `START`,
+//! `|REGISTER_FILE;path;0xbase;0xsize;0x0` per map, `|STORE;0xaddr;0xvalue;0xsize`
+//! per changed 8-byte word (plain stores when they are seen, pmem2's own
+//! between `|pmem2_memmove.BEGIN|libpmem2.BEGIN` ... `|libpmem2.END|pmem2_memmove.END`
+//! markers, or `pmem2_memset`), `|FLUSH;0xaddr;0xsize` (line-aligned), `|FENCE`,
+//! `|STOP` at exit.
+//!
+//! Crash-state exploration (`PMEM2_CHECK_EXPLORE=CMD`, `pmem2 check
+//! --explore --checker CMD`): at every fence, `msync` and crash point, the
+//! durable image with subsets of the in-flight lines applied is written to
+//! a file and CMD runs with its path as last argument (exit status 0:
+//! consistent, 1: not); the first rejected state is reported with an ID
+//! that `PMEM2_CHECK_REPLAY=ID` replays. `PMEM2_CHECK_EXPLORE_BUDGET`
+//! bounds it in seconds (default 60).
+//!
+//! Verdicts, each with the call stack where it arose: (1) stores not
+//! durable at a crash point (unmap, exit, [`point`]): modified and never
+//! flushed, or flushed and never fenced; (2) non-temporal stores never
+//! drained; (3) performance notes, never failures: flushes of lines not
+//! modified (superfluous) and of lines already flushed (redundant); (4)
+//! persist or flush of a range outside every mapping. See `docs/check.md`.
+
+mod report;
+mod tracker;
+
+use std::collections::BTreeMap;
+use std::collections::HashSet;
+use std::fmt::{self, Write as _};
+use std::hash::{Hash, Hasher};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::config::Granularity;
+use crate::error::{Error, Result};
+use crate::{env, registry, sys};
+use report::PerfTotals;
+use tracker::{Finding, Kind, LazySite, Tracked, LINE};
+
+pub(crate) use tracker::Store;
+
+/// How many performance findings keep their call stack (all are counted).
+const PERF_SITES: usize = 256;
+
+/// What `PMEM2_CHECK` asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Settings {
+    json: bool,
+    out: Option<PathBuf>,
+    /// The store log in pmreorder's format (`log=FILE`).
+    log: Option<PathBuf>,
+    /// Crash-state exploration: the checker command (`PMEM2_CHECK_EXPLORE`).
+    explore: Option<Vec<String>>,
+    /// Only this crash state (`PMEM2_CHECK_REPLAY`): point, map, lines.
+    replay: Option<StateId>,
+    /// Time budget of the exploration (`PMEM2_CHECK_EXPLORE_BUDGET`, s).
+    budget: Duration,
+}
+
+/// The largest subsets of in-flight lines explored at a point.
+const EXPLORE_K: usize = 2;
+
+/// Identifies a crash state: `POINT:MAP:LINES`, the exploration point's
+/// number (1-based, in the order the program reaches them), the map's index
+/// among the checked maps in address order, and the in-flight lines applied
+/// to the durable image, as map offsets joined by `+` (empty: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StateId {
+    point: u64,
+    map: usize,
+    lines: Vec<usize>,
+}
+
+impl fmt::Display for StateId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self
+            .lines
+            .iter()
+            .map(|l| format!("{:#x}", l * LINE))
+            .collect();
+        write!(f, "{}:{}:{}", self.point, self.map, lines.join("+"))
+    }
+}
+
+impl StateId {
+    fn parse(s: &str) -> Option<StateId> {
+        let mut parts = s.trim().splitn(3, ':');
+        let point = parts.next()?.parse().ok()?;
+        let map = parts.next()?.parse().ok()?;
+        let lines = parts
+            .next()?
+            .split('+')
+            .filter(|l| !l.is_empty())
+            .map(|l| usize::from_str_radix(l.trim_start_matches("0x"), 16).map(|o| o / LINE))
+            .collect::<std::result::Result<_, _>>()
+            .ok()?;
+        Some(StateId { point, map, lines })
+    }
+}
+
+impl Settings {
+    /// Parses `PMEM2_CHECK`; `None` when it is unset, empty or `0`.
+    fn parse(value: Option<&str>) -> Option<Settings> {
+        let value = value?.trim();
+        if value.is_empty() || value == "0" {
+            return None;
+        }
+        let mut s = Settings::default();
+        for token in value.split(',').map(str::trim) {
+            match token {
+                "1" | "on" | "report" | "text" => s.json = false,
+                "json" => s.json = true,
+                _ => {
+                    if let Some(path) = token.strip_prefix("out=") {
+                        s.out = Some(PathBuf::from(path));
+                    } else if let Some(path) = token.strip_prefix("log=") {
+                        s.log = Some(PathBuf::from(path));
+                    } else {
+                        eprintln!(
+                            "pmem2: PMEM2_CHECK: unknown option {token:?} ignored \
+                             (report, json, out=FILE, log=FILE)"
+                        );
+                    }
+                }
+            }
+        }
+        s.explore = env::secure_getenv("PMEM2_CHECK_EXPLORE")
+            .map(|c| c.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|argv| !argv.is_empty());
+        s.replay = env::secure_getenv("PMEM2_CHECK_REPLAY").and_then(|id| {
+            let parsed = StateId::parse(&id);
+            if parsed.is_none() {
+                eprintln!("pmem2: PMEM2_CHECK_REPLAY: {id:?} is not a state ID (POINT:MAP:LINES)");
+            }
+            parsed
+        });
+        s.budget = Duration::from_secs(
+            env::secure_getenv("PMEM2_CHECK_EXPLORE_BUDGET")
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(60),
+        );
+        Some(s)
+    }
+}
+
+/// Set by [`Checker::start`] before the decision is taken.
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Whether checking is on; read by the hooks outside the tables.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// The settings, `Some` when checking is on; decided once, at the first
+/// map or the first choice of a function table.
+fn decision() -> Option<&'static Settings> {
+    static DECISION: OnceLock<Option<Settings>> = OnceLock::new();
+    DECISION
+        .get_or_init(|| {
+            let from_env = Settings::parse(env::secure_getenv("PMEM2_CHECK").as_deref());
+            let settings = if from_env.is_some() {
+                // Report at exit (C programs have no other moment).
+                if !sys::process::at_exit(at_exit) {
+                    eprintln!("pmem2: PMEM2_CHECK: atexit failed, no report at exit");
+                }
+                from_env
+            } else if REQUESTED.load(Ordering::SeqCst) {
+                Some(Settings::default())
+            } else {
+                None
+            };
+            ACTIVE.store(settings.is_some(), Ordering::SeqCst);
+            settings
+        })
+        .as_ref()
+}
+
+/// Whether checking is on (takes the decision if not taken yet): the
+/// function tables call this once, when they are chosen.
+pub(crate) fn enabled() -> bool {
+    decision().is_some()
+}
+
+/// Appends `|STORE;0xaddr;0xvalue;0xsize` records.
+fn store_records(out: &mut String, stores: impl Iterator<Item = (usize, u64, usize)>) {
+    for (addr, value, size) in stores {
+        let _ = write!(out, "|STORE;{addr:#x};{value:#x};{size:#x}");
+    }
+}
+
+/// Whether a store log is written (map creation then names the file).
+pub(crate) fn logging() -> bool {
+    decision().is_some_and(|s| s.log.is_some())
+}
+
+/// Whether checking is on, as a cheap load for hooks outside the tables.
+#[inline]
+pub(crate) fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+#[derive(Default)]
+struct State {
+    maps: BTreeMap<usize, Tracked>,
+    findings: Vec<Finding>,
+    perf_sites: usize,
+    totals: PerfTotals,
+    explore: Exploration,
+    /// The store log, once opened.
+    log: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+/// The progress of crash-state exploration.
+#[derive(Default)]
+struct Exploration {
+    /// Exploration points reached so far.
+    points: u64,
+    /// When the first point was reached.
+    started: Option<Instant>,
+    /// Hashes of the images already checked.
+    seen: Option<HashSet<u64>>,
+    /// Images given to the checker.
+    runs: u64,
+    /// A failing state was found (only the first is reported) or the
+    /// budget ran out.
+    done: bool,
+}
+
+fn state() -> MutexGuard<'static, State> {
+    static STATE: Mutex<State> = Mutex::new(State {
+        maps: BTreeMap::new(),
+        findings: Vec::new(),
+        perf_sites: 0,
+        totals: PerfTotals {
+            superfluous: 0,
+            redundant: 0,
+        },
+        explore: Exploration {
+            points: 0,
+            started: None,
+            seen: None,
+            runs: 0,
+            done: false,
+        },
+        log: None,
+    });
+    STATE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    /// The tracked maps overlapping `[start, end)`.
+    fn overlapping(&mut self, start: usize, end: usize) -> impl Iterator<Item = &mut Tracked> {
+        self.maps
+            .range_mut(..end)
+            .map(|(_, t)| t)
+            .filter(move |t| t.end() > start)
+    }
+
+    fn perf(&mut self, kind: Kind, lines: usize, addr: usize, site: &mut LazySite) {
+        if lines == 0 {
+            return;
+        }
+        match kind {
+            Kind::Superfluous => self.totals.superfluous += lines,
+            _ => self.totals.redundant += lines,
+        }
+        if self.perf_sites < PERF_SITES {
+            self.perf_sites += 1;
+            self.findings.push(Finding {
+                kind,
+                point: "flush".into(),
+                lines,
+                addr,
+                offset: None,
+                site: Some(site.get()),
+                detail: None,
+            });
+        }
+    }
+
+    /// Observes the whole of every map, then turns every line in flight
+    /// into findings.
+    fn crash_point_all(&mut self, point: &str, site: &mut LazySite) {
+        self.explore(point, site);
+        let State { maps, findings, .. } = self;
+        for t in maps.values_mut() {
+            let (first, last) = t.lines_of(t.start, usize::MAX);
+            t.observe(first, last);
+            t.fill_sites(first, last, site);
+            t.crash_point(point, findings);
+        }
+    }
+}
+
+impl State {
+    /// Appends `records` (each `|`-prefixed) to the store log, opening it
+    /// (with `START`) first; the stores the maps saw come first.
+    fn log(&mut self, records: &str) {
+        let Some(path) = decision().and_then(|s| s.log.as_ref()) else {
+            return;
+        };
+        let mut stores = String::new();
+        for t in self.maps.values_mut() {
+            if let Some(seen) = &mut t.stores {
+                store_records(&mut stores, seen.drain(..));
+            }
+        }
+        if self.log.is_none() {
+            match std::fs::File::create(path) {
+                Ok(file) => {
+                    let mut w = std::io::BufWriter::new(file);
+                    let _ = w.write_all(b"START");
+                    self.log = Some(w);
+                }
+                Err(err) => {
+                    eprintln!("pmem2: PMEM2_CHECK: log {}: {err}", path.display());
+                    return;
+                }
+            }
+        }
+        if let Some(w) = &mut self.log {
+            let _ = w.write_all(stores.as_bytes());
+            let _ = w.write_all(records.as_bytes());
+        }
+    }
+
+    /// Ends the store log (`STOP`).
+    fn close_log(&mut self) {
+        self.log("|STOP\n");
+        if let Some(mut w) = self.log.take() {
+            let _ = w.flush();
+        }
+    }
+}
+
+impl State {
+    /// An exploration point (a fence, an `msync`, a crash point), before
+    /// its effect: the possible crash states are the durable image of each
+    /// map with subsets of its in-flight lines applied: none, each one,
+    /// each pair ([`EXPLORE_K`]), and all those the fence makes durable.
+    /// Each new image (by hash) is given to the checker command; the first
+    /// it rejects (exit status 1) becomes a finding with its [`StateId`].
+    fn explore(&mut self, point: &str, site: &mut LazySite) {
+        let Some(settings) = decision() else { return };
+        let Some(argv) = &settings.explore else {
+            return;
+        };
+        if self.explore.done {
+            return;
+        }
+        self.explore.points += 1;
+        let n = self.explore.points;
+        if settings.replay.as_ref().is_some_and(|r| r.point != n) {
+            return;
+        }
+        let started = *self.explore.started.get_or_insert_with(Instant::now);
+        let image_path = std::env::temp_dir().join(match &settings.replay {
+            Some(id) => format!(
+                "pmem2-crash-{}.img",
+                id.to_string().replace([':', '+'], "_")
+            ),
+            None => format!("pmem2-crash-{}.img", std::process::id()),
+        });
+        let State {
+            maps,
+            findings,
+            explore,
+            ..
+        } = self;
+        let seen = explore.seen.get_or_insert_with(HashSet::new);
+        for (m, t) in maps.values_mut().enumerate() {
+            let (first, last) = t.lines_of(t.start, usize::MAX);
+            t.observe(first, last);
+            t.fill_sites(first, last, site);
+            let sets = match &settings.replay {
+                Some(id) if id.map == m => vec![id.lines.clone()],
+                Some(_) => continue,
+                None => candidates(t),
+            };
+            for lines in sets {
+                if started.elapsed() > settings.budget {
+                    eprintln!(
+                        "pmem2: crash-state exploration stopped: budget of {:?} spent after {} \
+                         states",
+                        settings.budget, explore.runs
+                    );
+                    explore.done = true;
+                    return;
+                }
+                let Some(image) = t.image(&lines) else { return };
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (m, &image).hash(&mut h);
+                if !seen.insert(h.finish()) && settings.replay.is_none() {
+                    continue;
+                }
+                explore.runs += 1;
+                let id = StateId {
+                    point: n,
+                    map: m,
+                    lines: lines.clone(),
+                };
+                match sys::process::run_on_image(argv, &image_path, &image) {
+                    Ok(Some(0)) => {}
+                    Ok(Some(1)) => {
+                        findings.push(Finding {
+                            kind: Kind::CrashState,
+                            point: point.to_owned(),
+                            lines: 1,
+                            addr: t.start,
+                            offset: None,
+                            site: Some(site.get()),
+                            detail: Some(describe_state(t, &id, &image_path, explore.runs)),
+                        });
+                        explore.done = true;
+                        return;
+                    }
+                    Ok(other) => {
+                        eprintln!(
+                            "pmem2: crash-state checker {argv:?} on state {id}: exit status \
+                             {other:?} (0: consistent, 1: not)"
+                        );
+                    }
+                    Err(err) => {
+                        eprintln!(
+                            "pmem2: crash-state checker {argv:?}: {err}; exploration stopped"
+                        );
+                        explore.done = true;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The crash states explored at a point for one map: the durable image
+/// with none of its in-flight lines, with those a fence makes durable, with
+/// each one, and with each pair ([`EXPLORE_K`]).
+fn candidates(t: &Tracked) -> Vec<Vec<usize>> {
+    let lines = t.in_flight();
+    let mut sets = vec![Vec::new(), t.fenceable()];
+    for (i, &a) in lines.iter().enumerate() {
+        sets.push(vec![a]);
+        if EXPLORE_K >= 2 {
+            for &b in &lines[i + 1..] {
+                sets.push(vec![a, b]);
+            }
+        }
+    }
+    sets
+}
+
+/// The detail of a failing crash state: its ID, how to replay it, the
+/// lines applied and lost.
+fn describe_state(t: &Tracked, id: &StateId, image: &std::path::Path, runs: u64) -> String {
+    let offsets = |lines: &mut dyn Iterator<Item = usize>| {
+        lines
+            .map(|l| format!("{:#x}", l * LINE))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let missing = offsets(&mut t.in_flight().into_iter().filter(|l| !id.lines.contains(l)));
+    format!(
+        "state {id} (replay: PMEM2_CHECK_REPLAY={id}, image {}): durable image plus in-flight \
+         lines [{}], lost [{missing}]; state {runs} of the exploration",
+        image.display(),
+        offsets(&mut id.lines.iter().copied()),
+    )
+}
+
+/// A map was created: track it (if checking is on and it is readable).
+pub(crate) fn on_map(
+    start: usize,
+    size: usize,
+    granularity: Granularity,
+    readable: bool,
+    file: Option<&std::path::Path>,
+) {
+    if !enabled() || !readable || size == 0 {
+        return;
+    }
+    let explore = decision().is_some_and(|s| s.explore.is_some());
+    let logging = decision().is_some_and(|s| s.log.is_some());
+    // SAFETY: a registered, readable map stays mapped until `on_unmap`,
+    // which runs before it is unmapped.
+    let tracked = unsafe { Tracked::new(start, size, granularity, explore, logging) };
+    let mut st = state();
+    st.maps.insert(start, tracked);
+    if logging {
+        let path = file.map_or_else(|| "<anonymous>".into(), |p| p.display().to_string());
+        st.log(&format!("|REGISTER_FILE;{path};{start:#x};{size:#x};0x0"));
+    }
+}
+
+/// A map is about to be unmapped: a crash point.
+pub(crate) fn on_unmap(start: usize) {
+    if !active() {
+        return;
+    }
+    let mut st = state();
+    st.explore("unmap", &mut LazySite::default());
+    if let Some(mut t) = st.maps.remove(&start) {
+        let mut site = LazySite::default();
+        let (first, last) = t.lines_of(t.start, usize::MAX);
+        t.observe(first, last);
+        t.fill_sites(first, last, &mut site);
+        t.crash_point("unmap", &mut st.findings);
+        if let Some(stores) = t.stores.take() {
+            let mut records = String::new();
+            store_records(&mut records, stores.into_iter());
+            st.log(&records);
+        }
+    }
+}
+
+/// Records a finding when `[ptr, ptr + len)` is not covered by the
+/// registered mappings.
+fn check_inside(st: &mut State, ptr: usize, len: usize, what: &str, site: &mut LazySite) {
+    if len == 0 {
+        return;
+    }
+    let end = ptr.saturating_add(len);
+    let mut covered = ptr;
+    for (s, e, _) in registry::read().overlapping(ptr, end) {
+        if s > covered {
+            break;
+        }
+        covered = covered.max(e);
+    }
+    if covered < end {
+        st.findings.push(Finding {
+            kind: Kind::OutsideMappings,
+            point: what.into(),
+            lines: 1,
+            addr: ptr,
+            offset: None,
+            site: Some(site.get()),
+            detail: None,
+        });
+    }
+}
+
+/// A CPU flush of `[ptr, ptr + len)`, followed by a fence when `fenced`
+/// (a persist), recorded before the flush instructions run.
+pub(crate) fn on_flush(ptr: *const u8, len: usize, fenced: bool) {
+    let (ptr, mut site) = (ptr as usize, LazySite::default());
+    let mut st = state();
+    check_inside(
+        &mut st,
+        ptr,
+        len,
+        if fenced { "persist" } else { "flush" },
+        &mut site,
+    );
+    let mut perf = Vec::new();
+    let mut records = String::new();
+    for t in st.overlapping(ptr, ptr.saturating_add(len)) {
+        let (first, last) = t.lines_of(ptr, len);
+        t.observe(first, last);
+        if t.stores.is_some() && last > first {
+            let _ = write!(
+                records,
+                "|FLUSH;{:#x};{:#x}",
+                t.start + first * LINE,
+                (last - first) * LINE
+            );
+        }
+        let (superfluous, redundant) = t.flush(first, last);
+        perf.push((superfluous, redundant, t.start + first * LINE));
+        if !fenced {
+            t.fill_sites(first, last, &mut site);
+        }
+    }
+    for (superfluous, redundant, addr) in perf {
+        st.perf(Kind::Superfluous, superfluous, addr, &mut site);
+        st.perf(Kind::Redundant, redundant, addr, &mut site);
+    }
+    st.log(&records);
+    if fenced {
+        st.explore("persist", &mut site);
+        st.log("|FENCE");
+        for t in st.maps.values_mut() {
+            t.fence();
+        }
+        for t in st.overlapping(ptr, ptr.saturating_add(len)) {
+            let (first, last) = t.lines_of(ptr, len);
+            t.fill_sites(first, last, &mut site);
+        }
+    }
+}
+
+/// A fence (drain): flushed and non-temporal lines become durable.
+pub(crate) fn on_fence() {
+    let mut st = state();
+    st.explore("fence", &mut LazySite::default());
+    st.log("|FENCE");
+    for t in st.maps.values_mut() {
+        t.fence();
+    }
+}
+
+/// `msync` of the pages of `[ptr, ptr + len)` (after it succeeded).
+pub(crate) fn on_msync(ptr: *const u8, len: usize) {
+    msync_event(ptr, len, true);
+}
+
+/// A deep flush of `[ptr, ptr + len)` succeeded: its lines are durable. It
+/// is expected after a persist, so it is never a superfluous flush.
+pub(crate) fn on_deep_flush(ptr: *const u8, len: usize) {
+    msync_event(ptr, len, false);
+}
+
+fn msync_event(ptr: *const u8, len: usize, count_superfluous: bool) {
+    let page = sys::mm::page_size();
+    let (ptr, mut site) = (ptr as usize, LazySite::default());
+    let start = ptr & !(page - 1);
+    let end = ptr.saturating_add(len).saturating_add(page - 1) & !(page - 1);
+    let mut st = state();
+    check_inside(&mut st, ptr, len, "persist (msync)", &mut site);
+    st.explore("msync", &mut site);
+    let mut superfluous = Vec::new();
+    for t in st.overlapping(start, end) {
+        let (first, last) = t.lines_of(start, end - start);
+        t.observe(first, last);
+        if !t.msync(first, last) && count_superfluous {
+            superfluous.push((last - first, t.start + first * LINE));
+        }
+    }
+    for (lines, addr) in superfluous {
+        st.perf(Kind::Superfluous, lines, addr, &mut site);
+    }
+    // As PMDK tells pmemcheck after an msync: a flush of the range + fence.
+    if len > 0 {
+        st.log(&format!("|FLUSH;{start:#x};{:#x}|FENCE", end - start));
+    }
+}
+
+/// A pmem2 memory function stored `[dest, dest + len)` (after it ran).
+pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) {
+    let (dest, mut site) = (dest as usize, LazySite::default());
+    let mut st = state();
+    let name = if memset {
+        "pmem2_memset"
+    } else {
+        "pmem2_memmove"
+    };
+    let tracked = st.overlapping(dest, dest.saturating_add(len)).count() > 0;
+    if tracked {
+        // PMDK's markers (after the stores seen before this call), the
+        // stores, the flush the kernel did.
+        st.log(&format!("|{name}.BEGIN|libpmem2.BEGIN"));
+    }
+    for t in st.overlapping(dest, dest.saturating_add(len)) {
+        let (first, last) = t.lines_of(dest, len);
+        t.stored(first, last, how);
+        t.fill_sites(first, last, &mut site);
+    }
+    if tracked {
+        let flush = if how == Store::NoFlush {
+            String::new()
+        } else {
+            format!("|FLUSH;{:#x};{:#x}", dest & !(LINE - 1), {
+                let end = (dest + len).div_ceil(LINE) * LINE;
+                end - (dest & !(LINE - 1))
+            })
+        };
+        st.log(&format!("{flush}|libpmem2.END|{name}.END"));
+    }
+}
+
+/// Renders and clears what was found, to the configured destination.
+fn emit(settings: &Settings) {
+    let mut st = state();
+    let findings = std::mem::take(&mut st.findings);
+    let totals = std::mem::take(&mut st.totals);
+    st.perf_sites = 0;
+    drop(st);
+    let text = if settings.json {
+        report::json(&findings, totals)
+    } else {
+        report::text(&findings, totals)
+    };
+    match &settings.out {
+        Some(path) => {
+            if let Err(err) = std::fs::write(path, &text) {
+                eprintln!("pmem2: PMEM2_CHECK: cannot write {}: {err}", path.display());
+                eprint!("{text}");
+            }
+        }
+        None => eprint!("{text}"),
+    }
+}
+
+extern "C" fn at_exit() {
+    let Some(settings) = decision() else {
+        return;
+    };
+    // A panic must not unwind into the C runtime's exit.
+    let _ = std::panic::catch_unwind(|| {
+        let mut st = state();
+        st.crash_point_all("exit", &mut LazySite::default());
+        st.close_log();
+        drop(st);
+        emit(settings);
+    });
+}
+
+/// Marks a named crash point: every store made so far must be durable now.
+///
+/// Each line still in flight (modified, flushed but not fenced, or written
+/// by non-temporal stores and not drained) becomes a verdict at
+/// `point "NAME"`. Does nothing when checking is off.
+///
+/// Typical use: right after a commit record was made durable, so that data
+/// the commit depends on but that was never persisted is reported.
+pub fn point(name: &str) {
+    if !active() {
+        return;
+    }
+    state().crash_point_all(&format!("point {name:?}"), &mut LazySite::default());
+}
+
+/// Crash-consistency checking for this process, from Rust.
+///
+/// [`Checker::start`] turns checking on (it must come before the first map
+/// or persistence function). Dropping the checker makes a last crash point
+/// of every live map (`end of check`) and writes the report: to standard
+/// error, or as `PMEM2_CHECK` says (`json`, `out=FILE`). `{checker}`
+/// formats what was found so far as text, `{checker:#}` as JSON (the
+/// document `pmem2 check --json` prints).
+#[derive(Debug)]
+pub struct Checker {
+    _private: (),
+}
+
+impl Checker {
+    /// Turns checking on for this process.
+    ///
+    /// # Errors
+    /// [`Error::NotSupported`] when the decision was already taken with
+    /// checking off: a map was created or a persistence or memory function
+    /// chosen before this call.
+    pub fn start() -> Result<Checker> {
+        REQUESTED.store(true, Ordering::SeqCst);
+        if enabled() {
+            Ok(Checker { _private: () })
+        } else {
+            Err(Error::NotSupported(
+                "Checker::start: pmem2 was already used with checking off; call it before \
+                 the first map or persistence function, or set PMEM2_CHECK=report"
+                    .into(),
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Checker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = state();
+        let (findings, totals) = (st.findings.clone(), st.totals);
+        drop(st);
+        if f.alternate() {
+            f.write_str(&report::json(&findings, totals))
+        } else {
+            f.write_str(&report::text(&findings, totals))
+        }
+    }
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        let mut st = state();
+        st.crash_point_all("end of check", &mut LazySite::default());
+        st.close_log();
+        drop(st);
+        if let Some(settings) = decision() {
+            emit(settings);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse() {
+        assert_eq!(Settings::parse(None), None);
+        assert_eq!(Settings::parse(Some("")), None);
+        assert_eq!(Settings::parse(Some("0")), None);
+        let s = Settings::parse(Some("report")).unwrap();
+        assert!(!s.json && s.out.is_none());
+        let s = Settings::parse(Some("json,out=/tmp/x")).unwrap();
+        assert!(s.json);
+        assert_eq!(s.out.as_deref(), Some(std::path::Path::new("/tmp/x")));
+    }
+
+    #[test]
+    fn state_ids_round_trip() {
+        let id = StateId {
+            point: 12,
+            map: 0,
+            lines: vec![0, 3],
+        };
+        assert_eq!(id.to_string(), "12:0:0x0+0xc0");
+        assert_eq!(StateId::parse("12:0:0x0+0xc0"), Some(id));
+        assert_eq!(StateId::parse("3:1:").unwrap().lines, Vec::<usize>::new());
+        assert_eq!(StateId::parse("x:1:"), None);
+    }
+
+    /// Once pmem2 was used with checking off, it can't be turned on.
+    #[test]
+    fn start_after_first_use_fails() {
+        let map = crate::Map::new(
+            &crate::Config::with_granularity(Granularity::Page),
+            &crate::Source::anonymous(4096).unwrap(),
+        )
+        .unwrap();
+        if std::env::var_os("PMEM2_CHECK").is_none() {
+            let err = Checker::start().unwrap_err();
+            assert!(matches!(err, Error::NotSupported(_)), "{err}");
+            assert!(err.to_string().starts_with("Checker::start:"), "{err}");
+        }
+        drop(map);
+    }
+}
