@@ -32,7 +32,7 @@ use crate::sys::mm::{page_size, Mapping};
 
 pub use granularity::platform_is_eadr;
 use granularity::{check_granularity, effective_granularity, forced_granularity};
-use placement::{map_alignment, map_at, Target};
+use placement::{map_at, Target};
 
 /// How the memory of a map came to be, which decides how it is released.
 #[derive(Debug)]
@@ -187,18 +187,7 @@ impl Map {
             crate::sys::sigbus::install()?;
         }
 
-        let target = match &config.reservation {
-            Some((weak, offset)) => {
-                let rsv = weak.upgrade().ok_or_else(|| {
-                    Error::os(
-                        Errno::INVAL,
-                        "the vm reservation set in the config was deleted",
-                    )
-                })?;
-                Target::InReservation(rsv.claim(*offset, reserved, size, alignment)?)
-            }
-            None => Target::placeholder(reserved, map_alignment(size, alignment))?,
-        };
+        let target = Target::for_config(config, reserved, size, alignment)?;
 
         let mapped = map_at(&target, size, config, source, effective_offset);
         // On failure, dropping the target unmaps the placeholder, or mends

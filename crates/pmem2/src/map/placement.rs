@@ -41,6 +41,31 @@ pub(super) enum Target {
 }
 
 impl Target {
+    /// Where a map of `size` bytes (`reserved` with its page rounding) of a
+    /// source with `alignment` goes: the config's reservation, else a new
+    /// aligned placeholder.
+    pub(super) fn for_config(
+        config: &Config,
+        reserved: usize,
+        size: usize,
+        alignment: usize,
+    ) -> Result<Self> {
+        match &config.reservation {
+            Some((weak, offset)) => {
+                let rsv = weak.upgrade().ok_or_else(|| {
+                    Error::os(
+                        Errno::INVAL,
+                        "the vm reservation set in the config was deleted",
+                    )
+                })?;
+                Ok(Target::InReservation(
+                    rsv.claim(*offset, reserved, size, alignment)?,
+                ))
+            }
+            None => Target::placeholder(reserved, map_alignment(size, alignment)),
+        }
+    }
+
     /// A placeholder for `len` bytes aligned to `alignment`.
     pub(super) fn placeholder(len: usize, alignment: usize) -> Result<Self> {
         let total = len
