@@ -95,6 +95,8 @@ mod badblock;
 mod config;
 mod deep_flush;
 mod error;
+#[doc(hidden)]
+pub mod libpmem;
 mod map;
 mod mcsafe;
 pub mod mem;
@@ -107,6 +109,7 @@ pub use arch::FlushKind;
 pub use badblock::{BadBlock, BadBlockContext};
 pub use config::{Config, Granularity, Protection, Sharing};
 pub use error::{DeleteError, Errno, Error, Result};
+pub use libpmem::is_pmem;
 pub use map::{platform_is_eadr, Map};
 pub use mem::MemFlags;
 pub use persist::page_size;
