@@ -1,5 +1,8 @@
 //! The C library: `build-c`, `install-c`, `c-test`.
 //!
+//! Two libraries: `libpmem2.so.1` (crate `pmem2-ffi`) and `libpmem.so.1`
+//! (crate `pmem-ffi`, module [`libpmem`]), built and installed together.
+//!
 //! `libpmem2.so.1.0.0` is not a cargo cdylib: rustc's own version script
 //! would leave every symbol unversioned. Instead the `pmem2-ffi` static
 //! library is relinked with `cc -shared` and our version script (the
@@ -7,6 +10,8 @@
 //! same 49 at `LIBPMEM2_1.0` through `.symver` wrappers in
 //! `crates/pmem2-ffi/c/pmem2_compat.c`, everything else local.
 
+pub mod libpmem;
+mod libpmem_test;
 mod symbols;
 mod test;
 
@@ -262,8 +267,15 @@ pub fn build_c(args: &[String]) -> Result<(), String> {
         return Err(format!("unexpected argument '{a}'"));
     }
     let built = build(allow)?;
-    println!("{}", built.shared.display());
-    println!("{}", built.archive.display());
+    let libpmem = libpmem::build()?;
+    for p in [
+        &built.shared,
+        &built.archive,
+        &libpmem.shared,
+        &libpmem.archive,
+    ] {
+        println!("{}", p.display());
+    }
     Ok(())
 }
 
@@ -277,8 +289,22 @@ pub fn install_c(args: &[String]) -> Result<(), String> {
     };
     let built = build(allow)?;
     install(&built, &prefix)?;
-    println!("installed into {}", prefix.display());
+    let libpmem = libpmem::build()?;
+    let absolute = if prefix.is_absolute() {
+        prefix.clone()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| e.to_string())?
+            .join(&prefix)
+    };
+    libpmem::install(&libpmem, &absolute)?;
+    println!("installed libpmem2 and libpmem into {}", prefix.display());
     Ok(())
+}
+
+/// `cargo xtask libpmem-test`.
+pub fn libpmem_test(args: &[String]) -> Result<(), String> {
+    libpmem_test::run_all(args)
 }
 
 /// `cargo xtask c-test [--allow-unwired]`.

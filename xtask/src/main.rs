@@ -19,18 +19,23 @@ const TASKS: &[(&str, &str, Task)] = &[
     ),
     (
         "build-c",
-        "build libpmem2.so.1 and libpmem2.a into target/capi/lib",
+        "build libpmem2.so.1, libpmem.so.1 and their .a into target/capi/lib",
         capi::build_c,
     ),
     (
         "install-c",
-        "install the C library, headers and pkg-config file: --prefix DIR",
+        "install the C libraries, headers and pkg-config files: --prefix DIR",
         capi::install_c,
     ),
     (
         "c-test",
         "C library tests: symbols, headers, differential run against PMDK, examples",
         capi::c_test,
+    ),
+    (
+        "libpmem-test",
+        "libpmem.so.1: symbols, header, differential vs Debian's libpmem1, fio/pmempool/libpmemobj",
+        capi::libpmem_test,
     ),
     (
         "dax-test",

@@ -70,8 +70,7 @@ fn overlapping(t: &Tracker, start: usize, end: usize) -> Vec<(usize, usize, Kind
         .range(..=start)
         .next_back()
         .filter(|(_, (e, _))| *e > start)
-        .map(|(s, _)| *s)
-        .unwrap_or(start);
+        .map_or(start, |(s, _)| *s);
     t.range(first..end)
         .filter(|(_, (e, _))| *e > start)
         .map(|(s, (e, k))| (*s, *e, *k))
@@ -147,46 +146,7 @@ pub(crate) struct Opened {
 pub(crate) fn open_for_map(path: &Path, len: usize, flags: u32, mode: u32) -> Result<Opened> {
     let mut flags = flags;
     let mut len = len;
-    let mut devdax = None;
-    match file::exists(path) {
-        Err(errno) => {
-            return Err(Error::os(
-                errno,
-                format!("os_access \"{}\"", path.display()),
-            ))
-        }
-        Ok(false) => {}
-        Ok(true) => {
-            let st = file::stat_path(path).map_err(|e| Error::os(e, "stat"))?;
-            match StatType::from_raw_mode(st.st_mode) {
-                StatType::RegularFile | StatType::Directory => {}
-                StatType::CharacterDevice => {
-                    let (major, minor) =
-                        (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
-                    if dax::is_device_dax(Path::new(SYSFS_ROOT), major, minor).unwrap_or(false) {
-                        devdax = Some(st.st_rdev);
-                    } else {
-                        return Err(Error::InvalidFileType(
-                            format!(
-                                "{}: character device {major}:{minor} is not a device DAX",
-                                path.display()
-                            )
-                            .into(),
-                        ));
-                    }
-                }
-                _ => {
-                    return Err(Error::InvalidFileType(
-                        format!(
-                            "file type 0{:o} not supported",
-                            st.st_mode & rustix::fs::RawMode::from(libc::S_IFMT)
-                        )
-                        .into(),
-                    ))
-                }
-            }
-        }
-    }
+    let devdax = classify(path)?;
     if flags & !ALL_FILE_FLAGS != 0 {
         return Err(Error::InvalidProtFlag(
             format!("invalid flag specified {flags:x}").into(),
@@ -256,6 +216,52 @@ pub(crate) fn open_for_map(path: &Path, len: usize, flags: u32, mode: u32) -> Re
             Err(err)
         }
     }
+}
+
+/// PMDK's classification of a path: `Ok(None)` for a missing path, a
+/// regular file or a directory, `Ok(Some(st_rdev))` for a device DAX.
+fn classify(path: &Path) -> Result<Option<u64>> {
+    let mut devdax = None;
+    match file::exists(path) {
+        Err(errno) => {
+            return Err(Error::os(
+                errno,
+                format!("os_access \"{}\"", path.display()),
+            ))
+        }
+        Ok(false) => {}
+        Ok(true) => {
+            let st = file::stat_path(path).map_err(|e| Error::os(e, "stat"))?;
+            match StatType::from_raw_mode(st.st_mode) {
+                StatType::RegularFile | StatType::Directory => {}
+                StatType::CharacterDevice => {
+                    let (major, minor) =
+                        (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
+                    if dax::is_device_dax(Path::new(SYSFS_ROOT), major, minor).unwrap_or(false) {
+                        devdax = Some(st.st_rdev);
+                    } else {
+                        return Err(Error::InvalidFileType(
+                            format!(
+                                "{}: character device {major}:{minor} is not a device DAX",
+                                path.display()
+                            )
+                            .into(),
+                        ));
+                    }
+                }
+                _ => {
+                    return Err(Error::InvalidFileType(
+                        format!(
+                            "file type 0{:o} not supported",
+                            st.st_mode & rustix::fs::RawMode::from(libc::S_IFMT)
+                        )
+                        .into(),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(devdax)
 }
 
 /// Sets the size of a created file (and allocates it unless sparse), or
@@ -386,7 +392,7 @@ fn map_opened(opened: &Opened) -> Result<MappedFile> {
 pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<()> {
     let start = addr as usize;
     let page = mm::page_size();
-    if start % page == 0 && len != 0 {
+    if start.is_multiple_of(page) && len != 0 {
         if let Some(end) = len
             .checked_next_multiple_of(page)
             .and_then(|l| start.checked_add(l))
