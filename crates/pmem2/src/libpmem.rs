@@ -3,9 +3,9 @@
 //! tracker behind `pmem_is_pmem`, `pmem_unmap`, `pmem_msync` and the deep
 //! operations.
 //!
-//! Two items are part of the Rust API: [`is_pmem`] (re-exported at the
-//! crate root) and [`Map::create_file`](crate::Map::create_file), which
-//! uses [`open_for_map`]'s rules. The rest of this module serves the
+//! Two items are part of the Rust API: [`crate::is_pmem`] and
+//! [`Map::create_file`](crate::Map::create_file), which uses the same file
+//! rules as [`map_file`]. The rest of this module serves the
 //! `pmem-ffi` crate (the C drop-in) and is hidden from the documentation:
 //! it hands out raw mappings that C code unmaps with `pmem_unmap`, which a
 //! safe Rust API must not do. It has no stability promise.
@@ -310,12 +310,12 @@ pub struct MappedFile {
     pub tracked: bool,
 }
 
-/// `pmem_map_file`: [`open_for_map`], then a shared read-write mapping at a
+/// `pmem_map_file`: `open_for_map`, then a shared read-write mapping at a
 /// 2 MiB-aligned address (1 GiB from 2 GiB on), `MAP_SYNC` tried first;
 /// a device DAX or `MAP_SYNC` mapping is tracked. The descriptor is closed.
 ///
 /// # Errors
-/// As [`open_for_map`]; [`Error::Os`] (`mmap <len> bytes`,
+/// As `open_for_map` (PMDK's file rules); [`Error::Os`] (`mmap <len> bytes`,
 /// `mmap MAP_ANONYMOUS`) when mapping fails (an empty file: `EINVAL`); a
 /// duplicated tracked range ([`errno_of`] gives `ENOMEM`).
 pub fn map_file(path: &Path, len: usize, flags: u32, mode: u32) -> Result<MappedFile> {
@@ -432,20 +432,7 @@ fn parse_force(value: &str) -> Option<bool> {
     }
 }
 
-/// Whether `[addr, addr + len)` is persistent memory, decided as PMDK's
-/// `pmem_is_pmem` decides: `false` for `len == 0`; with
-/// `PMEM_IS_PMEM_FORCE=1` (read once, at the first call) `true` for any
-/// other range, with `PMEM_IS_PMEM_FORCE=0` always `false`; otherwise `true`
-/// only when the whole range is covered, without a gap, by mappings that
-/// libpmem's `pmem_map_file` (the C library built on pmem2) made with
-/// `MAP_SYNC` or from a device DAX. For a [`Map`](crate::Map), ask
-/// [`Map::store_granularity`](crate::Map::store_granularity) instead: this
-/// function doesn't know about maps.
-///
-/// The address is only compared, never dereferenced.
-///
-/// # References
-/// - [`pmem_is_pmem(3)`](https://pmem.io/pmdk/manpages/linux/v1.12/libpmem/pmem_is_pmem.3/)
+/// [`crate::is_pmem`].
 #[must_use]
 pub fn is_pmem(addr: *const u8, len: usize) -> bool {
     if len == 0 {

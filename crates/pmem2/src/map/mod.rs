@@ -475,7 +475,7 @@ impl Map {
     }
 
     /// Stores a word with this map in the process-wide registry, returned
-    /// as [`ReservedMap::user_data`] by the reservation `find` functions
+    /// as [`ReservedMap::user_data`](crate::ReservedMap::user_data) by the reservation `find` functions
     /// (e.g. a pointer to the structure that owns the map).
     pub fn set_user_data(&self, data: usize) {
         if let Some(entry) = registry::write().get_mut(self.addr.as_ptr() as usize) {
