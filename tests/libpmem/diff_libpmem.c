@@ -8,6 +8,9 @@
  * lists the lines allowed to differ; each is documented in docs/c-abi.md).
  *
  * usage: diff_libpmem SCRATCH_DIR   (the directory name is printed as DIR)
+ *
+ * The runner repeats it under several settings of libpmem's environment
+ * variables (PMEM_NO_FLUSH, PMEM_NO_MOVNT, PMEM_MMAP_HINT, ...).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -203,6 +206,9 @@ map_success(void)
 
 	p = map("create 3000", path("a"), 3000, PMEM_FILE_CREATE, 0640);
 	file_facts("a", path("a"));
+	if (getenv("PMEM_MMAP_HINT"))
+		printf("PMEM_MMAP_HINT: at the hint=%d\n",
+			(uintptr_t)p == strtoull(getenv("PMEM_MMAP_HINT"), NULL, 16));
 	pmem_memcpy_persist(p + 100, "hello, pmem", 12);
 	printf("msync unaligned: %d\n", pmem_msync(p + 100, 12));
 	printf("unmap a: %d\n", pmem_unmap(p, 3000));

@@ -343,8 +343,14 @@ fn map_opened(opened: &Opened) -> Result<MappedFile> {
     let total = reserved
         .checked_add(align)
         .ok_or_else(|| Error::os(Errno::NOMEM, "mmap MAP_ANONYMOUS"))?;
-    let placeholder = Mapping::reserve(total).map_err(|e| Error::os(e, "mmap MAP_ANONYMOUS"))?;
-    let addr = placeholder.addr().next_multiple_of(align);
+    let (placeholder, addr) = if let Some(at) = hinted(reserved, align) {
+        let addr = at.addr();
+        (at, addr)
+    } else {
+        let p = Mapping::reserve(total).map_err(|e| Error::os(e, "mmap MAP_ANONYMOUS"))?;
+        let addr = p.addr().next_multiple_of(align);
+        (p, addr)
+    };
     let prot = ProtFlags::READ | ProtFlags::WRITE;
     let fd = opened.fd.as_fd();
     // SAFETY: `[addr, addr + reserved)` lies inside the placeholder this
@@ -376,6 +382,46 @@ fn map_opened(opened: &Opened) -> Result<MappedFile> {
         len,
         tracked: kind.is_some(),
     })
+}
+
+/// `PMEM_MMAP_HINT`, read once: a hexadecimal address (`0x` allowed), as
+/// C's `strtoull(value, _, 16)` reads it; `None` when unset or without a
+/// hex digit.
+fn mmap_hint() -> Option<usize> {
+    static HINT: OnceLock<Option<usize>> = OnceLock::new();
+    *HINT.get_or_init(|| secure_getenv("PMEM_MMAP_HINT").and_then(|v| parse_hint(&v)))
+}
+
+fn parse_hint(value: &str) -> Option<usize> {
+    let s = value.trim_start();
+    let s = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    let digits: String = s.chars().take_while(char::is_ascii_hexdigit).collect();
+    usize::from_str_radix(&digits, 16).ok()
+}
+
+/// With `PMEM_MMAP_HINT=H`: the first gap of `/proc/self/maps` at or
+/// above `H` (the page size for 0), aligned to `align` and at least `len`
+/// long, reserved. `None` (normal placement) without a hint, when
+/// `/proc/self/maps` can't be read, when no gap is found or when the gap
+/// was taken meanwhile.
+fn hinted(len: usize, align: usize) -> Option<Mapping> {
+    let hint = mmap_hint()?;
+    let ranges = mm::mapped_ranges().ok()?;
+    let mut at = hint.max(mm::page_size()).checked_next_multiple_of(align)?;
+    for (start, end) in ranges {
+        if end <= at {
+            continue;
+        }
+        if start >= at.checked_add(len)? {
+            break;
+        }
+        at = end.checked_next_multiple_of(align)?;
+    }
+    at.checked_add(len)?;
+    Mapping::reserve_at(at, len).ok()
 }
 
 /// `pmem_unmap`: forgets the tracked ranges in `[addr, addr + len)` (`len`
@@ -550,6 +596,16 @@ pub fn has_auto_flush() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hint_parsing_is_strtoull_16() {
+        assert_eq!(parse_hint("0x10000000000"), Some(0x100_0000_0000));
+        assert_eq!(parse_hint("10000000000"), Some(0x100_0000_0000));
+        assert_eq!(parse_hint(" 7f00zz"), Some(0x7f00));
+        assert_eq!(parse_hint("zz"), None);
+        assert_eq!(parse_hint(""), None);
+        assert_eq!(parse_hint("0x"), None);
+    }
 
     #[test]
     fn force_parsing_is_atoi() {

@@ -55,6 +55,22 @@ const PMEM_ENV: &[&str] = &[
     "LD_LIBRARY_PATH",
     "LD_PRELOAD",
 ];
+/// The environments the differential test runs in (libpmem reads these
+/// at load; each run is a new process).
+const DIFF_ENVS: &[&[(&str, &str)]] = &[
+    &[],
+    &[("PMEM_IS_PMEM_FORCE", "1")],
+    &[("PMEM_NO_FLUSH", "1")],
+    &[("PMEM_NO_FLUSH", "0")],
+    &[("PMEM_NO_MOVNT", "1")],
+    &[("PMEM_NO_MOVNT", "1"), ("PMEM_NO_GENERIC_MEMCPY", "1")],
+    &[("PMEM_MOVNT_THRESHOLD", "5")],
+    &[("PMEM_AVX", "0"), ("PMEM_AVX512F", "0")],
+    &[("PMEM_NO_CLWB", "1"), ("PMEM_NO_CLFLUSHOPT", "1")],
+    &[("PMEM_WC_WORKAROUND", "1"), ("PMEM_MOVDIR64B", "1")],
+    &[("PMEM_MMAP_HINT", "0x10000000000")],
+];
+
 /// Time limit of one program (`timeout(1)` syntax).
 const TIMEOUT: &str = "300";
 
@@ -393,12 +409,18 @@ fn header_checks(prefix: &Path, work: &Path, t: &mut Tally) {
     }
 }
 
-/// Runs a differential binary with a fresh scratch directory.
-fn run_diff(exe: &Path, lib: Option<&Path>, work: &Path, tag: &str) -> Result<String, String> {
+/// Runs a differential binary with a fresh scratch directory and `env`.
+fn run_diff(
+    exe: &Path,
+    lib: Option<&Path>,
+    env: &[(&str, &str)],
+    work: &Path,
+    tag: &str,
+) -> Result<String, String> {
     let scratch = work.join(format!("scratch-{tag}"));
     let _ = fs::remove_dir_all(&scratch);
     fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    let out = output(command(exe, lib).arg(&scratch));
+    let out = output(command(exe, lib).envs(env.iter().copied()).arg(&scratch));
     let _ = fs::remove_dir_all(&scratch);
     succeeded(&out?)
 }
@@ -426,31 +448,44 @@ fn differential(prefix: &Path, work: &Path, system: bool, t: &mut Tally) {
         "diff_libpmem.c: the PMDK-built binary resolves libpmem.so.1 to ours",
         resolves_to_ours(&pmdk, &lib),
     );
-    let reference = match run_diff(&pmdk, None, work, "pmdk") {
-        Ok(out) => out,
-        Err(e) => {
-            t.record("diff_libpmem.c: run on PMDK's library", Err(e));
-            return;
-        }
-    };
     let known = known_differences();
-    let mut runs = vec![(
-        "PMDK-built binary on our library",
-        run_diff(&pmdk, Some(&lib), work, "swap"),
-    )];
-    if let Ok(ours) = &ours {
-        runs.push((
-            "our build on our library",
-            run_diff(ours, Some(&lib), work, "ours"),
-        ));
-    }
-    for (what, out) in runs {
-        let result = out.and_then(|out| {
-            compare(&reference, &out, &known).map(|(n, documented)| {
-                format!("{n} lines as on PMDK's library, {documented} documented difference(s)")
-            })
-        });
-        t.record(&format!("diff_libpmem.c: {what}"), result);
+    for env in DIFF_ENVS {
+        let shown = if env.is_empty() {
+            "default environment".to_string()
+        } else {
+            env.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let reference = match run_diff(&pmdk, None, env, work, "pmdk") {
+            Ok(out) => out,
+            Err(e) => {
+                t.record(
+                    &format!("diff_libpmem.c: run on PMDK's library ({shown})"),
+                    Err(e),
+                );
+                continue;
+            }
+        };
+        let mut runs = vec![(
+            "PMDK-built binary on our library",
+            run_diff(&pmdk, Some(&lib), env, work, "swap"),
+        )];
+        if let Ok(ours) = &ours {
+            runs.push((
+                "our build on our library",
+                run_diff(ours, Some(&lib), env, work, "ours"),
+            ));
+        }
+        for (what, out) in runs {
+            let result = out.and_then(|out| {
+                compare(&reference, &out, &known).map(|(n, documented)| {
+                    format!("{n} lines as on PMDK's library, {documented} documented difference(s)")
+                })
+            });
+            t.record(&format!("diff_libpmem.c: {what} ({shown})"), result);
+        }
     }
 }
 
