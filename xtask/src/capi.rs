@@ -11,6 +11,7 @@
 //! `crates/pmem2-ffi/c/pmem2_compat.c`, everything else local.
 
 pub mod libpmem;
+pub mod libpmem_bench;
 mod libpmem_test;
 mod symbols;
 mod test;

@@ -38,6 +38,11 @@ const TASKS: &[(&str, &str, Task)] = &[
         capi::libpmem_test,
     ),
     (
+        "libpmem-bench",
+        "fio's libpmem engine on our libpmem.so.1 and Debian's, interleaved, medians",
+        capi::libpmem_bench::run,
+    ),
+    (
         "dax-test",
         "run the DAX suite in a QEMU guest with emulated NVDIMMs (docs/dax-vm.md)",
         dax::run,
