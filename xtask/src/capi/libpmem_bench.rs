@@ -83,11 +83,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let built = libpmem::build()?;
-    let lib = built
-        .shared
-        .parent()
-        .expect("in target/capi/lib")
-        .to_path_buf();
+    let lib = built.lib_dir();
     let file = Path::new("/dev/shm").join(format!("pmem2-libpmem-bench-{}", std::process::id()));
     println!("fio --ioengine=libpmem, 512 MiB file on /dev/shm written twice per run, {rounds} rounds, medians");
     println!(
