@@ -186,7 +186,12 @@ mod tests {
                 &raw mut is_pmem,
             );
             assert!(!p.is_null());
-            assert_eq!((mapped, is_pmem), (4096, 0));
+            assert_eq!(mapped, 4096);
+            assert_eq!(
+                is_pmem,
+                pmem_is_pmem(p, 4096),
+                "the out-parameter is pmem_is_pmem's"
+            );
             assert_eq!(pmem_msync(p, 4096), 0);
             assert_eq!(pmem_deep_persist(p, 4096), 0);
             assert_eq!(pmem_unmap(p, 0), -1);
