@@ -8,7 +8,7 @@ use super::ops::{
     memmove_byte, memmove_cache_line, memmove_page, memset_byte, memset_cache_line, memset_page,
 };
 use super::MemOps;
-use crate::arch::kernel::{Kernel, KernelKind, LibcKernel, Mixed};
+use crate::arch::kernel::{Kernel, KernelKind, LibcKernel};
 use crate::arch::{self, with_flush, Flush, FlushKind};
 use crate::config::Granularity;
 use crate::env;
@@ -148,7 +148,7 @@ fn build_for(kind: KernelKind) -> Option<[MemOps; 3]> {
         }
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         KernelKind::Avx512fAvxNtCopy => {
-            type K = Mixed<arch::imp::mem::Avx512f, arch::imp::mem::Avx>;
+            type K = crate::arch::kernel::Mixed<arch::imp::mem::Avx512f, arch::imp::mem::Avx>;
             with_flush!(flush, F => build_table::<K, F>())
         }
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
