@@ -243,6 +243,7 @@ mod tests {
 
     /// On a PAGE map, a move onto itself msyncs the range as PMDK does.
     #[test]
+    #[cfg_attr(miri, ignore = "maps a file, which Miri can't")]
     fn page_move_onto_itself_msyncs() {
         let file = tempfile::tempfile().unwrap();
         let page = crate::persist::page_size();

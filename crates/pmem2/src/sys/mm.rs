@@ -279,6 +279,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "PROT_NONE mappings, which Miri can't make")]
     fn reserve_trim_and_drop() {
         let page = page_size();
         let m = Mapping::reserve(8 * page).unwrap();
@@ -298,6 +299,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "PROT_NONE mappings, which Miri can't make")]
     fn sync_of_unmapped_memory_fails_cleanly() {
         let page = page_size();
         let m = Mapping::reserve(page).unwrap();
