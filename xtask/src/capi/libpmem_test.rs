@@ -7,12 +7,14 @@
 //!    (pmempool), `libpmemobj-dev`;
 //! 3. the symbol check against Debian's `libpmem.so.1`;
 //! 4. `libpmem.h` compiles standalone as C99, C11 and C++11, pedantic;
-//! 5. `tests/libpmem/diff_libpmem.c` built against PMDK's header and
+//! 5. `ours_log.c` built with `pkg-config --libs libpmem` and statically
+//!    with `libpmem.a`;
+//! 6. `tests/libpmem/diff_libpmem.c` built against PMDK's header and
 //!    library and against ours; the PMDK-built binary on PMDK's library is
 //!    the reference for the PMDK-built binary on ours and our build on ours
 //!    (line by line, except `tests/libpmem/known-differences.txt`);
 //!    `ours_log.c` (the PMDK 2.1 log API, absent from 1.12.1) on ours;
-//! 6. real clients on our library through `LD_LIBRARY_PATH`, after checking
+//! 7. real clients on our library through `LD_LIBRARY_PATH`, after checking
 //!    with `ldd` and `LD_DEBUG=bindings` that they bind `libpmem.so.1` to
 //!    ours: fio's `libpmem` engine writing and verifying (crc32c) a file
 //!    on /dev/shm; `pmempool create obj` + `pmempool check`; a libpmemobj
@@ -337,11 +339,49 @@ fn run_in(work: &Path, t: &mut Tally) {
         log.and_then(|exe| succeeded(&output(&mut command(&exe, Some(&lib)))?))
             .map(|o| o.trim().to_string()),
     );
+    linking(&prefix, work, t);
     if missing.is_empty() {
         fio(&lib, work, t);
         pmempool(&lib, work, t);
         pmemobj(&prefix, work, t);
     }
+}
+
+/// `ours_log.c` built the way users build: with `pkg-config --cflags --libs
+/// libpmem` against the prefix, and statically with `libpmem.a`.
+fn linking(prefix: &Path, work: &Path, t: &mut Tally) {
+    let src = root().join("tests/libpmem/ours_log.c");
+    let lib = prefix.join("lib");
+    let pc = run(Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
+        .args(["--cflags", "--libs", "libpmem"]));
+    t.record(
+        "pkg-config build of ours_log.c (libpmem.pc)",
+        pc.and_then(|flags| {
+            let exe = work.join("ours_log.pkgconfig");
+            run(cc()
+                .arg("-o")
+                .arg(&exe)
+                .arg(&src)
+                .args(flags.split_whitespace()))?;
+            succeeded(&output(&mut command(&exe, Some(&lib)))?).map(|_| flags.trim().to_string())
+        }),
+    );
+    t.record(
+        "static link of ours_log.c with libpmem.a",
+        (|| {
+            let exe = work.join("ours_log.static");
+            run(cc()
+                .arg("-o")
+                .arg(&exe)
+                .arg("-I")
+                .arg(prefix.join("include"))
+                .arg(&src)
+                .arg(lib.join("libpmem.a"))
+                .args(super::NATIVE_LIBS))?;
+            succeeded(&output(&mut command(&exe, None))?).map(|_| String::new())
+        })(),
+    );
 }
 
 /// Compiles a C file against our header and library, or PMDK's.
