@@ -1,5 +1,8 @@
 //! The C library: `build-c`, `install-c`, `c-test`.
 //!
+//! Two libraries: `libpmem2.so.1` (crate `pmem2-ffi`) and `libpmem.so.1`
+//! (crate `pmem-ffi`, module [`libpmem`]), built and installed together.
+//!
 //! `libpmem2.so.1.0.0` is not a cargo cdylib: rustc's own version script
 //! would leave every symbol unversioned. Instead the `pmem2-ffi` static
 //! library is relinked with `cc -shared` and our version script (the
@@ -7,6 +10,9 @@
 //! same 49 at `LIBPMEM2_1.0` through `.symver` wrappers in
 //! `crates/pmem2-ffi/c/pmem2_compat.c`, everything else local.
 
+pub mod libpmem;
+pub mod libpmem_bench;
+mod libpmem_test;
 mod man;
 mod symbols;
 mod test;
@@ -437,8 +443,15 @@ pub fn build_c(args: &[String]) -> Result<(), String> {
         return Err(format!("unexpected argument '{a}'"));
     }
     let built = build(allow)?;
-    println!("{}", built.shared.display());
-    println!("{}", built.archive.display());
+    let libpmem = libpmem::build()?;
+    for p in [
+        &built.shared,
+        &built.archive,
+        &libpmem.shared,
+        &libpmem.archive,
+    ] {
+        println!("{}", p.display());
+    }
     Ok(())
 }
 
@@ -483,15 +496,32 @@ pub fn install_c(args: &[String]) -> Result<(), String> {
     )?;
     let built = build(allow)?;
     install(&built, &layout)?;
+    // libpmem goes under the same prefix (staged under DESTDIR), in
+    // PREFIX/lib and PREFIX/include; --libdir and --mandir apply to
+    // libpmem2 only.
+    let libpmem = libpmem::build()?;
+    let staged = match &layout.destdir {
+        Some(root) => root.join(layout.prefix.strip_prefix("/").unwrap_or(&layout.prefix)),
+        None => layout.prefix.clone(),
+    };
+    libpmem::install(&libpmem, &staged)?;
     match &layout.destdir {
         Some(root) => println!(
-            "installed for {} into {}",
+            "installed libpmem2 and libpmem for {} into {}",
             layout.prefix.display(),
             root.display()
         ),
-        None => println!("installed into {}", layout.prefix.display()),
+        None => println!(
+            "installed libpmem2 and libpmem into {}",
+            layout.prefix.display()
+        ),
     }
     Ok(())
+}
+
+/// `cargo xtask libpmem-test`.
+pub fn libpmem_test(args: &[String]) -> Result<(), String> {
+    libpmem_test::run_all(args)
 }
 
 /// `cargo xtask c-test [--target aarch64-unknown-linux-gnu] [--allow-unwired]`.

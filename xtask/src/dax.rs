@@ -137,6 +137,67 @@ fn print_rows(cfg: &str, phase: &str, rep: &report::BootReport, totals: &mut Tot
     }
 }
 
+/// Whether QEMU runs on our `libpmem.so.1`: `ldd` with its library path
+/// resolves `libpmem.so.1` to ours, and at load (`LD_DEBUG=bindings`, QEMU
+/// is linked with `BIND_NOW`) `pmem_persist` and `pmem_memcpy_persist` bind
+/// to our file.
+fn qemu_uses_our_libpmem(b: &vm::Boot) -> Result<String, String> {
+    let out = std::process::Command::new("ldd")
+        .arg(vm::qemu_binary(b.root))
+        .env("LD_LIBRARY_PATH", vm::qemu_library_path(b))
+        .output()
+        .map_err(|e| format!("ldd: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("libpmem.so.1 "))
+        .ok_or_else(|| "QEMU does not link libpmem.so.1".to_string())?;
+    let ours = b.libpmem.join("libpmem.so.1").display().to_string();
+    if !line.contains(&ours) {
+        return Err(format!("QEMU uses {}", line.trim()));
+    }
+    let debug = std::env::temp_dir().join(format!("pmem2-dax-ld-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&debug);
+    fs::create_dir_all(&debug).map_err(|e| e.to_string())?;
+    let run = std::process::Command::new(vm::qemu_binary(b.root))
+        .arg("-version")
+        .env("LD_LIBRARY_PATH", vm::qemu_library_path(b))
+        .env("LD_DEBUG", "bindings")
+        .env("LD_DEBUG_OUTPUT", debug.join("ld"))
+        .output()
+        .map_err(|e| format!("qemu -version: {e}"));
+    let mut log = String::new();
+    for entry in fs::read_dir(&debug).into_iter().flatten().flatten() {
+        log.push_str(&fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    let _ = fs::remove_dir_all(&debug);
+    run?;
+    for symbol in ["pmem_persist", "pmem_memcpy_persist"] {
+        let needle = format!("to {ours} [0]: normal symbol `{symbol}' [LIBPMEM_1.0]");
+        if !log.lines().any(|l| l.contains(&needle)) {
+            return Err(format!("LD_DEBUG: {symbol} is not bound to {ours}"));
+        }
+    }
+    Ok(format!(
+        "{}; pmem_persist, pmem_memcpy_persist bound to it",
+        line.trim()
+    ))
+}
+
+/// Reports (one row) whether QEMU runs on our `libpmem.so.1`.
+fn check_qemu_libpmem(b: &vm::Boot, totals: &mut Totals) {
+    match qemu_uses_our_libpmem(b) {
+        Ok(line) => {
+            totals.pass += 1;
+            println!("  host     -      qemu_libpmem_is_ours               -        PASS  {line}");
+        }
+        Err(why) => {
+            totals.fail += 1;
+            println!("  host     -      qemu_libpmem_is_ours               -        FAIL  {why}");
+        }
+    }
+}
+
 /// Entry point of `cargo xtask dax-test`.
 pub fn run(args: &[String]) -> Result<(), String> {
     let opts = parse_args(args)?;
@@ -164,6 +225,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     )?;
     stage(&format!("initramfs ({} MiB)", size >> 20), t);
 
+    // QEMU runs on our libpmem.so.1 (its NVDIMM backends are pmem=on).
+    let libpmem_dir = crate::capi::libpmem::build()?.lib_dir();
+
     let images = base.join("images");
     let boot = vm::Boot {
         root: &root,
@@ -172,8 +236,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         init_timeout: opts.boot_timeout,
         total_timeout: opts.total_timeout,
         echo: opts.echo,
+        libpmem: &libpmem_dir,
     };
     let mut totals = Totals::default();
+    check_qemu_libpmem(&boot, &mut totals);
     for cfg in &opts.configs {
         let dir = vm::image_dir(&images, cfg);
         vm::fresh_images(cfg, &dir)?;

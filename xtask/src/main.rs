@@ -25,18 +25,28 @@ const TASKS: &[(&str, &str, Task)] = &[
     ),
     (
         "build-c",
-        "build libpmem2.so.1 and libpmem2.a into target/capi/lib",
+        "build libpmem2.so.1, libpmem.so.1 and their .a into target/capi/lib",
         capi::build_c,
     ),
     (
         "install-c",
-        "install the C library, headers, pkg-config file and man pages: --prefix DIR [--libdir DIR] [--mandir DIR] [--destdir DIR]",
+        "install the C libraries (libpmem2, libpmem), headers, pkg-config files and man pages: --prefix DIR [--libdir DIR] [--mandir DIR] [--destdir DIR]",
         capi::install_c,
     ),
     (
         "c-test",
         "C library tests: symbols, headers, differential run against PMDK, examples",
         capi::c_test,
+    ),
+    (
+        "libpmem-test",
+        "libpmem.so.1: symbols, header, differential vs Debian's libpmem1, fio/pmempool/libpmemobj",
+        capi::libpmem_test,
+    ),
+    (
+        "libpmem-bench",
+        "fio's libpmem engine on our libpmem.so.1 and Debian's, interleaved, medians",
+        capi::libpmem_bench::run,
     ),
     (
         "dax-test",

@@ -105,6 +105,8 @@ pub mod check;
 mod config;
 mod deep_flush;
 mod error;
+#[doc(hidden)]
+pub mod libpmem;
 mod map;
 mod mcsafe;
 pub mod mem;
@@ -126,3 +128,22 @@ pub use source::{FileType, Source};
 /// The marker traits of [`Map::read_obj`] and [`Map::write_obj`] come from
 /// this version of `bytemuck`.
 pub use bytemuck;
+
+/// Whether `[addr, addr + len)` is persistent memory, decided as PMDK's
+/// `pmem_is_pmem` decides: `false` for `len == 0`; with
+/// `PMEM_IS_PMEM_FORCE=1` (read once, at the first call) `true` for any
+/// other range, with `PMEM_IS_PMEM_FORCE=0` always `false`; otherwise `true`
+/// only when the whole range is covered, without a gap, by mappings that
+/// libpmem's `pmem_map_file` (the C library built on pmem2) made with
+/// `MAP_SYNC` or from a device DAX. For a [`Map`], ask
+/// [`Map::store_granularity`] instead: this
+/// function doesn't know about maps.
+///
+/// The address is only compared, never dereferenced.
+///
+/// # References
+/// - [`pmem_is_pmem(3)`](https://pmem.io/pmdk/manpages/linux/v1.12/libpmem/pmem_is_pmem.3/)
+#[must_use]
+pub fn is_pmem(addr: *const u8, len: usize) -> bool {
+    libpmem::is_pmem(addr, len)
+}

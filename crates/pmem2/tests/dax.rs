@@ -27,6 +27,8 @@
 //!    (first boot only) or `Both` (a test that persists data in the first boot and checks it
 //!    in the second).
 
+#[path = "dax/libpmem.rs"]
+mod libpmem;
 #[path = "dax/ras.rs"]
 mod ras;
 
@@ -165,6 +167,18 @@ const TESTS: &[DaxTest] = &[
         Devdax,
         Both,
         persist_survives_power_cut,
+    ),
+    test("libpmem_fsdax_map_file", Fsdax, Once, |c, t| {
+        libpmem::fsdax_map_file(&t.path, c.map_sync())
+    }),
+    test("libpmem_devdax_map_file", Devdax, Once, |_, t| {
+        libpmem::devdax_map_file(&t.path)
+    }),
+    test(
+        "libpmem_fsdax_persist_survives_power_cut",
+        Fsdax,
+        Both,
+        |c, t| libpmem::fsdax_persist_survives(&t.path, c.phase == Phase::Write),
     ),
     test("ras_fsdax_deep_flush", Fsdax, Once, |_, t| {
         ras::fsdax_deep_flush(&t.path)

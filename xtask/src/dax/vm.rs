@@ -106,6 +106,10 @@ pub struct Boot<'a> {
     pub total_timeout: Duration,
     /// Copy the console to stdout as it comes.
     pub echo: bool,
+    /// Directory of our `libpmem.so.1`, put first in QEMU's library path:
+    /// the NVDIMM backends are `pmem=on`, so QEMU persists label writes
+    /// with `pmem_memcpy_persist` from it.
+    pub libpmem: &'a Path,
 }
 
 /// The console of one finished (or killed) boot.
@@ -118,10 +122,20 @@ pub struct Console {
     pub seconds: f64,
 }
 
+/// QEMU's `LD_LIBRARY_PATH`: our libpmem first, then the unpacked packages.
+pub fn qemu_library_path(b: &Boot) -> String {
+    format!("{}:{}", b.libpmem.display(), b.root.library_path())
+}
+
+/// The QEMU binary.
+pub fn qemu_binary(root: &Root) -> PathBuf {
+    root.dir.join("usr/bin/qemu-system-x86_64")
+}
+
 fn qemu_command(b: &Boot, cfg: &Configuration, phase: &str) -> Command {
     let r = &b.root.dir;
-    let mut cmd = Command::new(r.join("usr/bin/qemu-system-x86_64"));
-    cmd.env("LD_LIBRARY_PATH", b.root.library_path())
+    let mut cmd = Command::new(qemu_binary(b.root));
+    cmd.env("LD_LIBRARY_PATH", qemu_library_path(b))
         .arg("-L")
         .arg(r.join("usr/share/seabios"))
         .arg("-L")
@@ -139,8 +153,12 @@ fn qemu_command(b: &Boot, cfg: &Configuration, phase: &str) -> Command {
         .args(["-m", "1G,slots=4,maxmem=8G"]);
     for (i, (file, size, device)) in devices(cfg).into_iter().enumerate() {
         let path = b.images.join(file);
+        // pmem=on (NVDIMMs only: QEMU refuses it for virtio-pmem's
+        // backend): QEMU maps with MAP_SYNC where the host allows and calls
+        // libpmem (ours) for label writes and RAM writeback.
+        let pmem = if device == "nvdimm" { ",pmem=on" } else { "" };
         cmd.arg("-object").arg(format!(
-            "memory-backend-file,id=mem{i},share=on,mem-path={},size={size}",
+            "memory-backend-file,id=mem{i},share=on,mem-path={},size={size}{pmem}",
             path.display()
         ));
         let label = if device == "nvdimm" {

@@ -256,6 +256,61 @@ impl Map {
         Ok(map)
     }
 
+    /// Opens, or creates and sizes, the file at `path` and maps all of it,
+    /// with the rules of PMDK's `pmem_map_file`. `flags` are PMDK's
+    /// `PMEM_FILE_*` bits:
+    ///
+    /// | bit | PMDK name | meaning |
+    /// |---|---|---|
+    /// | `1` | `PMEM_FILE_CREATE` | create the file if missing (with `mode`, less the umask), then set its size to `len` (an existing file is truncated or extended) and allocate its blocks |
+    /// | `2` | `PMEM_FILE_EXCL` | with create: fail if the file exists (`EEXIST`); a file created by this call is removed if a later step fails |
+    /// | `4` | `PMEM_FILE_SPARSE` | with create: don't allocate the blocks |
+    /// | `8` | `PMEM_FILE_TMPFILE` | with create: `path` is a directory; map an unnamed file (mode 0600) created there |
+    ///
+    /// Without create, `len` must be 0 and the whole file (or device DAX)
+    /// is mapped; with create it must be non-zero. A device DAX takes only
+    /// create and sparse (both ignored) and `len` 0 or its size. The map has
+    /// the best granularity the file gives (at least
+    /// [`Granularity::Page`]); the descriptor is closed.
+    ///
+    /// ```no_run
+    /// # fn main() -> pmem2::Result<()> {
+    /// let mut map = pmem2::Map::create_file("/mnt/pmem/pool", 1 << 20, 1, 0o600)?;
+    /// map.write(0, b"hello")?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// With PMDK's messages: [`Error::InvalidProtFlag`] for unknown or
+    /// conflicting flags, [`Error::LengthOutOfRange`] for a `len` the rules
+    /// refuse, [`Error::InvalidFileType`] for anything but a regular file,
+    /// a directory (with `PMEM_FILE_TMPFILE`) or a device DAX;
+    /// [`Error::Os`] for a failed `open` (`ENOENT`, `EEXIST`, `EISDIR`,
+    /// ...), `ftruncate`, `posix_fallocate` or `mkstemp`; then the errors
+    /// of [`Map::new`] (an empty file: [`Error::SourceEmpty`]).
+    ///
+    /// # References
+    /// - [`pmem_map_file(3)`](https://pmem.io/pmdk/manpages/linux/v1.12/libpmem/pmem_map_file.3/)
+    pub fn create_file(
+        path: impl AsRef<std::path::Path>,
+        len: usize,
+        flags: u32,
+        mode: u32,
+    ) -> Result<Map> {
+        let path = path.as_ref();
+        let opened = crate::libpmem::open_for_map(path, len, flags, mode)?;
+        let created_here = flags & crate::libpmem::FILE_CREATE != 0
+            && flags & crate::libpmem::FILE_EXCL != 0
+            && flags & crate::libpmem::FILE_TMPFILE == 0
+            && opened.devdax.is_none();
+        let result = Source::from_owned_fd(opened.fd)
+            .and_then(|source| Map::new(&Config::with_granularity(Granularity::Page), &source));
+        if result.is_err() && created_here {
+            crate::sys::file::remove(path).ok();
+        }
+        result
+    }
+
     fn register(&mut self, file: Option<&std::path::Path>) -> Result<()> {
         if let Origin::Reserved(p) = &mut self.origin {
             // The claim is already in the registry: it becomes the map.

@@ -1,12 +1,18 @@
-//! File-descriptor calls: `open`, `fcntl`, `fstat`, `dup`, `pread`/`pwrite`
-//! and `fallocate`.
+//! File calls: `open`, `access`, `stat`, `fcntl`, `fstat`, `dup`,
+//! `pread`/`pwrite`, `fallocate`, `ftruncate`, `posix_fallocate`, `mkstemp`
+//! and `unlink`.
 //!
 //! # References
 //! - [`open(2)`](https://man7.org/linux/man-pages/man2/open.2.html),
 //!   [`fcntl(2)`](https://man7.org/linux/man-pages/man2/fcntl.2.html),
 //!   [`fstat(2)`](https://man7.org/linux/man-pages/man2/fstat.2.html)
 //! - [`pread(2)`](https://man7.org/linux/man-pages/man2/pread.2.html)
-//! - [`fallocate(2)`](https://man7.org/linux/man-pages/man2/fallocate.2.html)
+//! - [`fallocate(2)`](https://man7.org/linux/man-pages/man2/fallocate.2.html),
+//!   [`posix_fallocate(3)`](https://man7.org/linux/man-pages/man3/posix_fallocate.3.html),
+//!   [`ftruncate(2)`](https://man7.org/linux/man-pages/man2/ftruncate.2.html)
+//! - [`access(2)`](https://man7.org/linux/man-pages/man2/access.2.html),
+//!   [`mkstemp(3)`](https://man7.org/linux/man-pages/man3/mkstemp.3.html),
+//!   [`unlink(2)`](https://man7.org/linux/man-pages/man2/unlink.2.html)
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -108,6 +114,93 @@ pub(crate) fn reallocate(fd: BorrowedFd<'_>, offset: u64, len: u64) -> Result<()
     .map_err(|e| Error::os(e, "fallocate"))?;
     rustix::fs::fallocate(fd, FallocateFlags::KEEP_SIZE, offset, len)
         .map_err(|e| Error::os(e, "fallocate"))
+}
+
+/// `access(path, F_OK)`: `Ok(false)` when the path doesn't exist
+/// (`ENOENT`), another errno when it can't be checked.
+pub(crate) fn exists(path: &Path) -> std::result::Result<bool, Errno> {
+    match rustix::fs::access(path, rustix::fs::Access::EXISTS) {
+        Ok(()) => Ok(true),
+        Err(Errno::NOENT) => Ok(false),
+        Err(errno) => Err(errno),
+    }
+}
+
+/// `stat(2)` of a path (symbolic links followed).
+pub(crate) fn stat_path(path: &Path) -> std::result::Result<Stat, Errno> {
+    rustix::fs::stat(path)
+}
+
+/// Opens `path` read-write, creating it with `mode` (less the umask) when
+/// `create`, failing when it exists if `create && exclusive` (close-on-exec).
+pub(crate) fn open_rw_create(
+    path: &Path,
+    create: bool,
+    exclusive: bool,
+    mode: u32,
+) -> std::result::Result<OwnedFd, Errno> {
+    let mut flags = OFlags::RDWR | OFlags::CLOEXEC;
+    if create {
+        flags |= OFlags::CREATE;
+    }
+    if exclusive {
+        flags |= OFlags::EXCL;
+    }
+    rustix::fs::open(path, flags, rustix::fs::Mode::from_raw_mode(mode))
+}
+
+/// Creates an unnamed temporary file (mode 0600) in the directory `dir`:
+/// `mkstemp(3)` of `<dir>/pmem.XXXXXX`, then `unlink(2)` of the name, as
+/// PMDK's libpmem does.
+pub(crate) fn unnamed_temp_file(dir: &Path) -> std::result::Result<OwnedFd, Errno> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut template = dir.as_os_str().as_bytes().to_vec();
+    template.extend_from_slice(b"/pmem.XXXXXX\0");
+    // SAFETY: `template` is a writable NUL-terminated buffer ending in
+    // "XXXXXX", which mkstemp rewrites in place.
+    let fd = unsafe { libc::mkstemp(template.as_mut_ptr().cast()) };
+    if fd < 0 {
+        return Err(Errno::from_raw_os_error(last_errno()));
+    }
+    // SAFETY: mkstemp returned a new descriptor that nothing else owns.
+    let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    template.pop(); // the NUL
+    let name = std::ffi::OsStr::from_bytes(&template);
+    rustix::fs::unlink(name)?;
+    Ok(owned)
+}
+
+/// `unlink(2)`.
+pub(crate) fn remove(path: &Path) -> std::result::Result<(), Errno> {
+    rustix::fs::unlink(path)
+}
+
+/// The calling thread's `errno`.
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Sets the file's size: libc's `ftruncate(3)` (not the raw system call,
+/// so that programs interposing on `ftruncate` see it, as with PMDK).
+pub(crate) fn set_size(fd: BorrowedFd<'_>, len: u64) -> std::result::Result<(), Errno> {
+    let len = libc::off_t::try_from(len).map_err(|_| Errno::INVAL)?;
+    // SAFETY: plain system call on a borrowed, open descriptor.
+    if unsafe { libc::ftruncate(std::os::fd::AsRawFd::as_raw_fd(&fd), len) } == 0 {
+        Ok(())
+    } else {
+        Err(Errno::from_raw_os_error(last_errno()))
+    }
+}
+
+/// Allocates blocks for `[0, len)`: libc's `posix_fallocate(3)` (which
+/// returns the error instead of setting `errno`).
+pub(crate) fn allocate(fd: BorrowedFd<'_>, len: u64) -> std::result::Result<(), Errno> {
+    let len = libc::off_t::try_from(len).map_err(|_| Errno::INVAL)?;
+    // SAFETY: plain library call on a borrowed, open descriptor.
+    match unsafe { libc::posix_fallocate(std::os::fd::AsRawFd::as_raw_fd(&fd), 0, len) } {
+        0 => Ok(()),
+        err => Err(Errno::from_raw_os_error(err)),
+    }
 }
 
 #[cfg(test)]

@@ -254,6 +254,26 @@ pub(crate) fn sync(addr: usize, len: usize) -> Result<(), Errno> {
     }
 }
 
+/// The address ranges mapped in this process, from `/proc/self/maps`, in
+/// address order.
+///
+/// # References
+/// - [`proc_pid_maps(5)`](https://man7.org/linux/man-pages/man5/proc_pid_maps.5.html)
+pub(crate) fn mapped_ranges() -> std::io::Result<Vec<(usize, usize)>> {
+    let text = std::fs::read_to_string("/proc/self/maps")?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let (range, _) = line.split_once(' ')?;
+            let (start, end) = range.split_once('-')?;
+            Some((
+                usize::from_str_radix(start, 16).ok()?,
+                usize::from_str_radix(end, 16).ok()?,
+            ))
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
