@@ -105,8 +105,14 @@ pub mod check;
 mod config;
 mod deep_flush;
 mod error;
-#[doc(hidden)]
+// The raw mappings of the libpmem C library (`crates/pmem-ffi`) are public
+// only with the `libpmem-abi` feature, which that crate enables; Rust
+// programs get `Map::create_file` and `is_pmem` from it.
+#[cfg(feature = "libpmem-abi")]
 pub mod libpmem;
+#[cfg(not(feature = "libpmem-abi"))]
+#[allow(dead_code, unreachable_pub)] // the C library's part is unused here
+mod libpmem;
 mod map;
 mod mcsafe;
 pub mod mem;

@@ -6,9 +6,10 @@
 //! Two items are part of the Rust API: [`crate::is_pmem`] and
 //! [`Map::create_file`](crate::Map::create_file), which uses the same file
 //! rules as [`map_file`]. The rest of this module serves the
-//! `pmem-ffi` crate (the C drop-in) and is hidden from the documentation:
-//! it hands out raw mappings that C code unmaps with `pmem_unmap`, which a
-//! safe Rust API must not do. It has no stability promise.
+//! `pmem-ffi` crate (the C drop-in) and is public only with the
+//! `libpmem-abi` cargo feature, which that crate turns on: it hands out raw
+//! mappings that C code unmaps with `pmem_unmap`, which a safe Rust API
+//! must not do. It has no stability promise.
 //!
 //! # The tracker
 //! A process-wide list of the ranges [`map_file`] mapped with `MAP_SYNC`
