@@ -6,9 +6,10 @@
 //! binary again as a child process (the `#[ignore]`d `child_*` tests) with
 //! the variables set.
 
+mod common;
+
 use std::ffi::c_void;
 use std::path::Path;
-use std::process::Command;
 
 use bitflags::Flags;
 
@@ -105,7 +106,7 @@ fn routines(log: &str) -> Vec<String> {
 
 /// Runs the ignored test `name` of this binary with `env`; returns the log.
 fn run_child(name: &str, env: &[(&str, &str)], log: &Path) -> String {
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = common::self_command()
         .args([
             name,
             "--exact",
@@ -179,7 +180,7 @@ fn pmem_no_movnt_selects_the_generic_and_libc_routines() {
 fn trailing_dash_appends_the_pid_and_no_log_without_the_level() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("pid-");
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = common::self_command()
         .args([
             "child_process_functions",
             "--exact",
@@ -206,7 +207,7 @@ fn trailing_dash_appends_the_pid_and_no_log_without_the_level() {
 
     // Level 0: no file is created, nothing is written.
     let quiet = dir.path().join("quiet.log");
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = common::self_command()
         .args([
             "child_process_functions",
             "--exact",
@@ -292,7 +293,7 @@ fn child_process_functions() {
 
 #[test]
 fn rust_programs_get_the_records_through_the_log_facade() {
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = common::self_command()
         .args([
             "child_log_facade",
             "--exact",
