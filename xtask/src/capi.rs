@@ -284,7 +284,11 @@ pub fn build(allow_unwired: bool) -> Result<Built, String> {
     // binaries, which made the archive 30 MB.
     let archive = lib_dir.join("libpmem2.a");
     let _ = fs::remove_file(&archive);
-    run(Command::new("objcopy")
+    let objcopy = match target() {
+        Target::Host => "objcopy",
+        Target::Aarch64 => "aarch64-linux-gnu-objcopy",
+    };
+    run(Command::new(objcopy)
         .arg("--strip-debug")
         .arg(&rust_archive)
         .arg(&archive))?;

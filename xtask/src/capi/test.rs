@@ -532,6 +532,7 @@ fn static_link_check(prefix: &Path, work: &Path, t: &mut Tally) {
             let file = super::run(Command::new("file").arg(&exe)).unwrap_or_default();
             let out = Command::new("timeout")
                 .args(["--kill-after=5", TIMEOUT])
+                .args(target().runner())
                 .arg(&exe)
                 .arg(work)
                 .env_remove("LD_LIBRARY_PATH")
@@ -547,6 +548,7 @@ fn static_link_check(prefix: &Path, work: &Path, t: &mut Tally) {
             let log = work.join("ex_log.trace.log");
             let out = Command::new("timeout")
                 .args(["--kill-after=5", TIMEOUT])
+                .args(target().runner())
                 .arg(&exe)
                 .arg(work)
                 .env("PMEM2_LOG_LEVEL", "15")
