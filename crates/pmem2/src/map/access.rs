@@ -232,31 +232,18 @@ impl Map {
     pub fn copy_from_slice(&mut self, offset: usize, data: &[u8], flags: MemFlags) -> Result<()> {
         self.require(Protection::WRITE, "writ")?;
         let dest = self.checked_range(offset, data.len())?;
-        let granularity = self.store_granularity();
-        let run = if granularity == Granularity::Page {
-            Granularity::CacheLine
-        } else {
-            granularity
-        };
-        let memmove = mem::ops(run).memmove;
-        self.guarded("Map::copy_from_slice", false, || {
-            // SAFETY: `dest..dest + len` is inside this writable map (checked
-            // above); `data` is readable for its length; the memory functions
-            // allow overlap.
-            unsafe {
-                memmove(
-                    dest.cast(),
-                    data.as_ptr().cast(),
-                    data.len(),
-                    (flags | MemFlags::NODRAIN).bits(),
-                );
-            }
-            arch::fence();
-        })?;
-        if check::active() {
-            check::on_fence();
-        }
-        finish(dest, data.len(), granularity, flags)
+        self.store(
+            "Map::copy_from_slice",
+            dest,
+            data.len(),
+            flags,
+            |ops, bits| {
+                // SAFETY: `dest..dest + len` is inside this writable map (checked
+                // above); `data` is readable for its length; the memory functions
+                // allow overlap.
+                unsafe { (ops.memmove)(dest.cast(), data.as_ptr().cast(), data.len(), bits) };
+            },
+        )
     }
 
     /// Fills `[offset, offset + len)` with `byte` using the memset of this
@@ -268,29 +255,10 @@ impl Map {
     pub fn fill(&mut self, offset: usize, len: usize, byte: u8, flags: MemFlags) -> Result<()> {
         self.require(Protection::WRITE, "writ")?;
         let dest = self.checked_range(offset, len)?;
-        let granularity = self.store_granularity();
-        let run = if granularity == Granularity::Page {
-            Granularity::CacheLine
-        } else {
-            granularity
-        };
-        let memset = mem::ops(run).memset;
-        self.guarded("Map::fill", false, || {
+        self.store("Map::fill", dest, len, flags, |ops, bits| {
             // SAFETY: `dest..dest + len` is inside this writable map.
-            unsafe {
-                memset(
-                    dest.cast(),
-                    c_int::from(byte),
-                    len,
-                    (flags | MemFlags::NODRAIN).bits(),
-                );
-            }
-            arch::fence();
-        })?;
-        if check::active() {
-            check::on_fence();
-        }
-        finish(dest, len, granularity, flags)
+            unsafe { (ops.memset)(dest.cast(), c_int::from(byte), len, bits) };
+        })
     }
 
     /// Moves `len` bytes from `src_offset` to `dst_offset` inside the map
@@ -309,24 +277,36 @@ impl Map {
         self.require(Protection::WRITE | Protection::READ, "read and writ")?;
         let src = self.checked_range(src_offset, len)?;
         let dest = self.checked_range(dst_offset, len)?;
+        self.store("Map::copy_within", dest, len, flags, |ops, bits| {
+            // SAFETY: both ranges are inside this readable and writable map;
+            // the memory functions allow overlap.
+            unsafe { (ops.memmove)(dest.cast(), src.cast(), len, bits) };
+        })
+    }
+
+    /// The part the safe memory operations share: `op` runs the memory
+    /// function of this map's granularity (cache line's for page maps,
+    /// whose `msync` follows in [`finish`]) with `flags | NODRAIN`, under
+    /// the SIGBUS guard, then a fence, which Rust requires after
+    /// non-temporal stores; `method` names the caller in a fault's error.
+    fn store(
+        &mut self,
+        method: &str,
+        dest: *mut u8,
+        len: usize,
+        flags: MemFlags,
+        op: impl Fn(&mem::MemOps, u32),
+    ) -> Result<()> {
         let granularity = self.store_granularity();
         let run = if granularity == Granularity::Page {
             Granularity::CacheLine
         } else {
             granularity
         };
-        let memmove = mem::ops(run).memmove;
-        self.guarded("Map::copy_within", false, || {
-            // SAFETY: both ranges are inside this readable and writable map;
-            // the memory functions allow overlap.
-            unsafe {
-                memmove(
-                    dest.cast(),
-                    src.cast(),
-                    len,
-                    (flags | MemFlags::NODRAIN).bits(),
-                );
-            }
+        let ops = mem::ops(run);
+        let bits = (flags | MemFlags::NODRAIN).bits();
+        self.guarded(method, false, || {
+            op(ops, bits);
             arch::fence();
         })?;
         if check::active() {
