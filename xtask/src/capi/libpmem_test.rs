@@ -22,11 +22,11 @@
 //!
 //! Prints `N passed, M failed` last and fails when M > 0.
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use super::test::{compare, known_differences, succeeded, Tally};
 use super::{cc, libpmem, root, run};
 
 /// Debian's library and header (`libpmem1`, `libpmem-dev`).
@@ -76,36 +76,6 @@ const DIFF_ENVS: &[&[(&str, &str)]] = &[
 /// Time limit of one program (`timeout(1)` syntax).
 const TIMEOUT: &str = "300";
 
-#[derive(Default)]
-struct Tally {
-    passed: u32,
-    failed: u32,
-}
-
-impl Tally {
-    fn record(&mut self, name: &str, result: Result<String, String>) -> bool {
-        match result {
-            Ok(note) => {
-                self.passed += 1;
-                if note.is_empty() {
-                    println!("ok    {name}");
-                } else {
-                    println!("ok    {name}: {note}");
-                }
-                true
-            }
-            Err(why) => {
-                self.failed += 1;
-                println!("FAIL  {name}");
-                for line in why.lines() {
-                    println!("      {line}");
-                }
-                false
-            }
-        }
-    }
-}
-
 /// A command with libpmem's environment cleared and, for `ours`, our
 /// library first on the search path.
 fn command(program: impl AsRef<std::ffi::OsStr>, lib: Option<&Path>) -> Command {
@@ -122,20 +92,6 @@ fn command(program: impl AsRef<std::ffi::OsStr>, lib: Option<&Path>) -> Command 
 
 fn output(cmd: &mut Command) -> Result<Output, String> {
     cmd.output().map_err(|e| format!("{cmd:?}: {e}"))
-}
-
-/// Fails unless the program exited 0; returns its stdout.
-fn succeeded(out: &Output) -> Result<String, String> {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!(
-            "exit {}\n--- stdout\n{stdout}--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
 }
 
 /// Installs the missing Debian packages (as root with apt-get).
@@ -169,58 +125,6 @@ fn ensure_packages() -> Vec<&'static str> {
         let _ = quiet(&["update", "-qq"]) && quiet(&install);
     }
     missing()
-}
-
-/// Lines allowed to differ: both lines start with an entry.
-fn known_differences() -> BTreeSet<String> {
-    fs::read_to_string(root().join("tests/libpmem/known-differences.txt"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect()
-}
-
-/// Compares two outputs line by line: `Ok((lines, documented differences))`.
-fn compare(
-    reference: &str,
-    ours: &str,
-    known: &BTreeSet<String>,
-) -> Result<(usize, usize), String> {
-    let (a, b): (Vec<&str>, Vec<&str>) = (reference.lines().collect(), ours.lines().collect());
-    let mut problems = Vec::new();
-    let mut documented = 0;
-    for i in 0..a.len().max(b.len()) {
-        let (x, y) = (a.get(i).copied(), b.get(i).copied());
-        if x == y {
-            continue;
-        }
-        match (x, y) {
-            (Some(x), Some(y))
-                if known
-                    .iter()
-                    .any(|k| x.starts_with(k.as_str()) && y.starts_with(k.as_str())) =>
-            {
-                documented += 1;
-            }
-            _ => problems.push(format!(
-                "line {}:\n  PMDK: {}\n  ours: {}",
-                i + 1,
-                x.unwrap_or("<none>"),
-                y.unwrap_or("<none>")
-            )),
-        }
-    }
-    if problems.is_empty() {
-        Ok((a.len(), documented))
-    } else {
-        Err(format!(
-            "{} difference(s):\n{}",
-            problems.len(),
-            problems.join("\n")
-        ))
-    }
 }
 
 /// `ldd` (with our `LD_LIBRARY_PATH`) resolves `libpmem.so.1` of `exe` to
@@ -486,7 +390,7 @@ fn differential(prefix: &Path, work: &Path, system: bool, t: &mut Tally) {
         "diff_libpmem.c: the PMDK-built binary resolves libpmem.so.1 to ours",
         resolves_to_ours(&pmdk, &lib),
     );
-    let known = known_differences();
+    let known = known_differences("tests/libpmem/known-differences.txt");
     for env in DIFF_ENVS {
         let shown = if env.is_empty() {
             "default environment".to_string()
@@ -518,7 +422,7 @@ fn differential(prefix: &Path, work: &Path, system: bool, t: &mut Tally) {
         }
         for (what, out) in runs {
             let result = out.and_then(|out| {
-                compare(&reference, &out, &known).map(|(n, documented)| {
+                compare("PMDK", &reference, "ours", &out, &known).map(|(n, documented)| {
                     format!("{n} lines as on PMDK's library, {documented} documented difference(s)")
                 })
             });

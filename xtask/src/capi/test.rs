@@ -61,13 +61,14 @@ const TIMEOUT: &str = "120";
 
 /// Pass/fail counts.
 #[derive(Default)]
-struct Tally {
-    passed: u32,
-    failed: u32,
+pub(super) struct Tally {
+    pub(super) passed: u32,
+    pub(super) failed: u32,
 }
 
 impl Tally {
-    fn record(&mut self, name: &str, result: Result<String, String>) -> bool {
+    /// Counts and prints one check's outcome; returns whether it passed.
+    pub(super) fn record(&mut self, name: &str, result: Result<String, String>) -> bool {
         match result {
             Ok(note) => {
                 self.passed += 1;
@@ -169,7 +170,7 @@ impl Harness {
 }
 
 /// Fails unless the program exited 0; returns its stdout.
-fn succeeded(out: &Output) -> Result<String, String> {
+pub(super) fn succeeded(out: &Output) -> Result<String, String> {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() {
         Ok(stdout)
@@ -182,9 +183,10 @@ fn succeeded(out: &Output) -> Result<String, String> {
     }
 }
 
-/// Line prefixes whose lines may differ (documented in docs/c-abi.md).
-fn known_differences() -> BTreeSet<String> {
-    fs::read_to_string(root().join("tests/c/known-differences.txt"))
+/// Line prefixes whose lines may differ (documented in docs/c-abi.md),
+/// read from `file` (relative to the repository).
+pub(super) fn known_differences(file: &str) -> BTreeSet<String> {
+    fs::read_to_string(root().join(file))
         .unwrap_or_default()
         .lines()
         .map(str::trim)
@@ -202,7 +204,7 @@ fn is_documented(known: &BTreeSet<String>, a: &str, b: &str) -> bool {
 }
 
 /// Compares two outputs line by line: `Ok(lines compared, documented differences)`.
-fn compare(
+pub(super) fn compare(
     a_name: &str,
     a: &str,
     b_name: &str,
@@ -377,7 +379,7 @@ fn run_in(work: &Path, t: &mut Tally, allow_unwired: bool) -> Result<(), String>
         header_checks(&h, t);
     }
 
-    let known = known_differences();
+    let known = known_differences("tests/c/known-differences.txt");
     let mut sources: Vec<PathBuf> = fs::read_dir(root().join("tests/c"))
         .map_err(|e| format!("tests/c: {e}"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
