@@ -293,12 +293,7 @@ pub fn build(allow_unwired: bool) -> Result<Built, String> {
         .arg(&rust_archive)
         .arg(&archive))?;
 
-    for link in [SONAME, "libpmem2.so"] {
-        let p = lib_dir.join(link);
-        let _ = fs::remove_file(&p);
-        let target = if link == SONAME { REAL_NAME } else { SONAME };
-        std::os::unix::fs::symlink(target, &p).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
+    so_links(&lib_dir, REAL_NAME, SONAME, "libpmem2.so")?;
 
     // The man pages; section 1 comes from the pmem2 tool itself.
     run(
@@ -365,8 +360,9 @@ impl Layout {
     }
 }
 
-/// The pkg-config file of an installation.
-fn pc_file(layout: &Layout) -> String {
+/// The pkg-config file of `lib` (`-l{lib}`, package `name`) in an
+/// installation.
+fn pc_file(layout: &Layout, name: &str, description: &str, lib: &str) -> String {
     let under_prefix = |dir: &Path| match dir.strip_prefix(&layout.prefix) {
         Ok(rest) if rest.as_os_str().is_empty() => "${prefix}".to_string(),
         Ok(rest) => format!("${{prefix}}/{}", rest.display()),
@@ -374,10 +370,10 @@ fn pc_file(layout: &Layout) -> String {
     };
     format!(
         "prefix={prefix}\nlibdir={libdir}\nincludedir={includedir}\n\n\
-         Name: libpmem2\n\
-         Description: pmem2, a Rust implementation of PMDK's libpmem2 (API {API_VERSION})\n\
+         Name: {name}\n\
+         Description: {description} (API {API_VERSION})\n\
          Version: {API_VERSION}\n\
-         Libs: -L${{libdir}} -lpmem2\n\
+         Libs: -L${{libdir}} -l{lib}\n\
          Libs.private: {private}\n\
          Cflags: -I${{includedir}}\n",
         prefix = layout.prefix.display(),
@@ -385,6 +381,20 @@ fn pc_file(layout: &Layout) -> String {
         includedir = under_prefix(&layout.includedir),
         private = PC_PRIVATE_LIBS.join(" "),
     )
+}
+
+/// `libpmem2.pc`'s description.
+const PC_DESCRIPTION: &str = "pmem2, a Rust implementation of PMDK's libpmem2";
+
+/// The development symlinks of a shared library in `dir`: `soname ->
+/// real` and `dev -> soname`.
+fn so_links(dir: &Path, real: &str, soname: &str, dev: &str) -> Result<(), String> {
+    for (link, target) in [(soname, real), (dev, soname)] {
+        let p = dir.join(link);
+        let _ = fs::remove_file(&p);
+        std::os::unix::fs::symlink(target, &p).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(())
 }
 
 /// Copies a file, creating its directory.
@@ -403,12 +413,7 @@ pub fn install(built: &Built, layout: &Layout) -> Result<(), String> {
     let lib = layout.staged(&layout.libdir);
     install_file(&built.shared, &lib.join(REAL_NAME))?;
     install_file(&built.archive, &lib.join("libpmem2.a"))?;
-    for link in [SONAME, "libpmem2.so"] {
-        let p = lib.join(link);
-        let _ = fs::remove_file(&p);
-        let target = if link == SONAME { REAL_NAME } else { SONAME };
-        std::os::unix::fs::symlink(target, &p).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
+    so_links(&lib, REAL_NAME, SONAME, "libpmem2.so")?;
     let include = root().join("include");
     let includedir = layout.staged(&layout.includedir);
     install_file(&include.join("libpmem2.h"), &includedir.join("libpmem2.h"))?;
@@ -418,7 +423,8 @@ pub fn install(built: &Built, layout: &Layout) -> Result<(), String> {
     )?;
     let pc = lib.join("pkgconfig/libpmem2.pc");
     fs::create_dir_all(lib.join("pkgconfig")).map_err(|e| e.to_string())?;
-    fs::write(&pc, pc_file(layout)).map_err(|e| format!("{}: {e}", pc.display()))?;
+    fs::write(&pc, pc_file(layout, "libpmem2", PC_DESCRIPTION, "pmem2"))
+        .map_err(|e| format!("{}: {e}", pc.display()))?;
     let mandir = layout.staged(&layout.mandir);
     for section in ["man1", "man3", "man7"] {
         let from = built.man.join(section);
@@ -500,15 +506,8 @@ pub fn install_c(args: &[String]) -> Result<(), String> {
     )?;
     let built = build(allow)?;
     install(&built, &layout)?;
-    // libpmem goes under the same prefix (staged under DESTDIR), in
-    // PREFIX/lib and PREFIX/include; --libdir and --mandir apply to
-    // libpmem2 only.
     let libpmem = libpmem::build()?;
-    let staged = match &layout.destdir {
-        Some(root) => root.join(layout.prefix.strip_prefix("/").unwrap_or(&layout.prefix)),
-        None => layout.prefix.clone(),
-    };
-    libpmem::install(&libpmem, &staged)?;
+    libpmem::install(&libpmem, &layout)?;
     match &layout.destdir {
         Some(root) => println!(
             "installed libpmem2 and libpmem for {} into {}",
@@ -550,7 +549,7 @@ mod tests {
     #[test]
     fn pc_file_points_at_prefix() {
         let layout = Layout::new(Path::new("/opt/p"), None, None, None).unwrap();
-        let pc = pc_file(&layout);
+        let pc = pc_file(&layout, "libpmem2", PC_DESCRIPTION, "pmem2");
         assert!(pc.starts_with("prefix=/opt/p\nlibdir=${prefix}/lib\n"));
         assert!(pc.contains("includedir=${prefix}/include\n"));
         assert!(pc.contains("Libs: -L${libdir} -lpmem2\n"));
@@ -575,7 +574,7 @@ mod tests {
             Path::new("/tmp/stage/usr/lib/x86_64-linux-gnu")
         );
         // The .pc file names the final paths, never the staging root.
-        let pc = pc_file(&layout);
+        let pc = pc_file(&layout, "libpmem2", PC_DESCRIPTION, "pmem2");
         assert!(
             pc.contains("libdir=${prefix}/lib/x86_64-linux-gnu\n"),
             "{pc}"
@@ -583,6 +582,6 @@ mod tests {
         assert!(!pc.contains("stage"));
         let outside =
             Layout::new(Path::new("/usr"), Some(Path::new("/lib64")), None, None).unwrap();
-        assert!(pc_file(&outside).contains("libdir=/lib64\n"));
+        assert!(pc_file(&outside, "libpmem2", PC_DESCRIPTION, "pmem2").contains("libdir=/lib64\n"));
     }
 }

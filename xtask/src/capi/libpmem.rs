@@ -9,13 +9,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{cc, install_file, out_dir, root, run, symbols, target_dir, NATIVE_LIBS};
+use super::{
+    cc, install_file, out_dir, pc_file, root, run, so_links, symbols, target_dir, Layout,
+    NATIVE_LIBS,
+};
 
 /// soname and file names.
 pub const SONAME: &str = "libpmem.so.1";
 const REAL_NAME: &str = "libpmem.so.1.0.0";
-/// The PMDK release whose libpmem API this library provides (pkg-config).
-const API_VERSION: &str = "2.1.1";
 /// The one version node.
 pub const NODE: &str = "LIBPMEM_1.0";
 
@@ -114,50 +115,30 @@ pub fn build() -> Result<Built, String> {
         .args(NATIVE_LIBS))?;
     let archive = lib_dir.join("libpmem.a");
     fs::copy(&rust_archive, &archive).map_err(|e| format!("{}: {e}", archive.display()))?;
-    symlinks(&lib_dir)?;
+    so_links(&lib_dir, REAL_NAME, SONAME, "libpmem.so")?;
     Ok(Built { shared, archive })
 }
 
-/// `libpmem.so.1 -> libpmem.so.1.0.0`, `libpmem.so -> libpmem.so.1` in `dir`.
-fn symlinks(dir: &Path) -> Result<(), String> {
-    for (link, target) in [(SONAME, REAL_NAME), ("libpmem.so", SONAME)] {
-        let p = dir.join(link);
-        let _ = fs::remove_file(&p);
-        std::os::unix::fs::symlink(target, &p).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
-    Ok(())
-}
-
-/// The pkg-config file for an installation under `prefix`.
-fn pc_file(prefix: &Path) -> String {
-    format!(
-        "prefix={prefix}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\n\n\
-         Name: libpmem\n\
-         Description: pmem2's drop-in for PMDK's libpmem (API {API_VERSION})\n\
-         Version: {API_VERSION}\n\
-         Requires:\n\
-         Libs: -L${{libdir}} -lpmem\n\
-         Libs.private: {private}\n\
-         Cflags: -I${{includedir}}\n",
-        prefix = prefix.display(),
-        private = NATIVE_LIBS.join(" "),
-    )
-}
-
-/// Installs the libraries, `libpmem.h` and `libpmem.pc` under `prefix`
-/// (absolute).
-pub fn install(built: &Built, prefix: &Path) -> Result<(), String> {
-    let lib = prefix.join("lib");
+/// Installs the libraries, `libpmem.h` and `libpmem.pc` where `layout`
+/// puts libpmem2's (the same prefix, libdir, includedir and DESTDIR).
+pub fn install(built: &Built, layout: &Layout) -> Result<(), String> {
+    let lib = layout.staged(&layout.libdir);
     install_file(&built.shared, &lib.join(REAL_NAME))?;
     install_file(&built.archive, &lib.join("libpmem.a"))?;
-    symlinks(&lib)?;
+    so_links(&lib, REAL_NAME, SONAME, "libpmem.so")?;
     install_file(
         &root().join("include/libpmem.h"),
-        &prefix.join("include/libpmem.h"),
+        &layout.staged(&layout.includedir).join("libpmem.h"),
     )?;
     let pc = lib.join("pkgconfig/libpmem.pc");
     fs::create_dir_all(lib.join("pkgconfig")).map_err(|e| e.to_string())?;
-    fs::write(&pc, pc_file(prefix)).map_err(|e| format!("{}: {e}", pc.display()))
+    let text = pc_file(
+        layout,
+        "libpmem",
+        "pmem2's drop-in for PMDK's libpmem",
+        "pmem",
+    );
+    fs::write(&pc, text).map_err(|e| format!("{}: {e}", pc.display()))
 }
 
 /// The symbol check: soname, exactly the 26 functions at `@@LIBPMEM_1.0`
@@ -223,7 +204,8 @@ mod tests {
 
     #[test]
     fn pc_file_points_at_prefix() {
-        let pc = pc_file(Path::new("/opt/p"));
+        let layout = Layout::new(Path::new("/opt/p"), None, None, None).unwrap();
+        let pc = pc_file(&layout, "libpmem", "d", "pmem");
         assert!(pc.starts_with("prefix=/opt/p\n"));
         assert!(pc.contains("Libs: -L${libdir} -lpmem\n"));
     }

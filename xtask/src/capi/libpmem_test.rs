@@ -207,7 +207,9 @@ fn run_in(work: &Path, t: &mut Tally) {
     let prefix = work.join("prefix");
     if !t.record(
         "install",
-        libpmem::install(built.as_ref().unwrap(), &prefix).map(|()| prefix.display().to_string()),
+        super::Layout::new(&prefix, None, None, None)
+            .and_then(|layout| libpmem::install(built.as_ref().unwrap(), &layout))
+            .map(|()| prefix.display().to_string()),
     ) {
         return;
     }
