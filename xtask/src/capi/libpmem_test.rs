@@ -454,6 +454,9 @@ fn fio(lib: &Path, work: &Path, t: &mut Tally) {
             "--direct=1",
             "--sync=1",
             "--output-format=terse",
+            // fio would otherwise leave its verify state in the working
+            // directory (a checkout, in CI).
+            "--verify_state_save=0",
         ])
         .arg(format!("--filename={file}"));
         if force {
