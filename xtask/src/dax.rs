@@ -5,9 +5,11 @@
 //! the suite and the `pmem2` tool statically, assemble an initramfs, then for every
 //! configuration boot twice on fresh backing files: `write` (namespaces, mkfs, mount, all
 //! tests, data persisted, power cut) and `verify` (mount again, check every persisted byte).
-//! One line per test, target and configuration; non-zero exit on any failure. See
-//! `docs/dax-vm.md`.
+//! One line per test, target and configuration; non-zero exit on any failure. The x86-64
+//! configurations share one set of packages, build and initramfs; the arm64 one
+//! (`aarch64`) has its own. See `docs/dax-vm.md`.
 
+mod arch;
 mod build;
 mod fetch;
 mod initramfs;
@@ -33,7 +35,7 @@ struct Options {
 
 const HELP: &str = "usage: cargo xtask dax-test [options]
   --config NAME        run only this configuration (repeatable); NAME is one of
-                       default, cpu, mem-ctrl, virtio
+                       default, cpu, mem-ctrl, virtio (x86-64 guest), aarch64 (arm64 guest)
   --echo               copy the guest console to stdout
   --keep-images        keep the NVDIMM backing files (target/dax-vm/images)
   --boot-timeout S     seconds for a guest to reach /init (default 120)
@@ -189,13 +191,79 @@ fn check_qemu_libpmem(b: &vm::Boot, totals: &mut Totals) {
     match qemu_uses_our_libpmem(b) {
         Ok(line) => {
             totals.pass += 1;
-            println!("  host     -      qemu_libpmem_is_ours               -        PASS  {line}");
+            println!(
+                "  host     {:<6} qemu_libpmem_is_ours               -        PASS  {line}",
+                b.root.arch.name()
+            );
         }
         Err(why) => {
             totals.fail += 1;
-            println!("  host     -      qemu_libpmem_is_ours               -        FAIL  {why}");
+            println!(
+                "  host     {:<6} qemu_libpmem_is_ours               -        FAIL  {why}",
+                b.root.arch.name()
+            );
         }
     }
+}
+
+/// The two boots of one configuration, on fresh backing files.
+fn run_configuration(
+    opts: &Options,
+    cfg: &vm::Configuration,
+    boot: &vm::Boot,
+    logs: &Path,
+    t0: Instant,
+    totals: &mut Totals,
+) -> Result<(), String> {
+    let dir = vm::image_dir(boot.images, cfg);
+    vm::fresh_images(cfg, &dir)?;
+    let boot = vm::Boot {
+        images: &dir,
+        ..*boot
+    };
+    println!("dax-test: configuration {}: {}", cfg.name, cfg.about);
+    for phase in ["write", "verify"] {
+        let log = logs.join(format!("{}-{phase}.log", cfg.name));
+        let Some(left) = opts.budget.checked_sub(t0.elapsed()) else {
+            println!(
+                "  {:<8} {phase:<6} not run: the time budget is spent",
+                cfg.name
+            );
+            totals.fail += 1;
+            break;
+        };
+        let boot = vm::Boot {
+            total_timeout: boot.total_timeout.min(left),
+            ..boot
+        };
+        let console = vm::boot(&boot, cfg, phase, &log)?;
+        let rep = report::parse(cfg.platform, &console);
+        print_rows(cfg.name, phase, &rep, totals);
+        let failed = rep.rows.iter().any(|r| r.status == Status::Fail);
+        println!(
+            "dax-test: {} {phase}: {:.1}s, log {}",
+            cfg.name,
+            console.seconds,
+            log.display()
+        );
+        if failed {
+            println!("--- last lines of {} ---", log.display());
+            println!("{}", proc::tail(&console.lines.join("\n"), 40));
+            println!("---");
+        }
+        if console.problem.is_some() && phase == "write" {
+            println!(
+                "  {:<8} verify skipped: the write boot did not complete",
+                cfg.name
+            );
+            totals.fail += 1;
+            break;
+        }
+    }
+    if !opts.keep_images {
+        vm::remove_images(cfg, &dir);
+    }
+    Ok(())
 }
 
 /// Entry point of `cargo xtask dax-test`.
@@ -207,87 +275,59 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let logs = base.join("logs");
     fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
 
-    let t = Instant::now();
-    let root = fetch::fetch(&base.join("cache"), &mut |m| println!("dax-test: {m}"))?;
-    stage(&format!("packages (kernel {})", root.kernel_release), t);
-
-    let t = Instant::now();
-    println!("dax-test: building the DAX suite and the pmem2 tool (static)");
-    let bins = build::build(&ws, opts.build_timeout)?;
-    stage("build", t);
-
-    let t = Instant::now();
-    let initrd = base.join("initramfs.cpio");
-    let size = initramfs::build(
-        &root,
-        &[("dax/dax-tests", &bins.dax_tests), ("dax/pmem2", &bins.cli)],
-        &initrd,
-    )?;
-    stage(&format!("initramfs ({} MiB)", size >> 20), t);
-
+    let mut totals = Totals::default();
     // QEMU runs on our libpmem.so.1 (its NVDIMM backends are pmem=on).
     let libpmem_dir = crate::capi::libpmem::build()?.lib_dir();
-
-    let images = base.join("images");
-    let boot = vm::Boot {
-        root: &root,
-        initramfs: &initrd,
-        images: &images,
-        init_timeout: opts.boot_timeout,
-        total_timeout: opts.total_timeout,
-        echo: opts.echo,
-        libpmem: &libpmem_dir,
-    };
-    let mut totals = Totals::default();
-    check_qemu_libpmem(&boot, &mut totals);
+    let mut arches: Vec<arch::Arch> = Vec::new();
     for cfg in &opts.configs {
-        let dir = vm::image_dir(&images, cfg);
-        vm::fresh_images(cfg, &dir)?;
-        let boot = vm::Boot {
-            images: &dir,
-            ..boot
-        };
-        println!("dax-test: configuration {}: {}", cfg.name, cfg.about);
-        for phase in ["write", "verify"] {
-            let log = logs.join(format!("{}-{phase}.log", cfg.name));
-            let Some(left) = opts.budget.checked_sub(t0.elapsed()) else {
-                println!(
-                    "  {:<8} {phase:<6} not run: the time budget is spent",
-                    cfg.name
-                );
-                totals.fail += 1;
-                break;
-            };
-            let boot = vm::Boot {
-                total_timeout: boot.total_timeout.min(left),
-                ..boot
-            };
-            let console = vm::boot(&boot, cfg, phase, &log)?;
-            let rep = report::parse(cfg.name, &console);
-            print_rows(cfg.name, phase, &rep, &mut totals);
-            let failed = rep.rows.iter().any(|r| r.status == Status::Fail);
-            println!(
-                "dax-test: {} {phase}: {:.1}s, log {}",
-                cfg.name,
-                console.seconds,
-                log.display()
-            );
-            if failed {
-                println!("--- last lines of {} ---", log.display());
-                println!("{}", proc::tail(&console.lines.join("\n"), 40));
-                println!("---");
-            }
-            if console.problem.is_some() && phase == "write" {
-                println!(
-                    "  {:<8} verify skipped: the write boot did not complete",
-                    cfg.name
-                );
-                totals.fail += 1;
-                break;
-            }
+        if !arches.contains(&cfg.arch) {
+            arches.push(cfg.arch);
         }
-        if !opts.keep_images {
-            vm::remove_images(cfg, &dir);
+    }
+    for arch in arches {
+        let t = Instant::now();
+        let root = fetch::fetch(&base.join("cache"), arch, &mut |m| {
+            println!("dax-test: {m}");
+        })?;
+        stage(
+            &format!("{} packages (kernel {})", arch.name(), root.kernel_release),
+            t,
+        );
+
+        let t = Instant::now();
+        println!(
+            "dax-test: building the DAX suite and the pmem2 tool (static, {})",
+            arch.rust_target()
+        );
+        let bins = build::build(&ws, arch, opts.build_timeout)?;
+        stage(&format!("{} build", arch.name()), t);
+
+        let t = Instant::now();
+        // the x86-64 file keeps its name of before the arm64 guest
+        let initrd = match arch {
+            arch::Arch::X86_64 => base.join("initramfs.cpio"),
+            arch::Arch::Aarch64 => base.join(format!("initramfs-{}.cpio", arch.name())),
+        };
+        let size = initramfs::build(
+            &root,
+            &[("dax/dax-tests", &bins.dax_tests), ("dax/pmem2", &bins.cli)],
+            &initrd,
+        )?;
+        stage(&format!("{} initramfs ({} MiB)", arch.name(), size >> 20), t);
+
+        let images = base.join("images");
+        let boot = vm::Boot {
+            root: &root,
+            initramfs: &initrd,
+            images: &images,
+            init_timeout: opts.boot_timeout,
+            total_timeout: opts.total_timeout,
+            echo: opts.echo,
+            libpmem: &libpmem_dir,
+        };
+        check_qemu_libpmem(&boot, &mut totals);
+        for cfg in opts.configs.iter().filter(|c| c.arch == arch) {
+            run_configuration(&opts, cfg, &boot, &logs, t0, &mut totals)?;
         }
     }
     println!(

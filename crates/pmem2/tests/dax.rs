@@ -446,21 +446,32 @@ fn fsdax_private_is_byte(_ctx: &Ctx, target: &Target) -> Outcome {
     Ok(detail)
 }
 
-/// eADR is detected exactly on the `cpu` platform; the regions' `persistence_domain` files
-/// say what the machine was started with.
 /// The flush instruction pmem2 chose is the best one the guest CPU lists in
-/// `/proc/cpuinfo` (CLWB, else CLFLUSHOPT, else CLFLUSH).
+/// `/proc/cpuinfo`: on x86-64 CLWB, else CLFLUSHOPT, else CLFLUSH (`flags`); on aarch64
+/// `DC CVAP` when the CPU has DCPoP (`Features: dcpop`; system emulation implements it, so
+/// the probe must not trap), else `DC CVAC`.
 fn platform_flush_instruction(_: &Ctx, _: &Target) -> Outcome {
     let cpuinfo =
         std::fs::read_to_string("/proc/cpuinfo").map_err(|e| format!("/proc/cpuinfo: {e}"))?;
+    let key = if cfg!(target_arch = "aarch64") {
+        "Features"
+    } else {
+        "flags"
+    };
     let flags: Vec<&str> = cpuinfo
         .lines()
-        .find(|l| l.starts_with("flags"))
-        .ok_or("no flags line in /proc/cpuinfo")?
+        .find(|l| l.starts_with(key))
+        .ok_or_else(|| format!("no {key} line in /proc/cpuinfo"))?
         .split_whitespace()
         .collect();
     let has = |f: &str| flags.contains(&f);
-    let expected = if has("clwb") {
+    let expected = if cfg!(target_arch = "aarch64") {
+        if has("dcpop") {
+            "dc_cvap"
+        } else {
+            "dc_cvac"
+        }
+    } else if has("clwb") {
         "clwb"
     } else if has("clflushopt") {
         "clflushopt"
@@ -471,6 +482,9 @@ fn platform_flush_instruction(_: &Ctx, _: &Target) -> Outcome {
     if chosen != expected {
         return Err(format!("pmem2 chose {chosen}, the CPU offers {expected}"));
     }
+    if cfg!(target_arch = "aarch64") {
+        return Ok(format!("{chosen}; cpu also has dcpodp={}", has("dcpodp")));
+    }
     Ok(format!(
         "{chosen}; cpu also has movdir64b={} avx512f={}",
         has("movdir64b"),
@@ -478,6 +492,8 @@ fn platform_flush_instruction(_: &Ctx, _: &Target) -> Outcome {
     ))
 }
 
+/// eADR is detected exactly on the `cpu` platform; the regions' `persistence_domain` files
+/// say what the machine was started with.
 fn platform_eadr_detected(ctx: &Ctx, target: &Target) -> Outcome {
     let eadr = pmem2::platform_is_eadr();
     if eadr != (ctx.platform == Platform::Cpu) {

@@ -1,14 +1,16 @@
 //! Static builds of what runs in the guest: the `dax` integration test of `pmem2` and the
 //! `pmem2` command-line tool. The guest has no Rust runtime libraries, only busybox, so both
 //! are linked with `+crt-static`; the explicit `--target` keeps these artifacts (built with
-//! their own `RUSTFLAGS`) apart from the host's.
+//! their own `RUSTFLAGS`) apart from the host's. The aarch64 guest's are cross-built with
+//! `aarch64-linux-gnu-gcc` as the linker (Debian's `gcc-aarch64-linux-gnu` and
+//! `libc6-dev-arm64-cross`, whose static glibc they link).
 
+use super::arch::Arch;
 use super::proc::{run, tail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const TARGET: &str = "x86_64-unknown-linux-gnu";
 const RUSTFLAGS: &str = "-C target-feature=+crt-static";
 
 /// The guest's binaries.
@@ -21,6 +23,7 @@ pub struct Binaries {
 
 fn cargo(
     workspace: &Path,
+    arch: Arch,
     args: &[&str],
     want: (&str, &str),
     timeout: Duration,
@@ -32,10 +35,14 @@ fn cargo(
         .args(args)
         .args([
             "--target",
-            TARGET,
+            arch.rust_target(),
             "--message-format=json-render-diagnostics",
         ]);
-    let what = format!("cargo {}", args.join(" "));
+    let linker = "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER";
+    if arch == Arch::Aarch64 && std::env::var_os(linker).is_none() {
+        cmd.env(linker, "aarch64-linux-gnu-gcc");
+    }
+    let what = format!("cargo {} --target {}", args.join(" "), arch.rust_target());
     let out = run(&mut cmd, &what, timeout)?;
     if !out.status.success() {
         return Err(format!("{what} failed:\n{}", tail(&out.stderr, 60)));
@@ -55,16 +62,18 @@ fn cargo(
         .ok_or_else(|| format!("{what}: no {kind} executable named {name} in cargo's messages"))
 }
 
-/// Builds both binaries.
-pub fn build(workspace: &Path, timeout: Duration) -> Result<Binaries, String> {
+/// Builds both binaries for `arch`.
+pub fn build(workspace: &Path, arch: Arch, timeout: Duration) -> Result<Binaries, String> {
     let dax_tests = cargo(
         workspace,
+        arch,
         &["test", "--no-run", "--test", "dax", "-p", "pmem2"],
         ("test", "dax"),
         timeout,
     )?;
     let cli = cargo(
         workspace,
+        arch,
         &["build", "-p", "pmem2-cli", "--bin", "pmem2"],
         ("bin", "pmem2"),
         timeout,

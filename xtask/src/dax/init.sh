@@ -1,6 +1,7 @@
 #!/bin/sh
 # /init of the pmem2 DAX test guest, built into the initramfs by `cargo xtask dax-test`
-# (xtask/src/dax/initramfs.rs). Kernel command line: daxconfig=<configuration> daxphase=write|verify
+# (xtask/src/dax/initramfs.rs). Kernel command line: daxconfig=<configuration>
+# daxplatform=default|cpu|mem-ctrl|virtio daxphase=write|verify daxsuitetimeout=<s>
 #
 # Lines the host parses (xtask/src/dax/report.rs), everything else is only logged:
 #   DAX-SETUP <step> PASS|FAIL [detail]      a setup step (modules, namespaces, mkfs, mount)
@@ -9,6 +10,11 @@
 #   DAX-INFO-BEGIN <path> / DAX-INFO-END rc=<n>   stdout of `pmem2 info --json <path>` in between
 #   DAX-DONE                                 the guest got to the end (then it powers off)
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+# the arm64 initramfs has /bin/sh only: its busybox could not list its applets on the host
+# (--install finds busybox through /proc/self/exe)
+if [ ! -e /bin/mount ]; then
+  /bin/busybox mount -t proc proc /proc && /bin/busybox --install -s /bin && /bin/busybox umount /proc
+fi
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -16,15 +22,18 @@ mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 
 CONFIG=unknown
+PLATFORM=
 PHASE=write
 SUITE_TIMEOUT=180
 for w in $(cat /proc/cmdline); do
   case $w in
     daxconfig=*) CONFIG=${w#*=} ;;
+    daxplatform=*) PLATFORM=${w#*=} ;;
     daxphase=*) PHASE=${w#*=} ;;
     daxsuitetimeout=*) SUITE_TIMEOUT=${w#*=} ;;
   esac
 done
+[ -n "$PLATFORM" ] || PLATFORM=$CONFIG
 up() { cut -d' ' -f1 /proc/uptime; }
 log() { echo "DAX-LOG [$(up)] $*"; }
 # step <name> <command...>: run one setup step, indent its output, report it
@@ -43,8 +52,8 @@ finish() {
   sleep 30
 }
 
-log "config=$CONFIG phase=$PHASE kernel=$(uname -r) cpus=$(nproc)"
-log "cpu flush flags: $(grep -m1 -o -wE 'clflush|clflushopt|clwb|avx512f|movdir64b' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+log "config=$CONFIG platform=$PLATFORM phase=$PHASE kernel=$(uname -r) arch=$(uname -m) cpus=$(nproc)"
+log "cpu flush flags: $(grep -m1 -E '^(flags|Features)' /proc/cpuinfo | grep -o -wE 'clflush|clflushopt|clwb|avx512f|movdir64b|dcpop|dcpodp' | sort -u | tr '\n' ' ')"
 
 for m in $(cat /etc/dax-modules); do
   insmod "/lib/modules/$m.ko" 2>&1 | sed 's/^/    /'
@@ -79,7 +88,7 @@ dump_sysfs() {
 
 # ext4 goes on the first block device, xfs on the second (xfs needs 300 MiB at least)
 DEVDAX=
-if [ "$CONFIG" = virtio ]; then
+if [ "$PLATFORM" = virtio ]; then
   step devices wait_for /dev/pmem0 /dev/pmem1
   EXT4_DEV=/dev/pmem0; XFS_DEV=/dev/pmem1
 else
@@ -110,10 +119,10 @@ step mount-ext4 mount -t ext4 -o dax "$EXT4_DEV" /mnt/ext4 && DIRS=/mnt/ext4
 step mount-xfs mount -t xfs -o dax "$XFS_DEV" /mnt/xfs && DIRS=${DIRS:+$DIRS:}/mnt/xfs
 grep -E ' /mnt/(ext4|xfs) ' /proc/mounts | sed 's/^/    /'
 
-export PMEM2_DAX_FSDAX_DIRS=$DIRS PMEM2_DAX_PLATFORM=$CONFIG PMEM2_DAX_PHASE=$PHASE
+export PMEM2_DAX_FSDAX_DIRS=$DIRS PMEM2_DAX_PLATFORM=$PLATFORM PMEM2_DAX_PHASE=$PHASE
 [ -n "$DEVDAX" ] && export PMEM2_DAX_DEVDAX=$DEVDAX
 export RUST_BACKTRACE=1
-log "running the DAX suite: dirs=$DIRS devdax=$DEVDAX platform=$CONFIG phase=$PHASE"
+log "running the DAX suite: dirs=$DIRS devdax=$DEVDAX platform=$PLATFORM phase=$PHASE"
 # a hung test must not hang the boot: the harness then reports the test that did not finish
 # --include-ignored: the suite is #[ignore]d outside this guest (it needs PMEM2_DAX_*)
 timeout -s KILL "$SUITE_TIMEOUT" /dax/dax-tests --include-ignored --test-threads=1 --nocapture

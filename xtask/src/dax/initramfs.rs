@@ -3,7 +3,14 @@
 //! namespace and mkfs tools with their libraries, the kernel modules for NVDIMM, DAX, ext4,
 //! xfs and virtio-pmem (loaded with `insmod` in dependency order listed in
 //! `/etc/dax-modules`), the `/init` script and the test binaries.
+//!
+//! The x86-64 guest runs the host's distribution: its tools' libraries are what `ldd` finds.
+//! The arm64 guest's can't be run on the host: they are what the ELF files ask for
+//! (`DT_NEEDED`, recursively, and the `PT_INTERP` loader), found in the arm64 tree. Its
+//! kernel's modules are xz-compressed: they are decompressed here, as busybox's `insmod`
+//! passes the file to `init_module` as it is.
 
+use super::arch::Arch;
 use super::fetch::Root;
 use super::proc::run_ok;
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,23 +22,6 @@ use std::time::Duration;
 
 /// The guest's `/init`.
 const INIT: &str = include_str!("init.sh");
-
-/// Modules the guest loads (dependencies are added). crc32c is loaded explicitly: ext4 asks
-/// the crypto API for it at mount time, and the guest has no `modprobe` to find it.
-const MODULES: &[&str] = &[
-    "crc32c_generic",
-    "crc32c-intel",
-    "libnvdimm",
-    "nfit",
-    "nd_pmem",
-    "nd_btt",
-    "dax_pmem",
-    "device_dax",
-    "virtio_pci",
-    "virtio_pmem",
-    "ext4",
-    "xfs",
-];
 
 /// Dynamically linked tools copied from the unpacked packages: (path in the tree, name in the
 /// guest's `/usr/sbin`).
@@ -150,10 +140,15 @@ fn write_entry(
     pad4(w, data.len())
 }
 
-/// Adds busybox and a link per applet in `/bin`.
+/// Adds busybox and a link per applet in `/bin`. The arm64 busybox can't run on the host to
+/// list its applets: the guest gets `/bin/sh` only, and `/init` installs the other links.
 fn add_busybox(ar: &mut Archive, root: &Root) -> Result<(), String> {
     let bb = root.dir.join("bin/busybox");
     ar.copy("bin/busybox", &bb, 0o755)?;
+    if root.arch != Arch::X86_64 {
+        ar.symlink("bin/sh", "busybox");
+        return Ok(());
+    }
     let list = run_ok(
         Command::new(&bb).arg("--list"),
         "busybox --list",
@@ -165,15 +160,28 @@ fn add_busybox(ar: &mut Archive, root: &Root) -> Result<(), String> {
     Ok(())
 }
 
-/// Adds a dynamically linked tool and every library `ldd` resolves for it (from the unpacked
-/// packages first, else from the host, which runs the same distribution).
+/// Adds a dynamically linked tool and the libraries it needs.
 fn add_tool(ar: &mut Archive, root: &Root, src: &str, name: &str) -> Result<(), String> {
     let bin = root.dir.join(src);
     ar.copy(&format!("usr/sbin/{name}"), &bin, 0o755)?;
+    match root.arch {
+        Arch::X86_64 => add_libraries_ldd(ar, root, src, &bin),
+        Arch::Aarch64 => add_libraries_elf(ar, root, src, &bin),
+    }
+}
+
+/// Adds every library `ldd` resolves for `bin` (from the unpacked packages first, else from
+/// the host, which runs the same distribution).
+fn add_libraries_ldd(ar: &mut Archive, root: &Root, src: &str, bin: &Path) -> Result<(), String> {
     let ldd = run_ok(
-        Command::new("ldd")
-            .arg(&bin)
-            .env("LD_LIBRARY_PATH", root.library_path()),
+        Command::new("ldd").arg(bin).env(
+            "LD_LIBRARY_PATH",
+            root.library_dirs()
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":"),
+        ),
         &format!("ldd {src}"),
         Duration::from_secs(30),
     )?;
@@ -203,6 +211,75 @@ fn add_tool(ar: &mut Archive, root: &Root, src: &str, name: &str) -> Result<(), 
     Ok(())
 }
 
+/// What an ELF file asks the loader for: its `PT_INTERP` and its `DT_NEEDED` names.
+fn elf_needs(data: &[u8]) -> Result<(Option<String>, Vec<String>), String> {
+    use object::elf::{FileHeader64, DT_NEEDED};
+    use object::read::elf::{Dyn as _, FileHeader as _, ProgramHeader as _};
+    let e = |e: object::read::Error| e.to_string();
+    let header = FileHeader64::<object::Endianness>::parse(data).map_err(e)?;
+    let endian = header.endian().map_err(e)?;
+    let interp = header
+        .program_headers(endian, data)
+        .map_err(e)?
+        .iter()
+        .find_map(|ph| ph.interpreter(endian, data).ok().flatten())
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let sections = header.sections(endian, data).map_err(e)?;
+    let mut needed = Vec::new();
+    if let Some((dyns, link)) = sections.dynamic(endian, data).map_err(e)? {
+        let strings = sections.strings(endian, data, link).map_err(e)?;
+        for d in dyns {
+            if d.tag32(endian) == Some(DT_NEEDED) {
+                let name = d.string(endian, strings).map_err(e)?;
+                needed.push(String::from_utf8_lossy(name).into_owned());
+            }
+        }
+    }
+    Ok((interp, needed))
+}
+
+/// Adds the loader and every library `bin` needs (recursively), found by name in the arm64
+/// tree's library directories.
+fn add_libraries_elf(ar: &mut Archive, root: &Root, src: &str, bin: &Path) -> Result<(), String> {
+    let find = |name: &str| -> Result<PathBuf, String> {
+        root.library_dirs()
+            .iter()
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+            .ok_or_else(|| format!("{src}: library {name} is in no unpacked package"))
+    };
+    let lib_dir = format!("lib/{}", root.arch.multiarch());
+    let data = fs::read(bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let (interp, mut todo) = elf_needs(&data).map_err(|e| format!("{src}: {e}"))?;
+    let interp = interp.ok_or_else(|| format!("{src}: no PT_INTERP (not dynamic?)"))?;
+    let loader = interp.rsplit('/').next().unwrap_or(&interp);
+    ar.copy(&interp, &find(loader)?, 0o755)?;
+    let mut seen = BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) || name == loader {
+            continue;
+        }
+        let path = find(&name)?;
+        let data = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (_, needed) = elf_needs(&data).map_err(|e| format!("{name}: {e}"))?;
+        todo.extend(needed);
+        ar.file(&format!("{lib_dir}/{name}"), data, 0o755);
+    }
+    Ok(())
+}
+
+/// A module file's content, decompressed when it is `.ko.xz`.
+fn read_module(path: &Path) -> Result<Vec<u8>, String> {
+    let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if path.extension().is_some_and(|x| x == "xz") {
+        let mut out = Vec::new();
+        lzma_rs::xz_decompress(&mut bytes.as_slice(), &mut out)
+            .map_err(|e| format!("{}: xz: {e}", path.display()))?;
+        return Ok(out);
+    }
+    Ok(bytes)
+}
+
 /// The value of `key` in a module's `.modinfo` strings (`key=value\0`).
 fn modinfo(data: &[u8], key: &str) -> Option<String> {
     let needle = format!("{key}=");
@@ -226,7 +303,7 @@ fn visit(
     let path = index
         .get(&name)
         .ok_or_else(|| format!("kernel module {name} not found"))?;
-    let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = read_module(path)?;
     for dep in modinfo(&bytes, "depends")
         .unwrap_or_default()
         .split(',')
@@ -250,7 +327,10 @@ fn add_modules(ar: &mut Archive, root: &Root) -> Result<Vec<String>, String> {
             if path.is_dir() {
                 stack.push(path);
             } else if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-                if let Some(stem) = name.strip_suffix(".ko") {
+                if let Some(stem) = name
+                    .strip_suffix(".ko")
+                    .or_else(|| name.strip_suffix(".ko.xz"))
+                {
                     index.insert(stem.replace('-', "_"), path.clone());
                 }
             }
@@ -265,7 +345,7 @@ fn add_modules(ar: &mut Archive, root: &Root) -> Result<Vec<String>, String> {
 
     let mut order = Vec::new();
     let mut data = BTreeMap::new();
-    for m in MODULES {
+    for m in root.arch.modules() {
         visit(m, &index, &builtin, &mut order, &mut data)?;
     }
     for (name, bytes) in data {

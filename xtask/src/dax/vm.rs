@@ -1,7 +1,12 @@
 //! One boot of the guest: the QEMU command line (TCG, two NVDIMMs or two virtio-pmem
 //! devices backed by host files), its console captured line by line into a log, a deadline
 //! to reach `/init` and one for the whole boot. QEMU is killed on every path out of here.
+//!
+//! x86-64 boots the `pc` machine with SeaBIOS; arm64 the `virt` machine under EDK2
+//! (`QEMU_EFI.fd`): NVDIMMs reach an arm64 guest only through ACPI (NFIT), and `virt` builds
+//! ACPI tables only for firmware, which then starts the `-kernel` QEMU hands it.
 
+use super::arch::Arch;
 use super::fetch::Root;
 use super::proc::Guard;
 use std::fs;
@@ -17,6 +22,11 @@ pub struct Configuration {
     pub name: &'static str,
     /// What it is.
     pub about: &'static str,
+    /// Guest architecture.
+    pub arch: Arch,
+    /// What the suite and the report expect (`PMEM2_DAX_PLATFORM` in the guest): `default`,
+    /// `cpu`, `mem-ctrl` or `virtio`.
+    pub platform: &'static str,
     /// `nvdimm-persistence=` of the machine (NFIT platform capabilities), if any.
     persistence: Option<&'static str>,
     /// virtio-pmem devices instead of NVDIMMs.
@@ -27,27 +37,43 @@ pub struct Configuration {
 pub const CONFIGURATIONS: &[Configuration] = &[
     Configuration {
         name: "default",
+        arch: Arch::X86_64,
+        platform: "default",
         about: "NVDIMMs, no persistence_domain file",
         persistence: None,
         virtio: false,
     },
     Configuration {
         name: "cpu",
+        arch: Arch::X86_64,
+        platform: "cpu",
         about: "NVDIMMs, nvdimm-persistence=cpu (eADR: BYTE granularity)",
         persistence: Some("cpu"),
         virtio: false,
     },
     Configuration {
         name: "mem-ctrl",
+        arch: Arch::X86_64,
+        platform: "mem-ctrl",
         about: "NVDIMMs, nvdimm-persistence=mem-ctrl (ADR)",
         persistence: Some("mem-ctrl"),
         virtio: false,
     },
     Configuration {
         name: "virtio",
+        arch: Arch::X86_64,
+        platform: "virtio",
         about: "virtio-pmem: DAX without MAP_SYNC (PAGE granularity)",
         persistence: None,
         virtio: true,
+    },
+    Configuration {
+        name: "aarch64",
+        arch: Arch::Aarch64,
+        platform: "default",
+        about: "arm64 guest: virt machine under UEFI, NVDIMMs (ACPI NFIT), -cpu max (DC CVAP)",
+        persistence: None,
+        virtio: false,
     },
 ];
 
@@ -129,18 +155,30 @@ pub fn qemu_library_path(b: &Boot) -> String {
 
 /// The QEMU binary.
 pub fn qemu_binary(root: &Root) -> PathBuf {
-    root.dir.join("usr/bin/qemu-system-x86_64")
+    root.host.join("usr/bin").join(root.arch.qemu())
 }
 
 fn qemu_command(b: &Boot, cfg: &Configuration, phase: &str) -> Command {
-    let r = &b.root.dir;
+    let r = &b.root.host;
     let mut cmd = Command::new(qemu_binary(b.root));
-    cmd.env("LD_LIBRARY_PATH", qemu_library_path(b))
-        .arg("-L")
-        .arg(r.join("usr/share/seabios"))
-        .arg("-L")
-        .arg(r.join("usr/share/qemu"));
-    let mut machine = String::from("pc");
+    cmd.env("LD_LIBRARY_PATH", qemu_library_path(b));
+    let mut machine = match cfg.arch {
+        Arch::X86_64 => {
+            cmd.arg("-L")
+                .arg(r.join("usr/share/seabios"))
+                .arg("-L")
+                .arg(r.join("usr/share/qemu"));
+            String::from("pc")
+        }
+        Arch::Aarch64 => {
+            cmd.arg("-L")
+                .arg(r.join("usr/share/qemu"))
+                .arg("-bios")
+                .arg(b.root.firmware());
+            // GICv3: more than 8 CPUs and the ITS; the kernel's default on virt
+            String::from("virt,gic-version=3")
+        }
+    };
     if !cfg.virtio {
         machine.push_str(",nvdimm=on");
     }
@@ -175,9 +213,11 @@ fn qemu_command(b: &Boot, cfg: &Configuration, phase: &str) -> Command {
         .arg(b.initramfs)
         .arg("-append")
         .arg(format!(
-            "console=ttyS0 panic=-1 quiet loglevel=3 daxconfig={} daxphase={phase} \
-             daxsuitetimeout={}",
+            "console={} panic=-1 quiet loglevel=3 daxconfig={} daxplatform={} \
+             daxphase={phase} daxsuitetimeout={}",
+            cfg.arch.console(),
             cfg.name,
+            cfg.platform,
             // the guest kills a hung suite itself and still reports, well before QEMU is killed
             (b.total_timeout.as_secs() * 2 / 3).max(30)
         ))
@@ -230,7 +270,7 @@ pub fn boot(b: &Boot, cfg: &Configuration, phase: &str, log: &Path) -> Result<Co
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
-    let mut qemu = Guard::spawn(&mut cmd, "qemu-system-x86_64")?;
+    let mut qemu = Guard::spawn(&mut cmd, cfg.arch.qemu())?;
     let (tx, rx) = mpsc::channel();
     forward(qemu.child().stdout.take(), "", tx.clone());
     forward(qemu.child().stderr.take(), "qemu: ", tx);
