@@ -313,7 +313,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             &[("dax/dax-tests", &bins.dax_tests), ("dax/pmem2", &bins.cli)],
             &initrd,
         )?;
-        stage(&format!("{} initramfs ({} MiB)", arch.name(), size >> 20), t);
+        stage(
+            &format!("{} initramfs ({} MiB)", arch.name(), size >> 20),
+            t,
+        );
 
         let images = base.join("images");
         let boot = vm::Boot {

@@ -130,7 +130,12 @@ impl Apt {
     /// stale.
     fn arm64(dir: &Path, log: &mut dyn FnMut(&str)) -> Result<Self, String> {
         let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
-        for d in ["etc/sources.list.d", "etc/preferences.d", "lists/partial", "archives/partial"] {
+        for d in [
+            "etc/sources.list.d",
+            "etc/preferences.d",
+            "lists/partial",
+            "archives/partial",
+        ] {
             fs::create_dir_all(dir.join(d)).map_err(|e| io(&dir.join(d), e))?;
         }
         let files = [
@@ -225,7 +230,11 @@ fn kernel_package(apt: &Apt, meta: &str, suite: Option<&str>) -> Result<String, 
     if let Some(suite) = suite {
         cmd.args(["-t", suite]);
     }
-    let out = run_ok(cmd.args(["depends", meta]), "apt-cache depends", APT_TIMEOUT)?;
+    let out = run_ok(
+        cmd.args(["depends", meta]),
+        "apt-cache depends",
+        APT_TIMEOUT,
+    )?;
     out.stdout
         .lines()
         .filter_map(|l| l.trim().strip_prefix("Depends: "))

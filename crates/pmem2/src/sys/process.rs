@@ -25,6 +25,27 @@ pub(crate) fn secure_getenv(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// The process's `AT_HWCAP` and `AT_HWCAP2` words: what the kernel says the
+/// CPU implements.
+///
+/// Read with libc's `getauxval`, linked directly: rustix's
+/// `param::linux_hwcap` (with `use-libc-auxv`) looks `getauxval` up with
+/// `dlsym`, which finds nothing in a statically linked program, and then
+/// reports no capability at all (an arm64 `+crt-static` build never chose
+/// `DC CVAP`).
+#[cfg(all(target_arch = "aarch64", not(miri)))]
+pub(crate) fn hwcaps() -> (usize, usize) {
+    // SAFETY: getauxval only reads the process's auxiliary vector; an absent
+    // entry reads as 0.
+    let (hwcap, hwcap2) = unsafe {
+        (
+            libc::getauxval(libc::AT_HWCAP),
+            libc::getauxval(libc::AT_HWCAP2),
+        )
+    };
+    (hwcap as usize, hwcap2 as usize)
+}
+
 /// Registers fork handlers (`pthread_atfork`): `prepare` runs in the forking
 /// thread before the fork, `after` in the parent and in the child after it.
 /// Returns whether registration worked (`ENOMEM` is its only failure).

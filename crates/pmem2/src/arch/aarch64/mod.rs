@@ -78,7 +78,7 @@ unsafe fn probe_dc_cvap() {
 /// `DC CVAP` when HWCAP reports `DCPOP` and the instruction executes (an
 /// emulator may report it without implementing it), else `DC CVAC`.
 pub(crate) fn detect_flush(_allowed: super::FlushAllowed) -> FlushKind {
-    let (hwcap, _) = rustix::param::linux_hwcap();
+    let (hwcap, _) = crate::sys::process::hwcaps();
     super::choose_dc_flush(hwcap & HWCAP_DCPOP != 0, || {
         // SAFETY: `probe_dc_cvap` is one 4-byte instruction (inlined
         // `DC CVAP`, no outputs) that may trap; skipping it is sound.
@@ -102,7 +102,7 @@ unsafe fn probe_dc_cvadp() {
 /// Whether deep flush uses `DC CVADP`: the process flushes with `DC CVAP`,
 /// HWCAP2 reports `DCPODP`, and the instruction executes.
 pub(crate) fn detect_deep_flush(flush: FlushKind) -> bool {
-    let (_, hwcap2) = rustix::param::linux_hwcap();
+    let (_, hwcap2) = crate::sys::process::hwcaps();
     super::choose_dc_deep_flush(hwcap2 & HWCAP2_DCPODP != 0, flush, || {
         // SAFETY: `probe_dc_cvadp` is one 4-byte instruction (inlined
         // `DC CVADP`, no outputs) that may trap; skipping it is sound.
