@@ -1,4 +1,4 @@
-//! The guest architectures: what differs between the x86-64 guest (`pc` machine, SeaBIOS,
+//! The guest architectures: what differs between the x86-64 guest (`pc` machine, `SeaBIOS`,
 //! the host's own Debian packages) and the arm64 guest (`virt` machine, UEFI firmware, arm64
 //! packages from a private apt state, the bookworm-backports kernel).
 

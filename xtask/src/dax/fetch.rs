@@ -176,7 +176,7 @@ impl Apt {
         if !fresh {
             log("arm64 package lists: apt-get update (private state)");
             run_ok(
-                &mut apt.cmd("apt-get").arg("update"),
+                apt.cmd("apt-get").arg("update"),
                 "apt-get update (arm64)",
                 APT_TIMEOUT,
             )?;

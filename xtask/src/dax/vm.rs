@@ -2,7 +2,7 @@
 //! devices backed by host files), its console captured line by line into a log, a deadline
 //! to reach `/init` and one for the whole boot. QEMU is killed on every path out of here.
 //!
-//! x86-64 boots the `pc` machine with SeaBIOS; arm64 the `virt` machine under EDK2
+//! x86-64 boots the `pc` machine with `SeaBIOS`; arm64 the `virt` machine under EDK2
 //! (`QEMU_EFI.fd`): NVDIMMs reach an arm64 guest only through ACPI (NFIT), and `virt` builds
 //! ACPI tables only for firmware, which then starts the `-kernel` QEMU hands it.
 
@@ -73,6 +73,14 @@ pub const CONFIGURATIONS: &[Configuration] = &[
         platform: "default",
         about: "arm64 guest: virt machine under UEFI, NVDIMMs (ACPI NFIT), -cpu max (DC CVAP)",
         persistence: None,
+        virtio: false,
+    },
+    Configuration {
+        name: "aarch64-cpu",
+        arch: Arch::Aarch64,
+        platform: "cpu",
+        about: "arm64 guest as aarch64, nvdimm-persistence=cpu (BYTE granularity)",
+        persistence: Some("cpu"),
         virtio: false,
     },
 ];
