@@ -38,7 +38,7 @@ if ! command -v aarch64-linux-gnu-gcc >/dev/null; then
 fi
 rustup target add aarch64-unknown-linux-gnu
 timeout --kill-after=15 $((arm_budget + 60)) cargo xtask dax-test --budget "$arm_budget" \
-  --config aarch64 "$@" || arm_rc=$?
+  --config aarch64 --config aarch64-cpu "$@" || arm_rc=$?
 echo "ci/dax-stage.sh: arm64 guest: exit $arm_rc after $((SECONDS - arm_start))s"
 echo "ci/dax-stage.sh: $((SECONDS - start))s in all"
 if ((rc != 0)); then exit $rc; fi

@@ -194,8 +194,14 @@ fn qemu_command(b: &Boot, cfg: &Configuration, phase: &str) -> Command {
         machine.push_str(",nvdimm-persistence=");
         machine.push_str(p);
     }
+    let cpu = match cfg.arch {
+        Arch::X86_64 => "max",
+        // pointer authentication with QEMU's own hash instead of QARMA5, slow under TCG;
+        // the kernel signs return addresses in every function
+        Arch::Aarch64 => "max,pauth-impdef=on",
+    };
     cmd.args(["-machine", &machine])
-        .args(["-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2"])
+        .args(["-accel", "tcg,thread=multi", "-cpu", cpu, "-smp", "2"])
         .args(["-m", "1G,slots=4,maxmem=8G"]);
     for (i, (file, size, device)) in devices(cfg).into_iter().enumerate() {
         let path = b.images.join(file);
