@@ -394,7 +394,12 @@ pub fn fetch(cache: &Path, arch: Arch, log: &mut dyn FnMut(&str)) -> Result<Root
         }
         Arch::Aarch64 => {
             let cache = cache.join("aarch64");
-            let pkgs = with_dependencies(&host_apt, host_packages(arch))?;
+            // qemu-user(-static), 600 MB unpacked, come along only as upgrades of the host's
+            // copies (same source package as qemu-system-common); nothing here runs them
+            let pkgs: Vec<String> = with_dependencies(&host_apt, host_packages(arch))?
+                .into_iter()
+                .filter(|p| !p.starts_with("qemu-user"))
+                .collect();
             let host = sync(&host_apt, &pkgs, &cache, ("host-debs", "host"), log)?;
             let apt = Apt::arm64(&cache.join("apt"), log)?;
             let kernel = kernel_package(&apt, kernel_meta(arch), Some(ARM64_KERNEL_SUITE))?;
