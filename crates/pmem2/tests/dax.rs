@@ -448,7 +448,7 @@ fn fsdax_private_is_byte(_ctx: &Ctx, target: &Target) -> Outcome {
 
 /// The flush instruction pmem2 chose is the best one the guest CPU lists in
 /// `/proc/cpuinfo`: on x86-64 CLWB, else CLFLUSHOPT, else CLFLUSH (`flags`); on aarch64
-/// `DC CVAP` when the CPU has DCPoP (`Features: dcpop`; system emulation implements it, so
+/// `DC CVAP` when the CPU has `DCPoP` (`Features: dcpop`; system emulation implements it, so
 /// the probe must not trap), else `DC CVAC`.
 fn platform_flush_instruction(_: &Ctx, _: &Target) -> Outcome {
     let cpuinfo =

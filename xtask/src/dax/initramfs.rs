@@ -452,6 +452,41 @@ mod tests {
     }
 
     #[test]
+    fn elf_needs_reads_the_loader_and_the_libraries() {
+        // this test program: dynamically linked against glibc
+        let data = fs::read("/proc/self/exe").unwrap();
+        let (interp, needed) = elf_needs(&data).unwrap();
+        let interp = interp.expect("a PT_INTERP");
+        assert!(
+            interp.starts_with('/') && interp.contains("ld-linux"),
+            "{interp}"
+        );
+        assert!(needed.iter().any(|n| n == "libc.so.6"), "{needed:?}");
+        assert!(elf_needs(b"not an ELF file").is_err());
+    }
+
+    #[test]
+    fn xz_modules_are_decompressed() {
+        let module = b"\x7fELF...\0depends=libnvdimm\0".repeat(100);
+        let mut xz = Vec::new();
+        lzma_rs::xz_compress(&mut module.as_slice(), &mut xz).unwrap();
+        let dir = std::env::temp_dir().join(format!("dax-xz-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("m.ko.xz"), &xz).unwrap();
+        fs::write(dir.join("m.ko"), &module).unwrap();
+        fs::write(dir.join("bad.ko.xz"), b"not xz").unwrap();
+        let got = (
+            read_module(&dir.join("m.ko.xz")),
+            read_module(&dir.join("m.ko")),
+            read_module(&dir.join("bad.ko.xz")),
+        );
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(got.0.unwrap(), module);
+        assert_eq!(got.1.unwrap(), module);
+        assert!(got.2.unwrap_err().contains("xz"));
+    }
+
+    #[test]
     fn modinfo_reads_one_key() {
         let data = b"\x7fELF...\0license=GPL\0depends=libnvdimm,dax\0name=nd_pmem\0";
         assert_eq!(modinfo(data, "depends").as_deref(), Some("libnvdimm,dax"));
