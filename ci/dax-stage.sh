@@ -10,9 +10,10 @@
 # exit:  0 when every test passed; non-zero on any failure, timeout or harness error.
 # logs:  ${CARGO_TARGET_DIR:-target}/dax-vm/logs/<configuration>-<phase>.log
 #
-# Time on 2 cores: x86-64 about 1.5 min with a warm cache and build, 3 to 5 min cold, capped
-# at 10 min (DAX_BUDGET, 540 s); arm64 about 2.5 min warm (two boots of 35 to 70 s), about
-# 5 min cold (downloads, a cross build), capped at 8 min (DAX_AARCH64_BUDGET, 480 s). Each
+# Time on 2 cores shared with other builds (load average 4 to 6): x86-64 4.5 min with a warm
+# cache and build (269 s: 8 boots of 26 to 40 s), 5.5 min cold, capped at 10 min (DAX_BUDGET,
+# 540 s); arm64 2.5 min warm (149 s: 4 boots of 23 to 40 s), about 5 min cold (downloads,
+# a cross build), capped at 8 min (DAX_AARCH64_BUDGET, 480 s). Each
 # harness stops starting boots after its budget, and `timeout` is the last resort (QEMU dies
 # with the harness, PR_SET_PDEATHSIG).
 set -euo pipefail
