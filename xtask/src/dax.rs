@@ -35,7 +35,8 @@ struct Options {
 
 const HELP: &str = "usage: cargo xtask dax-test [options]
   --config NAME        run only this configuration (repeatable); NAME is one of
-                       default, cpu, mem-ctrl, virtio (x86-64 guest), aarch64 (arm64 guest)
+                       default, cpu, mem-ctrl, virtio (x86-64 guest), aarch64,
+                       aarch64-cpu (arm64 guest)
   --echo               copy the guest console to stdout
   --keep-images        keep the NVDIMM backing files (target/dax-vm/images)
   --boot-timeout S     seconds for a guest to reach /init (default 120)
