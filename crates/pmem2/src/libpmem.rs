@@ -32,7 +32,7 @@ use pmem2_nvdimm::{dax, eadr, SYSFS_ROOT};
 use rustix::fs::FileType as StatType;
 
 use crate::config::Granularity;
-use crate::debug_log::{plog, BASIC};
+use crate::debug_log::{plog, BASIC, DETAIL};
 use crate::deep_flush::region_deep_flush;
 use crate::env::secure_getenv;
 use crate::error::{Errno, Error, Result};
@@ -592,11 +592,24 @@ fn no_flush() -> bool {
 }
 
 fn no_flush_from_env() -> bool {
-    match secure_getenv("PMEM_NO_FLUSH").as_deref() {
+    let value = secure_getenv("PMEM_NO_FLUSH");
+    let no_flush = match value.as_deref() {
         Some("1") => true,
         Some("0") => false,
         _ => has_auto_flush(),
-    }
+    };
+    plog!(
+        DETAIL,
+        "pmem_has_auto_flush",
+        "PMEM_NO_FLUSH={}: {}",
+        value.as_deref().unwrap_or("(unset)"),
+        if no_flush {
+            "no cache flushes (byte granularity)"
+        } else {
+            "cache flushes (cache-line granularity)"
+        }
+    );
+    no_flush
 }
 
 /// The granularity whose persist and memory functions are libpmem's: byte
