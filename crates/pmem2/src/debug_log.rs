@@ -294,6 +294,17 @@ mod tests {
     }
 
     #[test]
+    fn libpmem_reads_its_own_variables() {
+        let logger = Logger::from_lookup(&LIBPMEM, |name| match name {
+            "PMEM_LOG_LEVEL" => Some("3".into()),
+            "PMEM2_LOG_LEVEL" => Some("15".into()),
+            _ => None,
+        });
+        assert_eq!(logger.level, 3);
+        assert_eq!(logger.prefix, "libpmem");
+    }
+
+    #[test]
     fn facade_levels() {
         assert_eq!(facade_level(1), log::Level::Debug);
         assert_eq!(facade_level(3), log::Level::Debug);

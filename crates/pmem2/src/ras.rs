@@ -113,8 +113,7 @@ impl Source<'_> {
     /// the source, or when a DIMM has no unique id; [`Error::Os`] or
     /// [`Error::Unknown`] for unreadable or malformed sysfs attributes.
     pub fn device_id(&self) -> Result<String> {
-        let result = (|| -> Result<String> { device_id(&Sysfs::default(), &self.id()) })();
-        result.logged("Source::device_id")
+        device_id(&Sysfs::default(), &self.id()).logged("Source::device_id")
     }
 
     /// The unsafe shutdown count (`pmem2_source_device_usc`): the sum of
@@ -126,8 +125,7 @@ impl Source<'_> {
     /// none); [`Error::Unknown`] if the sum overflows or a counter is
     /// malformed.
     pub fn device_usc(&self) -> Result<u64> {
-        let result = (|| -> Result<u64> { device_usc(&Sysfs::default(), &self.id()) })();
-        result.logged("Source::device_usc")
+        device_usc(&Sysfs::default(), &self.id()).logged("Source::device_usc")
     }
 
     /// The NUMA node of the region backing the source
@@ -138,8 +136,7 @@ impl Source<'_> {
     /// [`Error::DaxRegionNotFound`] when no region backs the source;
     /// [`Error::Unknown`] if `numa_node` is malformed.
     pub fn numa_node(&self) -> Result<i32> {
-        let result = (|| -> Result<i32> { numa_node(&Sysfs::default(), &self.id()) })();
-        result.logged("Source::numa_node")
+        numa_node(&Sysfs::default(), &self.id()).logged("Source::numa_node")
     }
 }
 

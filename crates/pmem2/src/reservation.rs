@@ -437,7 +437,7 @@ impl VmReservation {
     /// # Errors
     /// [`Error::MappingNotFound`].
     pub fn map_find(&self, offset: usize, len: usize) -> Result<ReservedMap> {
-        let result = (|| -> Result<ReservedMap> {
+        let result: Result<ReservedMap> = {
             let state = self.inner.read();
             let start = state.addr.saturating_add(offset);
             let end = start.saturating_add(len);
@@ -448,7 +448,7 @@ impl VmReservation {
                 .find(|(s, _, e)| !e.claimed && start < s + e.size && (*s < end || end == start))
                 .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
             found.ok_or_else(Self::not_found)
-        })();
+        };
         result.logged("VmReservation::map_find")
     }
 
@@ -460,8 +460,8 @@ impl VmReservation {
     /// [`Error::MappingNotFound`] when it is the first, or no mapping of
     /// this reservation starts at `addr`.
     pub fn map_find_prev(&self, addr: *const u8) -> Result<ReservedMap> {
-        let result = (|| -> Result<ReservedMap> { self.neighbour(addr as usize, true) })();
-        result.logged("VmReservation::map_find_prev")
+        self.neighbour(addr as usize, true)
+            .logged("VmReservation::map_find_prev")
     }
 
     /// The mapping after the one starting at `addr` in address order
@@ -482,8 +482,8 @@ impl VmReservation {
     /// [`Error::MappingNotFound`] when it is the last, or no mapping of
     /// this reservation starts at `addr`.
     pub fn map_find_next(&self, addr: *const u8) -> Result<ReservedMap> {
-        let result = (|| -> Result<ReservedMap> { self.neighbour(addr as usize, false) })();
-        result.logged("VmReservation::map_find_next")
+        self.neighbour(addr as usize, false)
+            .logged("VmReservation::map_find_next")
     }
 
     fn neighbour(&self, addr: usize, before: bool) -> Result<ReservedMap> {
@@ -521,14 +521,14 @@ impl VmReservation {
     /// # Errors
     /// [`Error::MappingNotFound`] when empty.
     pub fn map_find_first(&self) -> Result<ReservedMap> {
-        let result = (|| -> Result<ReservedMap> {
+        let result: Result<ReservedMap> = {
             let state = self.inner.read();
             let registry = registry::read();
             let first = entries_of(&registry, self.inner.id(), state.real_start, state.real_end)
                 .find(|(_, _, e)| !e.claimed)
                 .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
             first.ok_or_else(Self::not_found)
-        })();
+        };
         result.logged("VmReservation::map_find_first")
     }
 
@@ -537,7 +537,7 @@ impl VmReservation {
     /// # Errors
     /// [`Error::MappingNotFound`] when empty.
     pub fn map_find_last(&self) -> Result<ReservedMap> {
-        let result = (|| -> Result<ReservedMap> {
+        let result: Result<ReservedMap> = {
             let state = self.inner.read();
             let registry = registry::read();
             let last = entries_of(&registry, self.inner.id(), state.real_start, state.real_end)
@@ -545,7 +545,7 @@ impl VmReservation {
                 .last()
                 .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
             last.ok_or_else(Self::not_found)
-        })();
+        };
         result.logged("VmReservation::map_find_last")
     }
 

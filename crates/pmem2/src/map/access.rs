@@ -65,12 +65,12 @@ impl Map {
     /// missing one and is left as it was from there on; elsewhere it holds
     /// zeros where the pages were (see the crate's memory contract).
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        let result = (|| -> Result<()> {
+        let result: Result<()> = {
             // SAFETY: `buf` is writable for its length and distinct from the map
             // (a `&mut [u8]` can't point into it: the map hands out no
             // references in safe code).
             unsafe { self.read_into(offset, buf.as_mut_ptr(), buf.len(), "Map::read") }
-        })();
+        };
         result.logged("Map::read")
     }
 
@@ -173,7 +173,7 @@ impl Map {
             );
             let ptr = self.flush_range(offset, len)?;
             if self.granularity == Granularity::Page {
-                return self.sync_pages(ptr, len);
+                return Self::sync_pages(ptr, len);
             }
             // One call of the persist function (flush + fence), which the
             // crash-consistency checker sees as one event: no stack is kept for
@@ -189,7 +189,7 @@ impl Map {
 
     /// `msync` of a checked range of a PAGE-granularity map (what its
     /// persist and flush do).
-    fn sync_pages(&self, ptr: *mut u8, len: usize) -> Result<()> {
+    fn sync_pages(ptr: *mut u8, len: usize) -> Result<()> {
         // Unlike the C function, report msync failures.
         persist::sync_pages(ptr, len)?;
         if check::active() {
@@ -226,7 +226,7 @@ impl Map {
             );
             let ptr = self.flush_range(offset, len)?;
             if self.granularity == Granularity::Page {
-                return self.sync_pages(ptr, len);
+                return Self::sync_pages(ptr, len);
             }
             let flush = persist::ops(self.granularity).flush;
             // A flush instruction faults on a page with no backing: guarded.
