@@ -728,14 +728,35 @@ fn table(o: &Options, lib: &CLib, src: &[u8], summary: &mut Summary) {
         };
         prefault(rust.base, o.file_size);
         prefault(c.base, o.file_size);
+        // A/A: a second map of the same file for each library, so the two
+        // sides differ in everything but the code, as in the A/B table.
+        let aa_maps = o.aa.then(|| {
+            let rmap = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
+            (rmap, lib.map(&file))
+        });
+        let twins = aa_maps.as_ref().map(|(rmap2, cmap2)| {
+            // SAFETY: a live C map.
+            let base = unsafe { (lib.map_addr)(cmap2.map) };
+            let c2 = Side {
+                base: base.cast(),
+                ..c
+            };
+            let rust2 = Side {
+                base: rmap2.addr(),
+                ..rust
+            };
+            prefault(c2.base, o.file_size);
+            prefault(rust2.base, o.file_size);
+            [c2, rust2]
+        });
         for cell in cells(o.quick) {
             let text = format!("{label} {} {}", cell.op.name(), fmt_size(cell.size));
             if !matches(o, &text) {
                 continue;
             }
-            if o.aa {
-                let mc = measure_paired([c, c], &cell, src, o);
-                let mr = measure_paired([rust, rust], &cell, src, o);
+            if let Some([c2, rust2]) = twins {
+                let mc = measure_paired([c, c2], &cell, src, o);
+                let mr = measure_paired([rust, rust2], &cell, src, o);
                 print_aa_row(&label, &cell, &mc, &mr, summary);
                 continue;
             }
@@ -750,6 +771,7 @@ fn table(o: &Options, lib: &CLib, src: &[u8], summary: &mut Summary) {
                 summary.nt_copy_256m = Some(t);
             }
         }
+        drop(aa_maps);
         drop(rmap);
     }
     std::env::remove_var("PMEM2_FORCE_GRANULARITY");
