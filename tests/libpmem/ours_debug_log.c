@@ -102,6 +102,10 @@ main(int argc, char *argv[])
 	if (level >= 3) {
 		EXPECT(1, 3, "flush instruction: ");
 		EXPECT(1, 3, "memory-operation kernels: ");
+		EXPECT(1, 3, "PMEM_NO_FLUSH=");
+		/* set by the runner: the variables read are logged */
+		EXPECT(1, 3, "PMEM_IS_PMEM_FORCE=0: never pmem");
+		REQUIRE(is_pmem == 0);
 	}
 	if (level >= 15) {
 		/* the copy: one routine, PMDK's name */

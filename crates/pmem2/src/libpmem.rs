@@ -404,7 +404,17 @@ fn map_opened(opened: &Opened) -> Result<MappedFile> {
 /// hex digit.
 fn mmap_hint() -> Option<usize> {
     static HINT: OnceLock<Option<usize>> = OnceLock::new();
-    *HINT.get_or_init(|| secure_getenv("PMEM_MMAP_HINT").and_then(|v| parse_hint(&v)))
+    *HINT.get_or_init(|| {
+        let value = secure_getenv("PMEM_MMAP_HINT")?;
+        let hint = parse_hint(&value);
+        plog!(
+            DETAIL,
+            "pmem_map_file",
+            "PMEM_MMAP_HINT={value}: {}",
+            hint.map_or_else(|| "invalid, ignored".to_owned(), |h| format!("{h:#x}"))
+        );
+        hint
+    })
 }
 
 fn parse_hint(value: &str) -> Option<usize> {
@@ -471,7 +481,21 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<()> {
 /// when unset.
 fn forced() -> Option<bool> {
     static FORCED: OnceLock<Option<bool>> = OnceLock::new();
-    *FORCED.get_or_init(|| secure_getenv("PMEM_IS_PMEM_FORCE").and_then(|v| parse_force(&v)))
+    *FORCED.get_or_init(|| {
+        let value = secure_getenv("PMEM_IS_PMEM_FORCE")?;
+        let forced = parse_force(&value);
+        plog!(
+            DETAIL,
+            "pmem_is_pmem",
+            "PMEM_IS_PMEM_FORCE={value}: {}",
+            match forced {
+                Some(true) => "always pmem",
+                Some(false) => "never pmem",
+                None => "detect",
+            }
+        );
+        forced
+    })
 }
 
 /// PMDK's reading of `PMEM_IS_PMEM_FORCE` (`atoi`): 0 → never, 1 → always.

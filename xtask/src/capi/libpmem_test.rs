@@ -256,8 +256,9 @@ fn run_in(work: &Path, t: &mut Tally) {
     }
 }
 
-/// `ours_debug_log.c` with `PMEM_LOG_LEVEL` 1, 3 and 15 and
-/// `PMEM_LOG_FILE`: it checks its own log.
+/// `ours_debug_log.c` with `PMEM_LOG_LEVEL` 1, 3 and 15, `PMEM_LOG_FILE`
+/// and `PMEM_IS_PMEM_FORCE=0` (a variable whose reading level 3 logs): it
+/// checks its own log.
 fn debug_log(prefix: &Path, work: &Path, t: &mut Tally) {
     let lib = prefix.join("lib");
     let exe = compile(
@@ -277,7 +278,8 @@ fn debug_log(prefix: &Path, work: &Path, t: &mut Tally) {
                 let mut cmd = command(&exe, Some(&lib));
                 cmd.arg(work)
                     .env("PMEM_LOG_LEVEL", level)
-                    .env("PMEM_LOG_FILE", &log);
+                    .env("PMEM_LOG_FILE", &log)
+                    .env("PMEM_IS_PMEM_FORCE", "0");
                 succeeded(&output(&mut cmd)?).map(|o| o.trim().to_string())
             }),
         );
