@@ -222,7 +222,7 @@ pub(crate) trait Returned {
 }
 
 impl<T> Returned for Result<T, Error> {
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn logged(self, func: &'static str) -> Self {
         if let Err(err) = &self {

@@ -78,6 +78,9 @@ impl Map {
     ///
     /// # Safety
     /// `dst..dst + len` is writable memory outside the map.
+    // Inlined into each public caller, so that the debug log's check of the
+    // result (`Returned::logged`) adds no call layer to the hot path.
+    #[inline(always)]
     unsafe fn read_into(&self, offset: usize, dst: *mut u8, len: usize, what: &str) -> Result<()> {
         self.require(Protection::READ, "read")?;
         let src = self.checked_range(offset, len)?;
@@ -265,7 +268,9 @@ impl Map {
     }
 
     /// [`Map::copy_from_slice`] for the public methods that copy in;
-    /// `what` names the method in a fault's message.
+    /// `what` names the method in a fault's message. Inlined, as
+    /// `read_into`.
+    #[inline(always)]
     fn copy_in(
         &mut self,
         what: &'static str,
