@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick] [--kernels] [--filter TEXT] [--dir DIR]`:
+//! `cargo xtask bench [--quick] [--aa] [--rounds N] [--kernels] [--filter TEXT] [--dir DIR]`:
 //! pmem2 against PMDK's C libpmem2, side by side in one process.
 //!
 //! Installs Debian's `libpmem2` with apt-get when
@@ -15,8 +15,10 @@ const C_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/libpmem2.so.1";
 pub fn run(args: &[String]) -> Result<(), String> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: cargo xtask bench [--quick] [--kernels [--reference KERNEL]] [--filter TEXT] [--dir DIR]\n\
+            "usage: cargo xtask bench [--quick] [--aa] [--rounds N] [--kernels [--reference KERNEL]] [--filter TEXT] [--dir DIR]\n\
              \n  --quick      fewer rounds, smaller file, no 16 MiB cells (a few minutes at most)\
+             \n  --aa         each library against a second map of itself: the harness's noise floor per cell\
+             \n  --rounds N   rounds per cell (default 21, 11 with --quick; at least 5)\
              \n  --kernels    every pmem2 kernel against C (or --reference KERNEL) at cache-line granularity\
              \n  --filter T   only cells whose label contains T, e.g. \"cache_line memcpy\" or \"256M\"\
              \n  --dir DIR    where the scratch files go (default /dev/shm)"

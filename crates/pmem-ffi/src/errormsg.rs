@@ -24,8 +24,14 @@ thread_local! {
 }
 
 /// Stores `msg` as this thread's last error message, truncated to 300
-/// bytes and at the first NUL byte.
-pub fn set_message(msg: &str) {
+/// bytes and at the first NUL byte, and logs it at level 1 of the debug log
+/// (`PMEM_LOG_LEVEL`) as returned by `func`: the one place this library
+/// records an error, so each error is logged once.
+#[track_caller]
+pub fn set_message(func: &str, msg: &str) {
+    let at = std::panic::Location::caller();
+    pmem2::c_abi::enter(pmem2::c_abi::Library::Pmem);
+    pmem2::c_abi::log_error(func, at.file(), at.line(), msg);
     let bytes = msg.as_bytes();
     let len = bytes
         .iter()
@@ -63,9 +69,12 @@ pub fn set_errno(value: i32) {
     unsafe { *libc::__errno_location() = value };
 }
 
-/// Records an error of `pmem2`: its message, and `errno` as libpmem sets it.
-pub fn fail(err: &pmem2::Error) {
+/// Records an error of `pmem2` returned by `func`: its message, and
+/// `errno` as libpmem sets it.
+#[track_caller]
+pub fn fail(func: &str, err: &pmem2::Error) {
     record(
+        func,
         &err.to_string(),
         pmem2::libpmem::errno_of(err).raw_os_error(),
     );
@@ -73,16 +82,18 @@ pub fn fail(err: &pmem2::Error) {
 
 /// Records a failure: the message (also passed to a user log function) and
 /// `errno`.
-pub fn record(message: &str, errno: i32) {
-    set_message(message);
+#[track_caller]
+pub fn record(func: &str, message: &str, errno: i32) {
+    set_message(func, message);
     crate::log::error(message);
     // Last: the log function may have changed errno.
     set_errno(errno);
 }
 
 /// Records a panic caught at the boundary: a message and `EINVAL`.
+#[track_caller]
 pub fn fail_panic(func: &str) {
-    record(&format!("{func}: internal error"), libc::EINVAL);
+    record(func, &format!("{func}: internal error"), libc::EINVAL);
 }
 
 fn message_ptr() -> *const c_char {
@@ -113,15 +124,21 @@ pub unsafe extern "C" fn pmem_check_version(
     minor_required: c_uint,
 ) -> *const c_char {
     if major_required != MAJOR_VERSION {
-        set_message(&format!(
-            "libpmem major version mismatch (need {major_required}, found {MAJOR_VERSION})"
-        ));
+        set_message(
+            "pmem_check_version",
+            &format!(
+                "libpmem major version mismatch (need {major_required}, found {MAJOR_VERSION})"
+            ),
+        );
         return message_ptr();
     }
     if minor_required > MINOR_VERSION {
-        set_message(&format!(
-            "libpmem minor version mismatch (need {minor_required}, found {MINOR_VERSION})"
-        ));
+        set_message(
+            "pmem_check_version",
+            &format!(
+                "libpmem minor version mismatch (need {minor_required}, found {MINOR_VERSION})"
+            ),
+        );
         return message_ptr();
     }
     std::ptr::null()
@@ -152,7 +169,7 @@ mod tests {
                     "libpmem minor version mismatch (need 2, found 1)"
                 );
             }
-            set_message(&"x".repeat(1000));
+            set_message("t", &"x".repeat(1000));
             assert_eq!(last_message().len(), MESSAGE_CAPACITY - 1);
         })
         .join()

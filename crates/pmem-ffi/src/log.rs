@@ -127,9 +127,9 @@ mod tests {
             assert_eq!(pmem_log_get_threshold(0, std::ptr::null_mut()), 1);
             assert_eq!(pmem_log_set_function(Some(record)), 0);
             crate::errormsg::set_errno(0);
-            crate::errormsg::fail(&pmem2::Error::Unknown("seen by the log".into()));
+            crate::errormsg::fail("t", &pmem2::Error::Unknown("seen by the log".into()));
             assert_eq!(pmem_log_set_function(None), 0);
-            crate::errormsg::fail(&pmem2::Error::Unknown("not seen".into()));
+            crate::errormsg::fail("t", &pmem2::Error::Unknown("not seen".into()));
         }
         // (Other tests may fail calls meanwhile: look for these two only.)
         let seen = SEEN.lock().unwrap();

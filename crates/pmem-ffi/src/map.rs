@@ -12,11 +12,13 @@ use crate::errormsg::{fail, fail_panic, record, set_errno};
 
 /// Runs an `int` entry point: `Ok` → 0, an error → -1 with `errno` and the
 /// message, a panic → -1 (`EINVAL`).
+#[track_caller]
 fn int_call(func: &str, body: impl FnOnce() -> pmem2::Result<()>) -> c_int {
+    pmem2::c_abi::enter(pmem2::c_abi::Library::Pmem);
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => 0,
         Ok(Err(err)) => {
-            fail(&err);
+            fail(func, &err);
             -1
         }
         Err(_) => {
@@ -50,8 +52,9 @@ pub unsafe extern "C" fn pmem_map_file(
     mapped_lenp: *mut usize,
     is_pmemp: *mut c_int,
 ) -> *mut c_void {
+    pmem2::c_abi::enter(pmem2::c_abi::Library::Pmem);
     if path.is_null() {
-        record("invalid (NULL) path", libc::EINVAL);
+        record("pmem_map_file", "invalid (NULL) path", libc::EINVAL);
         return std::ptr::null_mut();
     }
     // SAFETY: non-NULL and NUL-terminated (caller's contract).
@@ -75,7 +78,7 @@ pub unsafe extern "C" fn pmem_map_file(
             m.addr.cast()
         }
         Ok(Err(err)) => {
-            fail(&err);
+            fail("pmem_map_file", &err);
             std::ptr::null_mut()
         }
         Err(_) => {

@@ -21,8 +21,13 @@ thread_local! {
 }
 
 /// Stores `msg` as this thread's last error message, truncated to 300
-/// bytes and at the first NUL byte (a C string can't hold one).
-pub fn set_message(msg: &str) {
+/// bytes and at the first NUL byte (a C string can't hold one), and logs it
+/// at level 1 of the debug log as returned by `func`: the one place the C
+/// library records an error, so each error it returns is logged once.
+#[track_caller]
+pub fn set_message(func: &str, msg: &str) {
+    let at = std::panic::Location::caller();
+    pmem2::c_abi::log_error(func, at.file(), at.line(), msg);
     let bytes = msg.as_bytes();
     let len = bytes
         .iter()
@@ -110,9 +115,9 @@ mod tests {
     fn empty_then_set_then_per_thread() {
         std::thread::spawn(|| {
             assert_eq!(errormsg(), "");
-            set_message("first");
+            set_message("t", "first");
             assert_eq!(errormsg(), "first");
-            set_message("x");
+            set_message("t", "x");
             assert_eq!(errormsg(), "x", "a shorter message replaces a longer one");
             assert_eq!(last_message(), "x");
         })
@@ -126,9 +131,9 @@ mod tests {
     #[test]
     fn truncated_to_capacity_and_at_nul() {
         let long = "a".repeat(1000);
-        set_message(&long);
+        set_message("t", &long);
         assert_eq!(errormsg().len(), MESSAGE_CAPACITY - 1);
-        set_message("before\0after");
+        set_message("t", "before\0after");
         assert_eq!(errormsg(), "before");
     }
 

@@ -9,10 +9,12 @@ use pmem2::{Errno, Error};
 
 use crate::errormsg::set_message;
 
-/// Records `err` as the thread's message and returns its C code.
+/// Records `err` as the thread's message (returned by `func`) and returns
+/// its C code.
 #[must_use = "the code must be returned to C"]
-pub fn fail(err: &Error) -> c_int {
-    set_message(&format!("{err:#}"));
+#[track_caller]
+pub fn fail(func: &str, err: &Error) -> c_int {
+    set_message(func, &format!("{err:#}"));
     err.code()
 }
 
@@ -29,31 +31,36 @@ fn panic_text(payload: &(dyn Any + Send)) -> &str {
 
 /// Runs the body of an `int`-returning entry point: `Ok` → 0, `Err` → the
 /// error's code (message set), a panic → `PMEM2_E_UNKNOWN` (message set).
+#[track_caller]
 pub fn call(func: &'static str, body: impl FnOnce() -> Result<(), Error>) -> c_int {
+    pmem2::c_abi::enter(pmem2::c_abi::Library::Pmem2);
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => 0,
-        Ok(Err(err)) => fail(&err),
-        Err(payload) => fail(&Error::Unknown(
-            format!("{func}: internal error: {}", panic_text(&*payload)).into(),
-        )),
+        Ok(Err(err)) => fail(func, &err),
+        Err(payload) => fail(
+            func,
+            &Error::Unknown(format!("{func}: internal error: {}", panic_text(&*payload)).into()),
+        ),
     }
 }
 
 /// Runs the body of an entry point that returns a value and has no error
 /// code (getters): an error or a panic sets the message and yields
 /// `fallback`.
+#[track_caller]
 pub fn value<T>(func: &'static str, fallback: T, body: impl FnOnce() -> Result<T, Error>) -> T {
+    pmem2::c_abi::enter(pmem2::c_abi::Library::Pmem2);
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(v)) => v,
         Ok(Err(err)) => {
-            set_message(&format!("{err:#}"));
+            set_message(func, &format!("{err:#}"));
             fallback
         }
         Err(payload) => {
-            set_message(&format!(
-                "{func}: internal error: {}",
-                panic_text(&*payload)
-            ));
+            set_message(
+                func,
+                &format!("{func}: internal error: {}", panic_text(&*payload)),
+            );
             fallback
         }
     }

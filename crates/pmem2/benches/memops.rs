@@ -9,7 +9,10 @@
 //! granularity forced through `PMEM2_FORCE_GRANULARITY` (read per map by
 //! both); every cell runs Rust and C alternately, several rounds, and
 //! reports the median time per operation of each and the ratio C / pmem2
-//! (above 1: pmem2 is faster).
+//! (above 1: pmem2 is faster), and the paired statistic: the median of the
+//! per-round ratios with its distribution-free 95 % confidence interval. A
+//! cell is "below" a bar only when the whole interval is. `--aa` measures
+//! each library against itself through the same harness (the noise floor).
 
 #![allow(clippy::cast_precision_loss)] // times and sizes as f64 for printing
 #![allow(missing_docs)] // a benchmark binary
@@ -37,6 +40,8 @@ const FLAG_SETS: [(&str, MemFlags); 5] = [
 
 struct Options {
     quick: bool,
+    /// A/A: each library against itself, for the harness's noise floor.
+    aa: bool,
     kernels: bool,
     reference: Option<KernelKind>,
     filter: Option<String>,
@@ -49,6 +54,7 @@ struct Options {
 fn parse_args() -> Options {
     let mut o = Options {
         quick: false,
+        aa: false,
         kernels: false,
         reference: None,
         filter: None,
@@ -61,6 +67,17 @@ fn parse_args() -> Options {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => o.quick = true,
+            "--aa" => o.aa = true,
+            "--rounds" => {
+                o.rounds = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n >= 5)
+                    .unwrap_or_else(|| {
+                        eprintln!("memops: --rounds needs a number of at least 5");
+                        std::process::exit(2);
+                    });
+            }
             "--kernels" => o.kernels = true,
             "--reference" => {
                 let name = args.next().unwrap_or_default();
@@ -81,8 +98,10 @@ fn parse_args() -> Options {
             }
         }
     }
-    if o.quick {
+    if o.quick && !std::env::args().any(|a| a == "--rounds") {
         o.rounds = 11;
+    }
+    if o.quick {
         o.batch = Duration::from_micros(500);
         o.file_size = 512 * MIB;
     }
@@ -311,7 +330,71 @@ fn stream_span(cell: &Cell, src: &[u8], file_size: usize) -> usize {
     }
 }
 
+/// One cell's result: each side's median time per call and, per round, the
+/// ratio of the second side's time to the first's (both sides ran back to
+/// back in that round, so they saw the same neighbours).
+struct Measured {
+    medians: [f64; 2],
+    ratios: Vec<f64>,
+}
+
+/// The paired statistic of a cell: the median of the per-round ratios and
+/// its distribution-free confidence interval of at least 95 % (the order
+/// statistics the sign test gives: `[x(k), x(n+1-k)]`, the largest `k` with
+/// `P(Binomial(n, 1/2) < k) <= 2.5 %`; for 21 rounds `k = 6`, coverage
+/// 97.3 %). No assumption on the distribution, which is skewed here (a
+/// neighbour's burst slows one round of one side).
+struct Paired {
+    median: f64,
+    low: f64,
+    high: f64,
+}
+
+fn paired(ratios: &[f64]) -> Paired {
+    let mut r = ratios.to_vec();
+    r.sort_by(f64::total_cmp);
+    let n = r.len();
+    // P(X <= j) for X ~ Binomial(n, 1/2), accumulated until it passes 2.5 %.
+    let mut k = 0;
+    let mut cdf = 0.0;
+    let mut pmf = 0.5f64.powi(n as i32); // P(X = 0)
+    for j in 0..n {
+        cdf += pmf;
+        if cdf > 0.025 {
+            break;
+        }
+        k = j + 1; // P(X < k) = P(X <= j) <= 2.5 %
+        pmf *= (n - j) as f64 / (j + 1) as f64;
+    }
+    // With too few rounds for a 95 % interval, the whole range.
+    let k = k.max(1);
+    Paired {
+        median: r[n / 2],
+        low: r[k - 1],
+        high: r[n - k],
+    }
+}
+
+/// Checks of [`paired`] (run at startup: a bench binary has no test harness).
+fn check_paired() {
+    // 21 rounds: the 6th and 16th order statistics (coverage 97.3 %).
+    let r: Vec<f64> = (1..=21).map(f64::from).collect();
+    let p = paired(&r);
+    assert_eq!((p.median, p.low, p.high), (11.0, 6.0, 16.0));
+    // 11 rounds: P(X <= 1) = 0.6 % and P(X <= 2) = 3.3 %: k = 2.
+    let r: Vec<f64> = (1..=11).map(f64::from).collect();
+    let p = paired(&r);
+    assert_eq!((p.median, p.low, p.high), (6.0, 2.0, 10.0));
+    // 5 rounds: no 95 % interval exists; the whole range.
+    let p = paired(&[5.0, 1.0, 3.0, 2.0, 4.0]);
+    assert_eq!((p.median, p.low, p.high), (3.0, 1.0, 5.0));
+}
+
 fn measure(sides: [Side; 2], cell: &Cell, src: &[u8], o: &Options) -> [f64; 2] {
+    measure_paired(sides, cell, src, o).medians
+}
+
+fn measure_paired(sides: [Side; 2], cell: &Cell, src: &[u8], o: &Options) -> Measured {
     let span = stream_span(cell, src, o.file_size);
     // A different sequence for every cell and run.
     let clock = std::time::SystemTime::now()
@@ -340,7 +423,11 @@ fn measure(sides: [Side; 2], cell: &Cell, src: &[u8], o: &Options) -> [f64; 2] {
             times[which].push(d.as_nanos() as f64 / iters as f64);
         }
     }
-    [median(&mut times[0]), median(&mut times[1])]
+    let ratios = times[0].iter().zip(&times[1]).map(|(a, b)| b / a).collect();
+    Measured {
+        medians: [median(&mut times[0]), median(&mut times[1])],
+        ratios,
+    }
 }
 
 fn fmt_time(ns: f64, size: usize, op: Op) -> String {
@@ -392,16 +479,63 @@ fn prefault(base: *mut u8, size: usize) {
     unsafe { std::ptr::write_bytes(base, 1, size) };
 }
 
+/// The bar of the criterion: no cell below 0.95x.
+const BAR: f64 = 0.95;
+
 struct Summary {
     worst: Option<(f64, String)>,
     rows: usize,
     nt_copy_256m: Option<[f64; 2]>,
+    /// Cells whose whole paired interval is below [`BAR`].
+    below: Vec<String>,
+    /// Cells whose paired median (but not the whole interval) is below [`BAR`].
+    median_below: usize,
+    /// A/A: the widest half-width of an interval, and how many intervals
+    /// miss 1.00.
+    aa_widest: f64,
+    aa_miss_one: usize,
 }
 
-fn print_row(label: &str, cell: &Cell, t: [f64; 2], summary: &mut Summary) {
+/// The paired columns: median of per-round ratios, its interval, and a
+/// mark when the whole interval is below [`BAR`].
+fn fmt_paired(p: &Paired) -> String {
+    format!(
+        "{:>6.2}x [{:.2}, {:.2}]{}",
+        p.median,
+        p.low,
+        p.high,
+        if p.high < BAR { " BELOW" } else { "" }
+    )
+}
+
+fn cell_name(label: &str, cell: &Cell) -> String {
+    format!(
+        "{label} {} {} {} {}",
+        cell.op.name(),
+        FLAG_SETS
+            .iter()
+            .find(|(_, f)| *f == cell.flags)
+            .map_or("?", |(n, _)| n),
+        fmt_size(cell.size),
+        if cell.mode == Mode::Hot {
+            "hot"
+        } else {
+            "stream"
+        }
+    )
+}
+
+fn print_row(label: &str, cell: &Cell, m: &Measured, summary: &mut Summary) {
+    let t = m.medians;
     let ratio = t[1] / t[0];
+    let p = paired(&m.ratios);
+    if p.high < BAR {
+        summary.below.push(cell_name(label, cell));
+    } else if p.median < BAR {
+        summary.median_below += 1;
+    }
     println!(
-        "{label:<11} {:<8} {:<8} {:>5} {:<6} {:>12} {:>12} {:>6.2}x",
+        "{label:<11} {:<8} {:<8} {:>5} {:<6} {:>12} {:>12} {:>6.2}x {}",
         cell.op.name(),
         FLAG_SETS
             .iter()
@@ -415,7 +549,8 @@ fn print_row(label: &str, cell: &Cell, t: [f64; 2], summary: &mut Summary) {
         },
         fmt_time(t[0], cell.size, cell.op),
         fmt_time(t[1], cell.size, cell.op),
-        ratio
+        ratio,
+        fmt_paired(&p)
     );
     summary.rows += 1;
     if summary.worst.as_ref().is_none_or(|(r, _)| ratio < *r) {
@@ -433,8 +568,31 @@ fn print_row(label: &str, cell: &Cell, t: [f64; 2], summary: &mut Summary) {
 
 fn header() {
     println!(
-        "{:<11} {:<8} {:<8} {:>5} {:<6} {:>12} {:>12} {:>7}",
-        "granularity", "op", "flags", "size", "mode", "pmem2", "C", "C/pmem2"
+        "{:<11} {:<8} {:<8} {:>5} {:<6} {:>12} {:>12} {:>7} {:>7} 95% CI",
+        "granularity", "op", "flags", "size", "mode", "pmem2", "C", "C/pmem2", "paired"
+    );
+}
+
+/// A/A: each library against itself, the same way as a table row.
+fn print_aa_row(label: &str, cell: &Cell, c: &Measured, r: &Measured, summary: &mut Summary) {
+    let (pc, pr) = (paired(&c.ratios), paired(&r.ratios));
+    for p in [&pc, &pr] {
+        summary.aa_widest = summary.aa_widest.max((p.high - p.low) / 2.0);
+        if p.low > 1.0 || p.high < 1.0 {
+            summary.aa_miss_one += 1;
+        }
+        if p.high < BAR {
+            summary.below.push(cell_name(label, cell));
+        }
+    }
+    summary.rows += 1;
+    println!(
+        "{:<34} C/C {:>6.2}x {}   pmem2/pmem2 {:>6.2}x {}",
+        cell_name(label, cell),
+        c.medians[1] / c.medians[0],
+        fmt_paired(&pc),
+        r.medians[1] / r.medians[0],
+        fmt_paired(&pr)
     );
 }
 
@@ -478,6 +636,7 @@ fn matches(o: &Options, text: &str) -> bool {
 }
 
 fn main() {
+    check_paired();
     let o = parse_args();
     let lib = match CLib::load() {
         Ok(lib) => lib,
@@ -501,6 +660,10 @@ fn main() {
         worst: None,
         rows: 0,
         nt_copy_256m: None,
+        below: Vec::new(),
+        median_below: 0,
+        aa_widest: 0.0,
+        aa_miss_one: 0,
     };
 
     if o.kernels {
@@ -509,12 +672,31 @@ fn main() {
         return;
     }
 
-    header();
+    if o.aa {
+        println!("A/A: each library against itself through the same harness (the noise floor); ratio of medians, then paired median [95% CI]");
+    } else {
+        header();
+    }
+    table(&o, &lib, &src, &mut summary);
+    if o.aa {
+        print_aa_summary(&summary);
+        return;
+    }
+    if matches(&o, "map") {
+        map_cycle(&o, &lib, &mut summary);
+    }
+    safe_access(&o);
+    machine(&o, &src, &summary);
+    print_summary(&summary);
+}
+
+/// The table: every cell of every granularity (or A/A rows with `--aa`).
+fn table(o: &Options, lib: &CLib, src: &[u8], summary: &mut Summary) {
     for g in [Granularity::Page, Granularity::CacheLine, Granularity::Byte] {
         let label = g.to_string();
         if !cells(o.quick)
             .iter()
-            .any(|c| matches(&o, &format!("{label} {} {}", c.op.name(), fmt_size(c.size))))
+            .any(|c| matches(o, &format!("{label} {} {}", c.op.name(), fmt_size(c.size))))
         {
             continue;
         }
@@ -546,13 +728,41 @@ fn main() {
         };
         prefault(rust.base, o.file_size);
         prefault(c.base, o.file_size);
+        // A/A: a second map of the same file for each library, so the two
+        // sides differ in everything but the code, as in the A/B table.
+        let aa_maps = o.aa.then(|| {
+            let rmap = Map::new(&Config::with_granularity(Granularity::Page), &source).unwrap();
+            (rmap, lib.map(&file))
+        });
+        let twins = aa_maps.as_ref().map(|(rmap2, cmap2)| {
+            // SAFETY: a live C map.
+            let base = unsafe { (lib.map_addr)(cmap2.map) };
+            let c2 = Side {
+                base: base.cast(),
+                ..c
+            };
+            let rust2 = Side {
+                base: rmap2.addr(),
+                ..rust
+            };
+            prefault(c2.base, o.file_size);
+            prefault(rust2.base, o.file_size);
+            [c2, rust2]
+        });
         for cell in cells(o.quick) {
             let text = format!("{label} {} {}", cell.op.name(), fmt_size(cell.size));
-            if !matches(&o, &text) {
+            if !matches(o, &text) {
                 continue;
             }
-            let t = measure([rust, c], &cell, &src, &o);
-            print_row(&label, &cell, t, &mut summary);
+            if let Some([c2, rust2]) = twins {
+                let mc = measure_paired([c, c2], &cell, src, o);
+                let mr = measure_paired([rust, rust2], &cell, src, o);
+                print_aa_row(&label, &cell, &mc, &mr, summary);
+                continue;
+            }
+            let m = measure_paired([rust, c], &cell, src, o);
+            let t = m.medians;
+            print_row(&label, &cell, &m, summary);
             if g == Granularity::CacheLine
                 && cell.op == Op::Memcpy
                 && cell.flags == MemFlags::NONTEMPORAL
@@ -561,19 +771,40 @@ fn main() {
                 summary.nt_copy_256m = Some(t);
             }
         }
+        drop(aa_maps);
         drop(rmap);
     }
     std::env::remove_var("PMEM2_FORCE_GRANULARITY");
-    if matches(&o, "map") {
-        map_cycle(&o, &lib, &mut summary);
+}
+
+fn print_aa_summary(summary: &Summary) {
+    println!(
+        "\n{} cells, 2 A/A pairs each; widest half-interval {:.3}; {} of {} intervals miss 1.00 (about 3 % expected by chance); {} below {BAR:.2}x",
+        summary.rows,
+        summary.aa_widest,
+        summary.aa_miss_one,
+        2 * summary.rows,
+        summary.below.len()
+    );
+    for name in &summary.below {
+        println!("  below: {name}");
     }
-    safe_access(&o);
-    machine(&o, &src, &summary);
-    if let Some((ratio, what)) = summary.worst {
+}
+
+fn print_summary(summary: &Summary) {
+    if let Some((ratio, what)) = &summary.worst {
         println!(
-            "\n{} cells; lowest C/pmem2 ratio {ratio:.2}x at {what}",
+            "\n{} cells; lowest C/pmem2 ratio of medians {ratio:.2}x at {what}",
             summary.rows
         );
+        println!(
+            "paired: {} cells below {BAR:.2}x (whole 95% interval below), {} more with the paired median below {BAR:.2}x but the interval reaching it",
+            summary.below.len(),
+            summary.median_below
+        );
+        for name in &summary.below {
+            println!("  below: {name}");
+        }
     }
 }
 
@@ -1082,6 +1313,10 @@ fn kernels(o: &Options, lib: &CLib, src: &[u8]) {
         worst: None,
         rows: 0,
         nt_copy_256m: None,
+        below: Vec::new(),
+        median_below: 0,
+        aa_widest: 0.0,
+        aa_miss_one: 0,
     };
     for kind in KernelKind::ALL
         .into_iter()
@@ -1116,8 +1351,8 @@ fn kernels(o: &Options, lib: &CLib, src: &[u8]) {
             if !matches(o, &format!("{kind} {} {}", op.name(), fmt_size(size))) {
                 continue;
             }
-            let t = measure([rust, c], &cell, src, o);
-            print_row(&kind.to_string(), &cell, t, &mut summary);
+            let m = measure_paired([rust, c], &cell, src, o);
+            print_row(&kind.to_string(), &cell, &m, &mut summary);
         }
     }
     std::env::remove_var("PMEM2_FORCE_GRANULARITY");

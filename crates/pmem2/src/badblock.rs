@@ -35,6 +35,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use pmem2_nvdimm::nd::{self, NamespaceMode, SectorRange, Sysfs};
 
+use crate::debug_log::{plog, Returned, DETAIL};
 use crate::error::{Error, Result};
 use crate::source::{FileType, Source, SourceId};
 use crate::sys::fiemap::{self, Extent};
@@ -160,7 +161,8 @@ impl BadBlockContext {
     /// [`Error::Unknown`] for malformed sysfs files; [`Error::Os`] for
     /// failing system calls (`dup`, `fstat`, `FS_IOC_FIEMAP`, sysfs reads).
     pub fn new(source: &Source<'_>) -> Result<Self> {
-        Self::with_sysfs(&Sysfs::default(), &source.id(), source.fd().ok())
+        Self::with_sysfs(&Sysfs::default(), &source.id(), source.file_fd())
+            .logged("BadBlockContext::new")
     }
 
     /// Creates a context for a source described by its identity and file
@@ -188,7 +190,17 @@ impl BadBlockContext {
         let fd = fd.ok_or_else(|| {
             Error::FileDescriptorNotSet("the source has no file descriptor".into())
         })?;
-        let Some(m) = sysfs.find(device)? else {
+        let found = sysfs.find(device)?;
+        plog!(
+            DETAIL,
+            "BadBlockContext::new",
+            "sysfs: device {device:?} is in {}",
+            found.as_ref().map_or_else(
+                || "no NVDIMM region".to_owned(),
+                |m| m.region.path.display().to_string()
+            )
+        );
+        let Some(m) = found else {
             return Ok(BadBlockContext {
                 fd: file::dup(fd).ok(),
                 file_type: id.file_type,
@@ -239,19 +251,22 @@ impl BadBlockContext {
     /// NVDIMM backs the source).
     #[allow(clippy::should_implement_trait)] // PMDK's name; the Iterator impl is below
     pub fn next(&mut self) -> Result<BadBlock> {
-        match &mut self.state {
-            State::NoDevice => Err(Error::NoBadBlockFound(
-                "Cannot find any matching device, no bad blocks found".into(),
-            )),
-            State::Blocks { list, pos } => {
-                let bb = list
-                    .get(*pos)
-                    .copied()
-                    .ok_or_else(|| Error::NoBadBlockFound("no more bad blocks".into()))?;
-                *pos += 1;
-                Ok(bb)
+        let result = (|| -> Result<BadBlock> {
+            match &mut self.state {
+                State::NoDevice => Err(Error::NoBadBlockFound(
+                    "Cannot find any matching device, no bad blocks found".into(),
+                )),
+                State::Blocks { list, pos } => {
+                    let bb = list
+                        .get(*pos)
+                        .copied()
+                        .ok_or_else(|| Error::NoBadBlockFound("no more bad blocks".into()))?;
+                    *pos += 1;
+                    Ok(bb)
+                }
             }
-        }
+        })();
+        result.logged("BadBlockContext::next")
     }
 
     /// Clears a bad block (`pmem2_badblock_clear`): for a regular file,
@@ -265,34 +280,37 @@ impl BadBlockContext {
     /// the bus command fails; [`Error::NotSupported`] for a device DAX whose
     /// NVDIMM bus is unknown.
     pub fn clear(&self, bb: &BadBlock) -> Result<()> {
-        if self.file_type == FileType::DeviceDax {
-            let Some((bus_dev, ns_res)) = &self.devdax_clear else {
-                return Err(Error::NotSupported(
-                    "cannot clear bad blocks of this device DAX: its NVDIMM bus was not found"
-                        .into(),
+        let result = (|| -> Result<()> {
+            if self.file_type == FileType::DeviceDax {
+                let Some((bus_dev, ns_res)) = &self.devdax_clear else {
+                    return Err(Error::NotSupported(
+                        "cannot clear bad blocks of this device DAX: its NVDIMM bus was not found"
+                            .into(),
+                    ));
+                };
+                let address = ns_res.checked_add(bb.offset).ok_or_else(|| {
+                    Error::OffsetOutOfRange("bad block's offset is out of range".into())
+                })?;
+                return ndctl::clear_error(bus_dev, address, bb.length);
+            }
+            if i64::try_from(bb.offset).is_err() {
+                return Err(Error::OffsetOutOfRange(
+                    "bad block's offset is greater than INT64_MAX".into(),
                 ));
-            };
-            let address = ns_res.checked_add(bb.offset).ok_or_else(|| {
-                Error::OffsetOutOfRange("bad block's offset is out of range".into())
-            })?;
-            return ndctl::clear_error(bus_dev, address, bb.length);
-        }
-        if i64::try_from(bb.offset).is_err() {
-            return Err(Error::OffsetOutOfRange(
-                "bad block's offset is greater than INT64_MAX".into(),
-            ));
-        }
-        if i64::try_from(bb.length).is_err() {
-            return Err(Error::LengthOutOfRange(
-                "bad block's length is greater than INT64_MAX".into(),
-            ));
-        }
-        // Without a descriptor, fail as PMDK's fallocate on a closed one does.
-        let fd = self
-            .fd
-            .as_ref()
-            .ok_or_else(|| Error::os(rustix::io::Errno::BADF, "fallocate"))?;
-        file::reallocate(fd.as_fd(), bb.offset, bb.length)
+            }
+            if i64::try_from(bb.length).is_err() {
+                return Err(Error::LengthOutOfRange(
+                    "bad block's length is greater than INT64_MAX".into(),
+                ));
+            }
+            // Without a descriptor, fail as PMDK's fallocate on a closed one does.
+            let fd = self
+                .fd
+                .as_ref()
+                .ok_or_else(|| Error::os(rustix::io::Errno::BADF, "fallocate"))?;
+            file::reallocate(fd.as_fd(), bb.offset, bb.length)
+        })();
+        result.logged("BadBlockContext::clear")
     }
 }
 

@@ -4,6 +4,7 @@
 //! Setters validate as PMDK's `pmem2_config_set_*` do. Checks that need the
 //! source (alignment, range) happen in [`Map::new`](crate::Map::new).
 
+use crate::debug_log::Returned;
 use crate::error::{Error, Result};
 use crate::flags::flag_set;
 
@@ -180,7 +181,8 @@ impl Config {
         if offset > i64::MAX as usize {
             return Err(Error::OffsetOutOfRange(
                 "offset is greater than INT64_MAX".into(),
-            ));
+            ))
+            .logged("Config::set_offset");
         }
         self.offset = offset;
         Ok(self)

@@ -18,6 +18,7 @@
 use pmem2_nvdimm::nd::{Device, Region, Sysfs};
 
 use crate::config::Granularity;
+use crate::debug_log::{plog, DETAIL};
 use crate::error::{Error, Result};
 use crate::source::{FileType, SourceId};
 use crate::sys::sysfs;
@@ -60,8 +61,12 @@ pub(crate) unsafe fn cpu_persist(ptr: *const u8, len: usize) {
 /// [`Error::Unknown`] if its content isn't a number. A missing attribute is
 /// not an error.
 pub(crate) fn region_deep_flush(region: &Region) -> Result<()> {
-    if region.deep_flush()?.is_some_and(|pending| pending != 0) {
-        sysfs::write_attr(&region.deep_flush_path(), b"1")?;
+    let pending = region.deep_flush()?;
+    let path = region.deep_flush_path();
+    plog!(DETAIL, "deep_flush", "read {}: {pending:?}", path.display());
+    if pending.is_some_and(|pending| pending != 0) {
+        sysfs::write_attr(&path, b"1")?;
+        plog!(DETAIL, "deep_flush", "wrote 1 to {}", path.display());
     }
     Ok(())
 }

@@ -7,6 +7,8 @@
 
 use std::sync::OnceLock;
 
+use crate::debug_log::{plog, DETAIL};
+
 pub(crate) use crate::sys::process::secure_getenv;
 
 /// Load-time tunables (PMDK reads them in its library constructor).
@@ -90,7 +92,18 @@ impl Tunables {
 /// The process's tunables, read once.
 pub(crate) fn tunables() -> &'static Tunables {
     static TUNABLES: OnceLock<Tunables> = OnceLock::new();
-    TUNABLES.get_or_init(|| Tunables::from_lookup(secure_getenv))
+    TUNABLES.get_or_init(|| {
+        let lookup = |name: &str| {
+            let value = secure_getenv(name);
+            if let Some(v) = &value {
+                plog!(DETAIL, "env", "{name}={v}");
+            }
+            value
+        };
+        let tunables = Tunables::from_lookup(lookup);
+        plog!(DETAIL, "env", "{tunables:?}");
+        tunables
+    })
 }
 
 /// C's `atoll`: optional whitespace and sign, then leading digits; 0 if none.

@@ -374,6 +374,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "opens a file, which Miri's isolation refuses")]
     fn question_mark_on_io_errors() {
         fn open_missing() -> Result<std::fs::File> {
             Ok(std::fs::File::open("/nonexistent/pmem2-test")?)

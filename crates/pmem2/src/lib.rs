@@ -101,6 +101,10 @@ mod flags;
 mod registry;
 
 mod badblock;
+// The debug log's hooks for the C libraries, public only with the `c-abi`
+// feature (both C crates enable it), as `libpmem` below.
+#[cfg(feature = "c-abi")]
+pub mod c_abi;
 pub mod check;
 mod config;
 mod deep_flush;

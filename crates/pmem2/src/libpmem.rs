@@ -32,6 +32,7 @@ use pmem2_nvdimm::{dax, eadr, SYSFS_ROOT};
 use rustix::fs::FileType as StatType;
 
 use crate::config::Granularity;
+use crate::debug_log::{plog, BASIC, DETAIL};
 use crate::deep_flush::region_deep_flush;
 use crate::env::secure_getenv;
 use crate::error::{Errno, Error, Result};
@@ -323,8 +324,22 @@ pub fn map_file(path: &Path, len: usize, flags: u32, mode: u32) -> Result<Mapped
     let created_here =
         flags & FILE_CREATE != 0 && flags & FILE_EXCL != 0 && flags & FILE_TMPFILE == 0;
     let result = map_opened(&opened);
-    if result.is_err() && created_here && opened.devdax.is_none() {
-        file::remove(path).ok();
+    match &result {
+        Err(_) if created_here && opened.devdax.is_none() => drop(file::remove(path)),
+        Err(_) => {}
+        Ok(m) => plog!(
+            BASIC,
+            "pmem_map_file",
+            "{}: mapped {} bytes at {:p}, {}",
+            path.display(),
+            m.len,
+            m.addr,
+            if m.tracked {
+                "MAP_SYNC accepted (pmem)"
+            } else {
+                "MAP_SYNC refused (not pmem)"
+            }
+        ),
     }
     result
 }
@@ -389,7 +404,17 @@ fn map_opened(opened: &Opened) -> Result<MappedFile> {
 /// hex digit.
 fn mmap_hint() -> Option<usize> {
     static HINT: OnceLock<Option<usize>> = OnceLock::new();
-    *HINT.get_or_init(|| secure_getenv("PMEM_MMAP_HINT").and_then(|v| parse_hint(&v)))
+    *HINT.get_or_init(|| {
+        let value = secure_getenv("PMEM_MMAP_HINT")?;
+        let hint = parse_hint(&value);
+        plog!(
+            DETAIL,
+            "pmem_map_file",
+            "PMEM_MMAP_HINT={value}: {}",
+            hint.map_or_else(|| "invalid, ignored".to_owned(), |h| format!("{h:#x}"))
+        );
+        hint
+    })
 }
 
 fn parse_hint(value: &str) -> Option<usize> {
@@ -446,6 +471,7 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<()> {
             untrack(start, end);
         }
     }
+    plog!(BASIC, "pmem_unmap", "unmapping {len} bytes at {addr:p}");
     // SAFETY: forwarded from the caller.
     unsafe { mm::unmap(start, len) }.map_err(|e| Error::os(e, "munmap"))
 }
@@ -455,7 +481,21 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<()> {
 /// when unset.
 fn forced() -> Option<bool> {
     static FORCED: OnceLock<Option<bool>> = OnceLock::new();
-    *FORCED.get_or_init(|| secure_getenv("PMEM_IS_PMEM_FORCE").and_then(|v| parse_force(&v)))
+    *FORCED.get_or_init(|| {
+        let value = secure_getenv("PMEM_IS_PMEM_FORCE")?;
+        let forced = parse_force(&value);
+        plog!(
+            DETAIL,
+            "pmem_is_pmem",
+            "PMEM_IS_PMEM_FORCE={value}: {}",
+            match forced {
+                Some(true) => "always pmem",
+                Some(false) => "never pmem",
+                None => "detect",
+            }
+        );
+        forced
+    })
 }
 
 /// PMDK's reading of `PMEM_IS_PMEM_FORCE` (`atoi`): 0 → never, 1 → always.
@@ -567,11 +607,33 @@ pub fn deep_drain(addr: *const u8, len: usize) -> Result<()> {
 /// domain). Decided once.
 fn no_flush() -> bool {
     static NO_FLUSH: OnceLock<bool> = OnceLock::new();
-    *NO_FLUSH.get_or_init(|| match secure_getenv("PMEM_NO_FLUSH").as_deref() {
+    *NO_FLUSH.get_or_init(|| {
+        // Only the C library asks (for its memory and persist functions,
+        // which may come first): the log is libpmem's from here on.
+        crate::debug_log::set_identity(&crate::debug_log::LIBPMEM);
+        no_flush_from_env()
+    })
+}
+
+fn no_flush_from_env() -> bool {
+    let value = secure_getenv("PMEM_NO_FLUSH");
+    let no_flush = match value.as_deref() {
         Some("1") => true,
         Some("0") => false,
         _ => has_auto_flush(),
-    })
+    };
+    plog!(
+        DETAIL,
+        "pmem_has_auto_flush",
+        "PMEM_NO_FLUSH={}: {}",
+        value.as_deref().unwrap_or("(unset)"),
+        if no_flush {
+            "no cache flushes (byte granularity)"
+        } else {
+            "cache flushes (cache-line granularity)"
+        }
+    );
+    no_flush
 }
 
 /// The granularity whose persist and memory functions are libpmem's: byte

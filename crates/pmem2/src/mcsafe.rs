@@ -25,6 +25,7 @@
 
 use std::os::fd::BorrowedFd;
 
+use crate::debug_log::Returned;
 use crate::error::{Errno, Error, Result};
 use crate::source::{FileType, Source};
 use crate::sys::file;
@@ -61,9 +62,9 @@ impl Source<'_> {
         }
         Ok(McsafeTarget {
             file_type: self.file_type(),
-            fd: self.fd().ok(),
-            size: self.size()? as u64,
-            alignment: self.alignment()? as u64,
+            fd: self.file_fd(),
+            size: self.size_in(std::path::Path::new(pmem2_nvdimm::SYSFS_ROOT))? as u64,
+            alignment: self.alignment_in(std::path::Path::new(pmem2_nvdimm::SYSFS_ROOT))? as u64,
         })
     }
 
@@ -80,7 +81,8 @@ impl Source<'_> {
     /// on a device DAX); [`Error::Os`] for other failures, and as
     /// [`Source::size`] and [`Source::alignment`].
     pub fn pread_mcsafe(&self, buf: &mut [u8], offset: usize) -> Result<()> {
-        pread(&self.mcsafe_target()?, buf, offset as u64)
+        let result = (|| -> Result<()> { pread(&self.mcsafe_target()?, buf, offset as u64) })();
+        result.logged("Source::pread_mcsafe")
     }
 
     /// Writes `buf` at `offset` (`pmem2_source_pwrite_mcsafe`), as
@@ -90,7 +92,8 @@ impl Source<'_> {
     /// # Errors
     /// As [`Source::pread_mcsafe`].
     pub fn pwrite_mcsafe(&self, buf: &[u8], offset: usize) -> Result<()> {
-        pwrite(&self.mcsafe_target()?, buf, offset as u64)
+        let result = (|| -> Result<()> { pwrite(&self.mcsafe_target()?, buf, offset as u64) })();
+        result.logged("Source::pwrite_mcsafe")
     }
 }
 

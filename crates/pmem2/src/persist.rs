@@ -44,10 +44,26 @@ pub(crate) fn flush_kind() -> FlushKind {
     static KIND: OnceLock<FlushKind> = OnceLock::new();
     *KIND.get_or_init(|| {
         let tunables = env::tunables();
-        arch::detect_flush(arch::FlushAllowed {
+        let kind = arch::detect_flush(arch::FlushAllowed {
             clwb: !tunables.no_clwb,
             clflushopt: !tunables.no_clflushopt,
-        })
+        });
+        crate::debug_log::plog!(
+            crate::debug_log::DETAIL,
+            "flush_kind",
+            "flush instruction: {kind:?} (CLWB {}, CLFLUSHOPT {})",
+            if tunables.no_clwb {
+                "disabled by PMEM_NO_CLWB"
+            } else {
+                "allowed"
+            },
+            if tunables.no_clflushopt {
+                "disabled by PMEM_NO_CLFLUSHOPT"
+            } else {
+                "allowed"
+            }
+        );
+        kind
     })
 }
 
@@ -56,7 +72,20 @@ pub(crate) fn flush_kind() -> FlushKind {
 /// once, after `flush_kind`.
 pub(crate) fn deep_flush_cvadp() -> bool {
     static CVADP: OnceLock<bool> = OnceLock::new();
-    *CVADP.get_or_init(|| arch::detect_deep_flush(flush_kind()))
+    *CVADP.get_or_init(|| {
+        let cvadp = arch::detect_deep_flush(flush_kind());
+        crate::debug_log::plog!(
+            crate::debug_log::DETAIL,
+            "deep_flush",
+            "deep flush writes back with {}",
+            if cvadp {
+                "DC CVADP"
+            } else {
+                "the flush instruction"
+            }
+        );
+        cvadp
+    })
 }
 
 /// The persistence functions of `granularity`, chosen once per process:

@@ -9,6 +9,7 @@
 
 use pmem2_nvdimm::nd::{NdMatch, Sysfs};
 
+use crate::debug_log::{plog, Returned, DETAIL};
 use crate::error::{Error, Result};
 use crate::source::{Source, SourceId};
 
@@ -18,7 +19,17 @@ fn region_of(sysfs: &Sysfs, id: &SourceId, anonymous: &'static str) -> Result<Op
     let device = id
         .nd_device()
         .ok_or(Error::NotSupported(anonymous.into()))?;
-    Ok(sysfs.find(device)?)
+    let found = sysfs.find(device)?;
+    plog!(
+        DETAIL,
+        "Source",
+        "sysfs: device {device:?} is in {}",
+        found.as_ref().map_or_else(
+            || "no NVDIMM region".to_owned(),
+            |m| m.region.path.display().to_string()
+        )
+    );
+    Ok(found)
 }
 
 /// The device id of a source: the unique ids of the DIMMs of its region,
@@ -65,6 +76,12 @@ pub(crate) fn device_usc(sysfs: &Sysfs, id: &SourceId) -> Result<u64> {
         let Some(count) = dimm.dirty_shutdown()? else {
             return Err(Error::NotSupported(NOSUPP.into()));
         };
+        plog!(
+            DETAIL,
+            "Source::device_usc",
+            "sysfs: a DIMM of {} reports dirty_shutdown {count}",
+            m.region.path.display()
+        );
         total = total.checked_add(count).ok_or_else(|| {
             Error::Unknown("the sum of the DIMMs' unsafe shutdown counts overflows".into())
         })?;
@@ -96,7 +113,7 @@ impl Source<'_> {
     /// the source, or when a DIMM has no unique id; [`Error::Os`] or
     /// [`Error::Unknown`] for unreadable or malformed sysfs attributes.
     pub fn device_id(&self) -> Result<String> {
-        device_id(&Sysfs::default(), &self.id())
+        device_id(&Sysfs::default(), &self.id()).logged("Source::device_id")
     }
 
     /// The unsafe shutdown count (`pmem2_source_device_usc`): the sum of
@@ -108,7 +125,7 @@ impl Source<'_> {
     /// none); [`Error::Unknown`] if the sum overflows or a counter is
     /// malformed.
     pub fn device_usc(&self) -> Result<u64> {
-        device_usc(&Sysfs::default(), &self.id())
+        device_usc(&Sysfs::default(), &self.id()).logged("Source::device_usc")
     }
 
     /// The NUMA node of the region backing the source
@@ -119,7 +136,7 @@ impl Source<'_> {
     /// [`Error::DaxRegionNotFound`] when no region backs the source;
     /// [`Error::Unknown`] if `numa_node` is malformed.
     pub fn numa_node(&self) -> Result<i32> {
-        numa_node(&Sysfs::default(), &self.id())
+        numa_node(&Sysfs::default(), &self.id()).logged("Source::numa_node")
     }
 }
 

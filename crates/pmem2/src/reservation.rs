@@ -25,6 +25,7 @@
 use std::ptr::NonNull;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::debug_log::{plog, Returned, VERBOSE};
 use crate::error::{DeleteError, Errno, Error, Result};
 use crate::registry::{self, Entry, Registry};
 use crate::sys::mm::{self, page_size, Mapping};
@@ -157,66 +158,74 @@ impl VmReservation {
     /// [`Error::MappingExists`] when the range at `addr` is occupied,
     /// [`Error::Os`] from `mmap`.
     pub fn new(addr: Option<NonNull<u8>>, size: usize) -> Result<Self> {
-        let page = page_size();
-        let addr = addr.map(|a| a.as_ptr() as usize);
-        if let Some(a) = addr {
-            if !a.is_multiple_of(page) {
-                return Err(Error::AddressUnaligned(
-                    format!("address {a:#x} is not a multiple of {page}").into(),
+        let result = (|| -> Result<Self> {
+            plog!(
+                VERBOSE,
+                "VmReservation::new",
+                "address hint {addr:?}, {size} bytes"
+            );
+            let page = page_size();
+            let addr = addr.map(|a| a.as_ptr() as usize);
+            if let Some(a) = addr {
+                if !a.is_multiple_of(page) {
+                    return Err(Error::AddressUnaligned(
+                        format!("address {a:#x} is not a multiple of {page}").into(),
+                    ));
+                }
+            }
+            if !size.is_multiple_of(page) {
+                return Err(Error::LengthUnaligned(
+                    format!("reservation size {size} is not a multiple of {page}").into(),
                 ));
             }
-        }
-        if !size.is_multiple_of(page) {
-            return Err(Error::LengthUnaligned(
-                format!("reservation size {size} is not a multiple of {page}").into(),
-            ));
-        }
-        let translate = |errno: Errno| match errno {
-            Errno::EXIST => {
-                Error::MappingExists("the requested address range is already occupied".into())
-            }
-            other => Error::os(other, "mmap"),
-        };
-        let state = if let Some(a) = addr {
-            // An explicit address is used as is: no alignment padding (PMDK
-            // pads past the end, which needlessly fails next to a neighbour).
-            a.checked_add(size).ok_or_else(|| {
-                Error::LengthOutOfRange("address + size wraps around the address space".into())
-            })?;
-            // An empty reservation holds no pages yet; `extend` adds them.
-            let start = if size == 0 {
-                a
-            } else {
-                Mapping::reserve_at(a, size)
-                    .map_err(translate)?
-                    .into_raw()
-                    .0
+            let translate = |errno: Errno| match errno {
+                Errno::EXIST => {
+                    Error::MappingExists("the requested address range is already occupied".into())
+                }
+                other => Error::os(other, "mmap"),
             };
-            State {
-                addr: start,
-                size,
-                real_start: start,
-                real_end: start + size,
-            }
-        } else {
-            let align = predicted_alignment(size);
-            let real_len = size
-                .checked_next_multiple_of(align)
-                .and_then(|l| l.checked_add(align))
-                .ok_or_else(|| Error::os(Errno::NOMEM, "mmap"))?;
-            let real = Mapping::reserve(real_len).map_err(translate)?.into_raw().0;
-            State {
-                addr: real.next_multiple_of(align),
-                size,
-                real_start: real,
-                real_end: real + real_len,
-            }
-        };
-        Ok(VmReservation {
-            inner: Arc::new(Inner {
-                state: RwLock::new(state),
-            }),
-        })
+            let state = if let Some(a) = addr {
+                // An explicit address is used as is: no alignment padding (PMDK
+                // pads past the end, which needlessly fails next to a neighbour).
+                a.checked_add(size).ok_or_else(|| {
+                    Error::LengthOutOfRange("address + size wraps around the address space".into())
+                })?;
+                // An empty reservation holds no pages yet; `extend` adds them.
+                let start = if size == 0 {
+                    a
+                } else {
+                    Mapping::reserve_at(a, size)
+                        .map_err(translate)?
+                        .into_raw()
+                        .0
+                };
+                State {
+                    addr: start,
+                    size,
+                    real_start: start,
+                    real_end: start + size,
+                }
+            } else {
+                let align = predicted_alignment(size);
+                let real_len = size
+                    .checked_next_multiple_of(align)
+                    .and_then(|l| l.checked_add(align))
+                    .ok_or_else(|| Error::os(Errno::NOMEM, "mmap"))?;
+                let real = Mapping::reserve(real_len).map_err(translate)?.into_raw().0;
+                State {
+                    addr: real.next_multiple_of(align),
+                    size,
+                    real_start: real,
+                    real_end: real + real_len,
+                }
+            };
+            Ok(VmReservation {
+                inner: Arc::new(Inner {
+                    state: RwLock::new(state),
+                }),
+            })
+        })();
+        result.logged("VmReservation::new")
     }
 
     pub(crate) fn downgrade(&self) -> WeakReservation {
@@ -248,6 +257,13 @@ impl VmReservation {
     /// [`Error::VmReservationNotEmpty`] while mappings are inside; the
     /// reservation is handed back in [`DeleteError`].
     pub fn delete(self) -> std::result::Result<(), DeleteError<VmReservation>> {
+        plog!(
+            VERBOSE,
+            "VmReservation::delete",
+            "{:p}, {} bytes",
+            self.addr(),
+            self.size()
+        );
         if self.map_count() != 0 {
             return Err(DeleteError {
                 handle: self,
@@ -268,34 +284,44 @@ impl VmReservation {
     /// [`Error::MappingExists`] when the range after the reservation is
     /// occupied, [`Error::LengthOutOfRange`] when it would wrap.
     pub fn extend(&self, size: usize) -> Result<()> {
-        let page = page_size();
-        if !size.is_multiple_of(page) {
-            return Err(Error::LengthUnaligned(
-                format!("reservation extension size {size} is not a multiple of {page}").into(),
-            ));
-        }
-        let mut state = self.inner.write();
-        let new_end = state
-            .addr
-            .checked_add(state.size)
-            .and_then(|e| e.checked_add(size))
-            .ok_or_else(|| {
-                Error::LengthOutOfRange("extended reservation wraps the address space".into())
-            })?;
-        if new_end > state.real_end {
-            let from = state.real_end;
-            let added = Mapping::reserve_at(from, new_end - from).map_err(|errno| match errno {
-                Errno::EXIST => {
-                    Error::MappingExists("the range after the reservation is occupied".into())
-                }
-                other => Error::os(other, "mmap"),
-            })?;
-            // Adjacent to the reservation's range, which now owns it.
-            added.into_raw();
-            state.real_end = new_end;
-        }
-        state.size += size;
-        Ok(())
+        let result = (|| -> Result<()> {
+            plog!(
+                VERBOSE,
+                "VmReservation::extend",
+                "{:p}: by {size} bytes",
+                self.addr()
+            );
+            let page = page_size();
+            if !size.is_multiple_of(page) {
+                return Err(Error::LengthUnaligned(
+                    format!("reservation extension size {size} is not a multiple of {page}").into(),
+                ));
+            }
+            let mut state = self.inner.write();
+            let new_end = state
+                .addr
+                .checked_add(state.size)
+                .and_then(|e| e.checked_add(size))
+                .ok_or_else(|| {
+                    Error::LengthOutOfRange("extended reservation wraps the address space".into())
+                })?;
+            if new_end > state.real_end {
+                let from = state.real_end;
+                let added =
+                    Mapping::reserve_at(from, new_end - from).map_err(|errno| match errno {
+                        Errno::EXIST => Error::MappingExists(
+                            "the range after the reservation is occupied".into(),
+                        ),
+                        other => Error::os(other, "mmap"),
+                    })?;
+                // Adjacent to the reservation's range, which now owns it.
+                added.into_raw();
+                state.real_end = new_end;
+            }
+            state.size += size;
+            Ok(())
+        })();
+        result.logged("VmReservation::extend")
     }
 
     /// Shrinks the reservation by `[offset, offset + size)`, which must be
@@ -309,77 +335,87 @@ impl VmReservation {
     /// reservation), [`Error::VmReservationNotEmpty`] (a mapping in the
     /// interval).
     pub fn shrink(&self, offset: usize, size: usize) -> Result<()> {
-        let page = page_size();
-        if !offset.is_multiple_of(page) {
-            return Err(Error::OffsetUnaligned(
-                format!("reservation shrink offset {offset} is not a multiple of {page}").into(),
-            ));
-        }
-        if !size.is_multiple_of(page) {
-            return Err(Error::LengthUnaligned(
-                format!("reservation shrink size {size} is not a multiple of {page}").into(),
-            ));
-        }
-        let mut state = self.inner.write();
-        if offset >= state.size {
-            return Err(Error::OffsetOutOfRange(
-                "reservation shrink offset is out of reservation range".into(),
-            ));
-        }
-        if size == 0 {
-            return Err(Error::LengthOutOfRange(
-                "reservation shrink size cannot be zero".into(),
-            ));
-        }
-        let end = match offset.checked_add(size) {
-            Some(end) if end <= state.size => end,
-            _ => {
-                return Err(Error::LengthOutOfRange(
-                    "reservation shrink size is out of reservation range".into(),
-                ))
+        let result = (|| -> Result<()> {
+            plog!(
+                VERBOSE,
+                "VmReservation::shrink",
+                "{:p}: offset {offset}, {size} bytes",
+                self.addr()
+            );
+            let page = page_size();
+            if !offset.is_multiple_of(page) {
+                return Err(Error::OffsetUnaligned(
+                    format!("reservation shrink offset {offset} is not a multiple of {page}")
+                        .into(),
+                ));
             }
-        };
-        if offset != 0 && end != state.size {
-            return Err(Error::NotSupported(
-                "shrinking reservation from the middle is not supported".into(),
-            ));
-        }
-        if offset == 0 && end == state.size {
-            return Err(Error::NotSupported(
-                "shrinking the whole reservation is not supported".into(),
-            ));
-        }
-        let from = state.addr + offset;
-        let to = state.addr + end;
-        if entries_of(&registry::read(), self.inner.id(), from, to)
-            .next()
-            .is_some()
-        {
-            return Err(Error::VmReservationNotEmpty(
-                "reservation range to shrink is occupied by a mapping".into(),
-            ));
-        }
-        let (cut_start, cut_len) = if offset == 0 {
-            (state.real_start, to - state.real_start)
-        } else {
-            (from, state.real_end - from)
-        };
-        // SAFETY: the cut range is reserved by this object and holds no
-        // mapping (checked above under the reservation's lock, which every
-        // claim takes first).
-        let cut = unsafe { Mapping::from_raw(cut_start, cut_len) };
-        cut.unmap().map_err(|(kept, errno)| {
-            kept.into_raw();
-            Error::os(errno, "munmap")
-        })?;
-        if offset == 0 {
-            state.real_start = to;
-            state.addr = to;
-        } else {
-            state.real_end = from;
-        }
-        state.size -= size;
-        Ok(())
+            if !size.is_multiple_of(page) {
+                return Err(Error::LengthUnaligned(
+                    format!("reservation shrink size {size} is not a multiple of {page}").into(),
+                ));
+            }
+            let mut state = self.inner.write();
+            if offset >= state.size {
+                return Err(Error::OffsetOutOfRange(
+                    "reservation shrink offset is out of reservation range".into(),
+                ));
+            }
+            if size == 0 {
+                return Err(Error::LengthOutOfRange(
+                    "reservation shrink size cannot be zero".into(),
+                ));
+            }
+            let end = match offset.checked_add(size) {
+                Some(end) if end <= state.size => end,
+                _ => {
+                    return Err(Error::LengthOutOfRange(
+                        "reservation shrink size is out of reservation range".into(),
+                    ))
+                }
+            };
+            if offset != 0 && end != state.size {
+                return Err(Error::NotSupported(
+                    "shrinking reservation from the middle is not supported".into(),
+                ));
+            }
+            if offset == 0 && end == state.size {
+                return Err(Error::NotSupported(
+                    "shrinking the whole reservation is not supported".into(),
+                ));
+            }
+            let from = state.addr + offset;
+            let to = state.addr + end;
+            if entries_of(&registry::read(), self.inner.id(), from, to)
+                .next()
+                .is_some()
+            {
+                return Err(Error::VmReservationNotEmpty(
+                    "reservation range to shrink is occupied by a mapping".into(),
+                ));
+            }
+            let (cut_start, cut_len) = if offset == 0 {
+                (state.real_start, to - state.real_start)
+            } else {
+                (from, state.real_end - from)
+            };
+            // SAFETY: the cut range is reserved by this object and holds no
+            // mapping (checked above under the reservation's lock, which every
+            // claim takes first).
+            let cut = unsafe { Mapping::from_raw(cut_start, cut_len) };
+            cut.unmap().map_err(|(kept, errno)| {
+                kept.into_raw();
+                Error::os(errno, "munmap")
+            })?;
+            if offset == 0 {
+                state.real_start = to;
+                state.addr = to;
+            } else {
+                state.real_end = from;
+            }
+            state.size -= size;
+            Ok(())
+        })();
+        result.logged("VmReservation::shrink")
     }
 
     fn describe(state: &State, start: usize, end: usize, entry: &Entry) -> ReservedMap {
@@ -401,16 +437,19 @@ impl VmReservation {
     /// # Errors
     /// [`Error::MappingNotFound`].
     pub fn map_find(&self, offset: usize, len: usize) -> Result<ReservedMap> {
-        let state = self.inner.read();
-        let start = state.addr.saturating_add(offset);
-        let end = start.saturating_add(len);
-        let registry = registry::read();
-        // As PMDK: a map covers its content, not the page-rounding pad
-        // after it. An empty query finds the map containing its address.
-        let found = entries_of(&registry, self.inner.id(), start, end)
-            .find(|(s, _, e)| !e.claimed && start < s + e.size && (*s < end || end == start))
-            .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
-        found.ok_or_else(Self::not_found)
+        let result: Result<ReservedMap> = {
+            let state = self.inner.read();
+            let start = state.addr.saturating_add(offset);
+            let end = start.saturating_add(len);
+            let registry = registry::read();
+            // As PMDK: a map covers its content, not the page-rounding pad
+            // after it. An empty query finds the map containing its address.
+            let found = entries_of(&registry, self.inner.id(), start, end)
+                .find(|(s, _, e)| !e.claimed && start < s + e.size && (*s < end || end == start))
+                .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
+            found.ok_or_else(Self::not_found)
+        };
+        result.logged("VmReservation::map_find")
     }
 
     /// The mapping before the one starting at `addr` in address order
@@ -422,6 +461,7 @@ impl VmReservation {
     /// this reservation starts at `addr`.
     pub fn map_find_prev(&self, addr: *const u8) -> Result<ReservedMap> {
         self.neighbour(addr as usize, true)
+            .logged("VmReservation::map_find_prev")
     }
 
     /// The mapping after the one starting at `addr` in address order
@@ -443,6 +483,7 @@ impl VmReservation {
     /// this reservation starts at `addr`.
     pub fn map_find_next(&self, addr: *const u8) -> Result<ReservedMap> {
         self.neighbour(addr as usize, false)
+            .logged("VmReservation::map_find_next")
     }
 
     fn neighbour(&self, addr: usize, before: bool) -> Result<ReservedMap> {
@@ -480,12 +521,15 @@ impl VmReservation {
     /// # Errors
     /// [`Error::MappingNotFound`] when empty.
     pub fn map_find_first(&self) -> Result<ReservedMap> {
-        let state = self.inner.read();
-        let registry = registry::read();
-        let first = entries_of(&registry, self.inner.id(), state.real_start, state.real_end)
-            .find(|(_, _, e)| !e.claimed)
-            .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
-        first.ok_or_else(Self::not_found)
+        let result: Result<ReservedMap> = {
+            let state = self.inner.read();
+            let registry = registry::read();
+            let first = entries_of(&registry, self.inner.id(), state.real_start, state.real_end)
+                .find(|(_, _, e)| !e.claimed)
+                .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
+            first.ok_or_else(Self::not_found)
+        };
+        result.logged("VmReservation::map_find_first")
     }
 
     /// The highest mapping (`pmem2_vm_reservation_map_find_last`).
@@ -493,13 +537,16 @@ impl VmReservation {
     /// # Errors
     /// [`Error::MappingNotFound`] when empty.
     pub fn map_find_last(&self) -> Result<ReservedMap> {
-        let state = self.inner.read();
-        let registry = registry::read();
-        let last = entries_of(&registry, self.inner.id(), state.real_start, state.real_end)
-            .filter(|(_, _, e)| !e.claimed)
-            .last()
-            .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
-        last.ok_or_else(Self::not_found)
+        let result: Result<ReservedMap> = {
+            let state = self.inner.read();
+            let registry = registry::read();
+            let last = entries_of(&registry, self.inner.id(), state.real_start, state.real_end)
+                .filter(|(_, _, e)| !e.claimed)
+                .last()
+                .map(|(s, e, entry)| Self::describe(&state, s, e, entry));
+            last.ok_or_else(Self::not_found)
+        };
+        result.logged("VmReservation::map_find_last")
     }
 
     /// Claims `[offset, offset + len)` for a new map of `size` bytes,

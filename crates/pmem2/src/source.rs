@@ -12,6 +12,7 @@ use std::path::Path;
 
 use rustix::fs::FileType as StatType;
 
+use crate::debug_log::{plog, Returned, BASIC};
 use crate::error::{Errno, Error, Result};
 use crate::sys::file::{self, Stat};
 use crate::sys::mm::page_size;
@@ -122,6 +123,7 @@ impl<'fd> Source<'fd> {
     /// device's subsystem.
     pub fn from_fd(fd: BorrowedFd<'fd>) -> Result<Self> {
         Self::with_descriptor(Descriptor::Borrowed(fd), Path::new(SYSFS_ROOT))
+            .logged("Source::from_fd")
     }
 
     /// A source over an open file, borrowing its descriptor.
@@ -129,7 +131,8 @@ impl<'fd> Source<'fd> {
     /// # Errors
     /// As [`Source::from_fd`].
     pub fn from_file(file: &'fd File) -> Result<Self> {
-        Self::from_fd(file.as_fd())
+        Self::with_descriptor(Descriptor::Borrowed(file.as_fd()), Path::new(SYSFS_ROOT))
+            .logged("Source::from_file")
     }
 
     fn with_descriptor(fd: Descriptor<'fd>, sysfs: &Path) -> Result<Self> {
@@ -145,6 +148,14 @@ impl<'fd> Source<'fd> {
         }
         let st = stat_fd(raw)?;
         let file_type = classify(&st, sysfs)?;
+        plog!(
+            BASIC,
+            "Source::from_fd",
+            "fd {}: {file_type:?}, device {}:{}",
+            std::os::fd::AsRawFd::as_raw_fd(&raw),
+            st.st_dev,
+            st.st_rdev
+        );
         Ok(Source {
             kind: Kind::File {
                 fd,
@@ -169,11 +180,21 @@ impl<'fd> Source<'fd> {
     /// # Errors
     /// [`Error::FileDescriptorNotSet`] for an anonymous source.
     pub fn fd(&self) -> Result<BorrowedFd<'_>> {
+        self.file_fd()
+            .ok_or_else(|| {
+                Error::FileDescriptorNotSet(
+                    "the source is anonymous and has no file descriptor".into(),
+                )
+            })
+            .logged("Source::fd")
+    }
+
+    /// The descriptor, `None` for an anonymous source (for the crate: not
+    /// an error the debug log should see).
+    pub(crate) fn file_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.kind {
-            Kind::File { fd, .. } => Ok(fd.as_fd()),
-            Kind::Anonymous { .. } => Err(Error::FileDescriptorNotSet(
-                "the source is anonymous and has no file descriptor".into(),
-            )),
+            Kind::File { fd, .. } => Some(fd.as_fd()),
+            Kind::Anonymous { .. } => None,
         }
     }
 
@@ -206,7 +227,7 @@ impl<'fd> Source<'fd> {
     /// [`Error::InvalidFileHandle`] when the descriptor was closed;
     /// [`Error::Os`] or [`Error::InvalidSizeFormat`] when sysfs can't be read.
     pub fn size(&self) -> Result<usize> {
-        self.size_in(Path::new(SYSFS_ROOT))
+        self.size_in(Path::new(SYSFS_ROOT)).logged("Source::size")
     }
 
     pub(crate) fn size_in(&self, sysfs: &Path) -> Result<usize> {
@@ -232,6 +253,7 @@ impl<'fd> Source<'fd> {
     /// alignment is not a power of two.
     pub fn alignment(&self) -> Result<usize> {
         self.alignment_in(Path::new(SYSFS_ROOT))
+            .logged("Source::alignment")
     }
 
     pub(crate) fn alignment_in(&self, sysfs: &Path) -> Result<usize> {
@@ -257,6 +279,12 @@ impl Source<'static> {
     /// # Errors
     /// As [`Source::from_fd`].
     pub fn from_owned_fd(fd: OwnedFd) -> Result<Self> {
+        Self::owning(fd).logged("Source::from_owned_fd")
+    }
+
+    /// [`Source::from_owned_fd`] for the crate (its errors are logged by
+    /// the public method that returns them).
+    pub(crate) fn owning(fd: OwnedFd) -> Result<Self> {
         Self::with_descriptor(Descriptor::Owned(fd), Path::new(SYSFS_ROOT))
     }
 
@@ -265,10 +293,13 @@ impl Source<'static> {
     /// # Errors
     /// [`Error::Os`] when the file can't be opened; then as [`Source::from_fd`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let fd = file::open_rw(path)
-            .map_err(|errno| Error::os(errno, format!("open \"{}\"", path.display())))?;
-        Self::from_owned_fd(fd)
+        let result = (|| -> Result<Self> {
+            let path = path.as_ref();
+            let fd = file::open_rw(path)
+                .map_err(|errno| Error::os(errno, format!("open \"{}\"", path.display())))?;
+            Self::owning(fd)
+        })();
+        result.logged("Source::open")
     }
 
     /// A source over a raw descriptor that the caller keeps open, as the C
@@ -284,15 +315,18 @@ impl Source<'static> {
     /// [`Error::InvalidFileHandle`] for a negative descriptor; then as
     /// [`Source::from_fd`].
     pub unsafe fn from_raw_fd(fd: RawFd) -> Result<Self> {
-        if fd < 0 {
-            return Err(Error::InvalidFileHandle(
-                format!("invalid file descriptor {fd}").into(),
-            ));
-        }
-        // SAFETY: the caller keeps `fd` open for the source's lifetime; a
-        // non-negative number is all `borrow_raw` requires to be well formed.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        Self::with_descriptor(Descriptor::Borrowed(fd), Path::new(SYSFS_ROOT))
+        let result = (|| -> Result<Self> {
+            if fd < 0 {
+                return Err(Error::InvalidFileHandle(
+                    format!("invalid file descriptor {fd}").into(),
+                ));
+            }
+            // SAFETY: the caller keeps `fd` open for the source's lifetime; a
+            // non-negative number is all `borrow_raw` requires to be well formed.
+            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+            Self::with_descriptor(Descriptor::Borrowed(fd), Path::new(SYSFS_ROOT))
+        })();
+        result.logged("Source::from_raw_fd")
     }
 
     /// Anonymous memory of `size` bytes: maps are zero-filled and backed by
@@ -301,6 +335,7 @@ impl Source<'static> {
     /// # Errors
     /// None today; `Result` keeps the signature of `pmem2_source_from_anon`.
     pub fn anonymous(size: usize) -> Result<Self> {
+        plog!(BASIC, "Source::anonymous", "anonymous, {size} bytes");
         Ok(Source {
             kind: Kind::Anonymous { size },
         })

@@ -347,13 +347,14 @@ fn child_log_facade() {
                 && text.starts_with("[Map::new] mapped")),
         "{records:?}"
     );
-    // Level 1: the error, with PMDK's code name and text.
+    // Level 1: the error, with PMDK's code name and the Rust API's text
+    // (the C library logs PMDK's).
     assert!(
         records
             .iter()
             .any(|(level, text)| *level == log::Level::Debug
                 && text.starts_with(
-                    "[Map::new] PMEM2_E_GRANULARITY_NOT_SET (-100008): please define"
+                    "[Map::new] PMEM2_E_GRANULARITY_NOT_SET (-100008): the Config has no required store granularity"
                 )),
         "{records:?}"
     );

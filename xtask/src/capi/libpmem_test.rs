@@ -54,6 +54,8 @@ const PMEM_ENV: &[&str] = &[
     "PMEM_MOVDIR64B",
     "PMEM_WC_WORKAROUND",
     "PMEM_MMAP_HINT",
+    "PMEM_LOG_LEVEL",
+    "PMEM_LOG_FILE",
     "LD_LIBRARY_PATH",
     "LD_PRELOAD",
 ];
@@ -245,11 +247,42 @@ fn run_in(work: &Path, t: &mut Tally) {
         log.and_then(|exe| succeeded(&output(&mut command(&exe, Some(&lib)))?))
             .map(|o| o.trim().to_string()),
     );
+    debug_log(&prefix, work, t);
     linking(&prefix, work, t);
     if missing.is_empty() {
         fio(&lib, work, t);
         pmempool(&lib, work, t);
         pmemobj(&prefix, work, t);
+    }
+}
+
+/// `ours_debug_log.c` with `PMEM_LOG_LEVEL` 1, 3 and 15, `PMEM_LOG_FILE`
+/// and `PMEM_IS_PMEM_FORCE=0` (a variable whose reading level 3 logs): it
+/// checks its own log.
+fn debug_log(prefix: &Path, work: &Path, t: &mut Tally) {
+    let lib = prefix.join("lib");
+    let exe = compile(
+        &root().join("tests/libpmem/ours_debug_log.c"),
+        prefix,
+        work,
+        false,
+        &[],
+    );
+    for level in ["1", "3", "15"] {
+        let log = work.join(format!("ours_debug_log.{level}.log"));
+        t.record(
+            &format!("ours_debug_log.c: PMEM_LOG_LEVEL={level} PMEM_LOG_FILE"),
+            exe.clone().and_then(|exe| {
+                // Removed first: a run that writes no log must fail.
+                let _ = fs::remove_file(&log);
+                let mut cmd = command(&exe, Some(&lib));
+                cmd.arg(work)
+                    .env("PMEM_LOG_LEVEL", level)
+                    .env("PMEM_LOG_FILE", &log)
+                    .env("PMEM_IS_PMEM_FORCE", "0");
+                succeeded(&output(&mut cmd)?).map(|o| o.trim().to_string())
+            }),
+        );
     }
 }
 

@@ -1,4 +1,5 @@
-//! The man pages: libpmem2(7) and the section-3 pages from `docs/man/*.scd`
+//! The man pages: libpmem2(7), libpmem(7) and the section-3 pages of both
+//! libraries from `docs/man/*.scd`
 //! (scdoc sources, converted with `scdoc`), one `.so` alias page per
 //! further function a page describes, and pmem2(1) with its subcommand
 //! pages from the CLI's clap definitions (`clap_mangen`, through the tool's
@@ -129,6 +130,26 @@ mod tests {
         assert!(pages
             .iter()
             .any(|p| p.name == "libpmem2" && p.section == "7"));
+    }
+
+    #[test]
+    fn every_libpmem_function_has_a_page() {
+        let pages = pages().unwrap();
+        let documented: Vec<&str> = pages
+            .iter()
+            .filter(|p| p.section == "3")
+            .flat_map(|p| p.names.iter().map(String::as_str))
+            .collect();
+        for name in crate::capi::libpmem::SYMBOLS {
+            assert_eq!(
+                documented.iter().filter(|d| **d == name).count(),
+                1,
+                "{name} must be named by exactly one section-3 page"
+            );
+        }
+        assert!(pages
+            .iter()
+            .any(|p| p.name == "libpmem" && p.section == "7"));
     }
 
     #[test]

@@ -43,6 +43,8 @@ const SYSTEM_HEADER: &str = "/usr/include/libpmem2.h";
 /// every run so both libraries see the same environment.
 const PMEM_ENV: &[&str] = &[
     "PMEM2_FORCE_GRANULARITY",
+    "PMEM2_LOG_LEVEL",
+    "PMEM2_LOG_FILE",
     "PMEM_NO_CLWB",
     "PMEM_NO_CLFLUSHOPT",
     "PMEM_NO_MOVNT",

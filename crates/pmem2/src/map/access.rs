@@ -9,6 +9,7 @@ use bitflags::Flags;
 
 use super::Map;
 use crate::config::{Granularity, Protection};
+use crate::debug_log::{plog, Returned, VERBOSE};
 use crate::deep_flush::{self, DeepFlushTarget};
 use crate::error::{Error, Result};
 use crate::mem::{self, MemFlags};
@@ -50,15 +51,8 @@ impl Map {
     /// under the range are gone (file truncated): bytes for the pages that
     /// remain were copied, the others are lost with the file's end.
     pub fn write(&mut self, offset: usize, data: &[u8]) -> Result<()> {
-        self.copy_from_slice(offset, data, MemFlags::empty())
-            .map_err(|err| match err {
-                // Name this method in the fault's message.
-                Error::Os { errno, context } if context.starts_with("Map::copy_from_slice:") => {
-                    let rest = &context["Map::copy_from_slice".len()..];
-                    Error::os(errno, format!("Map::write{rest}"))
-                }
-                other => other,
-            })
+        self.copy_in("Map::write", offset, data, MemFlags::empty())
+            .logged("Map::write")
     }
 
     /// Copies bytes at `offset` into `buf`.
@@ -71,16 +65,22 @@ impl Map {
     /// missing one and is left as it was from there on; elsewhere it holds
     /// zeros where the pages were (see the crate's memory contract).
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result<()> {
-        // SAFETY: `buf` is writable for its length and distinct from the map
-        // (a `&mut [u8]` can't point into it: the map hands out no
-        // references in safe code).
-        unsafe { self.read_into(offset, buf.as_mut_ptr(), buf.len(), "Map::read") }
+        let result: Result<()> = {
+            // SAFETY: `buf` is writable for its length and distinct from the map
+            // (a `&mut [u8]` can't point into it: the map hands out no
+            // references in safe code).
+            unsafe { self.read_into(offset, buf.as_mut_ptr(), buf.len(), "Map::read") }
+        };
+        result.logged("Map::read")
     }
 
     /// Copies `len` bytes at `offset` to `dst`, under the SIGBUS guard.
     ///
     /// # Safety
     /// `dst..dst + len` is writable memory outside the map.
+    // Inlined into each public caller, so that the debug log's check of the
+    // result (`Returned::logged`) adds no call layer to the hot path.
+    #[inline(always)]
     unsafe fn read_into(&self, offset: usize, dst: *mut u8, len: usize, what: &str) -> Result<()> {
         self.require(Protection::READ, "read")?;
         let src = self.checked_range(offset, len)?;
@@ -122,21 +122,24 @@ impl Map {
     /// [`Error::Os`] with `EFAULT` on a truncated file (the value then has
     /// zeros for the missing bytes, and is not returned).
     pub fn read_obj<T: bytemuck::AnyBitPattern>(&self, offset: usize) -> Result<T> {
-        let mut value = std::mem::MaybeUninit::<T>::uninit();
-        // SAFETY: `value` is writable for `size_of::<T>()` bytes and lives
-        // on this stack, outside the map.
-        unsafe {
-            self.read_into(
-                offset,
-                value.as_mut_ptr().cast::<u8>(),
-                std::mem::size_of::<T>(),
-                "Map::read_obj",
-            )?;
-        }
-        // SAFETY: every byte of `value` was written by the copy (mapped
-        // memory is always initialized), and `T: AnyBitPattern` makes any
-        // bytes a valid `T`.
-        Ok(unsafe { value.assume_init() })
+        let result = (|| -> Result<T> {
+            let mut value = std::mem::MaybeUninit::<T>::uninit();
+            // SAFETY: `value` is writable for `size_of::<T>()` bytes and lives
+            // on this stack, outside the map.
+            unsafe {
+                self.read_into(
+                    offset,
+                    value.as_mut_ptr().cast::<u8>(),
+                    std::mem::size_of::<T>(),
+                    "Map::read_obj",
+                )?;
+            }
+            // SAFETY: every byte of `value` was written by the copy (mapped
+            // memory is always initialized), and `T: AnyBitPattern` makes any
+            // bytes a valid `T`.
+            Ok(unsafe { value.assume_init() })
+        })();
+        result.logged("Map::read_obj")
     }
 
     /// Writes a plain-old-data value (no padding bytes: integers,
@@ -147,7 +150,13 @@ impl Map {
     /// # Errors
     /// As [`Map::write`].
     pub fn write_obj<T: bytemuck::NoUninit>(&mut self, offset: usize, value: &T) -> Result<()> {
-        self.write(offset, bytemuck::bytes_of(value))
+        self.copy_in(
+            "Map::write_obj",
+            offset,
+            bytemuck::bytes_of(value),
+            MemFlags::empty(),
+        )
+        .logged("Map::write_obj")
     }
 
     /// Makes `[offset, offset + len)` durable (flush + drain).
@@ -158,18 +167,38 @@ impl Map {
     /// with `EFAULT` when a flush instruction hits pages that are gone
     /// (`CACHE_LINE` granularity, file truncated).
     pub fn persist(&self, offset: usize, len: usize) -> Result<()> {
-        if self.granularity == Granularity::Page {
-            return self.flush(offset, len);
+        let result = (|| -> Result<()> {
+            plog!(
+                VERBOSE,
+                "Map::persist",
+                "{:p}: offset {offset}, {len} bytes",
+                self.addr()
+            );
+            let ptr = self.flush_range(offset, len)?;
+            if self.granularity == Granularity::Page {
+                return Self::sync_pages(ptr, len);
+            }
+            // One call of the persist function (flush + fence), which the
+            // crash-consistency checker sees as one event: no stack is kept for
+            // lines that are durable when it returns.
+            let persist = persist::ops(self.granularity).persist;
+            self.guarded("Map::persist", true, || {
+                // SAFETY: the range is inside this live map.
+                unsafe { persist(ptr.cast::<c_void>(), len) };
+            })
+        })();
+        result.logged("Map::persist")
+    }
+
+    /// `msync` of a checked range of a PAGE-granularity map (what its
+    /// persist and flush do).
+    fn sync_pages(ptr: *mut u8, len: usize) -> Result<()> {
+        // Unlike the C function, report msync failures.
+        persist::sync_pages(ptr, len)?;
+        if check::active() {
+            check::on_msync(ptr, len);
         }
-        let ptr = self.flush_range(offset, len)?;
-        // One call of the persist function (flush + fence), which the
-        // crash-consistency checker sees as one event: no stack is kept for
-        // lines that are durable when it returns.
-        let persist = persist::ops(self.granularity).persist;
-        self.guarded("Map::persist", true, || {
-            // SAFETY: the range is inside this live map.
-            unsafe { persist(ptr.cast::<c_void>(), len) };
-        })
+        Ok(())
     }
 
     /// The address of a range to flush, if the map allows flushing it.
@@ -191,21 +220,25 @@ impl Map {
     /// # Errors
     /// As [`Map::persist`].
     pub fn flush(&self, offset: usize, len: usize) -> Result<()> {
-        let ptr = self.flush_range(offset, len)?;
-        if self.granularity == Granularity::Page {
-            // Unlike the C function, report msync failures.
-            persist::sync_pages(ptr, len)?;
-            if check::active() {
-                check::on_msync(ptr, len);
+        let result = (|| -> Result<()> {
+            plog!(
+                VERBOSE,
+                "Map::flush",
+                "{:p}: offset {offset}, {len} bytes",
+                self.addr()
+            );
+            let ptr = self.flush_range(offset, len)?;
+            if self.granularity == Granularity::Page {
+                return Self::sync_pages(ptr, len);
             }
-            return Ok(());
-        }
-        let flush = persist::ops(self.granularity).flush;
-        // A flush instruction faults on a page with no backing: guarded.
-        self.guarded("Map::flush", true, || {
-            // SAFETY: the range is inside this live map.
-            unsafe { flush(ptr.cast::<c_void>(), len) };
-        })
+            let flush = persist::ops(self.granularity).flush;
+            // A flush instruction faults on a page with no backing: guarded.
+            self.guarded("Map::flush", true, || {
+                // SAFETY: the range is inside this live map.
+                unsafe { flush(ptr.cast::<c_void>(), len) };
+            })
+        })();
+        result.logged("Map::flush")
     }
 
     /// Waits for earlier flushes (and non-temporal stores) to complete.
@@ -230,20 +263,29 @@ impl Map {
     /// or with `EFAULT` when the pages under the range are gone (the file
     /// was truncated; see the crate's memory contract).
     pub fn copy_from_slice(&mut self, offset: usize, data: &[u8], flags: MemFlags) -> Result<()> {
+        self.copy_in("Map::copy_from_slice", offset, data, flags)
+            .logged("Map::copy_from_slice")
+    }
+
+    /// [`Map::copy_from_slice`] for the public methods that copy in;
+    /// `what` names the method in a fault's message. Inlined, as
+    /// `read_into`.
+    #[inline(always)]
+    fn copy_in(
+        &mut self,
+        what: &'static str,
+        offset: usize,
+        data: &[u8],
+        flags: MemFlags,
+    ) -> Result<()> {
         self.require(Protection::WRITE, "writ")?;
         let dest = self.checked_range(offset, data.len())?;
-        self.store(
-            "Map::copy_from_slice",
-            dest,
-            data.len(),
-            flags,
-            |ops, bits| {
-                // SAFETY: `dest..dest + len` is inside this writable map (checked
-                // above); `data` is readable for its length; the memory functions
-                // allow overlap.
-                unsafe { (ops.memmove)(dest.cast(), data.as_ptr().cast(), data.len(), bits) };
-            },
-        )
+        self.store(what, dest, data.len(), flags, |ops, bits| {
+            // SAFETY: `dest..dest + len` is inside this writable map (checked
+            // above); `data` is readable for its length; the memory functions
+            // allow overlap.
+            unsafe { (ops.memmove)(dest.cast(), data.as_ptr().cast(), data.len(), bits) };
+        })
     }
 
     /// Fills `[offset, offset + len)` with `byte` using the memset of this
@@ -253,12 +295,15 @@ impl Map {
     /// # Errors
     /// As [`Map::copy_from_slice`](crate::Map::copy_from_slice).
     pub fn fill(&mut self, offset: usize, len: usize, byte: u8, flags: MemFlags) -> Result<()> {
-        self.require(Protection::WRITE, "writ")?;
-        let dest = self.checked_range(offset, len)?;
-        self.store("Map::fill", dest, len, flags, |ops, bits| {
-            // SAFETY: `dest..dest + len` is inside this writable map.
-            unsafe { (ops.memset)(dest.cast(), c_int::from(byte), len, bits) };
-        })
+        let result = (|| -> Result<()> {
+            self.require(Protection::WRITE, "writ")?;
+            let dest = self.checked_range(offset, len)?;
+            self.store("Map::fill", dest, len, flags, |ops, bits| {
+                // SAFETY: `dest..dest + len` is inside this writable map.
+                unsafe { (ops.memset)(dest.cast(), c_int::from(byte), len, bits) };
+            })
+        })();
+        result.logged("Map::fill")
     }
 
     /// Moves `len` bytes from `src_offset` to `dst_offset` inside the map
@@ -359,14 +404,23 @@ impl Map {
     /// [`Error::DaxRegionNotFound`] if a device DAX has no NVDIMM region;
     /// [`Error::Os`] if `msync` or the sysfs access fails.
     pub fn deep_flush(&self, offset: usize, len: usize) -> Result<()> {
-        // SAFETY: the target describes this map, which stays mapped while
-        // `self` is borrowed (unmapping consumes the map).
-        unsafe { deep_flush::deep_flush(&self.deep_flush_target(), offset, len) }?;
-        if check::active() && self.granularity != Granularity::Page {
-            // Flushed and fenced, or msync'd: durable. (At page granularity
-            // a deep flush adds nothing to the msync a persist already did.)
-            check::on_deep_flush(self.addr().wrapping_add(offset), len);
-        }
-        Ok(())
+        let result = (|| -> Result<()> {
+            plog!(
+                VERBOSE,
+                "Map::deep_flush",
+                "{:p}: offset {offset}, {len} bytes",
+                self.addr()
+            );
+            // SAFETY: the target describes this map, which stays mapped while
+            // `self` is borrowed (unmapping consumes the map).
+            unsafe { deep_flush::deep_flush(&self.deep_flush_target(), offset, len) }?;
+            if check::active() && self.granularity != Granularity::Page {
+                // Flushed and fenced, or msync'd: durable. (At page granularity
+                // a deep flush adds nothing to the msync a persist already did.)
+                check::on_deep_flush(self.addr().wrapping_add(offset), len);
+            }
+            Ok(())
+        })();
+        result.logged("Map::deep_flush")
     }
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::config::{Granularity, Sharing};
+use crate::debug_log::{plog, DETAIL};
 use crate::env;
 use crate::error::{Error, Result};
 use pmem2_nvdimm::{eadr, SYSFS_ROOT};
@@ -59,12 +60,52 @@ pub(crate) fn check_granularity(required: Granularity, available: Granularity) -
 #[must_use]
 pub fn platform_is_eadr() -> bool {
     static EADR: OnceLock<bool> = OnceLock::new();
-    *EADR.get_or_init(|| eadr::is_eadr(Path::new(SYSFS_ROOT)))
+    *EADR.get_or_init(|| {
+        let eadr = eadr::is_eadr(Path::new(SYSFS_ROOT));
+        plog!(
+            DETAIL,
+            "platform_is_eadr",
+            "read {SYSFS_ROOT}/bus/nd/devices/region*/persistence_domain: eADR {}",
+            if eadr { "detected" } else { "not detected" }
+        );
+        eadr
+    })
+}
+
+/// Why a new mapping got its granularity, for the debug log's level 2.
+pub(crate) fn granularity_reason(
+    anonymous: bool,
+    sharing: Sharing,
+    forced: Option<Granularity>,
+    map_sync: bool,
+    eadr: bool,
+) -> &'static str {
+    if anonymous {
+        "anonymous memory"
+    } else if sharing == Sharing::Private {
+        "private mapping"
+    } else if forced.is_some() {
+        "PMEM2_FORCE_GRANULARITY"
+    } else if !map_sync {
+        "MAP_SYNC refused"
+    } else if !eadr {
+        "MAP_SYNC accepted, no eADR"
+    } else {
+        "MAP_SYNC accepted, eADR detected"
+    }
 }
 
 /// The granularity forced through `PMEM2_FORCE_GRANULARITY`, read now.
 pub(crate) fn forced_granularity() -> Option<Granularity> {
-    env::forced_granularity().and_then(|v| Granularity::from_env_value(&v))
+    let value = env::forced_granularity()?;
+    let forced = Granularity::from_env_value(&value);
+    plog!(
+        DETAIL,
+        "Map::new",
+        "PMEM2_FORCE_GRANULARITY={value}: {}",
+        forced.map_or_else(|| "invalid, ignored".to_owned(), |g| format!("{g:?}"))
+    );
+    forced
 }
 
 #[cfg(test)]

@@ -43,11 +43,11 @@ impl Backing {
     /// fault (the source may be closed while the map lives); `None` for
     /// anonymous sources, which can't lose their pages.
     pub(crate) fn dup_fd(source: &Source<'_>) -> Result<Option<OwnedFd>> {
-        match source.fd() {
-            Ok(fd) => Ok(Some(fd.try_clone_to_owned().map_err(|e| {
+        match source.file_fd() {
+            Some(fd) => Ok(Some(fd.try_clone_to_owned().map_err(|e| {
                 Error::os(Errno::from_io_error(&e).unwrap_or(Errno::MFILE), "dup")
             })?)),
-            Err(_) => Ok(None),
+            None => Ok(None),
         }
     }
 

@@ -24,6 +24,7 @@ use std::ptr::NonNull;
 
 use crate::check;
 use crate::config::{Config, Granularity, Protection, Sharing};
+use crate::debug_log::{plog, Returned, BASIC};
 use crate::error::{DeleteError, Errno, Error, Result};
 use crate::registry::{self, Entry};
 use crate::reservation::Placement;
@@ -31,7 +32,9 @@ use crate::source::{FileType, Source, SourceId};
 use crate::sys::mm::{page_size, Mapping};
 
 pub use granularity::platform_is_eadr;
-use granularity::{check_granularity, effective_granularity, forced_granularity};
+use granularity::{
+    check_granularity, effective_granularity, forced_granularity, granularity_reason,
+};
 use placement::{map_at, Target};
 
 /// How the memory of a map came to be, which decides how it is released.
@@ -129,18 +132,7 @@ impl Map {
     /// `mmap`, and [`Error::GranularityNotSupported`] when the platform
     /// can't give the required granularity.
     pub fn new(config: &Config, source: &Source<'_>) -> Result<Map> {
-        let made = Self::create(config, source);
-        if let Err(err) = &made {
-            // The debug log's level 1: the details of errors returned.
-            crate::debug_log::plog!(
-                1,
-                "Map::new",
-                "{} ({}): {err:#}",
-                err.code_name(),
-                err.code()
-            );
-        }
-        made
+        Self::create(config, source).logged("Map::new")
     }
 
     /// [`Map::new`] without the log.
@@ -150,8 +142,8 @@ impl Map {
                 "please define the max granularity requested for the mapping".into(),
             ));
         };
-        let alignment = source.alignment()?;
-        let source_size = source.size()?;
+        let alignment = source.alignment_in(std::path::Path::new(pmem2_nvdimm::SYSFS_ROOT))?;
+        let source_size = source.size_in(std::path::Path::new(pmem2_nvdimm::SYSFS_ROOT))?;
         if !config.offset.is_multiple_of(alignment) {
             return Err(Error::OffsetUnaligned(
                 format!("offset is not a multiple of {alignment}").into(),
@@ -201,13 +193,9 @@ impl Map {
             Target::InReservation(p) => Origin::Reserved(p),
         };
 
-        let available = effective_granularity(
-            anonymous,
-            config.sharing,
-            forced_granularity(),
-            map_sync,
-            platform_is_eadr(),
-        );
+        let forced = forced_granularity();
+        let eadr = platform_is_eadr();
+        let available = effective_granularity(anonymous, config.sharing, forced, map_sync, eadr);
         let backing = backing_fd
             .map(|fd| guarded::Backing::new(fd, effective_offset, config, map_sync, alignment))
             .map(Box::new);
@@ -244,14 +232,16 @@ impl Map {
             map.release_memory().ok();
             return Err(err);
         }
-        crate::debug_log::plog!(
-            2,
+        plog!(
+            BASIC,
             "Map::new",
-            "mapped {} bytes at {:p}, granularity {}, MAP_SYNC {}",
+            "mapped {} bytes at {:p} (offset {effective_offset}, {:?}, {:?}), granularity {:?} (required {required:?}): {}",
             map.size,
             map.addr.as_ptr(),
-            map.store_granularity(),
-            map.map_sync
+            config.sharing,
+            config.protection,
+            map.granularity,
+            granularity_reason(anonymous, config.sharing, forced, map_sync, eadr)
         );
         Ok(map)
     }
@@ -297,18 +287,22 @@ impl Map {
         flags: u32,
         mode: u32,
     ) -> Result<Map> {
-        let path = path.as_ref();
-        let opened = crate::libpmem::open_for_map(path, len, flags, mode)?;
-        let created_here = flags & crate::libpmem::FILE_CREATE != 0
-            && flags & crate::libpmem::FILE_EXCL != 0
-            && flags & crate::libpmem::FILE_TMPFILE == 0
-            && opened.devdax.is_none();
-        let result = Source::from_owned_fd(opened.fd)
-            .and_then(|source| Map::new(&Config::with_granularity(Granularity::Page), &source));
-        if result.is_err() && created_here {
-            crate::sys::file::remove(path).ok();
-        }
-        result
+        let result = (|| -> Result<Map> {
+            let path = path.as_ref();
+            let opened = crate::libpmem::open_for_map(path, len, flags, mode)?;
+            let created_here = flags & crate::libpmem::FILE_CREATE != 0
+                && flags & crate::libpmem::FILE_EXCL != 0
+                && flags & crate::libpmem::FILE_TMPFILE == 0
+                && opened.devdax.is_none();
+            let result = Source::owning(opened.fd).and_then(|source| {
+                Self::create(&Config::with_granularity(Granularity::Page), &source)
+            });
+            if result.is_err() && created_here {
+                crate::sys::file::remove(path).ok();
+            }
+            result
+        })();
+        result.logged("Map::create_file")
     }
 
     fn register(&mut self, file: Option<&std::path::Path>) -> Result<()> {
@@ -468,6 +462,13 @@ impl Map {
         }
         self.registered = false;
         self.released = true;
+        plog!(
+            BASIC,
+            "Map::delete",
+            "unmapped {} bytes at {:p}",
+            self.size,
+            self.addr.as_ptr()
+        );
         Ok(())
     }
 

@@ -105,7 +105,7 @@ pub(super) fn map_at(
         Errno::EXIST => Error::MappingExists("mmap: File exists".into()),
         other => Error::os(other, "mmap"),
     };
-    let Ok(fd) = source.fd() else {
+    let Some(fd) = source.file_fd() else {
         let shared = config.sharing == Sharing::Shared;
         // SAFETY: the target range is owned by pmem2 (a placeholder or a
         // reservation range claimed for this map) and replaced atomically.

@@ -35,7 +35,17 @@ pub struct MemInfo {
 /// The kernel family this process uses, chosen once.
 pub(crate) fn kernel_kind() -> KernelKind {
     static KIND: OnceLock<KernelKind> = OnceLock::new();
-    *KIND.get_or_init(|| choose_kernel(env::tunables()))
+    *KIND.get_or_init(|| {
+        let tunables = env::tunables();
+        let kind = choose_kernel(tunables);
+        crate::debug_log::plog!(
+            crate::debug_log::DETAIL,
+            "kernel_kind",
+            "memory-operation kernels: {kind:?}, non-temporal from {} bytes (PMEM_MOVNT_THRESHOLD)",
+            tunables.movnt_threshold
+        );
+        kind
+    })
 }
 
 /// The kernel, flush instruction and thresholds this process uses.
@@ -69,7 +79,14 @@ pub(crate) fn wc_workaround() -> bool {
         let intel = arch::cpu_features().intel;
         #[cfg(not(all(target_arch = "x86_64", not(miri))))]
         let intel = false;
-        env::tunables().wc_workaround.unwrap_or(intel)
+        let wc = env::tunables().wc_workaround.unwrap_or(intel);
+        crate::debug_log::plog!(
+            crate::debug_log::DETAIL,
+            "wc_workaround",
+            "write-combining workaround {}",
+            if wc { "on" } else { "off" }
+        );
+        wc
     })
 }
 
