@@ -497,7 +497,7 @@ fn settle(map: &Map) {
     // SAFETY: a drain function takes no arguments and only fences.
     unsafe { pmem2::persist::drain_fn(Granularity::Byte)() };
     // Ignoring an msync failure here is fine: the next cell measures again.
-    let _ = map.persist(0, map.size());
+    let _ = map.persist_all();
 }
 
 fn table(report: &Value, sizes: &[usize], cells: &[Cell]) -> String {

@@ -246,14 +246,13 @@ const RUST_TEXTS: &[(&str, RustText)] = &[
     (
         "length is not a multiple of",
         RustText::Hint(
-            "round the length up with len.next_multiple_of(source.alignment()?) \
-             (Config::set_length)",
+            "round it with Source::aligned_range(offset, len) before Config::set_length",
         ),
     ),
     (
         "offset is not a multiple of",
         RustText::Hint(
-            "round the offset down to a multiple of source.alignment()? (Config::set_offset)",
+            "round it with Source::aligned_range(offset, len) before Config::set_offset",
         ),
     ),
     (
@@ -263,8 +262,8 @@ const RUST_TEXTS: &[(&str, RustText)] = &[
     (
         "reservation offset",
         RustText::Hint(
-            "offsets in a reservation are page multiples: round the sizes of the maps \
-             before it up with next_multiple_of(source.alignment()?)",
+            "offsets in a reservation are alignment multiples: size the maps before it \
+             with Source::aligned_range(0, source.size()?)",
         ),
     ),
     (

@@ -374,6 +374,24 @@ mod tests {
         }
     }
 
+    /// `Map::persist_all` is one persist of the whole map: one msync at
+    /// PAGE granularity, one fence at BYTE (anonymous memory).
+    #[test]
+    #[cfg_attr(miri, ignore = "maps a file")]
+    fn persist_all_is_one_persist_of_the_whole_map() {
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(3 * page_size() as u64 + 5).unwrap();
+        let source = crate::Source::from_file(&file).unwrap();
+        let config = crate::Config::with_granularity(Granularity::Page);
+        let map = crate::Map::new(&config, &source).unwrap();
+        assert_eq!(map.store_granularity(), Granularity::Page);
+        assert_eq!(counted(|| map.persist_all().unwrap()), (0, 1));
+        let anonymous = crate::Source::anonymous(page_size()).unwrap();
+        let map = crate::Map::new(&config, &anonymous).unwrap();
+        assert_eq!(map.store_granularity(), Granularity::Byte);
+        assert_eq!(counted(|| map.persist_all().unwrap()), (1, 0));
+    }
+
     #[test]
     fn sync_pages_skips_unregistered_memory() {
         let buf = vec![0u8; 4096 * 3];

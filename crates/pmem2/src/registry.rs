@@ -127,6 +127,7 @@ pub(crate) struct Entry {
     /// The reservation the range lies in, by its id, if any.
     pub(crate) reservation: Option<usize>,
     /// A word the map's owner may set (the C ABI keeps its handle here).
+    #[cfg(feature = "c-abi")]
     pub(crate) user_data: usize,
 }
 
@@ -137,6 +138,7 @@ impl Entry {
             size,
             claimed: false,
             reservation: None,
+            #[cfg(feature = "c-abi")]
             user_data: 0,
         }
     }

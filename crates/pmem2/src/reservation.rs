@@ -43,7 +43,8 @@ pub struct ReservedMap {
     /// Length of the address range it occupies (page-rounded).
     pub len: usize,
     /// The word set with [`Map::set_user_data`](crate::Map::set_user_data)
-    /// (0 if never set).
+    /// (0 if never set); only with the `c-abi` feature.
+    #[cfg(feature = "c-abi")]
     pub user_data: usize,
 }
 
@@ -94,10 +95,9 @@ impl Drop for Inner {
 /// use pmem2::{Config, Granularity, Map, Source, VmReservation};
 /// # fn main() -> pmem2::Result<()> {
 /// let (a, b) = (Source::open("/mnt/pmem/a")?, Source::open("/mnt/pmem/b")?);
-/// // Offsets in a reservation are page multiples: round each size up.
-/// let page = pmem2::page_size();
-/// let len_a = a.size()?.next_multiple_of(page);
-/// let len_b = b.size()?.next_multiple_of(page);
+/// // Offsets in a reservation are alignment multiples: round each size up.
+/// let (_, len_a) = a.aligned_range(0, a.size()?)?;
+/// let (_, len_b) = b.aligned_range(0, b.size()?)?;
 /// let rsv = VmReservation::new(None, len_a + len_b)?;
 /// let mut config = Config::with_granularity(Granularity::Page);
 /// config.set_vm_reservation(Some(&rsv), 0);
@@ -418,11 +418,13 @@ impl VmReservation {
         result.logged("VmReservation::shrink")
     }
 
+    #[cfg_attr(not(feature = "c-abi"), allow(unused_variables))] // `entry` holds only user data
     fn describe(state: &State, start: usize, end: usize, entry: &Entry) -> ReservedMap {
         ReservedMap {
             offset: start - state.addr,
             addr: start as *mut u8,
             len: end - start,
+            #[cfg(feature = "c-abi")]
             user_data: entry.user_data,
         }
     }
@@ -599,6 +601,7 @@ impl VmReservation {
             size,
             claimed: true,
             reservation: Some(id),
+            #[cfg(feature = "c-abi")]
             user_data: 0,
         };
         registry.insert(start, start + len, entry).map_err(|_| {

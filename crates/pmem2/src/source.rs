@@ -7,7 +7,7 @@
 //! doesn't need it once created.
 
 use std::fs::File;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use rustix::fs::FileType as StatType;
@@ -256,6 +256,47 @@ impl<'fd> Source<'fd> {
             .logged("Source::alignment")
     }
 
+    /// The smallest aligned `(offset, length)` pair whose range covers
+    /// `[offset, offset + len)`: the offset rounded down and the end rounded
+    /// up to [`Source::alignment`], ready for [`Config::set_offset`] and
+    /// [`Config::set_length`](crate::Config::set_length), or as the size of a
+    /// [`VmReservation`](crate::VmReservation) that must hold the whole file.
+    /// The bytes asked for start `offset - aligned_offset` bytes into the map.
+    ///
+    /// ```
+    /// # fn main() -> pmem2::Result<()> {
+    /// let file = tempfile::tempfile()?;
+    /// file.set_len(10_000)?;
+    /// let source = pmem2::Source::from_file(&file)?;
+    /// let page = source.alignment()?;
+    /// let (offset, len) = source.aligned_range(page + 100, 10)?;
+    /// assert_eq!((offset, len), (page, page));
+    /// let (_, whole) = source.aligned_range(0, source.size()?)?;
+    /// assert_eq!(whole, 10_000usize.next_multiple_of(page));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`Config::set_offset`]: crate::Config::set_offset
+    ///
+    /// # Errors
+    /// As [`Source::alignment`]; [`Error::LengthOutOfRange`] when the
+    /// rounded end does not fit in a `usize`.
+    pub fn aligned_range(&self, offset: usize, len: usize) -> Result<(usize, usize)> {
+        let result = (|| -> Result<(usize, usize)> {
+            let alignment = self.alignment_in(Path::new(SYSFS_ROOT))?;
+            covering_range(offset, len, alignment).ok_or_else(|| {
+                Error::LengthOutOfRange(
+                    format!(
+                        "Source::aligned_range: offset {offset} + length {len} rounded up \
+                             to the alignment ({alignment}) overflows"
+                    )
+                    .into(),
+                )
+            })
+        })();
+        result.logged("Source::aligned_range")
+    }
+
     pub(crate) fn alignment_in(&self, sysfs: &Path) -> Result<usize> {
         let id = self.id();
         let alignment = if id.file_type == FileType::DeviceDax {
@@ -303,7 +344,8 @@ impl Source<'static> {
     }
 
     /// A source over a raw descriptor that the caller keeps open, as the C
-    /// ABI's `pmem2_source_from_fd`.
+    /// ABI's `pmem2_source_from_fd` (public only with the `c-abi` feature:
+    /// Rust programs use [`Source::from_fd`]).
     ///
     /// # Safety
     /// The descriptor must not be closed and reused for another file while
@@ -314,7 +356,18 @@ impl Source<'static> {
     /// # Errors
     /// [`Error::InvalidFileHandle`] for a negative descriptor; then as
     /// [`Source::from_fd`].
-    pub unsafe fn from_raw_fd(fd: RawFd) -> Result<Self> {
+    #[cfg(feature = "c-abi")]
+    pub unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> Result<Self> {
+        // SAFETY: forwarded; the caller upholds `raw_fd`'s contract.
+        unsafe { Self::raw_fd(fd) }
+    }
+
+    /// [`Source::from_raw_fd`] for the crate and its tests.
+    ///
+    /// # Safety
+    /// As [`Source::from_raw_fd`].
+    #[cfg(any(feature = "c-abi", test))]
+    pub(crate) unsafe fn raw_fd(fd: std::os::fd::RawFd) -> Result<Self> {
         let result = (|| -> Result<Self> {
             if fd < 0 {
                 return Err(Error::InvalidFileHandle(
@@ -397,10 +450,56 @@ fn classify(st: &Stat, sysfs: &Path) -> Result<FileType> {
     }
 }
 
+/// `[offset, offset + len)` widened to `alignment` (a power of two) at both
+/// ends, as `(start, length)`; `None` when the end overflows.
+fn covering_range(offset: usize, len: usize, alignment: usize) -> Option<(usize, usize)> {
+    let start = offset & !(alignment - 1);
+    let end = offset
+        .checked_add(len)?
+        .checked_next_multiple_of(alignment)?;
+    Some((start, end - start))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::codes::*;
+
+    #[test]
+    fn covering_range_widens_both_ends_to_the_alignment() {
+        const TWO_MIB: usize = 2 << 20;
+        for (offset, len, alignment, want) in [
+            (0, 10_000, 4096, Some((0, 12_288))),
+            (0, 8192, 4096, Some((0, 8192))),
+            (4096 + 100, 10, 4096, Some((4096, 4096))),
+            (4095, 2, 4096, Some((0, 8192))),
+            (0, 0, 4096, Some((0, 0))),
+            (TWO_MIB + 1, TWO_MIB, TWO_MIB, Some((TWO_MIB, 2 * TWO_MIB))),
+            (usize::MAX - 10, 5, 4096, None),
+            (10, usize::MAX, 4096, None),
+        ] {
+            assert_eq!(
+                covering_range(offset, len, alignment),
+                want,
+                "{offset} {len} {alignment}"
+            );
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "opens a file")]
+    fn aligned_range_uses_the_source_alignment() {
+        let (f, _path) = temp_file(10_000);
+        let s = Source::from_file(&f).unwrap();
+        let page = page_size();
+        assert_eq!(
+            s.aligned_range(0, 10_000).unwrap(),
+            (0, 10_000usize.next_multiple_of(page))
+        );
+        let err = s.aligned_range(usize::MAX, 1).unwrap_err();
+        assert_eq!(err.code(), PMEM2_E_LENGTH_OUT_OF_RANGE);
+        assert!(err.to_string().contains("Source::aligned_range"), "{err}");
+    }
 
     fn fake_sysfs(
         size: &str,
@@ -466,7 +565,7 @@ mod tests {
         );
 
         // SAFETY: -1 is never a valid descriptor; nothing is borrowed.
-        let err = unsafe { Source::from_raw_fd(-1) }.unwrap_err();
+        let err = unsafe { Source::raw_fd(-1) }.unwrap_err();
         assert_eq!(err.code(), PMEM2_E_INVALID_FILE_HANDLE);
     }
 
@@ -481,14 +580,14 @@ mod tests {
         // SAFETY: `raw` is open here; it is closed below only after the
         // source has been checked, and nothing reuses the number meanwhile
         // in a way this test observes.
-        let s = unsafe { Source::from_raw_fd(raw) }.unwrap();
+        let s = unsafe { Source::raw_fd(raw) }.unwrap();
         // SAFETY: we own `raw` (from into_raw_fd) and close it once.
         drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) });
         assert_eq!(s.size().unwrap_err().code(), PMEM2_E_INVALID_FILE_HANDLE);
         // As PMDK: the alignment comes from the type recorded at creation.
         assert_eq!(s.alignment().unwrap(), page_size());
         // SAFETY: as above; the number is closed, which is what is tested.
-        let err = unsafe { Source::from_raw_fd(raw) }.unwrap_err();
+        let err = unsafe { Source::raw_fd(raw) }.unwrap_err();
         assert_eq!(err.code(), PMEM2_E_INVALID_FILE_HANDLE);
     }
 

@@ -167,27 +167,40 @@ impl Map {
     /// with `EFAULT` when a flush instruction hits pages that are gone
     /// (`CACHE_LINE` granularity, file truncated).
     pub fn persist(&self, offset: usize, len: usize) -> Result<()> {
-        let result = (|| -> Result<()> {
-            plog!(
-                VERBOSE,
-                "Map::persist",
-                "{:p}: offset {offset}, {len} bytes",
-                self.addr()
-            );
-            let ptr = self.flush_range(offset, len)?;
-            if self.granularity == Granularity::Page {
-                return Self::sync_pages(ptr, len);
-            }
-            // One call of the persist function (flush + fence), which the
-            // crash-consistency checker sees as one event: no stack is kept for
-            // lines that are durable when it returns.
-            let persist = persist::ops(self.granularity).persist;
-            self.guarded("Map::persist", true, || {
-                // SAFETY: the range is inside this live map.
-                unsafe { persist(ptr.cast::<c_void>(), len) };
-            })
-        })();
-        result.logged("Map::persist")
+        self.persist_range("Map::persist", offset, len)
+            .logged("Map::persist")
+    }
+
+    /// Makes the whole map durable: [`Map::persist`] of `[0, size)`.
+    ///
+    /// # Errors
+    /// As [`Map::persist`].
+    pub fn persist_all(&self) -> Result<()> {
+        self.persist_range("Map::persist_all", 0, self.size())
+            .logged("Map::persist_all")
+    }
+
+    /// [`Map::persist`] for the public methods (`method` names the caller
+    /// in the log and in fault errors).
+    fn persist_range(&self, method: &'static str, offset: usize, len: usize) -> Result<()> {
+        plog!(
+            VERBOSE,
+            method,
+            "{:p}: offset {offset}, {len} bytes",
+            self.addr()
+        );
+        let ptr = self.flush_range(offset, len)?;
+        if self.granularity == Granularity::Page {
+            return Self::sync_pages(ptr, len);
+        }
+        // One call of the persist function (flush + fence), which the
+        // crash-consistency checker sees as one event: no stack is kept for
+        // lines that are durable when it returns.
+        let persist = persist::ops(self.granularity).persist;
+        self.guarded(method, true, || {
+            // SAFETY: the range is inside this live map.
+            unsafe { persist(ptr.cast::<c_void>(), len) };
+        })
     }
 
     /// `msync` of a checked range of a PAGE-granularity map (what its

@@ -521,7 +521,9 @@ impl Map {
     /// Stores a word with this map in the process-wide registry, returned
     /// as [`ReservedMap::user_data`](crate::ReservedMap::user_data) by the
     /// reservation `find` functions (e.g. a pointer to the structure that
-    /// owns the map).
+    /// owns the map). Public only with the `c-abi` feature, for the C ABI's
+    /// `pmem2_map` handles.
+    #[cfg(feature = "c-abi")]
     pub fn set_user_data(&self, data: usize) {
         if let Some(entry) = registry::write().get_mut(self.addr.as_ptr() as usize) {
             entry.user_data = data;
