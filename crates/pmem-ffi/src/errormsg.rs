@@ -6,61 +6,23 @@
 //! until the next error on the same thread: success doesn't clear it, as
 //! in PMDK.
 
-use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_uint};
 
-/// Size of the message buffer, NUL included.
-pub const MESSAGE_CAPACITY: usize = 301;
+#[cfg(test)]
+pub use pmem2::c_abi::{last_message, MESSAGE_CAPACITY};
 
 /// `PMEM_MAJOR_VERSION`.
 pub const MAJOR_VERSION: c_uint = 1;
 /// `PMEM_MINOR_VERSION`.
 pub const MINOR_VERSION: c_uint = 1;
 
-thread_local! {
-    /// This thread's last error message, NUL-terminated.
-    static LAST_MESSAGE: UnsafeCell<[u8; MESSAGE_CAPACITY]> =
-        const { UnsafeCell::new([0; MESSAGE_CAPACITY]) };
-}
-
-/// Stores `msg` as this thread's last error message, truncated to 300
-/// bytes and at the first NUL byte, and logs it at level 1 of the debug log
-/// (`PMEM_LOG_LEVEL`) as returned by `func`: the one place this library
-/// records an error, so each error is logged once.
+/// Stores `msg` as this thread's last error message (see
+/// `pmem2::c_abi::set_message`) and logs it at level 1 of the debug log
+/// (`PMEM_LOG_LEVEL`) as returned by `func`.
 #[track_caller]
 pub fn set_message(func: &str, msg: &str) {
-    let at = std::panic::Location::caller();
     pmem2::c_abi::enter(pmem2::c_abi::Library::Pmem);
-    pmem2::c_abi::log_error(func, at.file(), at.line(), msg);
-    let bytes = msg.as_bytes();
-    let len = bytes
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(bytes.len())
-        .min(MESSAGE_CAPACITY - 1);
-    let _ = LAST_MESSAGE.try_with(|cell| {
-        let buf = cell.get().cast::<u8>();
-        // SAFETY: `buf` is this thread's MESSAGE_CAPACITY-byte buffer and
-        // `len + 1 <= MESSAGE_CAPACITY`; `bytes` is a separate allocation.
-        // No Rust reference into the buffer exists.
-        unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, len);
-            buf.add(len).write(0);
-        }
-    });
-}
-
-/// This thread's last message as a Rust string (tests).
-#[must_use]
-pub fn last_message() -> String {
-    LAST_MESSAGE
-        .try_with(|cell| {
-            // SAFETY: the buffer is always NUL-terminated and lives as long
-            // as the thread.
-            let cstr = unsafe { std::ffi::CStr::from_ptr(cell.get().cast::<c_char>()) };
-            cstr.to_string_lossy().into_owned()
-        })
-        .unwrap_or_default()
+    pmem2::c_abi::set_message(func, msg);
 }
 
 /// Sets the calling thread's `errno`.
@@ -97,9 +59,7 @@ pub fn fail_panic(func: &str) {
 }
 
 fn message_ptr() -> *const c_char {
-    LAST_MESSAGE
-        .try_with(|cell| cell.get().cast::<c_char>().cast_const())
-        .unwrap_or(c"".as_ptr())
+    pmem2::c_abi::message_ptr()
 }
 
 /// `pmem_errormsg`: the last error message of the calling thread (`""`
