@@ -508,20 +508,26 @@ fn fmt_paired(p: &Paired) -> String {
     )
 }
 
+/// The names of a cell's flags and mode, as the table prints them.
+fn flags_and_mode(cell: &Cell) -> (&'static str, &'static str) {
+    let flags = FLAG_SETS
+        .iter()
+        .find(|(_, f)| *f == cell.flags)
+        .map_or("?", |(n, _)| n);
+    let mode = if cell.mode == Mode::Hot {
+        "hot"
+    } else {
+        "stream"
+    };
+    (flags, mode)
+}
+
 fn cell_name(label: &str, cell: &Cell) -> String {
+    let (flags, mode) = flags_and_mode(cell);
     format!(
-        "{label} {} {} {} {}",
+        "{label} {} {flags} {} {mode}",
         cell.op.name(),
-        FLAG_SETS
-            .iter()
-            .find(|(_, f)| *f == cell.flags)
-            .map_or("?", |(n, _)| n),
-        fmt_size(cell.size),
-        if cell.mode == Mode::Hot {
-            "hot"
-        } else {
-            "stream"
-        }
+        fmt_size(cell.size)
     )
 }
 
@@ -534,19 +540,11 @@ fn print_row(label: &str, cell: &Cell, m: &Measured, summary: &mut Summary) {
     } else if p.median < BAR {
         summary.median_below += 1;
     }
+    let (flags, mode) = flags_and_mode(cell);
     println!(
-        "{label:<11} {:<8} {:<8} {:>5} {:<6} {:>12} {:>12} {:>6.2}x {}",
+        "{label:<11} {:<8} {flags:<8} {:>5} {mode:<6} {:>12} {:>12} {:>6.2}x {}",
         cell.op.name(),
-        FLAG_SETS
-            .iter()
-            .find(|(_, f)| *f == cell.flags)
-            .map_or("?", |(n, _)| n),
         fmt_size(cell.size),
-        if cell.mode == Mode::Hot {
-            "hot"
-        } else {
-            "stream"
-        },
         fmt_time(t[0], cell.size, cell.op),
         fmt_time(t[1], cell.size, cell.op),
         ratio,

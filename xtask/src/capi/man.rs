@@ -112,44 +112,38 @@ mod tests {
     use super::*;
     use crate::capi::symbols::API_SYMBOLS;
 
-    #[test]
-    fn every_exported_function_has_a_page() {
+    /// Each of `functions` is named by exactly one section-3 page, and
+    /// `library`(7) exists.
+    fn each_named_once(functions: &[&str], library: &str) {
         let pages = pages().unwrap();
         let documented: Vec<&str> = pages
             .iter()
             .filter(|p| p.section == "3")
             .flat_map(|p| p.names.iter().map(String::as_str))
             .collect();
-        for name in API_SYMBOLS.iter().chain(&["pmem2_err_to_errno"]) {
+        for name in functions {
             assert_eq!(
                 documented.iter().filter(|d| *d == name).count(),
                 1,
                 "{name} must be named by exactly one section-3 page"
             );
         }
-        assert!(pages
+        assert!(pages.iter().any(|p| p.name == library && p.section == "7"));
+    }
+
+    #[test]
+    fn every_exported_function_has_a_page() {
+        let functions: Vec<&str> = API_SYMBOLS
             .iter()
-            .any(|p| p.name == "libpmem2" && p.section == "7"));
+            .copied()
+            .chain(["pmem2_err_to_errno"])
+            .collect();
+        each_named_once(&functions, "libpmem2");
     }
 
     #[test]
     fn every_libpmem_function_has_a_page() {
-        let pages = pages().unwrap();
-        let documented: Vec<&str> = pages
-            .iter()
-            .filter(|p| p.section == "3")
-            .flat_map(|p| p.names.iter().map(String::as_str))
-            .collect();
-        for name in crate::capi::libpmem::SYMBOLS {
-            assert_eq!(
-                documented.iter().filter(|d| **d == name).count(),
-                1,
-                "{name} must be named by exactly one section-3 page"
-            );
-        }
-        assert!(pages
-            .iter()
-            .any(|p| p.name == "libpmem" && p.section == "7"));
+        each_named_once(&crate::capi::libpmem::SYMBOLS, "libpmem");
     }
 
     #[test]
