@@ -1,21 +1,30 @@
 //! `pmem2 copy SRC DST` and `pmem2 copy --zero DST`: durable copies between
 //! files, device DAX and stdin/stdout (`-`), in bounded memory.
 //!
-//! DST (unless it is stdout) is mapped with pmem2 one window (64 MiB) at a
-//! time; each window is prefaulted with `MADV_POPULATE_WRITE` (the pages are
-//! allocated and mapped in one call, not faulted in one by one) and written
-//! with the non-temporal copy kernels. With cache-line and byte granularity
-//! that is `Map::copy_from_slice(.., MemFlags::NONTEMPORAL)`, durable on
-//! return; with page granularity the cache-line kernel's non-temporal stores
-//! (no flush instruction needed for them) and one `msync` per window. A
-//! regular SRC is mapped read-only too, a window at a time
-//! (`MADV_POPULATE_READ`), and read through `Map::read`, which turns a file
-//! truncated under us into an error instead of a SIGBUS; a device DAX SRC is
-//! read with pmem2's machine-check-safe `pread_mcsafe` (poisoned media is an
-//! error, not a crash); stdin, pipes and character devices are read in
-//! order. The bytes pass through a 256 KiB buffer that stays in the L2
-//! cache, where they are hashed with XXH3-64 (printed, so that
-//! `xxhsum -H3` on either file can confirm the copy).
+//! Three threads share the work, so that with a core to spare only the
+//! writes (DST's page allocations and the one copy `cp` makes too) are on
+//! the critical path: a reading thread fills 256 KiB buffers from SRC and
+//! hashes them with XXH3-64 (printed, so that `xxhsum -H3` on either file
+//! can confirm the copy); the main thread writes them to DST; a read-back
+//! thread reads DST back and hashes it. Four buffers are in flight, so
+//! each is still in the cache when written.
+//!
+//! A regular SRC is read with `pread`; a device DAX SRC with pmem2's
+//! machine-check-safe `pread_mcsafe` (poisoned media is an error, not a
+//! crash); stdin, pipes and character devices in order.
+//!
+//! Where DST's natural granularity is page (a file in the page cache), it
+//! is written with `pwrite` and made durable with one `fdatasync` per
+//! 64 MiB; each buffer is read back as soon as it is written, from the
+//! cache, since what the page cache reads back is what `fdatasync` writes
+//! out. On persistent memory (or with `--method map`) DST is mapped one
+//! window (64 MiB) at a time; each window is prefaulted with
+//! `MADV_POPULATE_WRITE` (the pages are allocated and mapped in one call,
+//! not faulted in one by one) and written with the non-temporal copy
+//! kernels: `Map::copy_from_slice(.., MemFlags::NONTEMPORAL)` at
+//! cache-line and byte granularity, durable on return; at page
+//! granularity the cache-line kernel's non-temporal stores and one `msync`
+//! per window. A mapped DST is read back a segment at a time once durable.
 //!
 //! SRC and DST must be different files: a copy of a file onto itself (the
 //! same device and inode, whatever the path, hard link or symlink) is
@@ -23,11 +32,12 @@
 //! refuses it, because an overlapping copy within one file reads back bytes
 //! it has already overwritten.
 //!
-//! Afterwards DST is verified against SRC: a file or device DAX SRC is read
-//! again and compared byte for byte with DST read through fresh read-only
-//! maps, so the check never compares DST with itself. A stream SRC (stdin,
-//! a pipe) can't be read twice; there DST's XXH3 must equal the XXH3 of the
-//! bytes read from SRC.
+//! Verification: by default (`--verify hash`) the XXH3 of DST as read back
+//! must equal the XXH3 of the bytes read from SRC (zeros for --zero); on a
+//! difference SRC, when it can be read again, is compared with DST byte
+//! for byte to name the first differing byte. `--verify bytes` also reads
+//! a file or device DAX SRC again afterwards and compares it byte for byte
+//! with DST read afresh, so the check never compares DST with itself.
 
 use std::ffi::{c_int, c_void};
 use std::fs::{File, Metadata};
@@ -50,8 +60,14 @@ use crate::Common;
 /// Bytes read, hashed and written at a time: small enough to stay in the
 /// L2 cache between the three, and the memory bound.
 const BUF: usize = 256 << 10;
-/// Bytes of DST verified at a time: each segment is read back and hashed
-/// as soon as it is durable, while the next is copied.
+/// Buffers in flight between the reading thread and the writer: few
+/// enough that a buffer is still in the cache when it is written.
+const BUFFERS: usize = 4;
+/// Read-back jobs queued at most: the read-back thread stays within a few
+/// MiB of the writes, so that it reads DST from the cache.
+const READ_BACK_LAG: usize = 8;
+/// Bytes of DST made durable at a time on a page-granularity map (one
+/// `msync`; then read back) or through `write(2)` (one `fdatasync`).
 const SEGMENT: u64 = 64 << 20;
 /// Bytes of DST (or of a device DAX SRC) mapped at a time.
 const WINDOW: usize = 64 << 20;
@@ -77,11 +93,12 @@ pub struct CopyArgs {
     /// Zero the range of DST instead of copying.
     #[arg(long)]
     pub zero: bool,
-    /// How DST is verified: `hash` reads DST back, as each 64 MiB becomes
-    /// durable, while the copy goes on, and compares its XXH3 with the
-    /// XXH3 of the bytes written (a difference is then located byte by
-    /// byte against SRC); `bytes` also reads SRC again afterwards and
-    /// compares the two byte for byte (twice the reading).
+    /// How DST is verified: `hash` reads DST back while the copy goes on
+    /// (each buffer as written through write(2); a mapped DST each 64 MiB
+    /// once durable) and compares its XXH3 with the XXH3 of the bytes read
+    /// from SRC (a difference is then located byte by byte against SRC);
+    /// `bytes` also reads SRC again afterwards and compares the two byte
+    /// for byte (twice the reading).
     #[arg(long, value_enum, default_value_t = Verify::Hash)]
     pub verify: Verify,
     /// How DST is written: `map` maps it a window at a time, prefaults the
@@ -161,70 +178,78 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
     };
     let (mut progress, mut verify_progress) =
         Progress::pair([label, "verify"], length, args.common.progress);
-    let mut sum = Xxh3::new();
-    let mut buf = vec![0u8; BUF];
-    let mut done: u64 = 0;
-    let (granularity, mismatch, verify_start) = std::thread::scope(|scope| {
-        // Another thread reads DST back and hashes it a segment behind the
-        // copy, once durable.
-        let (jobs, queue) = mpsc::channel::<Job>();
+    let offset = args.offset;
+    let (granularity, done, checksum, mismatch, verify_start) = std::thread::scope(|scope| {
+        // Three threads, so that on a machine with a core to spare the
+        // writes (the page allocations and the one copy `cp` makes too)
+        // are all that is left on the critical path: a reading thread fills
+        // buffers from SRC and hashes them, this one writes them to DST,
+        // and a read-back thread reads DST back and hashes it, close
+        // enough behind that the bytes are still in the cache.
+        let (jobs, queue) = mpsc::sync_channel::<Job>(READ_BACK_LAG);
         let checker = checker.map(|file| {
             let progress = &mut verify_progress;
             scope.spawn(move || read_back(dst, &file, &queue, progress))
         });
+        let (full, filled) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+        let (free, empty) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+        for _ in 0..BUFFERS {
+            free.send(vec![0u8; BUF]).expect("the receiver is alive");
+        }
+        let source = reader.as_mut();
+        let reading = scope.spawn(move || fill(source, src, length, &empty, &full));
+        let read_back_now = writer.read_back_now();
+        let mut done = 0u64;
         let mut segment = 0u64;
         let copied = (|| -> Result<Option<Granularity>, String> {
-            loop {
-                let want = length.map_or(BUF, |n| (n - done).min(BUF as u64) as usize);
-                if want == 0 {
-                    break;
-                }
-                let n = match &mut reader {
-                    Some(r) => r.read(&mut buf[..want])?,
-                    None => want,
-                };
-                if n == 0 {
-                    if length.is_some() {
-                        return Err(format!(
-                            "{}: ended after {done} bytes",
-                            src.unwrap_or("SRC")
-                        ));
-                    }
-                    break;
-                }
-                sum.update(&buf[..n]);
-                writer.write(args.offset + done, &buf[..n], args.zero)?;
-                done += n as u64;
+            for (buf, n) in filled {
+                writer.write(offset + done, &buf[..n], args.zero)?;
+                // The reading thread has stopped if this fails; the loop
+                // ends when it drops its sender.
+                let _ = free.send(buf);
                 progress.add(n as u64);
-                if done - segment >= SEGMENT {
+                done += n as u64;
+                if read_back_now {
+                    let _ = jobs.send(Job {
+                        pos: offset + segment,
+                        len: done - segment,
+                    });
+                    segment = done;
+                } else if done - segment >= SEGMENT {
                     // Durable first, then read back.
                     writer.persist()?;
                     let _ = jobs.send(Job {
-                        pos: args.offset + segment,
+                        pos: offset + segment,
                         len: done - segment,
                     });
                     segment = done;
                 }
             }
-            let granularity = writer.finish(args.offset + done)?;
+            let granularity = writer.finish(offset + done)?;
             if done > segment {
                 let _ = jobs.send(Job {
-                    pos: args.offset + segment,
+                    pos: offset + segment,
                     len: done - segment,
                 });
             }
             Ok(granularity)
         })();
+        // Stops the reading thread if the writes failed first.
+        drop(free);
+        let produced = reading.join().expect("the reading thread panicked");
         progress.finish();
         let verify_start = Instant::now();
         drop(jobs);
         let read_back = checker.map(|t| t.join().expect("the verifying thread panicked"));
+        let granularity = copied?;
+        let (read, checksum) = produced?;
+        assert_eq!(read, done, "every byte read was written");
         let mismatch = match read_back {
-            Some(Err(e)) => Err(e),
-            Some(Ok(hash)) => Ok(hash != sum.digest()),
-            None => Ok(false),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(hash)) => hash != checksum,
+            None => false,
         };
-        copied.and_then(|g| Ok((g, mismatch?, verify_start)))
+        Ok((granularity, done, checksum, mismatch, verify_start))
     })?;
     let copy_secs = verify_start.duration_since(started).as_secs_f64();
 
@@ -243,8 +268,8 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
                     reader.as_mut(),
                     args,
                     done,
-                    sum.digest(),
-                    &mut buf,
+                    checksum,
+                    &mut vec![0u8; BUF],
                     &mut verify_progress,
                 )?;
             }
@@ -258,7 +283,7 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
         dst,
         bytes: done,
         granularity,
-        checksum: sum.digest(),
+        checksum,
         verified,
         copy_secs,
         verify_secs,
@@ -367,6 +392,47 @@ fn verify_copy(
         ));
     }
     Ok(())
+}
+
+/// The reading thread: fills the buffers coming back from the writer with
+/// SRC's bytes (zeros, as they were allocated, for --zero) and hashes
+/// them; returns the byte count and their XXH3. Stops early when the
+/// writer has stopped (it drops its ends of the channels).
+fn fill(
+    mut reader: Option<&mut Reader>,
+    src: Option<&str>,
+    length: Option<u64>,
+    empty: &mpsc::Receiver<Vec<u8>>,
+    full: &mpsc::SyncSender<(Vec<u8>, usize)>,
+) -> Result<(u64, u64), String> {
+    let mut sum = Xxh3::new();
+    let mut done = 0u64;
+    loop {
+        let want = length.map_or(BUF, |n| (n - done).min(BUF as u64) as usize);
+        if want == 0 {
+            break;
+        }
+        let Ok(mut buf) = empty.recv() else { break };
+        let n = match &mut reader {
+            Some(r) => r.read(&mut buf[..want])?,
+            None => want,
+        };
+        if n == 0 {
+            if length.is_some() {
+                return Err(format!(
+                    "{}: ended after {done} bytes",
+                    src.unwrap_or("SRC")
+                ));
+            }
+            break;
+        }
+        sum.update(&buf[..n]);
+        if full.send((buf, n)).is_err() {
+            break;
+        }
+        done += n as u64;
+    }
+    Ok((done, sum.digest()))
 }
 
 /// A range of DST, `[pos, pos + len)`, written and durable, to read back.
@@ -700,13 +766,16 @@ enum Reader {
         size: usize,
     },
     /// stdin, a pipe or a character device: read in order.
-    Stream { name: String, input: Box<dyn Read> },
+    Stream {
+        name: String,
+        input: Box<dyn Read + Send>,
+    },
 }
 
 impl Reader {
     fn open(name: &str, skip: u64) -> Result<Self, String> {
         if name == "-" {
-            let mut input: Box<dyn Read> = Box::new(std::io::stdin());
+            let mut input: Box<dyn Read + Send> = Box::new(std::io::stdin());
             discard(&mut input, skip).map_err(io_err(name))?;
             return Ok(Reader::Stream {
                 name: name.to_owned(),
@@ -741,7 +810,7 @@ impl Reader {
                         rustix::io::Errno::ISDIR.raw_os_error(),
                     )));
                 }
-                let mut input: Box<dyn Read> = Box::new(file);
+                let mut input: Box<dyn Read + Send> = Box::new(file);
                 discard(&mut input, skip).map_err(io_err(name))?;
                 Ok(Reader::Stream {
                     name: name.to_owned(),
@@ -1049,6 +1118,15 @@ impl Writer {
             Writer::Stdout(out) => out.write_all(data).map_err(io_err("stdout")),
             Writer::Pmem(w) => w.write(pos as usize, data, zero),
         }
+    }
+
+    /// Whether what [`Writer::write`] stored can be read back right away:
+    /// through `write(2)` it reads back from the page cache exactly as it
+    /// will after the `fdatasync` that writes those pages out unchanged (so
+    /// each buffer is read back while still in the cache). A map is read
+    /// back a segment at a time, once the segment is durable.
+    fn read_back_now(&self) -> bool {
+        matches!(self, Writer::Pmem(w) if w.via_write.is_some())
     }
 
     /// Makes what was written so far durable.

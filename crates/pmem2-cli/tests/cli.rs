@@ -573,6 +573,64 @@ fn copy_methods_and_verifications_agree() {
     }
 }
 
+/// Sizes around the copy's units (its 256 KiB buffers, the 4 buffers in
+/// flight, its 64 MiB segments and windows; 0 and 1 byte), with both ways of
+/// writing DST and a range inside SRC and DST: DST holds exactly SRC's
+/// bytes and the printed XXH3 is theirs.
+#[test]
+fn copy_sizes_across_buffers_segments_and_ranges() {
+    const BUF: usize = 256 << 10;
+    let dir = Scratch::new("sizes");
+    let (big, data) = dir.file("src", (64 << 20) + BUF + 3);
+    let d = dir.path("dst");
+    let dst = d.to_str().unwrap();
+    let copy = |extra: &[&str], src: &Path| {
+        let _ = std::fs::remove_file(&d);
+        let mut args = vec!["copy", "--json"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[src.to_str().unwrap(), dst]);
+        json_ok(&pmem2(&args, dir.dir()))
+    };
+    for len in [0, 1, 4095, BUF - 1, BUF, BUF + 1, 5 * BUF + 7] {
+        let (src, bytes) = dir.file(&format!("src-{len}"), len);
+        for method in ["write", "map"] {
+            let v = copy(&["--method", method], &src);
+            assert_eq!(v["bytes"], len, "{len} {method}");
+            assert_eq!(v["verified"], true);
+            let xxh3 = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
+            assert_eq!(v["xxh3"], xxh3.as_str(), "{len} {method}");
+            assert_eq!(std::fs::read(&d).unwrap(), bytes, "{len} {method}");
+        }
+    }
+    // Past a segment and a window, whole and as a range of odd bounds.
+    for method in ["write", "map"] {
+        let v = copy(&["--method", method], &big);
+        assert_eq!(v["bytes"], data.len());
+        assert_eq!(std::fs::read(&d).unwrap(), data, "{method}");
+        let (skip, offset, len) = (BUF + 1, 3, (64 << 20) + 1);
+        let v = copy(
+            &[
+                "--method",
+                method,
+                "--skip",
+                &skip.to_string(),
+                "--offset",
+                &offset.to_string(),
+                "--length",
+                &len.to_string(),
+            ],
+            &big,
+        );
+        let part = &data[skip..skip + len];
+        let xxh3 = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(part));
+        assert_eq!(v["xxh3"], xxh3.as_str(), "{method}");
+        let back = std::fs::read(&d).unwrap();
+        assert_eq!(back.len(), offset + len);
+        assert!(back[..offset].iter().all(|&b| b == 0));
+        assert!(back[offset..] == *part, "{method}");
+    }
+}
+
 /// SRC and DST name the same problem in the same words.
 #[test]
 fn src_and_dst_errors_are_worded_alike() {
