@@ -805,8 +805,90 @@ fn bench_plot_draws_an_svg() {
     for series in ["memcpy NONTEMPORAL", "memset 0", "persist", "plain memcpy"] {
         assert!(text.contains(series), "{series}");
     }
-    let out = pmem2(&["bench", "--plot", "x.png"], dir.dir());
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // Neither .svg nor .png: a usage error naming both.
+    for bad in ["x.txt", "x"] {
+        let out = pmem2(&["bench", "--plot", bad], dir.dir());
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(".svg or .png"), "{err}");
+    }
+}
+
+/// `--plot FILE.png` draws the chart as a PNG (the built-in font: no fonts
+/// need be installed): 1500x620 RGB, text in the title, captions and axis
+/// labels (dark pixels there), coloured lines in every panel, the panels
+/// whose stores are not durable tinted red and the natural one white.
+#[test]
+fn bench_plot_draws_a_png() {
+    let dir = Scratch::new("plot-png");
+    let png_path = dir.path("out.png");
+    let v = json_ok(&pmem2(
+        &[
+            "bench",
+            "--quick",
+            "--json",
+            "--per-cell-ms",
+            "1",
+            "--plot",
+            png_path.to_str().unwrap(),
+        ],
+        dir.dir(),
+    ));
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&png_path).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut rgb = vec![0u8; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut rgb).unwrap();
+    assert_eq!((info.width, info.height), (1500, 620));
+    assert_eq!(
+        (info.color_type, info.bit_depth),
+        (png::ColorType::Rgb, png::BitDepth::Eight)
+    );
+    let pixel = |x: usize, y: usize| {
+        let i = (y * 1500 + x) * 3;
+        (rgb[i], rgb[i + 1], rgb[i + 2])
+    };
+    let count = |xs: std::ops::Range<usize>,
+                 ys: std::ops::Range<usize>,
+                 f: &dyn Fn((u8, u8, u8)) -> bool| {
+        ys.flat_map(|y| xs.clone().map(move |x| (x, y)))
+            .filter(|&(x, y)| f(pixel(x, y)))
+            .count()
+    };
+    let dark = |(r, g, b): (u8, u8, u8)| r < 100 && g < 100 && b < 100;
+    let coloured = |(r, g, b): (u8, u8, u8)| r.max(g).max(b) - r.min(g).min(b) > 120;
+    // The title, centred on the top 30 rows.
+    assert!(count(300..1200, 0..30, &dark) > 300, "title text");
+    let natural = v["natural_granularity"].as_str().unwrap();
+    let not_durable: Vec<&str> = v["not_durable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    for (i, g) in ["byte", "cache_line", "page"].into_iter().enumerate() {
+        let x0 = i * 500;
+        assert!(
+            count(x0 + 100..x0 + 400, 35..65, &dark) > 150,
+            "{g}: caption"
+        );
+        assert!(
+            count(x0..x0 + 75, 80..560, &dark) > 150,
+            "{g}: y-axis labels"
+        );
+        assert!(
+            count(x0 + 80..x0 + 490, 70..570, &coloured) > 1000,
+            "{g}: lines"
+        );
+        // A corner of the panel, outside the plot.
+        let background = pixel(x0 + 5, 615);
+        if not_durable.contains(&g) {
+            assert_eq!(background, (255, 236, 236), "{g}: tinted, not durable");
+        } else if g == natural {
+            assert_eq!(background, (255, 255, 255), "{g}: natural");
+        }
+    }
 }
 
 /// badblocks on a file that isn't on an NVDIMM says that no list exists,
