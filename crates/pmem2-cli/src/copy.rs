@@ -1,13 +1,11 @@
 //! `pmem2 copy SRC DST` and `pmem2 copy --zero DST`: durable copies between
 //! files, device DAX and stdin/stdout (`-`), in bounded memory.
 //!
-//! Three threads share the work, so that with a core to spare only the
-//! writes (DST's page allocations and the one copy `cp` makes too) are on
-//! the critical path: a reading thread fills 256 KiB buffers from SRC and
-//! hashes them with XXH3-64 (printed, so that `xxhsum -H3` on either file
-//! can confirm the copy); the main thread writes them to DST; a read-back
-//! thread reads DST back and hashes it. Four buffers are in flight, so
-//! each is still in the cache when written.
+//! Two threads share the work: a reading thread fills 256 KiB buffers
+//! from SRC and hashes them with XXH3-64 (printed, so that `xxhsum -H3` on
+//! either file can confirm the copy) while the main thread writes them to
+//! DST. Four buffers are in flight, so each is still in the cache when
+//! written.
 //!
 //! A regular SRC is read with `pread`; a device DAX SRC with pmem2's
 //! machine-check-safe `pread_mcsafe` (poisoned media is an error, not a
@@ -15,16 +13,17 @@
 //!
 //! Where DST's natural granularity is page (a file in the page cache), it
 //! is written with `pwrite` and made durable with one `fdatasync` per
-//! 64 MiB; each buffer is read back as soon as it is written, from the
-//! cache, since what the page cache reads back is what `fdatasync` writes
-//! out. On persistent memory (or with `--method map`) DST is mapped one
-//! window (64 MiB) at a time; each window is prefaulted with
-//! `MADV_POPULATE_WRITE` (the pages are allocated and mapped in one call,
-//! not faulted in one by one) and written with the non-temporal copy
-//! kernels: `Map::copy_from_slice(.., MemFlags::NONTEMPORAL)` at
-//! cache-line and byte granularity, durable on return; at page
-//! granularity the cache-line kernel's non-temporal stores and one `msync`
-//! per window. A mapped DST is read back a segment at a time once durable.
+//! 64 MiB; the main thread reads each buffer back with `pread` as soon as
+//! it is written, from its own cache, and hashes it, since what the page
+//! cache reads back is what `fdatasync` writes out. On persistent memory
+//! (or with `--method map`) DST is mapped one window (64 MiB) at a time;
+//! each window is prefaulted with `MADV_POPULATE_WRITE` (the pages are
+//! allocated and mapped in one call, not faulted in one by one) and written
+//! with the non-temporal copy kernels: `Map::copy_from_slice(..,
+//! MemFlags::NONTEMPORAL)` at cache-line and byte granularity, durable on
+//! return; at page granularity the cache-line kernel's non-temporal stores
+//! and one `msync` per window. A third thread reads a mapped DST back, a
+//! segment at a time once durable, and hashes it.
 //!
 //! SRC and DST must be different files: a copy of a file onto itself (the
 //! same device and inode, whatever the path, hard link or symlink) is
@@ -180,17 +179,21 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
         Progress::pair([label, "verify"], length, args.common.progress);
     let offset = args.offset;
     let (granularity, done, checksum, mismatch, verify_start) = std::thread::scope(|scope| {
-        // Three threads, so that on a machine with a core to spare the
-        // writes (the page allocations and the one copy `cp` makes too)
-        // are all that is left on the critical path: a reading thread fills
-        // buffers from SRC and hashes them, this one writes them to DST,
-        // and a read-back thread reads DST back and hashes it, close
-        // enough behind that the bytes are still in the cache.
+        // A reading thread fills buffers from SRC and hashes them while
+        // this one writes them to DST. Through write(2) this one also
+        // reads each buffer back at once, from its own cache, and hashes
+        // it: less work in all than handing it to another core (measured,
+        // docs/benchmarks.md). A map is read back by a third thread, a
+        // segment at a time once durable.
+        let read_back_now = checker.is_some() && writer.read_back_now();
         let (jobs, queue) = mpsc::sync_channel::<Job>(READ_BACK_LAG);
-        let checker = checker.map(|file| {
-            let progress = &mut verify_progress;
+        let mut verify_bar = Some(&mut verify_progress);
+        let checker = checker.filter(|_| !read_back_now).map(|file| {
+            let progress = verify_bar.take().expect("one read-back thread");
             scope.spawn(move || read_back(dst, &file, &queue, progress))
         });
+        let mut back = vec![0u8; if read_back_now { BUF } else { 0 }];
+        let mut back_hash = Xxh3::new();
         let (full, filled) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
         let (free, empty) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
         for _ in 0..BUFFERS {
@@ -198,7 +201,6 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
         }
         let source = reader.as_mut();
         let reading = scope.spawn(move || fill(source, src, length, &empty, &full));
-        let read_back_now = writer.read_back_now();
         let mut done = 0u64;
         let mut segment = 0u64;
         let copied = (|| -> Result<Option<Granularity>, String> {
@@ -208,12 +210,14 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
                 // ends when it drops its sender.
                 let _ = free.send(buf);
                 progress.add(n as u64);
+                let pos = offset + done;
                 done += n as u64;
                 if read_back_now {
-                    let _ = jobs.send(Job {
-                        pos: offset + segment,
-                        len: done - segment,
-                    });
+                    writer.read_back(pos, &mut back[..n])?;
+                    back_hash.update(&back[..n]);
+                    if let Some(bar) = verify_bar.as_mut() {
+                        bar.add(n as u64);
+                    }
                     segment = done;
                 } else if done - segment >= SEGMENT {
                     // Durable first, then read back.
@@ -247,7 +251,7 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
         let mismatch = match read_back {
             Some(Err(e)) => return Err(e),
             Some(Ok(hash)) => hash != checksum,
-            None => false,
+            None => read_back_now && back_hash.digest() != checksum,
         };
         Ok((granularity, done, checksum, mismatch, verify_start))
     })?;
@@ -1127,6 +1131,18 @@ impl Writer {
     /// back a segment at a time, once the segment is durable.
     fn read_back_now(&self) -> bool {
         matches!(self, Writer::Pmem(w) if w.via_write.is_some())
+    }
+
+    /// Reads DST's bytes at `pos` into `buf` with `pread` (see
+    /// [`Writer::read_back_now`]).
+    fn read_back(&self, pos: u64, buf: &mut [u8]) -> Result<(), String> {
+        match self {
+            Writer::Stdout(_) => Err("stdout can't be read back".to_owned()),
+            Writer::Pmem(w) => w
+                .file
+                .read_exact_at(buf, pos)
+                .map_err(io_err(&w.windows.name)),
+        }
     }
 
     /// Makes what was written so far durable.
