@@ -165,36 +165,41 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let result = measure(&bin, &src, &dst, &opts, sync);
         let _ = std::fs::remove_file(&src);
         let _ = std::fs::remove_file(&dst);
-        let (wall, cpu) = result?;
+        let runs = result?;
         for (i, c) in contenders(&opts).enumerate() {
             println!(
-                "{place:<6} {:<26} wall {:>7.3} s  pmem2/this {:>5.2}x   cpu {:>7.3} s  pmem2/this {:>5.2}x",
+                "{place:<6} {:<26} wall {:>7.3} s  pmem2/this {:>5.2}x  paired {:>5.2}x   cpu {:>7.3} s  pmem2/this {:>5.2}x",
                 c.name,
-                wall[i],
-                wall[0] / wall[i],
-                cpu[i],
-                cpu[0] / cpu[i],
+                runs.wall[i],
+                runs.wall[0] / runs.wall[i],
+                runs.paired[i],
+                runs.cpu[i],
+                runs.cpu[0] / runs.cpu[i],
             );
         }
     }
     println!(
         "\npmem2/this: pmem2's median over the other's (wall time; CPU time of the process \
-         and its threads); at most 1.20 against cp on tmpfs and at most 1.00 against dd on \
-         the disk are the targets for wall time (docs/benchmarks.md)."
+         and its threads); paired: the median over rounds of pmem2's wall time over the \
+         other's in the same round (steadier on a loaded machine); at most 1.20 against cp \
+         on tmpfs and at most 1.00 against dd on the disk are the targets for wall time \
+         (docs/benchmarks.md)."
     );
     Ok(())
 }
 
-/// Writes SRC, then runs every contender `opts.rounds` times, interleaved;
-/// returns each one's median wall and CPU (user + system, all threads)
-/// seconds.
-fn measure(
-    bin: &Path,
-    src: &Path,
-    dst: &Path,
-    opts: &Options,
-    sync: bool,
-) -> Result<(Vec<f64>, Vec<f64>), String> {
+/// Each contender's medians over the rounds.
+struct Runs {
+    /// Wall seconds.
+    wall: Vec<f64>,
+    /// User + system seconds, all threads.
+    cpu: Vec<f64>,
+    /// pmem2's wall time over this one's in the same round.
+    paired: Vec<f64>,
+}
+
+/// Writes SRC, then runs every contender `opts.rounds` times, interleaved.
+fn measure(bin: &Path, src: &Path, dst: &Path, opts: &Options, sync: bool) -> Result<Runs, String> {
     write_source(src, opts.size)?;
     if sync {
         run_sync()?;
@@ -237,10 +242,23 @@ fn measure(
         eprint!(".");
     }
     eprintln!();
-    Ok((
-        times.iter_mut().map(|t| median(t)).collect(),
-        cpu.iter_mut().map(|t| median(t)).collect(),
-    ))
+    let paired = times
+        .iter()
+        .map(|t| {
+            median(
+                &mut times[0]
+                    .iter()
+                    .zip(t)
+                    .map(|(p, o)| p / o)
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    Ok(Runs {
+        wall: times.iter_mut().map(|t| median(t)).collect(),
+        cpu: cpu.iter_mut().map(|t| median(t)).collect(),
+        paired,
+    })
 }
 
 /// User + system seconds of the children waited for so far.

@@ -13,7 +13,7 @@
 //! on a file that needs `msync`, `byte` without eADR) leaves stores that
 //! are not durable on that file: such rows are measured, to compare costs,
 //! but marked "not durable" in the tables, the JSON and the chart
-//! (`--plot FILE`, an SVG: bandwidth against size, one line per operation
+//! (`--plot FILE`, SVG or PNG: bandwidth against size, one line per operation
 //! and flag, one panel per granularity).
 
 use std::collections::BTreeMap;
@@ -49,8 +49,9 @@ pub struct BenchArgs {
     /// 250 with --full).
     #[arg(long, value_name = "MS")]
     pub per_cell_ms: Option<u64>,
-    /// Also draw the results as an SVG chart in FILE: bandwidth against
-    /// size, one line per operation and flag, one panel per granularity.
+    /// Also draw the results as a chart in FILE, SVG or PNG by its
+    /// extension (.svg, .png): bandwidth against size, one line per
+    /// operation and flag, one panel per granularity.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     #[command(flatten)]
@@ -297,11 +298,15 @@ fn bench_file(
     plan: &Plan,
 ) -> Result<(PathBuf, Option<tempfile::NamedTempFile>), String> {
     if let Some(plot) = &args.plot {
-        if plot
-            .extension()
-            .is_some_and(|e| !e.eq_ignore_ascii_case("svg"))
-        {
-            crate::usage_error("bench", "--plot writes SVG: give FILE a .svg name");
+        if ChartFormat::of(plot).is_none() {
+            crate::usage_error(
+                "bench",
+                &format!(
+                    "--plot {}: the chart is drawn as SVG or PNG, by FILE's extension: \
+                     give it a .svg or .png name",
+                    plot.display()
+                ),
+            );
         }
     }
     Ok(if let Some(p) = &args.path {
@@ -579,10 +584,37 @@ fn grid(out: &mut String, sizes: &[usize], cells: &[Cell], show: impl Fn(&Cell) 
     }
 }
 
-/// Draws the chart: one panel per granularity (the file's natural one and
-/// the not-durable ones named as such in the panel's title, the latter on a
-/// red-tinted background), MiB/s against size on log scales, one line per
-/// operation and flag, the plain memcpy/memset in every panel.
+/// The chart's file format, by the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChartFormat {
+    Svg,
+    Png,
+}
+
+impl ChartFormat {
+    /// `.svg` or `.png` (any case); `None` for anything else.
+    fn of(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?;
+        if ext.eq_ignore_ascii_case("svg") {
+            Some(ChartFormat::Svg)
+        } else if ext.eq_ignore_ascii_case("png") {
+            Some(ChartFormat::Png)
+        } else {
+            None
+        }
+    }
+}
+
+/// The chart's size in pixels (SVG user units).
+const CHART: (u32, u32) = (1500, 620);
+
+/// `DejaVu` Sans (Bitstream Vera license: `fonts/LICENSE-DejaVu.txt`), built
+/// in: the PNG's text is rasterized from it (`ab_glyph`), so labels render on
+/// a machine with no fonts installed, and the SVG's text is laid out with
+/// the same metrics.
+static FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+
+/// Draws the chart into `path`, as SVG or PNG by its extension.
 fn plot(
     path: &Path,
     report: &Value,
@@ -593,6 +625,60 @@ fn plot(
     use plotters::prelude::*;
 
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    // Registering again (a second chart in one process) replaces the same
+    // bytes; the font is valid, so this fails only on a broken build.
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| err(&"the built-in font can't be read"))?;
+    match ChartFormat::of(path) {
+        Some(ChartFormat::Svg) => draw(
+            &SVGBackend::new(path, CHART).into_drawing_area(),
+            report,
+            sizes,
+            cells,
+            natural,
+        )
+        .map_err(|e| err(&e)),
+        Some(ChartFormat::Png) => {
+            let (w, h) = CHART;
+            let mut rgb = vec![0u8; w as usize * h as usize * 3];
+            draw(
+                &BitMapBackend::with_buffer(&mut rgb, CHART).into_drawing_area(),
+                report,
+                sizes,
+                cells,
+                natural,
+            )
+            .map_err(|e| err(&e))?;
+            write_png(path, CHART, &rgb).map_err(|e| err(&e))
+        }
+        None => Err(err(&"the chart is drawn as .svg or .png")),
+    }
+}
+
+/// Encodes 8-bit RGB pixels as a PNG file.
+fn write_png(path: &Path, (w, h): (u32, u32), rgb: &[u8]) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|e| crate::util::os_message(&e))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(rgb).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())
+}
+
+/// Draws the chart: one panel per granularity (the file's natural one and
+/// the not-durable ones named as such in the panel's title, the latter on a
+/// red-tinted background), MiB/s against size on log scales, one line per
+/// operation and flag, the plain memcpy/memset in every panel.
+fn draw<DB: plotters::prelude::DrawingBackend>(
+    root: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    report: &Value,
+    sizes: &[usize],
+    cells: &[Cell],
+    natural: Granularity,
+) -> Result<(), plotters::prelude::DrawingAreaErrorKind<DB::ErrorType>> {
+    use plotters::prelude::*;
+
     // One color per series, the same in every panel.
     let mut names: Vec<String> = cells.iter().map(Cell::series).collect();
     names.dedup();
@@ -616,17 +702,14 @@ fn plot(
         .fold((f64::MAX, 0.0_f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let y_range = (lo.min(hi) / 2.0).max(1e-3)..(hi * 2.0).max(1.0);
 
-    let root = SVGBackend::new(path, (1500, 620)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
+    root.fill(&WHITE)?;
     let title = format!(
         "pmem2 bench ({}): {} ({}), natural granularity {natural}",
         report["mode"].as_str().unwrap_or("?"),
         report["path"].as_str().unwrap_or("?"),
         report["source_type"].as_str().unwrap_or("?"),
     );
-    let root = root
-        .titled(&title, ("sans-serif", 22))
-        .map_err(|e| err(&e))?;
+    let root = root.titled(&title, ("sans-serif", 26))?;
     let panels = root.split_evenly((1, Granularity::ALL.len()));
     for (panel, g) in panels.iter().zip(Granularity::ALL) {
         let caption = if g == natural {
@@ -634,24 +717,24 @@ fn plot(
         } else if durable(g, natural) {
             format!("{g}: durable here (more than needed)")
         } else {
-            panel.fill(&RGBColor(255, 236, 236)).map_err(|e| err(&e))?;
+            panel.fill(&RGBColor(255, 236, 236))?;
             format!("{g}: NOT DURABLE on this file")
         };
         let mut chart = ChartBuilder::on(panel)
-            .caption(&caption, ("sans-serif", 17))
+            .caption(&caption, ("sans-serif", 20))
             .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x_range.clone(), y_range.clone().log_scale())
-            .map_err(|e| err(&e))?;
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .build_cartesian_2d(x_range.clone(), y_range.clone().log_scale())?;
         chart
             .configure_mesh()
             .x_desc("size")
             .y_desc("MiB/s")
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 15))
             .x_label_formatter(&|x| size_label(x.exp2()))
             .y_label_formatter(&|y| format!("{y:.0}"))
-            .draw()
-            .map_err(|e| err(&e))?;
+            .draw()?;
         let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
         for c in cells
             .iter()
@@ -672,24 +755,20 @@ fn plot(
                 stroke_width: if dashed { 1 } else { 2 },
             };
             chart
-                .draw_series(LineSeries::new(points.clone(), style))
-                .map_err(|e| err(&e))?
+                .draw_series(LineSeries::new(points.clone(), style))?
                 .label(name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))
-                .map_err(|e| err(&e))?;
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
         }
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
-            .label_font(("sans-serif", 11))
+            .label_font(("sans-serif", 13))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(&e))?;
+            .draw()?;
     }
-    root.present().map_err(|e| err(&e))
+    root.present()
 }
 
 /// `256 B`, `4 KiB`, `1 MiB`: whole units where the size is a multiple.

@@ -1,21 +1,29 @@
 //! `pmem2 copy SRC DST` and `pmem2 copy --zero DST`: durable copies between
 //! files, device DAX and stdin/stdout (`-`), in bounded memory.
 //!
-//! DST (unless it is stdout) is mapped with pmem2 one window (64 MiB) at a
-//! time; each window is prefaulted with `MADV_POPULATE_WRITE` (the pages are
+//! Two threads share the work: a reading thread fills 256 KiB buffers
+//! from SRC and hashes them with XXH3-64 (printed, so that `xxhsum -H3` on
+//! either file can confirm the copy) while the main thread writes them to
+//! DST. Four buffers are in flight, so each is still in the cache when
+//! written.
+//!
+//! A regular SRC is read with `pread`; a device DAX SRC with pmem2's
+//! machine-check-safe `pread_mcsafe` (poisoned media is an error, not a
+//! crash); stdin, pipes and character devices in order.
+//!
+//! Where DST's natural granularity is page (a file in the page cache), it
+//! is written with `pwrite` and made durable with one `fdatasync` per
+//! 64 MiB; the main thread reads each buffer back with `pread` as soon as
+//! it is written, from its own cache, and hashes it, since what the page
+//! cache reads back is what `fdatasync` writes out. On persistent memory
+//! (or with `--method map`) DST is mapped one window (64 MiB) at a time;
+//! each window is prefaulted with `MADV_POPULATE_WRITE` (the pages are
 //! allocated and mapped in one call, not faulted in one by one) and written
-//! with the non-temporal copy kernels. With cache-line and byte granularity
-//! that is `Map::copy_from_slice(.., MemFlags::NONTEMPORAL)`, durable on
-//! return; with page granularity the cache-line kernel's non-temporal stores
-//! (no flush instruction needed for them) and one `msync` per window. A
-//! regular SRC is mapped read-only too, a window at a time
-//! (`MADV_POPULATE_READ`), and read through `Map::read`, which turns a file
-//! truncated under us into an error instead of a SIGBUS; a device DAX SRC is
-//! read with pmem2's machine-check-safe `pread_mcsafe` (poisoned media is an
-//! error, not a crash); stdin, pipes and character devices are read in
-//! order. The bytes pass through a 256 KiB buffer that stays in the L2
-//! cache, where they are hashed with XXH3-64 (printed, so that
-//! `xxhsum -H3` on either file can confirm the copy).
+//! with the non-temporal copy kernels: `Map::copy_from_slice(..,
+//! MemFlags::NONTEMPORAL)` at cache-line and byte granularity, durable on
+//! return; at page granularity the cache-line kernel's non-temporal stores
+//! and one `msync` per window. A third thread reads a mapped DST back, a
+//! segment at a time once durable, and hashes it.
 //!
 //! SRC and DST must be different files: a copy of a file onto itself (the
 //! same device and inode, whatever the path, hard link or symlink) is
@@ -23,11 +31,12 @@
 //! refuses it, because an overlapping copy within one file reads back bytes
 //! it has already overwritten.
 //!
-//! Afterwards DST is verified against SRC: a file or device DAX SRC is read
-//! again and compared byte for byte with DST read through fresh read-only
-//! maps, so the check never compares DST with itself. A stream SRC (stdin,
-//! a pipe) can't be read twice; there DST's XXH3 must equal the XXH3 of the
-//! bytes read from SRC.
+//! Verification: by default (`--verify hash`) the XXH3 of DST as read back
+//! must equal the XXH3 of the bytes read from SRC (zeros for --zero); on a
+//! difference SRC, when it can be read again, is compared with DST byte
+//! for byte to name the first differing byte. `--verify bytes` also reads
+//! a file or device DAX SRC again afterwards and compares it byte for byte
+//! with DST read afresh, so the check never compares DST with itself.
 
 use std::ffi::{c_int, c_void};
 use std::fs::{File, Metadata};
@@ -50,8 +59,14 @@ use crate::Common;
 /// Bytes read, hashed and written at a time: small enough to stay in the
 /// L2 cache between the three, and the memory bound.
 const BUF: usize = 256 << 10;
-/// Bytes of DST verified at a time: each segment is read back and hashed
-/// as soon as it is durable, while the next is copied.
+/// Buffers in flight between the reading thread and the writer: few
+/// enough that a buffer is still in the cache when it is written.
+const BUFFERS: usize = 4;
+/// Read-back jobs queued at most: the read-back thread stays within a few
+/// MiB of the writes, so that it reads DST from the cache.
+const READ_BACK_LAG: usize = 8;
+/// Bytes of DST made durable at a time on a page-granularity map (one
+/// `msync`; then read back) or through `write(2)` (one `fdatasync`).
 const SEGMENT: u64 = 64 << 20;
 /// Bytes of DST (or of a device DAX SRC) mapped at a time.
 const WINDOW: usize = 64 << 20;
@@ -77,11 +92,12 @@ pub struct CopyArgs {
     /// Zero the range of DST instead of copying.
     #[arg(long)]
     pub zero: bool,
-    /// How DST is verified: `hash` reads DST back, as each 64 MiB becomes
-    /// durable, while the copy goes on, and compares its XXH3 with the
-    /// XXH3 of the bytes written (a difference is then located byte by
-    /// byte against SRC); `bytes` also reads SRC again afterwards and
-    /// compares the two byte for byte (twice the reading).
+    /// How DST is verified: `hash` reads DST back while the copy goes on
+    /// (each buffer as written through write(2); a mapped DST each 64 MiB
+    /// once durable) and compares its XXH3 with the XXH3 of the bytes read
+    /// from SRC (a difference is then located byte by byte against SRC);
+    /// `bytes` also reads SRC again afterwards and compares the two byte
+    /// for byte (twice the reading).
     #[arg(long, value_enum, default_value_t = Verify::Hash)]
     pub verify: Verify,
     /// How DST is written: `map` maps it a window at a time, prefaults the
@@ -161,70 +177,83 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
     };
     let (mut progress, mut verify_progress) =
         Progress::pair([label, "verify"], length, args.common.progress);
-    let mut sum = Xxh3::new();
-    let mut buf = vec![0u8; BUF];
-    let mut done: u64 = 0;
-    let (granularity, mismatch, verify_start) = std::thread::scope(|scope| {
-        // Another thread reads DST back and hashes it a segment behind the
-        // copy, once durable.
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let checker = checker.map(|file| {
-            let progress = &mut verify_progress;
+    let offset = args.offset;
+    let (granularity, done, checksum, mismatch, verify_start) = std::thread::scope(|scope| {
+        // A reading thread fills buffers from SRC and hashes them while
+        // this one writes them to DST. Through write(2) this one also
+        // reads each buffer back at once, from its own cache, and hashes
+        // it: less work in all than handing it to another core (measured,
+        // docs/benchmarks.md). A map is read back by a third thread, a
+        // segment at a time once durable.
+        let read_back_now = checker.is_some() && writer.read_back_now();
+        let (jobs, queue) = mpsc::sync_channel::<Job>(READ_BACK_LAG);
+        let mut verify_bar = Some(&mut verify_progress);
+        let checker = checker.filter(|_| !read_back_now).map(|file| {
+            let progress = verify_bar.take().expect("one read-back thread");
             scope.spawn(move || read_back(dst, &file, &queue, progress))
         });
+        let mut back = PageBuf::new();
+        let mut back_hash = Xxh3::new();
+        let (full, filled) = mpsc::sync_channel::<(PageBuf, usize)>(BUFFERS);
+        let (free, empty) = mpsc::sync_channel::<PageBuf>(BUFFERS);
+        for _ in 0..BUFFERS {
+            free.send(PageBuf::new()).expect("the receiver is alive");
+        }
+        let source = reader.as_mut();
+        let reading = scope.spawn(move || fill(source, src, length, &empty, &full));
+        let mut done = 0u64;
         let mut segment = 0u64;
         let copied = (|| -> Result<Option<Granularity>, String> {
-            loop {
-                let want = length.map_or(BUF, |n| (n - done).min(BUF as u64) as usize);
-                if want == 0 {
-                    break;
-                }
-                let n = match &mut reader {
-                    Some(r) => r.read(&mut buf[..want])?,
-                    None => want,
-                };
-                if n == 0 {
-                    if length.is_some() {
-                        return Err(format!(
-                            "{}: ended after {done} bytes",
-                            src.unwrap_or("SRC")
-                        ));
-                    }
-                    break;
-                }
-                sum.update(&buf[..n]);
-                writer.write(args.offset + done, &buf[..n], args.zero)?;
-                done += n as u64;
+            for (buf, n) in filled {
+                writer.write(offset + done, &buf.bytes()[..n], args.zero)?;
+                // The reading thread has stopped if this fails; the loop
+                // ends when it drops its sender.
+                let _ = free.send(buf);
                 progress.add(n as u64);
-                if done - segment >= SEGMENT {
+                let pos = offset + done;
+                done += n as u64;
+                if read_back_now {
+                    writer.read_back(pos, &mut back.bytes_mut()[..n])?;
+                    back_hash.update(&back.bytes()[..n]);
+                    if let Some(bar) = verify_bar.as_mut() {
+                        bar.add(n as u64);
+                    }
+                    segment = done;
+                } else if done - segment >= SEGMENT {
                     // Durable first, then read back.
                     writer.persist()?;
                     let _ = jobs.send(Job {
-                        pos: args.offset + segment,
+                        pos: offset + segment,
                         len: done - segment,
                     });
                     segment = done;
                 }
             }
-            let granularity = writer.finish(args.offset + done)?;
+            let granularity = writer.finish(offset + done)?;
             if done > segment {
                 let _ = jobs.send(Job {
-                    pos: args.offset + segment,
+                    pos: offset + segment,
                     len: done - segment,
                 });
             }
             Ok(granularity)
         })();
+        // Stops the reading thread if the writes failed first.
+        drop(free);
+        let produced = reading.join().expect("the reading thread panicked");
         progress.finish();
         let verify_start = Instant::now();
         drop(jobs);
         let read_back = checker.map(|t| t.join().expect("the verifying thread panicked"));
+        let granularity = copied?;
+        let (read, checksum) = produced?;
+        assert_eq!(read, done, "every byte read was written");
         let mismatch = match read_back {
-            Some(Err(e)) => Err(e),
-            Some(Ok(hash)) => Ok(hash != sum.digest()),
-            None => Ok(false),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(hash)) => hash != checksum,
+            None => read_back_now && back_hash.digest() != checksum,
         };
-        copied.and_then(|g| Ok((g, mismatch?, verify_start)))
+        Ok((granularity, done, checksum, mismatch, verify_start))
     })?;
     let copy_secs = verify_start.duration_since(started).as_secs_f64();
 
@@ -243,8 +272,8 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
                     reader.as_mut(),
                     args,
                     done,
-                    sum.digest(),
-                    &mut buf,
+                    checksum,
+                    &mut vec![0u8; BUF],
                     &mut verify_progress,
                 )?;
             }
@@ -258,7 +287,7 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
         dst,
         bytes: done,
         granularity,
-        checksum: sum.digest(),
+        checksum,
         verified,
         copy_secs,
         verify_secs,
@@ -367,6 +396,77 @@ fn verify_copy(
         ));
     }
     Ok(())
+}
+
+/// `BUF` bytes starting on a page boundary: the kernel's copies to and
+/// from user memory run faster aligned (a plain 256 KiB `Vec` starts 16
+/// bytes past one, after the allocator's header).
+struct PageBuf {
+    memory: Vec<u8>,
+    start: usize,
+}
+
+impl PageBuf {
+    const ALIGN: usize = 4096;
+
+    fn new() -> Self {
+        let memory = vec![0u8; BUF + Self::ALIGN];
+        // align_offset may decline (usize::MAX): unaligned is only slower.
+        let start = match memory.as_ptr().align_offset(Self::ALIGN) {
+            s if s < Self::ALIGN => s,
+            _ => 0,
+        };
+        PageBuf { memory, start }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.memory[self.start..self.start + BUF]
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.memory[self.start..self.start + BUF]
+    }
+}
+
+/// The reading thread: fills the buffers coming back from the writer with
+/// SRC's bytes (zeros, as they were allocated, for --zero) and hashes
+/// them; returns the byte count and their XXH3. Stops early when the
+/// writer has stopped (it drops its ends of the channels).
+fn fill(
+    mut reader: Option<&mut Reader>,
+    src: Option<&str>,
+    length: Option<u64>,
+    empty: &mpsc::Receiver<PageBuf>,
+    full: &mpsc::SyncSender<(PageBuf, usize)>,
+) -> Result<(u64, u64), String> {
+    let mut sum = Xxh3::new();
+    let mut done = 0u64;
+    loop {
+        let want = length.map_or(BUF, |n| (n - done).min(BUF as u64) as usize);
+        if want == 0 {
+            break;
+        }
+        let Ok(mut buf) = empty.recv() else { break };
+        let n = match &mut reader {
+            Some(r) => r.read(&mut buf.bytes_mut()[..want])?,
+            None => want,
+        };
+        if n == 0 {
+            if length.is_some() {
+                return Err(format!(
+                    "{}: ended after {done} bytes",
+                    src.unwrap_or("SRC")
+                ));
+            }
+            break;
+        }
+        sum.update(&buf.bytes()[..n]);
+        if full.send((buf, n)).is_err() {
+            break;
+        }
+        done += n as u64;
+    }
+    Ok((done, sum.digest()))
 }
 
 /// A range of DST, `[pos, pos + len)`, written and durable, to read back.
@@ -700,13 +800,16 @@ enum Reader {
         size: usize,
     },
     /// stdin, a pipe or a character device: read in order.
-    Stream { name: String, input: Box<dyn Read> },
+    Stream {
+        name: String,
+        input: Box<dyn Read + Send>,
+    },
 }
 
 impl Reader {
     fn open(name: &str, skip: u64) -> Result<Self, String> {
         if name == "-" {
-            let mut input: Box<dyn Read> = Box::new(std::io::stdin());
+            let mut input: Box<dyn Read + Send> = Box::new(std::io::stdin());
             discard(&mut input, skip).map_err(io_err(name))?;
             return Ok(Reader::Stream {
                 name: name.to_owned(),
@@ -741,7 +844,7 @@ impl Reader {
                         rustix::io::Errno::ISDIR.raw_os_error(),
                     )));
                 }
-                let mut input: Box<dyn Read> = Box::new(file);
+                let mut input: Box<dyn Read + Send> = Box::new(file);
                 discard(&mut input, skip).map_err(io_err(name))?;
                 Ok(Reader::Stream {
                     name: name.to_owned(),
@@ -1048,6 +1151,27 @@ impl Writer {
         match self {
             Writer::Stdout(out) => out.write_all(data).map_err(io_err("stdout")),
             Writer::Pmem(w) => w.write(pos as usize, data, zero),
+        }
+    }
+
+    /// Whether what [`Writer::write`] stored can be read back right away:
+    /// through `write(2)` it reads back from the page cache exactly as it
+    /// will after the `fdatasync` that writes those pages out unchanged (so
+    /// each buffer is read back while still in the cache). A map is read
+    /// back a segment at a time, once the segment is durable.
+    fn read_back_now(&self) -> bool {
+        matches!(self, Writer::Pmem(w) if w.via_write.is_some())
+    }
+
+    /// Reads DST's bytes at `pos` into `buf` with `pread` (see
+    /// [`Writer::read_back_now`]).
+    fn read_back(&self, pos: u64, buf: &mut [u8]) -> Result<(), String> {
+        match self {
+            Writer::Stdout(_) => Err("stdout can't be read back".to_owned()),
+            Writer::Pmem(w) => w
+                .file
+                .read_exact_at(buf, pos)
+                .map_err(io_err(&w.windows.name)),
         }
     }
 

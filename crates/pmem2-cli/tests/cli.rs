@@ -573,6 +573,64 @@ fn copy_methods_and_verifications_agree() {
     }
 }
 
+/// Sizes around the copy's units (its 256 KiB buffers, the 4 buffers in
+/// flight, its 64 MiB segments and windows; 0 and 1 byte), with both ways of
+/// writing DST and a range inside SRC and DST: DST holds exactly SRC's
+/// bytes and the printed XXH3 is theirs.
+#[test]
+fn copy_sizes_across_buffers_segments_and_ranges() {
+    const BUF: usize = 256 << 10;
+    let dir = Scratch::new("sizes");
+    let (big, data) = dir.file("src", (64 << 20) + BUF + 3);
+    let d = dir.path("dst");
+    let dst = d.to_str().unwrap();
+    let copy = |extra: &[&str], src: &Path| {
+        let _ = std::fs::remove_file(&d);
+        let mut args = vec!["copy", "--json"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[src.to_str().unwrap(), dst]);
+        json_ok(&pmem2(&args, dir.dir()))
+    };
+    for len in [0, 1, 4095, BUF - 1, BUF, BUF + 1, 5 * BUF + 7] {
+        let (src, bytes) = dir.file(&format!("src-{len}"), len);
+        for method in ["write", "map"] {
+            let v = copy(&["--method", method], &src);
+            assert_eq!(v["bytes"], len, "{len} {method}");
+            assert_eq!(v["verified"], true);
+            let xxh3 = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
+            assert_eq!(v["xxh3"], xxh3.as_str(), "{len} {method}");
+            assert_eq!(std::fs::read(&d).unwrap(), bytes, "{len} {method}");
+        }
+    }
+    // Past a segment and a window, whole and as a range of odd bounds.
+    for method in ["write", "map"] {
+        let v = copy(&["--method", method], &big);
+        assert_eq!(v["bytes"], data.len());
+        assert_eq!(std::fs::read(&d).unwrap(), data, "{method}");
+        let (skip, offset, len) = (BUF + 1, 3, (64 << 20) + 1);
+        let v = copy(
+            &[
+                "--method",
+                method,
+                "--skip",
+                &skip.to_string(),
+                "--offset",
+                &offset.to_string(),
+                "--length",
+                &len.to_string(),
+            ],
+            &big,
+        );
+        let part = &data[skip..skip + len];
+        let xxh3 = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(part));
+        assert_eq!(v["xxh3"], xxh3.as_str(), "{method}");
+        let back = std::fs::read(&d).unwrap();
+        assert_eq!(back.len(), offset + len);
+        assert!(back[..offset].iter().all(|&b| b == 0));
+        assert!(back[offset..] == *part, "{method}");
+    }
+}
+
 /// SRC and DST name the same problem in the same words.
 #[test]
 fn src_and_dst_errors_are_worded_alike() {
@@ -747,8 +805,90 @@ fn bench_plot_draws_an_svg() {
     for series in ["memcpy NONTEMPORAL", "memset 0", "persist", "plain memcpy"] {
         assert!(text.contains(series), "{series}");
     }
-    let out = pmem2(&["bench", "--plot", "x.png"], dir.dir());
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // Neither .svg nor .png: a usage error naming both.
+    for bad in ["x.txt", "x"] {
+        let out = pmem2(&["bench", "--plot", bad], dir.dir());
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(".svg or .png"), "{err}");
+    }
+}
+
+/// `--plot FILE.png` draws the chart as a PNG (the built-in font: no fonts
+/// need be installed): 1500x620 RGB, text in the title, captions and axis
+/// labels (dark pixels there), coloured lines in every panel, the panels
+/// whose stores are not durable tinted red and the natural one white.
+#[test]
+fn bench_plot_draws_a_png() {
+    let dir = Scratch::new("plot-png");
+    let png_path = dir.path("out.png");
+    let v = json_ok(&pmem2(
+        &[
+            "bench",
+            "--quick",
+            "--json",
+            "--per-cell-ms",
+            "1",
+            "--plot",
+            png_path.to_str().unwrap(),
+        ],
+        dir.dir(),
+    ));
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&png_path).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut rgb = vec![0u8; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut rgb).unwrap();
+    assert_eq!((info.width, info.height), (1500, 620));
+    assert_eq!(
+        (info.color_type, info.bit_depth),
+        (png::ColorType::Rgb, png::BitDepth::Eight)
+    );
+    let pixel = |x: usize, y: usize| {
+        let i = (y * 1500 + x) * 3;
+        (rgb[i], rgb[i + 1], rgb[i + 2])
+    };
+    let count = |xs: std::ops::Range<usize>,
+                 ys: std::ops::Range<usize>,
+                 f: &dyn Fn((u8, u8, u8)) -> bool| {
+        ys.flat_map(|y| xs.clone().map(move |x| (x, y)))
+            .filter(|&(x, y)| f(pixel(x, y)))
+            .count()
+    };
+    let dark = |(r, g, b): (u8, u8, u8)| r < 100 && g < 100 && b < 100;
+    let coloured = |(r, g, b): (u8, u8, u8)| r.max(g).max(b) - r.min(g).min(b) > 120;
+    // The title, centred on the top 30 rows.
+    assert!(count(300..1200, 0..30, &dark) > 300, "title text");
+    let natural = v["natural_granularity"].as_str().unwrap();
+    let not_durable: Vec<&str> = v["not_durable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    for (i, g) in ["byte", "cache_line", "page"].into_iter().enumerate() {
+        let x0 = i * 500;
+        assert!(
+            count(x0 + 100..x0 + 400, 35..65, &dark) > 150,
+            "{g}: caption"
+        );
+        assert!(
+            count(x0..x0 + 75, 80..560, &dark) > 150,
+            "{g}: y-axis labels"
+        );
+        assert!(
+            count(x0 + 80..x0 + 490, 70..570, &coloured) > 1000,
+            "{g}: lines"
+        );
+        // A corner of the panel, outside the plot.
+        let background = pixel(x0 + 5, 615);
+        if not_durable.contains(&g) {
+            assert_eq!(background, (255, 236, 236), "{g}: tinted, not durable");
+        } else if g == natural {
+            assert_eq!(background, (255, 255, 255), "{g}: natural");
+        }
+    }
 }
 
 /// badblocks on a file that isn't on an NVDIMM says that no list exists,
