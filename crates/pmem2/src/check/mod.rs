@@ -87,6 +87,10 @@ struct Settings {
 /// The largest subsets of in-flight lines explored at a point.
 const EXPLORE_K: usize = 2;
 
+/// The most crash states explored per map and point (a bound on the time
+/// and memory a point with thousands of lines in flight costs).
+const MAX_STATES: usize = 256;
+
 /// Identifies a crash state: `POINT:MAP:LINES`, the exploration point's
 /// number (1-based, in the order the program reaches them), the map's index
 /// among the checked maps in address order, and the in-flight lines applied
@@ -248,6 +252,8 @@ struct Exploration {
     /// A failing state was found (only the first is reported) or the
     /// budget ran out.
     done: bool,
+    /// The budget ran out.
+    budget_spent: bool,
 }
 
 fn state() -> MutexGuard<'static, State> {
@@ -258,6 +264,8 @@ fn state() -> MutexGuard<'static, State> {
         totals: PerfTotals {
             superfluous: 0,
             redundant: 0,
+            explored: None,
+            budget_spent: false,
         },
         explore: Exploration {
             points: 0,
@@ -265,6 +273,7 @@ fn state() -> MutexGuard<'static, State> {
             seen: None,
             runs: 0,
             done: false,
+            budget_spent: false,
         },
         log: None,
     });
@@ -272,6 +281,16 @@ fn state() -> MutexGuard<'static, State> {
 }
 
 impl State {
+    /// The totals to report, with the exploration's when exploring.
+    fn totals(&self) -> PerfTotals {
+        let exploring = decision().is_some_and(|s| s.explore.is_some());
+        PerfTotals {
+            explored: exploring.then_some(self.explore.runs),
+            budget_spent: self.explore.budget_spent,
+            ..self.totals
+        }
+    }
+
     /// The tracked maps overlapping `[start, end)`.
     fn overlapping(&mut self, start: usize, end: usize) -> impl Iterator<Item = &mut Tracked> {
         self.maps
@@ -409,6 +428,7 @@ impl State {
                         settings.budget, explore.runs
                     );
                     explore.done = true;
+                    explore.budget_spent = true;
                     return;
                 }
                 let Some(image) = t.image(&lines) else { return };
@@ -459,17 +479,32 @@ impl State {
 
 /// The crash states explored at a point for one map: the durable image
 /// with none of its in-flight lines, with those a fence makes durable, with
-/// each one, and with each pair ([`EXPLORE_K`]).
+/// each one, and with each pair ([`EXPLORE_K`]); at most [`MAX_STATES`]. With
+/// more lines in flight than that allows (a large copy), pairs are left out
+/// and the lines are sampled evenly: each sampled line alone, and every
+/// in-flight line but the sampled one.
 fn candidates(t: &Tracked) -> Vec<Vec<usize>> {
     let lines = t.in_flight();
+    let n = lines.len();
     let mut sets = vec![Vec::new(), t.fenceable()];
-    for (i, &a) in lines.iter().enumerate() {
-        sets.push(vec![a]);
-        if EXPLORE_K >= 2 {
-            for &b in &lines[i + 1..] {
-                sets.push(vec![a, b]);
+    if n + n * n.saturating_sub(1) / 2 <= MAX_STATES - sets.len() {
+        for (i, &a) in lines.iter().enumerate() {
+            sets.push(vec![a]);
+            if EXPLORE_K >= 2 {
+                for &b in &lines[i + 1..] {
+                    sets.push(vec![a, b]);
+                }
             }
         }
+        return sets;
+    }
+    sets.push(lines.clone());
+    let step = n.div_ceil((MAX_STATES - sets.len()) / 2);
+    for i in (0..n).step_by(step) {
+        sets.push(vec![lines[i]]);
+        let mut all_but = lines.clone();
+        all_but.remove(i);
+        sets.push(all_but);
     }
     sets
 }
@@ -696,7 +731,8 @@ pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) {
 fn emit(settings: &Settings) {
     let mut st = state();
     let findings = std::mem::take(&mut st.findings);
-    let totals = std::mem::take(&mut st.totals);
+    let totals = st.totals();
+    st.totals = PerfTotals::default();
     st.perf_sites = 0;
     drop(st);
     let text = if settings.json {
@@ -781,7 +817,7 @@ impl Checker {
 impl fmt::Display for Checker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = state();
-        let (findings, totals) = (st.findings.clone(), st.totals);
+        let (findings, totals) = (st.findings.clone(), st.totals());
         drop(st);
         if f.alternate() {
             f.write_str(&report::json(&findings, totals))
