@@ -158,6 +158,21 @@ impl Settings {
         s.explore = env::secure_getenv("PMEM2_CHECK_EXPLORE")
             .map(|c| c.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
             .filter(|argv| !argv.is_empty());
+        s.read_exploration_env();
+        Some(s)
+    }
+
+    /// The settings of a [`Checker`] started from Rust: the defaults, with
+    /// the replay and budget of the environment.
+    fn for_checker() -> Settings {
+        let mut s = Settings::default();
+        s.read_exploration_env();
+        s
+    }
+
+    /// `PMEM2_CHECK_REPLAY` and `PMEM2_CHECK_EXPLORE_BUDGET`.
+    fn read_exploration_env(&mut self) {
+        let s = self;
         s.replay = env::secure_getenv("PMEM2_CHECK_REPLAY").and_then(|id| {
             let parsed = StateId::parse(&id);
             if parsed.is_none() {
@@ -170,12 +185,22 @@ impl Settings {
                 .and_then(|b| b.parse().ok())
                 .unwrap_or(60),
         );
-        Some(s)
     }
 }
 
 /// Set by [`Checker::start`] before the decision is taken.
 static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Set by [`Checker::start_exploring`]: maps keep a durable image.
+static EXPLORE_CLOSURE: AtomicBool = AtomicBool::new(false);
+
+/// A consistency checker given by Rust code ([`Checker::start_exploring`]).
+type Consistent = Box<dyn FnMut(&[u8]) -> bool + Send>;
+
+/// Whether crash states are explored (a checker command or closure), so
+/// that maps keep the image of their durable bytes.
+fn exploring() -> bool {
+    decision().is_some_and(|s| s.explore.is_some()) || EXPLORE_CLOSURE.load(Ordering::SeqCst)
+}
 /// Whether checking is on; read by the hooks outside the tables.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
@@ -193,7 +218,7 @@ fn decision() -> Option<&'static Settings> {
                 }
                 from_env
             } else if REQUESTED.load(Ordering::SeqCst) {
-                Some(Settings::default())
+                Some(Settings::for_checker())
             } else {
                 None
             };
@@ -236,6 +261,9 @@ struct State {
     explore: Exploration,
     /// The store log, once opened.
     log: Option<std::io::BufWriter<std::fs::File>>,
+    /// The Rust consistency checker, if any (it takes the place of the
+    /// command).
+    consistent: Option<Consistent>,
 }
 
 /// The progress of crash-state exploration.
@@ -276,6 +304,7 @@ fn state() -> MutexGuard<'static, State> {
             budget_spent: false,
         },
         log: None,
+        consistent: None,
     });
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -283,9 +312,8 @@ fn state() -> MutexGuard<'static, State> {
 impl State {
     /// The totals to report, with the exploration's when exploring.
     fn totals(&self) -> PerfTotals {
-        let exploring = decision().is_some_and(|s| s.explore.is_some());
         PerfTotals {
-            explored: exploring.then_some(self.explore.runs),
+            explored: exploring().then_some(self.explore.runs),
             budget_spent: self.explore.budget_spent,
             ..self.totals
         }
@@ -385,10 +413,8 @@ impl State {
     /// it rejects (exit status 1) becomes a finding with its [`StateId`].
     fn explore(&mut self, point: &str, site: &mut LazySite) {
         let Some(settings) = decision() else { return };
-        let Some(argv) = &settings.explore else {
-            return;
-        };
-        if self.explore.done {
+        let argv = settings.explore.as_deref().unwrap_or_default();
+        if (argv.is_empty() && self.consistent.is_none()) || self.explore.done {
             return;
         }
         self.explore.points += 1;
@@ -408,6 +434,7 @@ impl State {
             maps,
             findings,
             explore,
+            consistent,
             ..
         } = self;
         let seen = explore.seen.get_or_insert_with(HashSet::new);
@@ -431,7 +458,9 @@ impl State {
                     explore.budget_spent = true;
                     return;
                 }
-                let Some(image) = t.image(&lines) else { return };
+                // A map created before exploration was asked for keeps no
+                // durable image: it is not explored.
+                let Some(image) = t.image(&lines) else { break };
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 (m, &image).hash(&mut h);
                 if !seen.insert(h.finish()) && settings.replay.is_none() {
@@ -443,7 +472,12 @@ impl State {
                     map: m,
                     lines: lines.clone(),
                 };
-                match sys::process::run_on_image(argv, &image_path, &image) {
+                let verdict = match consistent {
+                    Some(f) => check_with(f, &image),
+                    None => sys::process::run_on_image(argv, &image_path, &image),
+                };
+                let image_path = consistent.is_none().then_some(image_path.as_path());
+                match verdict {
                     Ok(Some(0)) => {}
                     Ok(Some(1)) => {
                         findings.push(Finding {
@@ -453,7 +487,7 @@ impl State {
                             addr: t.start,
                             offset: None,
                             site: Some(site.get()),
-                            detail: Some(describe_state(t, &id, &image_path, explore.runs)),
+                            detail: Some(describe_state(t, &id, image_path, explore.runs)),
                         });
                         explore.done = true;
                         return;
@@ -465,15 +499,27 @@ impl State {
                         );
                     }
                     Err(err) => {
-                        eprintln!(
-                            "pmem2: crash-state checker {argv:?}: {err}; exploration stopped"
-                        );
+                        let who = match image_path {
+                            Some(_) => format!("{argv:?}"),
+                            None => "(Rust)".into(),
+                        };
+                        eprintln!("pmem2: crash-state checker {who}: {err}; exploration stopped");
                         explore.done = true;
                         return;
                     }
                 }
             }
         }
+    }
+}
+
+/// Runs the Rust checker on `image`, as a command's exit status: 0
+/// consistent, 1 not; a panic stops the exploration (it must not unwind
+/// into the persistence function that called it, which may be C's).
+fn check_with(consistent: &mut Consistent, image: &[u8]) -> std::io::Result<Option<i32>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| consistent(image))) {
+        Ok(ok) => Ok(Some(i32::from(!ok))),
+        Err(_) => Err(std::io::Error::other("the Rust checker panicked")),
     }
 }
 
@@ -511,7 +557,7 @@ fn candidates(t: &Tracked) -> Vec<Vec<usize>> {
 
 /// The detail of a failing crash state: its ID, how to replay it, the
 /// lines applied and lost.
-fn describe_state(t: &Tracked, id: &StateId, image: &std::path::Path, runs: u64) -> String {
+fn describe_state(t: &Tracked, id: &StateId, image: Option<&std::path::Path>, runs: u64) -> String {
     let offsets = |lines: &mut dyn Iterator<Item = usize>| {
         lines
             .map(|l| format!("{:#x}", l * LINE))
@@ -522,7 +568,10 @@ fn describe_state(t: &Tracked, id: &StateId, image: &std::path::Path, runs: u64)
     format!(
         "state {id} (replay: PMEM2_CHECK_REPLAY={id}, image {}): durable image plus in-flight \
          lines [{}], lost [{missing}]; state {runs} of the exploration",
-        image.display(),
+        image.map_or_else(
+            || "not written: a Rust checker".into(),
+            |p| p.display().to_string()
+        ),
         offsets(&mut id.lines.iter().copied()),
     )
 }
@@ -538,7 +587,7 @@ pub(crate) fn on_map(
     if !enabled() || !readable || size == 0 {
         return;
     }
-    let explore = decision().is_some_and(|s| s.explore.is_some());
+    let explore = exploring();
     let logging = decision().is_some_and(|s| s.log.is_some());
     // SAFETY: a registered, readable map stays mapped until `on_unmap`,
     // which runs before it is unmapped.
@@ -811,6 +860,37 @@ impl Checker {
                     .into(),
             ))
         }
+    }
+}
+
+impl Checker {
+    /// Turns checking on, as [`Checker::start`], with crash-state
+    /// exploration: at every fence, `msync` and crash point the possible
+    /// crash images of each map (its durable bytes with subsets of the lines
+    /// in flight applied; see `docs/check.md`) are given to `consistent`,
+    /// which returns whether the program could recover from that image. The
+    /// first image it rejects is a `crash_state` verdict in the report, with
+    /// the ID `PMEM2_CHECK_REPLAY` replays; `PMEM2_CHECK_EXPLORE_BUDGET`
+    /// bounds the time (60 s by default). It takes the place of a checker
+    /// command (`PMEM2_CHECK_EXPLORE`).
+    ///
+    /// `consistent` runs inside the pmem2 call that fences, with the
+    /// checker's lock held: it must not use pmem2 itself. A panic in it
+    /// stops the exploration.
+    ///
+    /// # Errors
+    /// As [`Checker::start`].
+    pub fn start_exploring(
+        consistent: impl FnMut(&[u8]) -> bool + Send + 'static,
+    ) -> Result<Checker> {
+        EXPLORE_CLOSURE.store(true, Ordering::SeqCst);
+        let checker = Checker::start();
+        if checker.is_ok() {
+            state().consistent = Some(Box::new(consistent));
+        } else {
+            EXPLORE_CLOSURE.store(false, Ordering::SeqCst);
+        }
+        checker
     }
 }
 
