@@ -82,6 +82,63 @@ struct Settings {
     replay: Option<StateId>,
     /// Time budget of the exploration (`PMEM2_CHECK_EXPLORE_BUDGET`, s).
     budget: Duration,
+    /// The engine of each named region (`PMEM2_CHECK_EXPLORE_MARKERS`,
+    /// pmreorder's `-x NAME=Engine,...`).
+    markers: Vec<(String, Engine)>,
+}
+
+/// How crash states are explored inside a region (pmreorder's engines,
+/// chosen per region with `-x NAME=Engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    /// pmem2's bounded engine: none, the fence's lines, each line, each
+    /// pair (sampled when many). pmreorder's reordering engines map here.
+    Bounded,
+    /// `NoReorderNoCheck`: no state is checked.
+    NoCheck,
+    /// `NoReorderDoCheck`: only the state in program order (every line in
+    /// flight applied).
+    InOrder,
+}
+
+impl Engine {
+    /// pmreorder's engine names.
+    fn parse(name: &str) -> Option<Engine> {
+        match name {
+            "NoReorderNoCheck" => Some(Engine::NoCheck),
+            "NoReorderDoCheck" => Some(Engine::InOrder),
+            "ReorderFull"
+            | "ReorderPartial"
+            | "ReorderAccumulative"
+            | "ReorderReverseAccumulative"
+            | "ReorderDefault" => Some(Engine::Bounded),
+            _ => None,
+        }
+    }
+}
+
+/// Parses `NAME=Engine,NAME2=Engine2` (pmreorder's `-x` pairs).
+///
+/// # Errors
+/// A message naming the pair that is malformed or the unknown engine.
+fn parse_markers(value: &str) -> std::result::Result<Vec<(String, Engine)>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, engine) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?} is not NAME=Engine"))?;
+            let engine = Engine::parse(engine.trim()).ok_or_else(|| {
+                format!(
+                    "unknown engine {engine:?} (NoReorderNoCheck, NoReorderDoCheck, ReorderFull, \
+                     ReorderPartial, ReorderAccumulative, ReorderReverseAccumulative)"
+                )
+            })?;
+            Ok((name.trim().to_owned(), engine))
+        })
+        .collect()
 }
 
 /// The largest subsets of in-flight lines explored at a point.
@@ -170,9 +227,16 @@ impl Settings {
         s
     }
 
-    /// `PMEM2_CHECK_REPLAY` and `PMEM2_CHECK_EXPLORE_BUDGET`.
+    /// `PMEM2_CHECK_REPLAY`, `PMEM2_CHECK_EXPLORE_BUDGET` and
+    /// `PMEM2_CHECK_EXPLORE_MARKERS`.
     fn read_exploration_env(&mut self) {
         let s = self;
+        if let Some(value) = env::secure_getenv("PMEM2_CHECK_EXPLORE_MARKERS") {
+            match parse_markers(&value) {
+                Ok(markers) => s.markers = markers,
+                Err(err) => eprintln!("pmem2: PMEM2_CHECK_EXPLORE_MARKERS: {err}; ignored"),
+            }
+        }
         s.replay = env::secure_getenv("PMEM2_CHECK_REPLAY").and_then(|id| {
             let parsed = StateId::parse(&id);
             if parsed.is_none() {
@@ -264,6 +328,9 @@ struct State {
     /// The Rust consistency checker, if any (it takes the place of the
     /// command).
     consistent: Option<Consistent>,
+    /// The open regions (user-named, and pmem2's own memory functions),
+    /// innermost last, with the engine each explores with.
+    regions: Vec<(String, Engine)>,
 }
 
 /// The progress of crash-state exploration.
@@ -305,6 +372,7 @@ fn state() -> MutexGuard<'static, State> {
         },
         log: None,
         consistent: None,
+        regions: Vec::new(),
     });
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -405,6 +473,37 @@ impl State {
 }
 
 impl State {
+    /// Opens region `name` (`|NAME.BEGIN` in the store log): its engine is
+    /// the one `PMEM2_CHECK_EXPLORE_MARKERS` names, else the enclosing
+    /// region's, as pmreorder's `-x` does.
+    fn begin_region(&mut self, name: &str) {
+        let engine = decision()
+            .and_then(|s| s.markers.iter().find(|(n, _)| n == name))
+            .map(|(_, e)| *e)
+            .or_else(|| self.regions.last().map(|r| r.1))
+            .unwrap_or(Engine::Bounded);
+        self.regions.push((name.to_owned(), engine));
+        self.log(&format!("|{name}.BEGIN"));
+    }
+
+    /// Closes region `name`, which must be the innermost one open (regions
+    /// don't cross, as pmreorder requires).
+    fn end_region(&mut self, name: &str) -> std::result::Result<(), String> {
+        match self.regions.last() {
+            Some((top, _)) if top == name => {
+                self.regions.pop();
+                self.log(&format!("|{name}.END"));
+                Ok(())
+            }
+            Some((top, _)) => Err(format!(
+                "{name}.END does not close the innermost open region, {top}"
+            )),
+            None => Err(format!("{name}.END: no region is open")),
+        }
+    }
+}
+
+impl State {
     /// An exploration point (a fence, an `msync`, a crash point), before
     /// its effect: the possible crash states are the durable image of each
     /// map with subsets of its in-flight lines applied: none, each one,
@@ -419,7 +518,8 @@ impl State {
         }
         self.explore.points += 1;
         let n = self.explore.points;
-        if settings.replay.as_ref().is_some_and(|r| r.point != n) {
+        let engine = self.regions.last().map_or(Engine::Bounded, |r| r.1);
+        if engine == Engine::NoCheck || settings.replay.as_ref().is_some_and(|r| r.point != n) {
             return;
         }
         let started = *self.explore.started.get_or_insert_with(Instant::now);
@@ -445,6 +545,7 @@ impl State {
             let sets = match &settings.replay {
                 Some(id) if id.map == m => vec![id.lines.clone()],
                 Some(_) => continue,
+                None if engine == Engine::InOrder => vec![t.in_flight()],
                 None => candidates(t),
             };
             for lines in sets {
@@ -744,7 +845,9 @@ fn msync_event(ptr: *const u8, len: usize, count_superfluous: bool) {
 }
 
 /// A pmem2 memory function stored `[dest, dest + len)` (after it ran).
-pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) {
+/// Returns whether it touched a checked map: then its regions are open,
+/// and [`on_store_end`] must close them.
+pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) -> bool {
     let (dest, mut site) = (dest as usize, LazySite::default());
     let mut st = state();
     let name = if memset {
@@ -755,8 +858,10 @@ pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) {
     let tracked = st.overlapping(dest, dest.saturating_add(len)).count() > 0;
     if tracked {
         // PMDK's markers (after the stores seen before this call), the
-        // stores, the flush the kernel did.
-        st.log(&format!("|{name}.BEGIN|libpmem2.BEGIN"));
+        // stores, the flush the kernel did; the fence or msync that ends
+        // the call comes before the end markers (`on_store_end`).
+        st.begin_region(name);
+        st.begin_region("libpmem2");
     }
     for t in st.overlapping(dest, dest.saturating_add(len)) {
         let (first, last) = t.lines_of(dest, len);
@@ -772,8 +877,21 @@ pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) {
                 end - (dest & !(LINE - 1))
             })
         };
-        st.log(&format!("{flush}|libpmem2.END|{name}.END"));
+        st.log(&flush);
     }
+    tracked
+}
+
+/// The end of a pmem2 memory function whose [`on_store`] returned `true`
+/// (after its fence or `msync`): closes its regions.
+pub(crate) fn on_store_end(memset: bool) {
+    let mut st = state();
+    let _ = st.end_region("libpmem2");
+    let _ = st.end_region(if memset {
+        "pmem2_memset"
+    } else {
+        "pmem2_memmove"
+    });
 }
 
 /// Renders and clears what was found, to the configured destination.
@@ -814,19 +932,57 @@ extern "C" fn at_exit() {
     });
 }
 
-/// Marks a named crash point: every store made so far must be durable now.
+/// Marks a named crash point, or the beginning or end of a named region.
 ///
-/// Each line still in flight (modified, flushed but not fenced, or written
-/// by non-temporal stores and not drained) becomes a verdict at
-/// `point "NAME"`. Does nothing when checking is off.
+/// A crash point: every store made so far must be durable now. Each line
+/// still in flight (modified, flushed but not fenced, or written by
+/// non-temporal stores and not drained) becomes a verdict at
+/// `point "NAME"`. Typical use: right after a commit record was made
+/// durable, so that data the commit depends on but that was never
+/// persisted is reported.
 ///
-/// Typical use: right after a commit record was made durable, so that data
-/// the commit depends on but that was never persisted is reported.
+/// A region marker: a name ending in `.BEGIN` or `.END` (`"commit.BEGIN"`,
+/// then `"commit.END"`) is written to the store log as PMDK's markers are
+/// (`|commit.BEGIN`), for pmreorder's `-x commit=Engine`; crash-state
+/// exploration honours the same mapping (`PMEM2_CHECK_EXPLORE_MARKERS`,
+/// `pmem2 check --markers`) inside the region. Regions nest and must not
+/// cross; a marker that breaks this, or whose name pmreorder can't parse
+/// (`|`, `;`, `.`, START, STOP), is reported on standard error and
+/// ignored. It is not a crash point.
+///
+/// Does nothing when checking is off.
 pub fn point(name: &str) {
     if !active() {
         return;
     }
-    state().crash_point_all(&format!("point {name:?}"), &mut LazySite::default());
+    let marker = name
+        .strip_suffix(".BEGIN")
+        .map(|n| (n, true))
+        .or_else(|| name.strip_suffix(".END").map(|n| (n, false)));
+    let Some((region, begin)) = marker else {
+        state().crash_point_all(&format!("point {name:?}"), &mut LazySite::default());
+        return;
+    };
+    // pmreorder splits the log at `|` and `;`, names a region by the text
+    // before the first `.`, and cuts the log at any record containing
+    // START or STOP.
+    let result = if region.is_empty()
+        || region.contains(['|', ';', '.'])
+        || region.contains("START")
+        || region.contains("STOP")
+    {
+        Err(format!(
+            "{name:?}: a region name is not empty and has no '|', ';', '.', START or STOP"
+        ))
+    } else if begin {
+        state().begin_region(region);
+        Ok(())
+    } else {
+        state().end_region(region)
+    };
+    if let Err(err) = result {
+        eprintln!("pmem2: check::point: {err}; marker ignored");
+    }
 }
 
 /// Crash-consistency checking for this process, from Rust.
@@ -933,6 +1089,23 @@ mod tests {
         let s = Settings::parse(Some("json,out=/tmp/x")).unwrap();
         assert!(s.json);
         assert_eq!(s.out.as_deref(), Some(std::path::Path::new("/tmp/x")));
+    }
+
+    #[test]
+    fn markers_parse() {
+        assert_eq!(
+            parse_markers("tx=NoReorderNoCheck, log = NoReorderDoCheck,pmem2_memset=ReorderFull,")
+                .unwrap(),
+            vec![
+                ("tx".to_owned(), Engine::NoCheck),
+                ("log".to_owned(), Engine::InOrder),
+                ("pmem2_memset".to_owned(), Engine::Bounded),
+            ]
+        );
+        assert!(parse_markers("tx").unwrap_err().contains("NAME=Engine"));
+        assert!(parse_markers("tx=Fast")
+            .unwrap_err()
+            .contains("unknown engine"));
     }
 
     #[test]
