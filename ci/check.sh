@@ -54,6 +54,15 @@ if sys.argv[1] == "clean":
 else:
     expected = set() if sys.argv[1] == "-" else set(sys.argv[1].split("+"))
 want_rc = 1 if durable else 0
+# Write-tracking (PMEM2_CHECK_WRITE_TRACKING, passed as argv[4]): on tmpfs
+# every map is write-tracked, unless it is forced off.
+tracking = sys.argv[4] if len(sys.argv) > 4 else None
+if tracking is not None:
+    want = doc["maps_checked"] if tracking == "1" else 0
+    if doc["maps_checked"] == 0 or doc["maps_write_tracked"] != want:
+        print(f"FAIL {label}: {doc['maps_write_tracked']} of {doc['maps_checked']} maps "
+              f"write-tracked (expected {want})")
+        sys.exit(1)
 if kinds != expected or rc != want_rc or doc.get("exit_status") != 0:
     print(f"FAIL {label}: kinds {sorted(kinds)} (expected {sorted(expected)}), "
           f"status {rc} (expected {want_rc}), program status {doc.get('exit_status')}")
@@ -65,8 +74,8 @@ PY
 
 failures=0
 runs=0
-check_one() { # lang granularity case expected
-  local lang=$1 gran=$2 case=$3 expected=$4 out rc=0
+check_one() { # lang granularity case expected [write-tracking: 1 or 0]
+  local lang=$1 gran=$2 case=$3 expected=$4 tracking=${5:-} out rc=0
   case $lang in
     rust) set -- "$rust_fixture" "$case" "$scratch/rust.file" ;;
     c) set -- "$c_fixture" "$case" "$scratch" ;;
@@ -74,24 +83,31 @@ check_one() { # lang granularity case expected
     c-example) set -- "$target/capi/$case" "$scratch" ;;
   esac
   if [ "$gran" = cache_line ]; then
-    out=$(PMEM2_FORCE_GRANULARITY=cache_line "$pmem2" check --json --lib "$lib" -- "$@") || rc=$?
+    out=$(PMEM2_CHECK_WRITE_TRACKING=${tracking:-1} PMEM2_FORCE_GRANULARITY=cache_line \
+      "$pmem2" check --json --lib "$lib" -- "$@") || rc=$?
   else
-    out=$(env -u PMEM2_FORCE_GRANULARITY "$pmem2" check --json --lib "$lib" -- "$@") || rc=$?
+    out=$(PMEM2_CHECK_WRITE_TRACKING=${tracking:-1} env -u PMEM2_FORCE_GRANULARITY \
+      "$pmem2" check --json --lib "$lib" -- "$@") || rc=$?
   fi
   runs=$((runs + 1))
-  python3 "$scratch/verify.py" "$expected" "$rc" "$lang $gran $case" <<<"$out" ||
-    failures=$((failures + 1))
+  python3 "$scratch/verify.py" "$expected" "$rc" "$lang $gran $case${tracking:+ tracking=$tracking}" \
+    $tracking <<<"$out" || failures=$((failures + 1))
 }
 
-while read -r case cl page; do
-  [ -n "$case" ] || continue
-  for lang in rust c; do
-    check_one "$lang" cache_line "$case" "$cl"
-    check_one "$lang" page "$case" "$page"
-    check_one "$lang" cache_line "$case-ok" -
-    check_one "$lang" page "$case-ok" -
-  done
-done <<<"$expectations"
+# Twice: with write-tracking of the maps' pages (userfaultfd, on by default;
+# every map on tmpfs must be tracked) and with it forced off (every
+# comparison reads the whole range), the same verdicts.
+for tracking in 1 0; do
+  while read -r case cl page; do
+    [ -n "$case" ] || continue
+    for lang in rust c; do
+      check_one "$lang" cache_line "$case" "$cl" "$tracking"
+      check_one "$lang" page "$case" "$page" "$tracking"
+      check_one "$lang" cache_line "$case-ok" - "$tracking"
+      check_one "$lang" page "$case-ok" - "$tracking"
+    done
+  done <<<"$expectations"
+done
 
 # The examples (7 Rust, the C ex_*.c programs) must check clean (no
 # durability verdict; performance notes allowed) on both granularities.

@@ -85,6 +85,9 @@ struct Settings {
     /// The engine of each named region (`PMEM2_CHECK_EXPLORE_MARKERS`,
     /// pmreorder's `-x NAME=Engine,...`).
     markers: Vec<(String, Engine)>,
+    /// Write-track the maps' pages where the kernel can (off with
+    /// `PMEM2_CHECK_WRITE_TRACKING=0`: every comparison reads everything).
+    write_tracking: bool,
 }
 
 /// How crash states are explored inside a region (pmreorder's engines,
@@ -231,6 +234,8 @@ impl Settings {
     /// `PMEM2_CHECK_EXPLORE_MARKERS`.
     fn read_exploration_env(&mut self) {
         let s = self;
+        s.write_tracking =
+            env::secure_getenv("PMEM2_CHECK_WRITE_TRACKING").is_none_or(|v| v.trim() != "0");
         if let Some(value) = env::secure_getenv("PMEM2_CHECK_EXPLORE_MARKERS") {
             match parse_markers(&value) {
                 Ok(markers) => s.markers = markers,
@@ -331,6 +336,11 @@ struct State {
     /// The open regions (user-named, and pmem2's own memory functions),
     /// innermost last, with the engine each explores with.
     regions: Vec<(String, Engine)>,
+    /// The write-trackers of the maps that have one, by map start.
+    writes: BTreeMap<usize, sys::wrtrack::WriteTracker>,
+    /// Maps checked so far, and how many of them with write-tracking.
+    maps_checked: usize,
+    maps_write_tracked: usize,
 }
 
 /// The progress of crash-state exploration.
@@ -361,6 +371,8 @@ fn state() -> MutexGuard<'static, State> {
             redundant: 0,
             explored: None,
             budget_spent: false,
+            maps_checked: 0,
+            maps_write_tracked: 0,
         },
         explore: Exploration {
             points: 0,
@@ -373,16 +385,42 @@ fn state() -> MutexGuard<'static, State> {
         log: None,
         consistent: None,
         regions: Vec::new(),
+        writes: BTreeMap::new(),
+        maps_checked: 0,
+        maps_write_tracked: 0,
     });
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl State {
+    /// Marks in each write-tracked map the pages written since the last
+    /// call; a tracker that fails is dropped and its map compared whole
+    /// from then on.
+    fn sync_writes(&mut self) {
+        let State { maps, writes, .. } = self;
+        let mut pages = Vec::new();
+        writes.retain(|start, w| {
+            let Some(t) = maps.get_mut(start) else {
+                return false;
+            };
+            pages.clear();
+            if let Err(err) = w.take_written(&mut pages) {
+                eprintln!("pmem2: check: write-tracking stopped: {err}");
+                t.stop_tracking_writes();
+                return false;
+            }
+            t.mark_written(&pages);
+            true
+        });
+    }
+
     /// The totals to report, with the exploration's when exploring.
     fn totals(&self) -> PerfTotals {
         PerfTotals {
             explored: exploring().then_some(self.explore.runs),
             budget_spent: self.explore.budget_spent,
+            maps_checked: self.maps_checked,
+            maps_write_tracked: self.maps_write_tracked,
             ..self.totals
         }
     }
@@ -421,10 +459,11 @@ impl State {
     /// into findings.
     fn crash_point_all(&mut self, point: &str, site: &mut LazySite) {
         self.explore(point, site);
+        self.sync_writes();
         let State { maps, findings, .. } = self;
         for t in maps.values_mut() {
             let (first, last) = t.lines_of(t.start, usize::MAX);
-            t.observe(first, last);
+            t.observe_written(first, last);
             t.fill_sites(first, last, site);
             t.crash_point(point, findings);
         }
@@ -530,6 +569,7 @@ impl State {
             ),
             None => format!("pmem2-crash-{}.img", std::process::id()),
         });
+        self.sync_writes();
         let State {
             maps,
             findings,
@@ -540,7 +580,7 @@ impl State {
         let seen = explore.seen.get_or_insert_with(HashSet::new);
         for (m, t) in maps.values_mut().enumerate() {
             let (first, last) = t.lines_of(t.start, usize::MAX);
-            t.observe(first, last);
+            t.observe_written(first, last);
             t.fill_sites(first, last, site);
             let sets = match &settings.replay {
                 Some(id) if id.map == m => vec![id.lines.clone()],
@@ -690,10 +730,25 @@ pub(crate) fn on_map(
     }
     let explore = exploring();
     let logging = decision().is_some_and(|s| s.log.is_some());
+    // Write-tracking is armed before the shadow is taken, so that no write
+    // falls between the two.
+    let page = sys::mm::page_size();
+    let writes = decision()
+        .is_some_and(|s| s.write_tracking)
+        // SAFETY: the map stays mapped until `on_unmap`, which drops the
+        // tracker before the map is unmapped.
+        .then(|| unsafe { sys::wrtrack::WriteTracker::new(start, size.next_multiple_of(page)) })
+        .and_then(std::result::Result::ok);
     // SAFETY: a registered, readable map stays mapped until `on_unmap`,
     // which runs before it is unmapped.
-    let tracked = unsafe { Tracked::new(start, size, granularity, explore, logging) };
+    let mut tracked = unsafe { Tracked::new(start, size, granularity, explore, logging) };
     let mut st = state();
+    st.maps_checked += 1;
+    if let Some(w) = writes {
+        tracked.track_writes(page);
+        st.writes.insert(start, w);
+        st.maps_write_tracked += 1;
+    }
     st.maps.insert(start, tracked);
     if logging {
         let path = file.map_or_else(|| "<anonymous>".into(), |p| p.display().to_string());
@@ -708,10 +763,13 @@ pub(crate) fn on_unmap(start: usize) {
     }
     let mut st = state();
     st.explore("unmap", &mut LazySite::default());
+    st.sync_writes();
+    // Unregistered before the unmap.
+    st.writes.remove(&start);
     if let Some(mut t) = st.maps.remove(&start) {
         let mut site = LazySite::default();
         let (first, last) = t.lines_of(t.start, usize::MAX);
-        t.observe(first, last);
+        t.observe_written(first, last);
         t.fill_sites(first, last, &mut site);
         t.crash_point("unmap", &mut st.findings);
         if let Some(stores) = t.stores.take() {
@@ -827,10 +885,11 @@ fn msync_event(ptr: *const u8, len: usize, count_superfluous: bool) {
     let mut st = state();
     check_inside(&mut st, ptr, len, "persist (msync)", &mut site);
     st.explore("msync", &mut site);
+    st.sync_writes();
     let mut superfluous = Vec::new();
     for t in st.overlapping(start, end) {
         let (first, last) = t.lines_of(start, end - start);
-        t.observe(first, last);
+        t.observe_written(first, last);
         if !t.msync(first, last) && count_superfluous {
             superfluous.push((last - first, t.start + first * LINE));
         }

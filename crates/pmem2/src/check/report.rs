@@ -112,6 +112,9 @@ pub(crate) struct PerfTotals {
     /// The exploration stopped early: its time budget ran out (not when it
     /// stopped at a failing state, which is then a finding).
     pub(crate) budget_spent: bool,
+    /// Maps checked, and how many of them had their pages write-tracked.
+    pub(crate) maps_checked: usize,
+    pub(crate) maps_write_tracked: usize,
 }
 
 /// The report as text.
@@ -204,6 +207,8 @@ pub(crate) fn json(findings: &[Finding], totals: PerfTotals) -> String {
         "superfluous_line_flushes": totals.superfluous,
         "redundant_line_flushes": totals.redundant,
         "findings": list,
+        "maps_checked": totals.maps_checked,
+        "maps_write_tracked": totals.maps_write_tracked,
     });
     let mut doc = doc;
     if let Some(states) = totals.explored {
@@ -243,6 +248,8 @@ mod tests {
             redundant: 2,
             explored: Some(7),
             budget_spent: false,
+            maps_checked: 1,
+            maps_write_tracked: 1,
         };
         let doc: Value = serde_json::from_str(&json(&findings, totals)).unwrap();
         assert_eq!(doc["durability_verdicts"], 1);
