@@ -338,6 +338,8 @@ struct State {
     regions: Vec<(String, Engine)>,
     /// The write-trackers of the maps that have one, by map start.
     writes: BTreeMap<usize, sys::wrtrack::WriteTracker>,
+    /// Maps whose write-tracking was tried already (armed or refused).
+    write_tracking_tried: std::collections::BTreeSet<usize>,
     /// Maps checked so far, and how many of them with write-tracking.
     maps_checked: usize,
     maps_write_tracked: usize,
@@ -386,6 +388,7 @@ fn state() -> MutexGuard<'static, State> {
         consistent: None,
         regions: Vec::new(),
         writes: BTreeMap::new(),
+        write_tracking_tried: std::collections::BTreeSet::new(),
         maps_checked: 0,
         maps_write_tracked: 0,
     });
@@ -393,6 +396,42 @@ fn state() -> MutexGuard<'static, State> {
 }
 
 impl State {
+    /// Arms write-tracking on the maps not tried yet, at a point that
+    /// compares whole maps and may come again (a named crash point, an
+    /// exploration point): each page written from now on is marked, and
+    /// all pages are marked now, so the comparison that follows reads the
+    /// whole map once, after arming (no write can fall between the two).
+    /// A map that only ever sees flushes and its unmap is never armed: the
+    /// first write to each page after arming costs a (kernel-resolved)
+    /// fault, which only repeated whole-map comparisons repay.
+    fn arm_writes(&mut self) {
+        if !decision().is_some_and(|s| s.write_tracking) {
+            return;
+        }
+        let page = sys::mm::page_size();
+        let State {
+            maps,
+            writes,
+            write_tracking_tried,
+            maps_write_tracked,
+            ..
+        } = self;
+        for (&start, t) in maps.iter_mut() {
+            if !write_tracking_tried.insert(start) {
+                continue;
+            }
+            let len = (t.end() - start).next_multiple_of(page);
+            // SAFETY: the map stays mapped until `on_unmap`, which drops
+            // the tracker before the map is unmapped.
+            if let Ok(w) = unsafe { sys::wrtrack::WriteTracker::new(start, len) } {
+                t.track_writes(page);
+                t.mark_written(&[(start, start + len)]);
+                writes.insert(start, w);
+                *maps_write_tracked += 1;
+            }
+        }
+    }
+
     /// Marks in each write-tracked map the pages written since the last
     /// call; a tracker that fails is dropped and its map compared whole
     /// from then on.
@@ -459,6 +498,7 @@ impl State {
     /// into findings.
     fn crash_point_all(&mut self, point: &str, site: &mut LazySite) {
         self.explore(point, site);
+        self.arm_writes();
         self.sync_writes();
         let State { maps, findings, .. } = self;
         for t in maps.values_mut() {
@@ -569,6 +609,7 @@ impl State {
             ),
             None => format!("pmem2-crash-{}.img", std::process::id()),
         });
+        self.arm_writes();
         self.sync_writes();
         let State {
             maps,
@@ -730,25 +771,11 @@ pub(crate) fn on_map(
     }
     let explore = exploring();
     let logging = decision().is_some_and(|s| s.log.is_some());
-    // Write-tracking is armed before the shadow is taken, so that no write
-    // falls between the two.
-    let page = sys::mm::page_size();
-    let writes = decision()
-        .is_some_and(|s| s.write_tracking)
-        // SAFETY: the map stays mapped until `on_unmap`, which drops the
-        // tracker before the map is unmapped.
-        .then(|| unsafe { sys::wrtrack::WriteTracker::new(start, size.next_multiple_of(page)) })
-        .and_then(std::result::Result::ok);
     // SAFETY: a registered, readable map stays mapped until `on_unmap`,
     // which runs before it is unmapped.
-    let mut tracked = unsafe { Tracked::new(start, size, granularity, explore, logging) };
+    let tracked = unsafe { Tracked::new(start, size, granularity, explore, logging) };
     let mut st = state();
     st.maps_checked += 1;
-    if let Some(w) = writes {
-        tracked.track_writes(page);
-        st.writes.insert(start, w);
-        st.maps_write_tracked += 1;
-    }
     st.maps.insert(start, tracked);
     if logging {
         let path = file.map_or_else(|| "<anonymous>".into(), |p| p.display().to_string());
@@ -766,6 +793,7 @@ pub(crate) fn on_unmap(start: usize) {
     st.sync_writes();
     // Unregistered before the unmap.
     st.writes.remove(&start);
+    st.write_tracking_tried.remove(&start);
     if let Some(mut t) = st.maps.remove(&start) {
         let mut site = LazySite::default();
         let (first, last) = t.lines_of(t.start, usize::MAX);
