@@ -10,7 +10,8 @@
 //! 2. commits: writes the log's checksum and persists it. A log is valid
 //!    only when its checksum matches, so a torn or partial log is ignored;
 //! 3. applies the values to the table and persists them;
-//! 4. retires the log (clears the checksum).
+//! 4. retires the log: replaces the checksum by its complement, which no
+//!    log matches, and which says "these entries are in the table".
 //!
 //! Opening the pool runs recovery: a valid log is applied again (the values
 //! are absolute, so applying twice is harmless), an invalid one dropped.
@@ -31,8 +32,9 @@
 //! leave, 1 if not, 2 when it can't be read. The invariant: no magic (a pool
 //! never created: all zeros but possibly the table and log of the creation
 //! in progress), or the balances recovery would produce (the table with a
-//! committed log applied) total `ACCOUNTS * INITIAL` and every committed
-//! entry is inside the table.
+//! committed log applied) total `ACCOUNTS * INITIAL`, every committed entry
+//! is inside the table, and a retired log's entries are all in the table
+//! (a transfer committed and retired is never lost).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -162,7 +164,10 @@ impl Pool {
         }
         self.map.drain();
         // Retire the log: once this is durable, recovery won't replay it.
-        self.put(LOG_SUM, 0)?;
+        // The complement (never a valid checksum, which is odd) rather than
+        // 0 records that the entries are applied: a checker can then tell a
+        // retired log from one never committed.
+        self.put(LOG_SUM, !log_checksum(entries))?;
         self.map.persist(LOG_SUM, 8)?;
         Ok(())
     }
@@ -244,6 +249,19 @@ fn consistent(image: &[u8]) -> bool {
                 (word(image, at), word(image, at + 8))
             })
             .collect();
+        if !log_checksum(&entries) == sum {
+            // Retired: applied, and nothing changed those balances since
+            // (a later transaction's commit replaces the checksum first).
+            let applied = entries.iter().all(|&(offset, value)| {
+                usize::try_from(offset)
+                    .ok()
+                    .and_then(|o| o.checked_sub(TABLE))
+                    .is_some_and(|s| s % 8 == 0 && s / 8 < ACCOUNTS && table[s / 8] == value)
+            });
+            if !applied {
+                return false;
+            }
+        }
         if log_checksum(&entries) == sum {
             for (offset, value) in entries {
                 let slot = usize::try_from(offset)
