@@ -20,8 +20,12 @@
 //! or durable. pmem2's own memcpy/memmove/memset calls are known directly;
 //! plain CPU stores are found by comparing the mapping with a shadow copy,
 //! line by line, at every flush (the flushed lines), unmap, exit and named
-//! [`point`]. On PAGE-granularity maps only `msync` (pmem2's persist and
-//! flush) makes lines durable.
+//! [`point`]. From a map's first named point or exploration point on, its
+//! pages are write-tracked where the kernel allows (userfaultfd
+//! write-protect, asynchronous mode, read with `PAGEMAP_SCAN`;
+//! `PMEM2_CHECK_WRITE_TRACKING=0` turns it off), and whole-map comparisons
+//! read only the pages written since. On PAGE-granularity maps only `msync`
+//! (pmem2's persist and flush) makes lines durable.
 //!
 //! A store log in pmreorder's format (`PMEM2_CHECK=...,log=FILE`): `START`,
 //! `|REGISTER_FILE;path;0xbase;0xsize;0x0` per map, `|STORE;0xaddr;0xvalue;0xsize`
@@ -36,7 +40,11 @@
 //! a file and CMD runs with its path as last argument (exit status 0:
 //! consistent, 1: not); the first rejected state is reported with an ID
 //! that `PMEM2_CHECK_REPLAY=ID` replays. `PMEM2_CHECK_EXPLORE_BUDGET`
-//! bounds it in seconds (default 60).
+//! bounds it in seconds (default 60). From Rust the checker can be a
+//! closure ([`Checker::start_exploring`]). Named regions (`point("NAME.BEGIN")`
+//! ... `point("NAME.END")`) appear in the store log as PMDK's markers, and
+//! `PMEM2_CHECK_EXPLORE_MARKERS=NAME=Engine,...` (pmreorder's `-x`) picks
+//! how states inside them are explored.
 //!
 //! Verdicts, each with the call stack where it arose: (1) stores not
 //! durable at a crash point (unmap, exit, [`point`]): modified and never
