@@ -238,8 +238,8 @@ impl Settings {
         s
     }
 
-    /// `PMEM2_CHECK_REPLAY`, `PMEM2_CHECK_EXPLORE_BUDGET` and
-    /// `PMEM2_CHECK_EXPLORE_MARKERS`.
+    /// `PMEM2_CHECK_WRITE_TRACKING`, `PMEM2_CHECK_REPLAY`,
+    /// `PMEM2_CHECK_EXPLORE_BUDGET` and `PMEM2_CHECK_EXPLORE_MARKERS`.
     fn read_exploration_env(&mut self) {
         let s = self;
         s.write_tracking =
