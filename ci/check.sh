@@ -6,8 +6,9 @@
 # natural PAGE granularity. Each case must get exactly its expected set of
 # finding kinds, and `pmem2 check` must exit 1 iff one of them is a
 # durability verdict; each `-ok` twin must get none. The examples must check
-# clean, plain and with --explore and their own checkers. About 2 min after
-# the release build (which `cargo xtask build-c` shares).
+# clean, plain and with --explore and their own checkers. About 3 min after
+# the release build (which `cargo xtask build-c` shares), measured 3.5-4 min
+# with the builds on the shared 2-core machine (load 4-6).
 #
 # usage: ci/check.sh
 set -euo pipefail
