@@ -15,8 +15,14 @@
  *   persist-before-store  the persist comes before the store
  *   flag-before-data      the commit flag is persisted before its record;
  *                         the crash point is the unmap that follows
+ *
+ * The commit of flag-before-data is a named region (pmem2's extension
+ * pmem2_check_point, <libpmem2/check.h>): "|commit.BEGIN" and
+ * "|commit.END" in the store log, around the flag's store, flush and fence.
  */
 #include "common.h"
+
+#include <libpmem2/check.h>
 
 int
 main(int argc, char *argv[])
@@ -87,8 +93,10 @@ main(int argc, char *argv[])
 		memset_fn(addr + 8192, 0xd0, 256, PMEM2_F_MEM_NOFLUSH);
 		if (ok)
 			persist(addr + 8192, 256);
+		pmem2_check_point("commit.BEGIN");
 		*(volatile uint64_t *)addr = 1;
 		persist(addr, 8);
+		pmem2_check_point("commit.END");
 	} else {
 		fprintf(stderr, "check_fixture: unknown case %s\n", c);
 		return 2;

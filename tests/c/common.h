@@ -66,4 +66,41 @@ open_file(const char *dir, const char *name, int flags)
 	return open(path, flags);
 }
 
+/*
+ * The crash-consistency checker convention (pmreorder's, pmem2 check
+ * --explore's): "PROG verify IMAGE" exits 0 when IMAGE is consistent, 1 if
+ * not, 2 when it can't be read. Returns IMAGE's bytes (size in *len), or
+ * exits 2.
+ */
+static inline unsigned char *
+read_image(const char *path, size_t *len)
+{
+	struct stat st;
+	unsigned char *buf;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		fprintf(stderr, "verify: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	*len = (size_t)st.st_size;
+	buf = malloc(*len + 1);
+	if (buf == NULL || pread(fd, buf, *len, 0) != (ssize_t)*len) {
+		fprintf(stderr, "verify: %s: cannot read\n", path);
+		exit(2);
+	}
+	close(fd);
+	return buf;
+}
+
+/* whether buf[from, to) is all zero */
+static inline int
+all_zero(const unsigned char *buf, size_t from, size_t to)
+{
+	for (; from < to; from++)
+		if (buf[from] != 0)
+			return 0;
+	return 1;
+}
+
 #endif

@@ -2,13 +2,32 @@
 /*
  * ex_basic.c -- the basic pattern: map a file, copy a string in, persist,
  * unmap; then check the file holds it.
+ *
+ * "ex_basic verify IMAGE" is its crash-consistency checker (pmem2 check
+ * --explore): a crash leaves the text wholly or not at all (it fits in one
+ * cache line), and nothing else.
  */
 #include "common.h"
+
+static const char text[] = "hello, persistent memory";
+
+static int
+verify(const char *path)
+{
+	size_t len;
+	unsigned char *img = read_image(path, &len);
+
+	if (len < sizeof(text))
+		return 1;
+	if (memcmp(img, text, sizeof(text)) != 0 &&
+			!all_zero(img, 0, sizeof(text)))
+		return 1;
+	return !all_zero(img, sizeof(text), len);
+}
 
 int
 main(int argc, char *argv[])
 {
-	static const char text[] = "hello, persistent memory";
 	struct pmem2_source *src;
 	struct pmem2_config *cfg;
 	struct pmem2_map *map;
@@ -17,6 +36,8 @@ main(int argc, char *argv[])
 	char *addr;
 	int fd;
 
+	if (argc == 3 && strcmp(argv[1], "verify") == 0)
+		return verify(argv[2]);
 	if (argc != 2)
 		return 2;
 	fd = make_file(argv[1], "basic", 1 << 20);

@@ -3,6 +3,11 @@
  * ex_log.c -- an append-only log in a mapped file: a header with the used
  * size, entries appended with memcpy (one with NOFLUSH pieces and a single
  * persist), then the file reopened and the log read back.
+ *
+ * "ex_log verify IMAGE" is its crash-consistency checker (pmem2 check
+ * --explore): the header's used size is in range and covers exactly a run
+ * of non-empty NUL-terminated strings (entries published before they were
+ * durable would read as zeros: empty strings).
  */
 #include "common.h"
 
@@ -74,6 +79,28 @@ log_appendv(struct log *log, const char **v, int n)
 	log->persist(&log->hdr->used, sizeof(log->hdr->used));
 }
 
+static int
+verify(const char *path)
+{
+	size_t len, used, pos = 0;
+	unsigned char *img = read_image(path, &len);
+	const char *data = (const char *)img + sizeof(struct log_header);
+
+	if (len < sizeof(struct log_header))
+		return 1;
+	img[len] = '\0';	/* read_image leaves room: strings end */
+	memcpy(&used, img, sizeof(used));
+	if (used > len - sizeof(struct log_header))
+		return 1;
+	while (pos < used) {
+		size_t n = strlen(data + pos);
+		if (n == 0)
+			return 1;
+		pos += n + 1;
+	}
+	return pos != used;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -84,6 +111,8 @@ main(int argc, char *argv[])
 	size_t pos = 0;
 	int fd, n = 0;
 
+	if (argc == 3 && strcmp(argv[1], "verify") == 0)
+		return verify(argv[2]);
 	if (argc != 2)
 		return 2;
 	fd = make_file(argv[1], "log", 64 * 1024);

@@ -2,8 +2,31 @@
 /*
  * ex_multiple_files.c -- several files mapped back to back in one
  * reservation, then one memset spanning all the maps.
+ *
+ * "ex_multiple_files verify IMAGE" is its crash-consistency checker (pmem2
+ * check --explore; IMAGE is one file's map): each 64-byte line is wholly
+ * zero or wholly filled (the memset's lines reach the files in any order,
+ * each line as a whole).
  */
 #include "common.h"
+
+#define FILL '-'
+
+static int
+verify(const char *path)
+{
+	size_t len, line, i;
+	unsigned char *img = read_image(path, &len);
+
+	for (line = 0; line < len; line += 64) {
+		size_t end = line + 64 < len ? line + 64 : len;
+		int zero = img[line] == 0;
+		for (i = line; i < end; i++)
+			if (img[i] != (zero ? 0 : FILL))
+				return 1;
+	}
+	return 0;
+}
 
 #define NFILES 3
 
@@ -20,6 +43,8 @@ main(int argc, char *argv[])
 	char name[32], *base;
 	int fd[NFILES], i;
 
+	if (argc == 3 && strcmp(argv[1], "verify") == 0)
+		return verify(argv[2]);
 	if (argc != 2)
 		return 2;
 	for (i = 0; i < NFILES; i++) {
@@ -54,13 +79,13 @@ main(int argc, char *argv[])
 		REQUIRE(pmem2_get_memset_fn(map[i]) == memset_fn);
 		off += sizes[i];
 	}
-	memset_fn(base, '-', total, PMEM2_F_MEM_NONTEMPORAL);
+	memset_fn(base, FILL, total, PMEM2_F_MEM_NONTEMPORAL);
 
 	for (i = NFILES - 1; i >= 0; i--) {
 		char c = 0;
 		REQUIRE(pmem2_map_delete(&map[i]) == 0);
-		REQUIRE(pread(fd[i], &c, 1, (off_t)sizes[i] - 1) == 1 && c == '-');
-		REQUIRE(pread(fd[i], &c, 1, 0) == 1 && c == '-');
+		REQUIRE(pread(fd[i], &c, 1, (off_t)sizes[i] - 1) == 1 && c == FILL);
+		REQUIRE(pread(fd[i], &c, 1, 0) == 1 && c == FILL);
 		REQUIRE(pmem2_source_delete(&src[i]) == 0);
 		close(fd[i]);
 	}

@@ -4,6 +4,11 @@
  * own slot of one shared reservation, writes through the map's memcpy,
  * finds its map through the reservation, and sees only its own error
  * messages (pmem2_errormsg is per thread).
+ *
+ * "ex_threads verify IMAGE" is its crash-consistency checker (pmem2 check
+ * --explore; IMAGE is one thread's map): the first bytes are zeros or a
+ * round's record "t<ID> r<ROUND>" (written by one memcpy that is durable on
+ * return, in one cache line), the rest zeros.
  */
 #include <pthread.h>
 
@@ -12,6 +17,25 @@
 #define NTHREADS 4
 #define SLOT (64 * 1024)
 #define ROUNDS 50
+#define RECORD 32
+
+static int
+verify(const char *path)
+{
+	size_t len;
+	unsigned char *img = read_image(path, &len);
+	int id, round, end = 0;
+
+	if (len < RECORD || !all_zero(img, RECORD, len))
+		return 1;
+	if (all_zero(img, 0, RECORD))
+		return 0;
+	img[RECORD - 1] = '\0';	/* snprintf's bytes past the NUL are junk */
+	if (sscanf((const char *)img, "t%d r%d%n", &id, &round, &end) != 2)
+		return 1;
+	return !(img[end] == '\0' && id >= 0 && id < NTHREADS &&
+		round >= 0 && round < ROUNDS);
+}
 
 static const char *dir;
 static struct pmem2_vm_reservation *rsv;
@@ -21,7 +45,7 @@ static void *
 worker(void *arg)
 {
 	int id = (int)(intptr_t)arg, round;
-	char name[32], expect[64], buf[32];
+	char name[32], expect[64], buf[RECORD];
 	struct pmem2_source *src;
 	struct pmem2_config *cfg;
 	int fd;
@@ -72,6 +96,8 @@ main(int argc, char *argv[])
 	pthread_t t[NTHREADS];
 	int i;
 
+	if (argc == 3 && strcmp(argv[1], "verify") == 0)
+		return verify(argv[2]);
 	if (argc != 2)
 		return 2;
 	dir = argv[1];

@@ -4,6 +4,10 @@
  * unsafe shutdown count, written with deep flush; on a second open the
  * values are compared. Devices without the information report NOSUPP,
  * which the program prints and tolerates.
+ *
+ * "ex_unsafe_shutdown verify IMAGE" is its crash-consistency checker (pmem2
+ * check --explore): a header marked valid holds its data; an invalid one is
+ * a pool being created (valid is 0 or 1, nothing else).
  */
 #include "common.h"
 
@@ -13,6 +17,24 @@ struct pool_hdr {
 	uint64_t valid;
 	char data[64];
 };
+
+static const char pool_data[] = "pool data";
+
+static int
+verify(const char *path)
+{
+	size_t len;
+	unsigned char *img = read_image(path, &len);
+	struct pool_hdr hdr;
+
+	if (len < sizeof(hdr))
+		return 1;
+	memcpy(&hdr, img, sizeof(hdr));
+	if (hdr.valid == 0)
+		return 0;
+	return !(hdr.valid == 1 && strcmp(hdr.data, pool_data) == 0 &&
+		memchr(hdr.id, '\0', sizeof(hdr.id)) != NULL);
+}
 
 /* fills id/usc; 0 on success, 1 when the platform can't tell */
 static int
@@ -62,7 +84,7 @@ pool_open(const char *dir, int create)
 	if (create) {
 		memcpy(hdr->id, now.id, sizeof(now.id));
 		hdr->usc = now.usc;
-		strcpy(hdr->data, "pool data");
+		strcpy(hdr->data, pool_data);
 		pmem2_get_persist_fn(map)(hdr, sizeof(*hdr));
 		hdr->valid = 1;
 		/* persist first: a deep flush of a PAGE-granularity map adds
@@ -71,7 +93,7 @@ pool_open(const char *dir, int create)
 		REQUIRE(pmem2_deep_flush(map, hdr, sizeof(*hdr)) == 0);
 	} else {
 		REQUIRE(hdr->valid == 1);
-		REQUIRE(strcmp(hdr->data, "pool data") == 0);
+		REQUIRE(strcmp(hdr->data, pool_data) == 0);
 		if (known && (strcmp(hdr->id, now.id) != 0 ||
 				hdr->usc != now.usc))
 			printf("unsafe shutdown detected\n");
@@ -87,6 +109,8 @@ pool_open(const char *dir, int create)
 int
 main(int argc, char *argv[])
 {
+	if (argc == 3 && strcmp(argv[1], "verify") == 0)
+		return verify(argv[2]);
 	if (argc != 2)
 		return 2;
 	pool_open(argv[1], 1);

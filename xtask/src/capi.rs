@@ -22,7 +22,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use symbols::API_SYMBOLS;
+use symbols::{API_SYMBOLS, EXT_NODE, EXT_SYMBOLS};
 
 /// soname and file names.
 const SONAME: &str = "libpmem2.so.1";
@@ -186,7 +186,7 @@ pub struct Built {
 }
 
 /// The version script: both nodes, every API symbol global at
-/// `LIBPMEM2_2.0`, the rest local. The `LIBPMEM2_1.0` aliases get their
+/// `LIBPMEM2_2.0`, pmem2's extensions at `PMEM2_EXT_1.0`, the rest local. The `LIBPMEM2_1.0` aliases get their
 /// node from `.symver` in `pmem2_compat.c`; `local: *` only in the 2.0 node, since
 /// in the 1.0 node it would hide the `.symver` aliases.
 fn version_script() -> String {
@@ -200,6 +200,13 @@ fn version_script() -> String {
         let _ = writeln!(s, "\t\t{name};");
     }
     s.push_str("\tlocal: *;\n};\n");
+    // pmem2's own extensions, in a node of their own: never mistaken for
+    // PMDK's ABI.
+    let _ = write!(s, "\n{EXT_NODE} {{\n\tglobal:\n");
+    for name in EXT_SYMBOLS {
+        let _ = writeln!(s, "\t\t{name};");
+    }
+    s.push_str("};\n");
     s
 }
 
@@ -417,10 +424,9 @@ pub fn install(built: &Built, layout: &Layout) -> Result<(), String> {
     let include = root().join("include");
     let includedir = layout.staged(&layout.includedir);
     install_file(&include.join("libpmem2.h"), &includedir.join("libpmem2.h"))?;
-    install_file(
-        &include.join("libpmem2/base.h"),
-        &includedir.join("libpmem2/base.h"),
-    )?;
+    for header in ["libpmem2/base.h", "libpmem2/check.h"] {
+        install_file(&include.join(header), &includedir.join(header))?;
+    }
     let pc = lib.join("pkgconfig/libpmem2.pc");
     fs::create_dir_all(lib.join("pkgconfig")).map_err(|e| e.to_string())?;
     fs::write(&pc, pc_file(layout, "libpmem2", PC_DESCRIPTION, "pmem2"))
@@ -544,6 +550,7 @@ mod tests {
             assert_eq!(s.matches(&format!("\t{name};")).count(), 1, "{name}");
         }
         assert!(s.contains("LIBPMEM2_1.0 {") && s.contains("LIBPMEM2_2.0 {"));
+        assert!(s.contains("PMEM2_EXT_1.0 {\n\tglobal:\n\t\tpmem2_check_point;\n};"));
     }
 
     #[test]

@@ -42,12 +42,51 @@ pub struct CheckArgs {
     /// With --explore: stop exploring after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub budget: u64,
+    /// With --explore: the engine of each named region, as pmreorder's -x
+    /// (`NAME=Engine,...`; regions are marked with `.BEGIN`/`.END` names
+    /// through `pmem2::check::point` or `pmem2_check_point`). Engines:
+    /// `NoReorderNoCheck` (no state checked inside), `NoReorderDoCheck`
+    /// (only the state in program order), and `ReorderFull`,
+    /// `ReorderPartial`, `ReorderAccumulative`, `ReorderReverseAccumulative`
+    /// (pmem2's bounded exploration).
+    #[arg(long, short = 'x', value_name = "NAME=ENGINE,...", requires = "explore", value_parser = parse_markers)]
+    pub markers: Option<String>,
     #[command(flatten)]
     pub common: Common,
     /// The program to run and its arguments (after `--`). With `--json`
     /// the program's standard output goes to standard error.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<OsString>,
+}
+
+/// The engines `--markers` accepts (pmreorder's names).
+const ENGINES: [&str; 7] = [
+    "NoReorderNoCheck",
+    "NoReorderDoCheck",
+    "ReorderFull",
+    "ReorderPartial",
+    "ReorderAccumulative",
+    "ReorderReverseAccumulative",
+    "ReorderDefault",
+];
+
+/// Checks `--markers` (`NAME=Engine,...`), as the program will read it.
+fn parse_markers(value: &str) -> Result<String, String> {
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, engine) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?} is not NAME=ENGINE"))?;
+        if name.trim().is_empty() {
+            return Err(format!("{pair:?}: the region name is empty"));
+        }
+        if !ENGINES.contains(&engine.trim()) {
+            return Err(format!(
+                "unknown engine {engine:?} (one of {})",
+                ENGINES.join(", ")
+            ));
+        }
+    }
+    Ok(value.to_owned())
 }
 
 /// `target/capi/lib` relative to this binary (`target/<profile>/pmem2`).
@@ -89,6 +128,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, String> {
         "PMEM2_CHECK_EXPLORE",
         "PMEM2_CHECK_REPLAY",
         "PMEM2_CHECK_EXPLORE_BUDGET",
+        "PMEM2_CHECK_EXPLORE_MARKERS",
     ] {
         cmd.env_remove(var);
     }
@@ -99,6 +139,9 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, String> {
         }
         if let Some(id) = &args.replay {
             cmd.env("PMEM2_CHECK_REPLAY", id);
+        }
+        if let Some(markers) = &args.markers {
+            cmd.env("PMEM2_CHECK_EXPLORE_MARKERS", markers);
         }
     }
     if args.common.json {

@@ -222,7 +222,7 @@ mod tests {
             for part in ["offset: 4096", "length: 8192", "sharing: Private"] {
                 assert!(shown.contains(part), "{part} in {shown}");
             }
-            assert_eq!(c.protection(), Protection::NONE);
+            assert_eq!(c.protection(), Protection::empty());
             assert_eq!(pmem2_config_delete(&raw mut cfg), 0);
             assert!(cfg.is_null());
             assert_eq!(pmem2_config_delete(&raw mut cfg), 0, "NULL-safe");
@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn protection_from_c_accepts_pmdk_bits_only() {
         use bitflags::Flags;
-        assert_eq!(protection_from_c(0).unwrap(), Protection::NONE);
+        assert_eq!(protection_from_c(0).unwrap(), Protection::empty());
         let rwx = (1 << 29) | (1 << 30) | (1 << 31);
         assert_eq!(protection_from_c(rwx).unwrap(), Protection::all());
         for bad in [1, 1 << 28, rwx | 4] {

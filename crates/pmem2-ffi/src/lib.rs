@@ -33,6 +33,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod codes;
 pub mod config;
 pub mod errormsg;

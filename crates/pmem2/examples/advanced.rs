@@ -11,7 +11,14 @@
 //! ```sh
 //! cargo run -p pmem2 --example advanced                          # temp file, 97 KiB + 65 KiB
 //! cargo run -p pmem2 --example advanced -- FILE OFFSET LENGTH    # bytes of FILE (overwritten)
+//! pmem2 check --explore --checker "target/release/examples/advanced verify" \
+//!     -- target/release/examples/advanced                        # every crash state of a run
 //! ```
+//!
+//! `advanced verify IMAGE` is the crash-consistency checker of a run with
+//! the default range on a new (zeroed) file; IMAGE is the map's contents.
+//! Exit status 0 when it is a state a crash could leave, 1 if not, 2 when
+//! it can't be read.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -84,11 +91,60 @@ fn map_range(source: &Source<'_>, offset: usize, len: usize) -> pmem2::Result<(M
     Ok((Map::new(&config, source)?, offset - start))
 }
 
+/// The default range: offset and length.
+const OFFSET: usize = 97 << 10;
+const LEN: usize = 65 << 10;
+
+/// The byte the pattern puts at `i` bytes into the range.
+fn pattern_byte(i: usize) -> u8 {
+    (i % 251) as u8
+}
+
+/// Whether `image` (the map of the default range, on a zeroed file) is a
+/// state a crash could leave: zeros outside the range; inside, each 64-byte
+/// line wholly zero or wholly the pattern (a line is never torn, and
+/// nothing but the pattern is written). The map's start inside the file
+/// follows from its size: the alignment that widens the range to exactly
+/// that size.
+fn consistent(image: &[u8]) -> bool {
+    let inner = (12..=30).map(|shift| 1usize << shift).find_map(|a| {
+        let start = OFFSET / a * a;
+        ((OFFSET + LEN).next_multiple_of(a) - start == image.len()).then_some(OFFSET - start)
+    });
+    let Some(inner) = inner else {
+        return false;
+    };
+    let outside_zero =
+        image[..inner].iter().all(|&b| b == 0) && image[inner + LEN..].iter().all(|&b| b == 0);
+    outside_zero
+        && image[inner..inner + LEN]
+            .chunks(64)
+            .enumerate()
+            .all(|(n, line)| {
+                line.iter().all(|&b| b == 0)
+                    || line
+                        .iter()
+                        .enumerate()
+                        .all(|(i, &b)| b == pattern_byte(n * 64 + i))
+            })
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let pool = PoolFile::new(args.next(), 1 << 20)?;
-    let offset: usize = args.next().map_or(Ok(97 << 10), |s| s.parse())?;
-    let len: usize = args.next().map_or(Ok(65 << 10), |s| s.parse())?;
+    let first = args.next();
+    if first.as_deref() == Some("verify") {
+        let image = args.next().ok_or("usage: advanced verify IMAGE")?;
+        std::process::exit(match std::fs::read(&image) {
+            Ok(image) => i32::from(!consistent(&image)),
+            Err(err) => {
+                eprintln!("advanced verify: {image}: {err}");
+                2
+            }
+        });
+    }
+    let pool = PoolFile::new(first, 1 << 20)?;
+    let offset: usize = args.next().map_or(Ok(OFFSET), |s| s.parse())?;
+    let len: usize = args.next().map_or(Ok(LEN), |s| s.parse())?;
 
     let file = File::options().read(true).write(true).open(&pool.path)?;
     let source = Source::from_file(&file)?;
@@ -106,7 +162,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Write a pattern into the requested range only and persist just it.
-    let pattern: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let pattern: Vec<u8> = (0..len).map(pattern_byte).collect();
     map.copy_from_slice(inner, &pattern, pmem2::mem::MemFlags::NOFLUSH)?;
     map.persist(inner, len)?;
 

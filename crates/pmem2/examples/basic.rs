@@ -11,7 +11,13 @@
 //! ```sh
 //! cargo run -p pmem2 --example basic            # a temporary file
 //! cargo run -p pmem2 --example basic -- FILE    # FILE (at least 4 KiB; overwritten)
+//! pmem2 check --explore --checker "target/release/examples/basic verify" \
+//!     -- target/release/examples/basic            # every crash state of a run
 //! ```
+//!
+//! `basic verify IMAGE` is the crash-consistency checker of a run on a new
+//! (zeroed) file: exit status 0 when IMAGE is a state a crash could leave,
+//! 1 if not, 2 when it can't be read.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -50,7 +56,47 @@ impl Drop for PoolFile {
     }
 }
 
+const GREETING: &[u8] = b"hello, persistent memory";
+const SECOND: &[u8] = b"written, then persisted";
+
+/// Whether `image` is a state a crash of a run on a zeroed file could
+/// leave: each string wholly absent (zeros) or present, the second only
+/// after the first (`Map::write` is durable on return), nothing else
+/// written.
+fn consistent(image: &[u8]) -> bool {
+    if image.len() < 64 + SECOND.len() {
+        return false;
+    }
+    let field = |at: usize, text: &[u8]| -> Option<bool> {
+        let bytes = &image[at..at + text.len()];
+        if bytes == text {
+            Some(true)
+        } else if bytes.iter().all(|&b| b == 0) {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    let (Some(first), Some(second)) = (field(0, GREETING), field(64, SECOND)) else {
+        return false;
+    };
+    let rest_zero = image[GREETING.len()..64].iter().all(|&b| b == 0)
+        && image[64 + SECOND.len()..].iter().all(|&b| b == 0);
+    rest_zero && (first || !second)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let [mode, image] = &std::env::args().skip(1).collect::<Vec<_>>()[..] {
+        if mode == "verify" {
+            std::process::exit(match std::fs::read(image) {
+                Ok(image) => i32::from(!consistent(&image)),
+                Err(err) => {
+                    eprintln!("basic verify: {image}: {err}");
+                    2
+                }
+            });
+        }
+    }
     let pool = PoolFile::from_args(4096)?;
     let file = File::options().read(true).write(true).open(&pool.path)?;
 
@@ -67,12 +113,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // One call: copy and make durable.
-    let greeting = b"hello, persistent memory";
+    let greeting = GREETING;
     map.write(0, greeting)?;
 
     // Or two steps: copy without flushing, then persist the range. This is
     // how several stores are made durable with one persist.
-    let second = b"written, then persisted";
+    let second = SECOND;
     map.copy_from_slice(64, second, MemFlags::NOFLUSH)?;
     map.persist(64, second.len())?;
 

@@ -106,8 +106,12 @@ fn run(case: &str, map: &mut Map) -> pmem2::Result<()> {
             if case.ends_with("-ok") {
                 map.persist(8192, 256)?;
             }
+            // The commit is a named region: `|commit.BEGIN` ... `|commit.END`
+            // in the store log, around the flag's store, flush and fence.
+            pmem2::check::point("commit.BEGIN");
             store(map, 0, 1);
             map.persist(0, 8)?;
+            pmem2::check::point("commit.END");
             pmem2::check::point("committed");
             if !case.ends_with("-ok") {
                 map.persist(8192, 256)?;

@@ -39,6 +39,10 @@ fn get(image: &[u8], offset: usize) -> u64 {
 }
 
 fn transaction(map: &mut Map, updates: &[(u64, u64)], buggy: bool) -> pmem2::Result<()> {
+    // A named region (`|redo_tx.BEGIN` ... `|redo_tx.END` in the store
+    // log): `pmem2 check --explore --markers redo_tx=Engine` (pmreorder's
+    // `-x`) chooses how crash states inside it are explored.
+    pmem2::check::point("redo_tx.BEGIN");
     for (i, &(slot, value)) in updates.iter().enumerate() {
         let entry = LOG + i * 24;
         let offset = TABLE as u64 + slot * 8;
@@ -61,6 +65,7 @@ fn transaction(map: &mut Map, updates: &[(u64, u64)], buggy: bool) -> pmem2::Res
     map.persist(TABLE, SLOTS as usize * 8)?;
     put(map, COMMIT, 0);
     map.persist(COMMIT, 8)?;
+    pmem2::check::point("redo_tx.END");
     Ok(())
 }
 

@@ -20,6 +20,15 @@
 //! ```
 //! FILE is created (1 MiB) if missing; an existing FILE that holds no log is
 //! formatted.
+//!
+//! `log verify IMAGE` is its crash-consistency checker (for `pmem2 check
+//! --explore --checker "target/release/examples/log verify"`): exit status
+//! 0 when IMAGE is a log a crash could leave, 1 if not, 2 when it can't be
+//! read. The invariant: no valid header and an all-zero header area (a
+//! file never formatted), or a newest valid header whose used size is
+//! exactly a run of entries, each non-empty and free of NUL bytes, which
+//! the log enforces when appending (an entry published before its bytes
+//! were durable would read as zeros).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -43,6 +52,54 @@ fn check(seq: u64, used: u64) -> u64 {
     (MAGIC ^ seq.rotate_left(17) ^ used.rotate_left(41)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// The newest valid header copy in `head` (the file's first [`DATA`]
+/// bytes) of a log file of `size` bytes: its sequence number and used size.
+fn newest_header(head: &[u8], size: usize) -> Option<(u64, usize)> {
+    let mut newest: Option<(u64, usize)> = None;
+    for slot in SLOT {
+        let h = &head[slot..slot + 32];
+        let word = |i: usize| u64::from_le_bytes(h[i * 8..i * 8 + 8].try_into().unwrap());
+        let (magic, seq, used, sum) = (word(0), word(1), word(2), word(3));
+        let valid = magic == MAGIC
+            && sum == check(seq, used)
+            && usize::try_from(used).is_ok_and(|u| u <= size - DATA);
+        if valid && newest.is_none_or(|(s, _)| seq > s) {
+            newest = Some((seq, used as usize));
+        }
+    }
+    newest
+}
+
+/// What the log accepts as an entry: non-empty, without NUL bytes (as
+/// command-line arguments are), so that bytes lost in a crash (zeros) are
+/// never a valid entry.
+fn valid_entry(entry: &[u8]) -> bool {
+    !entry.is_empty() && !entry.contains(&0)
+}
+
+/// Whether `image` (a whole log file) is a state a crash could leave: see
+/// the module docs.
+fn consistent(image: &[u8]) -> bool {
+    if image.len() < DATA + 4 {
+        return false;
+    }
+    let Some((_, used)) = newest_header(&image[..DATA], image.len()) else {
+        return image[..DATA].iter().all(|&b| b == 0);
+    };
+    let mut at = DATA;
+    while at < DATA + used {
+        let Some(len) = image.get(at..at + 4) else {
+            return false;
+        };
+        let len = u32::from_le_bytes(len.try_into().unwrap()) as usize;
+        if !image.get(at + 4..at + 4 + len).is_some_and(valid_entry) {
+            return false;
+        }
+        at += 4 + len;
+    }
+    at == DATA + used
+}
+
 impl Log {
     /// Maps the log and finds the newest valid header (formats the file if
     /// there is none).
@@ -53,19 +110,9 @@ impl Log {
         if map.size() < DATA + 4 {
             return Err(format!("{}: too small for a log", path.display()).into());
         }
-        let mut newest: Option<(u64, usize)> = None;
-        for slot in SLOT {
-            let mut h = [0u8; 32];
-            map.read(slot, &mut h)?;
-            let word = |i: usize| u64::from_le_bytes(h[i * 8..i * 8 + 8].try_into().unwrap());
-            let (magic, seq, used, sum) = (word(0), word(1), word(2), word(3));
-            let valid = magic == MAGIC
-                && sum == check(seq, used)
-                && usize::try_from(used).is_ok_and(|u| u <= map.size() - DATA);
-            if valid && newest.is_none_or(|(s, _)| seq > s) {
-                newest = Some((seq, used as usize));
-            }
-        }
+        let mut head = [0u8; DATA];
+        map.read(0, &mut head)?;
+        let newest = newest_header(&head, map.size());
         let mut log = Log {
             map,
             seq: 0,
@@ -101,6 +148,9 @@ impl Log {
     /// publishing them; returns the new used size.
     fn write_entries(&mut self, entries: &[&[u8]]) -> Result<usize, Box<dyn std::error::Error>> {
         let start = DATA + self.used;
+        if !entries.iter().all(|e| valid_entry(e)) {
+            return Err("entries are non-empty text without NUL bytes".into());
+        }
         let total: usize = entries.iter().map(|e| 4 + e.len()).sum();
         if start + total > self.map.size() {
             return Err("the log is full".into());
@@ -119,6 +169,9 @@ impl Log {
 
     /// Appends one entry: a copy that is durable on return, then the commit.
     fn append(&mut self, entry: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+        if !valid_entry(entry) {
+            return Err("entries are non-empty text without NUL bytes".into());
+        }
         let at = DATA + self.used;
         if at + 4 + entry.len() > self.map.size() {
             return Err("the log is full".into());
@@ -209,6 +262,17 @@ impl Drop for PoolFile {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, image] = &args[..] {
+        if mode == "verify" {
+            std::process::exit(match std::fs::read(image) {
+                Ok(image) => i32::from(!consistent(&image)),
+                Err(err) => {
+                    eprintln!("log verify: {image}: {err}");
+                    2
+                }
+            });
+        }
+    }
     let pool = match args.first() {
         Some(p) => PoolFile {
             path: p.into(),

@@ -12,6 +12,12 @@
 //! cargo run -p pmem2 --example map_multiple_files              # three temporary files
 //! cargo run -p pmem2 --example map_multiple_files -- F1 F2...  # existing files (overwritten)
 //! ```
+//!
+//! `map_multiple_files verify IMAGE` is the crash-consistency checker of a
+//! run on new (zeroed) files, for `pmem2 check --explore`; IMAGE is one
+//! file's map. Exit status 0 when a crash could leave it (each 64-byte
+//! line wholly zero or wholly filled: the memset's lines reach the file in
+//! any order, each as a whole), 1 if not, 2 when it can't be read.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -58,7 +64,25 @@ impl Drop for PoolFiles {
     }
 }
 
+/// The byte the memset fills the files with.
+const FILL: u8 = b'-';
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let [mode, image] = &std::env::args().skip(1).collect::<Vec<_>>()[..] {
+        if mode == "verify" {
+            std::process::exit(match std::fs::read(image) {
+                Ok(image) => i32::from(
+                    !image
+                        .chunks(64)
+                        .all(|l| l.iter().all(|&b| b == 0) || l.iter().all(|&b| b == FILL)),
+                ),
+                Err(err) => {
+                    eprintln!("map_multiple_files verify: {image}: {err}");
+                    2
+                }
+            });
+        }
+    }
     let pool = PoolFiles::from_args()?;
     let files = pool
         .paths
@@ -121,7 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     unsafe {
         memset(
             reservation.addr().cast(),
-            i32::from(b'-'),
+            i32::from(FILL),
             total,
             MemFlags::NONTEMPORAL.bits(),
         );
@@ -130,7 +154,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for map in &maps {
         let mut contents = vec![0u8; map.size()];
         map.read(0, &mut contents)?;
-        assert!(contents.iter().all(|&b| b == b'-'));
+        assert!(contents.iter().all(|&b| b == FILL));
     }
     println!(
         "one memset of {total} bytes filled all {} files",

@@ -10,7 +10,8 @@
 //! 2. commits: writes the log's checksum and persists it. A log is valid
 //!    only when its checksum matches, so a torn or partial log is ignored;
 //! 3. applies the values to the table and persists them;
-//! 4. retires the log (clears the checksum).
+//! 4. retires the log: replaces the checksum by its complement, which no
+//!    log matches, and which says "these entries are in the table".
 //!
 //! Opening the pool runs recovery: a valid log is applied again (the values
 //! are absolute, so applying twice is harmless), an invalid one dropped.
@@ -24,6 +25,16 @@
 //! cargo run -p pmem2 --example redo -- FILE         # demo on FILE (created, 64 KiB)
 //! cargo run -p pmem2 --example redo -- FILE check   # show FILE as recovery would see it
 //! ```
+//!
+//! `redo verify IMAGE` is its crash-consistency checker (for `pmem2 check
+//! --explore --checker "target/release/examples/redo verify"`), on a pool
+//! the demo created: exit status 0 when IMAGE is a pool a crash could
+//! leave, 1 if not, 2 when it can't be read. The invariant: no magic (a pool
+//! never created: all zeros but possibly the table and log of the creation
+//! in progress), or the balances recovery would produce (the table with a
+//! committed log applied) total `ACCOUNTS * INITIAL`, every committed entry
+//! is inside the table, and a retired log's entries are all in the table
+//! (a transfer committed and retired is never lost).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -153,7 +164,10 @@ impl Pool {
         }
         self.map.drain();
         // Retire the log: once this is durable, recovery won't replay it.
-        self.put(LOG_SUM, 0)?;
+        // The complement (never a valid checksum, which is odd) rather than
+        // 0 records that the entries are applied: a checker can then tell a
+        // retired log from one never committed.
+        self.put(LOG_SUM, !log_checksum(entries))?;
         self.map.persist(LOG_SUM, 8)?;
         Ok(())
     }
@@ -210,6 +224,56 @@ impl Pool {
         println!("balances {balances:?}, total {}", self.total()?);
         Ok(())
     }
+}
+
+fn word(image: &[u8], offset: usize) -> u64 {
+    u64::from_le_bytes(image[offset..offset + 8].try_into().unwrap())
+}
+
+/// Whether `image` (the whole pool) is consistent: see the module docs.
+fn consistent(image: &[u8]) -> bool {
+    if image.len() < TABLE + ACCOUNTS * 8 {
+        return false;
+    }
+    if word(image, 0) != MAGIC {
+        // Not created yet: the creation writes only the table and the
+        // log's checksum (0) before the magic.
+        return image[8..TABLE].iter().all(|&b| b == 0);
+    }
+    let mut table: Vec<u64> = (0..ACCOUNTS).map(|a| word(image, TABLE + a * 8)).collect();
+    let (sum, count) = (word(image, LOG_SUM), word(image, LOG_COUNT) as usize);
+    if sum != 0 && count <= MAX_ENTRIES {
+        let entries: Vec<(u64, u64)> = (0..count)
+            .map(|i| {
+                let at = LOG_ENTRIES + i * 16;
+                (word(image, at), word(image, at + 8))
+            })
+            .collect();
+        if !log_checksum(&entries) == sum {
+            // Retired: applied, and nothing changed those balances since
+            // (a later transaction's commit replaces the checksum first).
+            let applied = entries.iter().all(|&(offset, value)| {
+                usize::try_from(offset)
+                    .ok()
+                    .and_then(|o| o.checked_sub(TABLE))
+                    .is_some_and(|s| s % 8 == 0 && s / 8 < ACCOUNTS && table[s / 8] == value)
+            });
+            if !applied {
+                return false;
+            }
+        }
+        if log_checksum(&entries) == sum {
+            for (offset, value) in entries {
+                let slot = usize::try_from(offset)
+                    .ok()
+                    .and_then(|o| o.checked_sub(TABLE))
+                    .filter(|s| s % 8 == 0 && s / 8 < ACCOUNTS);
+                let Some(slot) = slot else { return false };
+                table[slot / 8] = value;
+            }
+        }
+    }
+    table.iter().try_fold(0u64, |t, &b| t.checked_add(b)) == Some(ACCOUNTS as u64 * INITIAL)
 }
 
 fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
@@ -270,6 +334,17 @@ impl Drop for PoolFile {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, image] = &args[..] {
+        if mode == "verify" {
+            std::process::exit(match std::fs::read(image) {
+                Ok(image) => i32::from(!consistent(&image)),
+                Err(err) => {
+                    eprintln!("redo verify: {image}: {err}");
+                    2
+                }
+            });
+        }
+    }
     let pool = match args.first() {
         Some(p) => PoolFile {
             path: p.into(),

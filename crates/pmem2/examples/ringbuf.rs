@@ -10,6 +10,14 @@
 //!
 //! Two threads share the mapping, so it is accessed through raw pointers
 //! and atomics (`Map` is `Sync`; the safe methods need `&mut` to write).
+//! Each thread learns the other's position from a copy in DRAM, updated
+//! only once the position in the file is durable: were it to read the
+//! file's position, it could act on a position a crash would still lose
+//! (a consumer taking a message whose publication isn't durable, then
+//! making its read position durable past the durable write position; a
+//! producer overwriting a slot whose consumption isn't durable).
+//! `pmem2 check --explore` with this example's checker finds both when the
+//! threads read each other's positions from the file.
 //! When the store granularity is `Byte` (eADR), a store is durable once
 //! visible, and the explicit persists of the positions are skipped.
 //!
@@ -20,6 +28,13 @@
 //! cargo run -p pmem2 --example ringbuf              # a temporary file
 //! cargo run -p pmem2 --example ringbuf -- FILE      # FILE (created, 64 KiB)
 //! ```
+//!
+//! `ringbuf verify IMAGE` is its crash-consistency checker (for `pmem2
+//! check --explore --checker "target/release/examples/ringbuf verify"`):
+//! exit status 0 when IMAGE is a ring a crash could leave, 1 if not, 2 when
+//! it can't be read. The invariant: no magic (not formatted yet: positions
+//! zero), or `read <= write <= read + SLOTS` and every message between them
+//! intact (`message SEQ` in the slot of SEQ).
 
 use std::ffi::c_void;
 use std::fs::File;
@@ -41,6 +56,9 @@ const LEFT_OVER: u64 = 3;
 struct Ring<'m> {
     map: &'m Map,
     granularity: Granularity,
+    /// The positions as last made durable, for the other thread.
+    published_write: AtomicU64,
+    published_read: AtomicU64,
 }
 
 impl<'m> Ring<'m> {
@@ -54,7 +72,16 @@ impl<'m> Ring<'m> {
             map.write(0, &MAGIC.to_le_bytes())?;
         }
         let granularity = map.store_granularity();
-        Ok(Ring { map, granularity })
+        let mut write = [0u8; 8];
+        let mut read = [0u8; 8];
+        map.read(WRITE_POS, &mut write)?;
+        map.read(READ_POS, &mut read)?;
+        Ok(Ring {
+            map,
+            granularity,
+            published_write: AtomicU64::new(u64::from_le_bytes(write)),
+            published_read: AtomicU64::new(u64::from_le_bytes(read)),
+        })
     }
 
     #[allow(clippy::cast_ptr_alignment)] // offsets 64 and 128 of a page-aligned map
@@ -85,9 +112,8 @@ impl<'m> Ring<'m> {
 
     fn produce(&self, seq: u64, text: &str) {
         let write = self.position(WRITE_POS);
-        let read = self.position(READ_POS);
         let w = write.load(Ordering::Relaxed);
-        while w - read.load(Ordering::Acquire) >= SLOTS {
+        while w - self.published_read.load(Ordering::Acquire) >= SLOTS {
             std::thread::yield_now(); // full
         }
         let mut message = [0u8; SLOT_SIZE];
@@ -109,15 +135,15 @@ impl<'m> Ring<'m> {
                 MemFlags::NONTEMPORAL.bits(),
             );
         }
-        write.store(w + 1, Ordering::Release);
+        write.store(w + 1, Ordering::Relaxed);
         self.persist_position(WRITE_POS);
+        self.published_write.store(w + 1, Ordering::Release);
     }
 
     fn consume(&self) -> (u64, String) {
-        let write = self.position(WRITE_POS);
         let read = self.position(READ_POS);
         let r = read.load(Ordering::Relaxed);
-        while write.load(Ordering::Acquire) == r {
+        while self.published_write.load(Ordering::Acquire) == r {
             std::thread::yield_now(); // empty
         }
         let mut message = [0u8; SLOT_SIZE];
@@ -125,8 +151,9 @@ impl<'m> Ring<'m> {
         // load saw the write position pass it); the producer won't reuse it
         // until the read position below moves on.
         unsafe { std::ptr::copy_nonoverlapping(self.slot(r), message.as_mut_ptr(), SLOT_SIZE) };
-        read.store(r + 1, Ordering::Release);
+        read.store(r + 1, Ordering::Relaxed);
         self.persist_position(READ_POS);
+        self.published_read.store(r + 1, Ordering::Release);
         let seq = u64::from_le_bytes(message[..8].try_into().expect("8 bytes"));
         let len = usize::from(message[8]).min(SLOT_SIZE - 9);
         (
@@ -134,6 +161,30 @@ impl<'m> Ring<'m> {
             String::from_utf8_lossy(&message[9..9 + len]).into_owned(),
         )
     }
+}
+
+fn word(image: &[u8], offset: usize) -> u64 {
+    u64::from_le_bytes(image[offset..offset + 8].try_into().unwrap())
+}
+
+/// Whether `image` (the whole ring file) is consistent: see the module docs.
+fn consistent(image: &[u8]) -> bool {
+    if image.len() < RING + SLOTS as usize * SLOT_SIZE {
+        return false;
+    }
+    let (write, read) = (word(image, WRITE_POS), word(image, READ_POS));
+    if word(image, 0) != MAGIC {
+        return write == 0 && read == 0;
+    }
+    if read > write || write - read > SLOTS {
+        return false;
+    }
+    (read..write).all(|seq| {
+        let at = RING + (seq % SLOTS) as usize * SLOT_SIZE;
+        let slot = &image[at..at + SLOT_SIZE];
+        let len = usize::from(slot[8]).min(SLOT_SIZE - 9);
+        word(slot, 0) == seq && slot[9..9 + len] == *format!("message {seq}").as_bytes()
+    })
 }
 
 fn map_file(path: &Path) -> Result<Map, Box<dyn std::error::Error>> {
@@ -228,6 +279,17 @@ impl Drop for PoolFile {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let [mode, image] = &std::env::args().skip(1).collect::<Vec<_>>()[..] {
+        if mode == "verify" {
+            std::process::exit(match std::fs::read(image) {
+                Ok(image) => i32::from(!consistent(&image)),
+                Err(err) => {
+                    eprintln!("ringbuf verify: {image}: {err}");
+                    2
+                }
+            });
+        }
+    }
     let pool = match std::env::args_os().nth(1) {
         Some(p) => PoolFile {
             path: p.into(),

@@ -108,7 +108,7 @@ impl TryFrom<i32> for Sharing {
 flag_set! {
     /// Memory protection of a mapping, with PMDK's bit values.
     ///
-    /// The empty set is `PMEM2_PROT_NONE`.
+    /// The empty set, [`Protection::empty`], is `PMEM2_PROT_NONE`: no access.
     pub struct Protection {
         /// `PMEM2_PROT_EXEC`: pages may be executed.
         const EXEC = 1 << 29;
@@ -116,8 +116,6 @@ flag_set! {
         const READ = 1 << 30;
         /// `PMEM2_PROT_WRITE`: pages may be written.
         const WRITE = 1 << 31;
-        /// `PMEM2_PROT_NONE`: no access.
-        const NONE = 0;
     }
 }
 

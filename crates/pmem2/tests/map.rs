@@ -153,7 +153,7 @@ fn protection_none_refuses_safe_access() {
     let f = temp_file(page());
     let source = Source::from_file(&f.file).unwrap();
     let mut config = page_config();
-    config.set_protection(Protection::NONE);
+    config.set_protection(Protection::empty());
     let mut map = Map::new(&config, &source).unwrap();
     assert_eq!(
         map.read(0, &mut [0u8; 1]).unwrap_err().code(),

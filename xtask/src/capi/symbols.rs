@@ -59,6 +59,12 @@ pub const API_SYMBOLS: [&str; 49] = [
     "pmem2_vm_reservation_shrink",
 ];
 
+/// pmem2's extensions (not in PMDK), exported at their own version node.
+pub const EXT_SYMBOLS: [&str; 1] = ["pmem2_check_point"];
+
+/// The version node of [`EXT_SYMBOLS`].
+pub const EXT_NODE: &str = "PMEM2_EXT_1.0";
+
 /// The miniasync-based functions of PMDK 1.12-1.13, deliberately absent.
 pub const ASYNC_SYMBOLS_1_12: [&str; 4] = [
     "pmem2_config_set_vdm",
@@ -146,7 +152,7 @@ pub fn soname(lib: &Path) -> Result<String, String> {
 }
 
 /// The symbol check: the soname, all 49 at `@@LIBPMEM2_2.0`, all 49 at
-/// `@LIBPMEM2_1.0`, every name of `reference` (PMDK 1.x's library, if
+/// `@LIBPMEM2_1.0`, the extensions at `@@PMEM2_EXT_1.0`, every name of `reference` (PMDK 1.x's library, if
 /// given) present at `LIBPMEM2_1.0` except the async ones, nothing else.
 /// Returns a report; `Err` lists every problem.
 pub fn check(ours: &Path, reference: Option<&Path>) -> Result<String, String> {
@@ -161,6 +167,10 @@ pub fn check(ours: &Path, reference: Option<&Path>) -> Result<String, String> {
     for sym in API_SYMBOLS {
         expected.insert(format!("{sym}@@LIBPMEM2_2.0"));
         expected.insert(format!("{sym}@LIBPMEM2_1.0"));
+    }
+    expected.insert(EXT_NODE.to_string());
+    for sym in EXT_SYMBOLS {
+        expected.insert(format!("{sym}@@{EXT_NODE}"));
     }
     for missing in expected.difference(&have) {
         problems.push(format!("missing: {missing}"));

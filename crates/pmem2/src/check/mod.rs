@@ -20,8 +20,12 @@
 //! or durable. pmem2's own memcpy/memmove/memset calls are known directly;
 //! plain CPU stores are found by comparing the mapping with a shadow copy,
 //! line by line, at every flush (the flushed lines), unmap, exit and named
-//! [`point`]. On PAGE-granularity maps only `msync` (pmem2's persist and
-//! flush) makes lines durable.
+//! [`point`]. From a map's first named point or exploration point on, its
+//! pages are write-tracked where the kernel allows (userfaultfd
+//! write-protect, asynchronous mode, read with `PAGEMAP_SCAN`;
+//! `PMEM2_CHECK_WRITE_TRACKING=0` turns it off), and whole-map comparisons
+//! read only the pages written since. On PAGE-granularity maps only `msync`
+//! (pmem2's persist and flush) makes lines durable.
 //!
 //! A store log in pmreorder's format (`PMEM2_CHECK=...,log=FILE`): `START`,
 //! `|REGISTER_FILE;path;0xbase;0xsize;0x0` per map, `|STORE;0xaddr;0xvalue;0xsize`
@@ -36,7 +40,11 @@
 //! a file and CMD runs with its path as last argument (exit status 0:
 //! consistent, 1: not); the first rejected state is reported with an ID
 //! that `PMEM2_CHECK_REPLAY=ID` replays. `PMEM2_CHECK_EXPLORE_BUDGET`
-//! bounds it in seconds (default 60).
+//! bounds it in seconds (default 60). From Rust the checker can be a
+//! closure ([`Checker::start_exploring`]). Named regions (`point("NAME.BEGIN")`
+//! ... `point("NAME.END")`) appear in the store log as PMDK's markers, and
+//! `PMEM2_CHECK_EXPLORE_MARKERS=NAME=Engine,...` (pmreorder's `-x`) picks
+//! how states inside them are explored.
 //!
 //! Verdicts, each with the call stack where it arose: (1) stores not
 //! durable at a crash point (unmap, exit, [`point`]): modified and never
@@ -82,10 +90,74 @@ struct Settings {
     replay: Option<StateId>,
     /// Time budget of the exploration (`PMEM2_CHECK_EXPLORE_BUDGET`, s).
     budget: Duration,
+    /// The engine of each named region (`PMEM2_CHECK_EXPLORE_MARKERS`,
+    /// pmreorder's `-x NAME=Engine,...`).
+    markers: Vec<(String, Engine)>,
+    /// Write-track the maps' pages where the kernel can (off with
+    /// `PMEM2_CHECK_WRITE_TRACKING=0`: every comparison reads everything).
+    write_tracking: bool,
+}
+
+/// How crash states are explored inside a region (pmreorder's engines,
+/// chosen per region with `-x NAME=Engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    /// pmem2's bounded engine: none, the fence's lines, each line, each
+    /// pair (sampled when many). pmreorder's reordering engines map here.
+    Bounded,
+    /// `NoReorderNoCheck`: no state is checked.
+    NoCheck,
+    /// `NoReorderDoCheck`: only the state in program order (every line in
+    /// flight applied).
+    InOrder,
+}
+
+impl Engine {
+    /// pmreorder's engine names.
+    fn parse(name: &str) -> Option<Engine> {
+        match name {
+            "NoReorderNoCheck" => Some(Engine::NoCheck),
+            "NoReorderDoCheck" => Some(Engine::InOrder),
+            "ReorderFull"
+            | "ReorderPartial"
+            | "ReorderAccumulative"
+            | "ReorderReverseAccumulative"
+            | "ReorderDefault" => Some(Engine::Bounded),
+            _ => None,
+        }
+    }
+}
+
+/// Parses `NAME=Engine,NAME2=Engine2` (pmreorder's `-x` pairs).
+///
+/// # Errors
+/// A message naming the pair that is malformed or the unknown engine.
+fn parse_markers(value: &str) -> std::result::Result<Vec<(String, Engine)>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (name, engine) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?} is not NAME=Engine"))?;
+            let engine = Engine::parse(engine.trim()).ok_or_else(|| {
+                format!(
+                    "unknown engine {engine:?} (NoReorderNoCheck, NoReorderDoCheck, ReorderFull, \
+                     ReorderPartial, ReorderAccumulative, ReorderReverseAccumulative)"
+                )
+            })?;
+            Ok((name.trim().to_owned(), engine))
+        })
+        .collect()
 }
 
 /// The largest subsets of in-flight lines explored at a point.
 const EXPLORE_K: usize = 2;
+
+/// The most crash states explored per map and point (a bound on the time
+/// and memory a point with thousands of lines in flight costs).
+const MAX_STATES: usize = 256;
 
 /// Identifies a crash state: `POINT:MAP:LINES`, the exploration point's
 /// number (1-based, in the order the program reaches them), the map's index
@@ -154,6 +226,30 @@ impl Settings {
         s.explore = env::secure_getenv("PMEM2_CHECK_EXPLORE")
             .map(|c| c.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
             .filter(|argv| !argv.is_empty());
+        s.read_exploration_env();
+        Some(s)
+    }
+
+    /// The settings of a [`Checker`] started from Rust: the defaults, with
+    /// the replay and budget of the environment.
+    fn for_checker() -> Settings {
+        let mut s = Settings::default();
+        s.read_exploration_env();
+        s
+    }
+
+    /// `PMEM2_CHECK_WRITE_TRACKING`, `PMEM2_CHECK_REPLAY`,
+    /// `PMEM2_CHECK_EXPLORE_BUDGET` and `PMEM2_CHECK_EXPLORE_MARKERS`.
+    fn read_exploration_env(&mut self) {
+        let s = self;
+        s.write_tracking =
+            env::secure_getenv("PMEM2_CHECK_WRITE_TRACKING").is_none_or(|v| v.trim() != "0");
+        if let Some(value) = env::secure_getenv("PMEM2_CHECK_EXPLORE_MARKERS") {
+            match parse_markers(&value) {
+                Ok(markers) => s.markers = markers,
+                Err(err) => eprintln!("pmem2: PMEM2_CHECK_EXPLORE_MARKERS: {err}; ignored"),
+            }
+        }
         s.replay = env::secure_getenv("PMEM2_CHECK_REPLAY").and_then(|id| {
             let parsed = StateId::parse(&id);
             if parsed.is_none() {
@@ -166,12 +262,22 @@ impl Settings {
                 .and_then(|b| b.parse().ok())
                 .unwrap_or(60),
         );
-        Some(s)
     }
 }
 
 /// Set by [`Checker::start`] before the decision is taken.
 static REQUESTED: AtomicBool = AtomicBool::new(false);
+/// Set by [`Checker::start_exploring`]: maps keep a durable image.
+static EXPLORE_CLOSURE: AtomicBool = AtomicBool::new(false);
+
+/// A consistency checker given by Rust code ([`Checker::start_exploring`]).
+type Consistent = Box<dyn FnMut(&[u8]) -> bool + Send>;
+
+/// Whether crash states are explored (a checker command or closure), so
+/// that maps keep the image of their durable bytes.
+fn exploring() -> bool {
+    decision().is_some_and(|s| s.explore.is_some()) || EXPLORE_CLOSURE.load(Ordering::SeqCst)
+}
 /// Whether checking is on; read by the hooks outside the tables.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
@@ -189,7 +295,7 @@ fn decision() -> Option<&'static Settings> {
                 }
                 from_env
             } else if REQUESTED.load(Ordering::SeqCst) {
-                Some(Settings::default())
+                Some(Settings::for_checker())
             } else {
                 None
             };
@@ -232,6 +338,19 @@ struct State {
     explore: Exploration,
     /// The store log, once opened.
     log: Option<std::io::BufWriter<std::fs::File>>,
+    /// The Rust consistency checker, if any (it takes the place of the
+    /// command).
+    consistent: Option<Consistent>,
+    /// The open regions (user-named, and pmem2's own memory functions),
+    /// innermost last, with the engine each explores with.
+    regions: Vec<(String, Engine)>,
+    /// The write-trackers of the maps that have one, by map start.
+    writes: BTreeMap<usize, sys::wrtrack::WriteTracker>,
+    /// Maps whose write-tracking was tried already (armed or refused).
+    write_tracking_tried: std::collections::BTreeSet<usize>,
+    /// Maps checked so far, and how many of them with write-tracking.
+    maps_checked: usize,
+    maps_write_tracked: usize,
 }
 
 /// The progress of crash-state exploration.
@@ -248,6 +367,8 @@ struct Exploration {
     /// A failing state was found (only the first is reported) or the
     /// budget ran out.
     done: bool,
+    /// The budget ran out.
+    budget_spent: bool,
 }
 
 fn state() -> MutexGuard<'static, State> {
@@ -258,6 +379,10 @@ fn state() -> MutexGuard<'static, State> {
         totals: PerfTotals {
             superfluous: 0,
             redundant: 0,
+            explored: None,
+            budget_spent: false,
+            maps_checked: 0,
+            maps_write_tracked: 0,
         },
         explore: Exploration {
             points: 0,
@@ -265,13 +390,88 @@ fn state() -> MutexGuard<'static, State> {
             seen: None,
             runs: 0,
             done: false,
+            budget_spent: false,
         },
         log: None,
+        consistent: None,
+        regions: Vec::new(),
+        writes: BTreeMap::new(),
+        write_tracking_tried: std::collections::BTreeSet::new(),
+        maps_checked: 0,
+        maps_write_tracked: 0,
     });
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl State {
+    /// Arms write-tracking on the maps not tried yet, at a point that
+    /// compares whole maps and may come again (a named crash point, an
+    /// exploration point): each page written from now on is marked, and
+    /// all pages are marked now, so the comparison that follows reads the
+    /// whole map once, after arming (no write can fall between the two).
+    /// A map that only ever sees flushes and its unmap is never armed: the
+    /// first write to each page after arming costs a (kernel-resolved)
+    /// fault, which only repeated whole-map comparisons repay.
+    fn arm_writes(&mut self) {
+        if !decision().is_some_and(|s| s.write_tracking) {
+            return;
+        }
+        let page = sys::mm::page_size();
+        let State {
+            maps,
+            writes,
+            write_tracking_tried,
+            maps_write_tracked,
+            ..
+        } = self;
+        for (&start, t) in maps.iter_mut() {
+            if !write_tracking_tried.insert(start) {
+                continue;
+            }
+            let len = (t.end() - start).next_multiple_of(page);
+            // SAFETY: the map stays mapped until `on_unmap`, which drops
+            // the tracker before the map is unmapped.
+            if let Ok(w) = unsafe { sys::wrtrack::WriteTracker::new(start, len) } {
+                t.track_writes(page);
+                t.mark_written(&[(start, start + len)]);
+                writes.insert(start, w);
+                *maps_write_tracked += 1;
+            }
+        }
+    }
+
+    /// Marks in each write-tracked map the pages written since the last
+    /// call; a tracker that fails is dropped and its map compared whole
+    /// from then on.
+    fn sync_writes(&mut self) {
+        let State { maps, writes, .. } = self;
+        let mut pages = Vec::new();
+        writes.retain(|start, w| {
+            let Some(t) = maps.get_mut(start) else {
+                return false;
+            };
+            pages.clear();
+            if let Err(err) = w.take_written(&mut pages) {
+                eprintln!("pmem2: check: write-tracking stopped: {err}");
+                t.stop_tracking_writes();
+                return false;
+            }
+            t.mark_written(&pages);
+            true
+        });
+    }
+
+    /// The totals to report, with the exploration's when exploring.
+    fn totals(&self) -> PerfTotals {
+        PerfTotals {
+            explored: exploring().then_some(self.explore.runs),
+            budget_spent: self.explore.budget_spent,
+            maps_checked: self.maps_checked,
+            maps_write_tracked: self.maps_write_tracked,
+            ..self.totals
+        }
+    }
+
     /// The tracked maps overlapping `[start, end)`.
     fn overlapping(&mut self, start: usize, end: usize) -> impl Iterator<Item = &mut Tracked> {
         self.maps
@@ -306,10 +506,12 @@ impl State {
     /// into findings.
     fn crash_point_all(&mut self, point: &str, site: &mut LazySite) {
         self.explore(point, site);
+        self.arm_writes();
+        self.sync_writes();
         let State { maps, findings, .. } = self;
         for t in maps.values_mut() {
             let (first, last) = t.lines_of(t.start, usize::MAX);
-            t.observe(first, last);
+            t.observe_written(first, last);
             t.fill_sites(first, last, site);
             t.crash_point(point, findings);
         }
@@ -358,6 +560,37 @@ impl State {
 }
 
 impl State {
+    /// Opens region `name` (`|NAME.BEGIN` in the store log): its engine is
+    /// the one `PMEM2_CHECK_EXPLORE_MARKERS` names, else the enclosing
+    /// region's, as pmreorder's `-x` does.
+    fn begin_region(&mut self, name: &str) {
+        let engine = decision()
+            .and_then(|s| s.markers.iter().find(|(n, _)| n == name))
+            .map(|(_, e)| *e)
+            .or_else(|| self.regions.last().map(|r| r.1))
+            .unwrap_or(Engine::Bounded);
+        self.regions.push((name.to_owned(), engine));
+        self.log(&format!("|{name}.BEGIN"));
+    }
+
+    /// Closes region `name`, which must be the innermost one open (regions
+    /// don't cross, as pmreorder requires).
+    fn end_region(&mut self, name: &str) -> std::result::Result<(), String> {
+        match self.regions.last() {
+            Some((top, _)) if top == name => {
+                self.regions.pop();
+                self.log(&format!("|{name}.END"));
+                Ok(())
+            }
+            Some((top, _)) => Err(format!(
+                "{name}.END does not close the innermost open region, {top}"
+            )),
+            None => Err(format!("{name}.END: no region is open")),
+        }
+    }
+}
+
+impl State {
     /// An exploration point (a fence, an `msync`, a crash point), before
     /// its effect: the possible crash states are the durable image of each
     /// map with subsets of its in-flight lines applied: none, each one,
@@ -366,15 +599,14 @@ impl State {
     /// it rejects (exit status 1) becomes a finding with its [`StateId`].
     fn explore(&mut self, point: &str, site: &mut LazySite) {
         let Some(settings) = decision() else { return };
-        let Some(argv) = &settings.explore else {
-            return;
-        };
-        if self.explore.done {
+        let argv = settings.explore.as_deref().unwrap_or_default();
+        if (argv.is_empty() && self.consistent.is_none()) || self.explore.done {
             return;
         }
         self.explore.points += 1;
         let n = self.explore.points;
-        if settings.replay.as_ref().is_some_and(|r| r.point != n) {
+        let engine = self.regions.last().map_or(Engine::Bounded, |r| r.1);
+        if engine == Engine::NoCheck || settings.replay.as_ref().is_some_and(|r| r.point != n) {
             return;
         }
         let started = *self.explore.started.get_or_insert_with(Instant::now);
@@ -385,20 +617,24 @@ impl State {
             ),
             None => format!("pmem2-crash-{}.img", std::process::id()),
         });
+        self.arm_writes();
+        self.sync_writes();
         let State {
             maps,
             findings,
             explore,
+            consistent,
             ..
         } = self;
         let seen = explore.seen.get_or_insert_with(HashSet::new);
         for (m, t) in maps.values_mut().enumerate() {
             let (first, last) = t.lines_of(t.start, usize::MAX);
-            t.observe(first, last);
+            t.observe_written(first, last);
             t.fill_sites(first, last, site);
             let sets = match &settings.replay {
                 Some(id) if id.map == m => vec![id.lines.clone()],
                 Some(_) => continue,
+                None if engine == Engine::InOrder => vec![t.in_flight()],
                 None => candidates(t),
             };
             for lines in sets {
@@ -409,9 +645,12 @@ impl State {
                         settings.budget, explore.runs
                     );
                     explore.done = true;
+                    explore.budget_spent = true;
                     return;
                 }
-                let Some(image) = t.image(&lines) else { return };
+                // A map created before exploration was asked for keeps no
+                // durable image: it is not explored.
+                let Some(image) = t.image(&lines) else { break };
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 (m, &image).hash(&mut h);
                 if !seen.insert(h.finish()) && settings.replay.is_none() {
@@ -423,7 +662,12 @@ impl State {
                     map: m,
                     lines: lines.clone(),
                 };
-                match sys::process::run_on_image(argv, &image_path, &image) {
+                let verdict = match consistent {
+                    Some(f) => check_with(f, &image),
+                    None => sys::process::run_on_image(argv, &image_path, &image),
+                };
+                let image_path = consistent.is_none().then_some(image_path.as_path());
+                match verdict {
                     Ok(Some(0)) => {}
                     Ok(Some(1)) => {
                         findings.push(Finding {
@@ -433,7 +677,7 @@ impl State {
                             addr: t.start,
                             offset: None,
                             site: Some(site.get()),
-                            detail: Some(describe_state(t, &id, &image_path, explore.runs)),
+                            detail: Some(describe_state(t, &id, image_path, explore.runs)),
                         });
                         explore.done = true;
                         return;
@@ -445,9 +689,11 @@ impl State {
                         );
                     }
                     Err(err) => {
-                        eprintln!(
-                            "pmem2: crash-state checker {argv:?}: {err}; exploration stopped"
-                        );
+                        let who = match image_path {
+                            Some(_) => format!("{argv:?}"),
+                            None => "(Rust)".into(),
+                        };
+                        eprintln!("pmem2: crash-state checker {who}: {err}; exploration stopped");
                         explore.done = true;
                         return;
                     }
@@ -457,26 +703,51 @@ impl State {
     }
 }
 
+/// Runs the Rust checker on `image`, as a command's exit status: 0
+/// consistent, 1 not; a panic stops the exploration (it must not unwind
+/// into the persistence function that called it, which may be C's).
+fn check_with(consistent: &mut Consistent, image: &[u8]) -> std::io::Result<Option<i32>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| consistent(image))) {
+        Ok(ok) => Ok(Some(i32::from(!ok))),
+        Err(_) => Err(std::io::Error::other("the Rust checker panicked")),
+    }
+}
+
 /// The crash states explored at a point for one map: the durable image
 /// with none of its in-flight lines, with those a fence makes durable, with
-/// each one, and with each pair ([`EXPLORE_K`]).
+/// each one, and with each pair ([`EXPLORE_K`]); at most [`MAX_STATES`]. With
+/// more lines in flight than that allows (a large copy), pairs are left out
+/// and the lines are sampled evenly: each sampled line alone, and every
+/// in-flight line but the sampled one.
 fn candidates(t: &Tracked) -> Vec<Vec<usize>> {
     let lines = t.in_flight();
+    let n = lines.len();
     let mut sets = vec![Vec::new(), t.fenceable()];
-    for (i, &a) in lines.iter().enumerate() {
-        sets.push(vec![a]);
-        if EXPLORE_K >= 2 {
-            for &b in &lines[i + 1..] {
-                sets.push(vec![a, b]);
+    if n + n * n.saturating_sub(1) / 2 <= MAX_STATES - sets.len() {
+        for (i, &a) in lines.iter().enumerate() {
+            sets.push(vec![a]);
+            if EXPLORE_K >= 2 {
+                for &b in &lines[i + 1..] {
+                    sets.push(vec![a, b]);
+                }
             }
         }
+        return sets;
+    }
+    sets.push(lines.clone());
+    let step = n.div_ceil((MAX_STATES - sets.len()) / 2);
+    for i in (0..n).step_by(step) {
+        sets.push(vec![lines[i]]);
+        let mut all_but = lines.clone();
+        all_but.remove(i);
+        sets.push(all_but);
     }
     sets
 }
 
 /// The detail of a failing crash state: its ID, how to replay it, the
 /// lines applied and lost.
-fn describe_state(t: &Tracked, id: &StateId, image: &std::path::Path, runs: u64) -> String {
+fn describe_state(t: &Tracked, id: &StateId, image: Option<&std::path::Path>, runs: u64) -> String {
     let offsets = |lines: &mut dyn Iterator<Item = usize>| {
         lines
             .map(|l| format!("{:#x}", l * LINE))
@@ -487,7 +758,10 @@ fn describe_state(t: &Tracked, id: &StateId, image: &std::path::Path, runs: u64)
     format!(
         "state {id} (replay: PMEM2_CHECK_REPLAY={id}, image {}): durable image plus in-flight \
          lines [{}], lost [{missing}]; state {runs} of the exploration",
-        image.display(),
+        image.map_or_else(
+            || "not written: a Rust checker".into(),
+            |p| p.display().to_string()
+        ),
         offsets(&mut id.lines.iter().copied()),
     )
 }
@@ -503,12 +777,13 @@ pub(crate) fn on_map(
     if !enabled() || !readable || size == 0 {
         return;
     }
-    let explore = decision().is_some_and(|s| s.explore.is_some());
+    let explore = exploring();
     let logging = decision().is_some_and(|s| s.log.is_some());
     // SAFETY: a registered, readable map stays mapped until `on_unmap`,
     // which runs before it is unmapped.
     let tracked = unsafe { Tracked::new(start, size, granularity, explore, logging) };
     let mut st = state();
+    st.maps_checked += 1;
     st.maps.insert(start, tracked);
     if logging {
         let path = file.map_or_else(|| "<anonymous>".into(), |p| p.display().to_string());
@@ -523,10 +798,14 @@ pub(crate) fn on_unmap(start: usize) {
     }
     let mut st = state();
     st.explore("unmap", &mut LazySite::default());
+    st.sync_writes();
+    // Unregistered before the unmap.
+    st.writes.remove(&start);
+    st.write_tracking_tried.remove(&start);
     if let Some(mut t) = st.maps.remove(&start) {
         let mut site = LazySite::default();
         let (first, last) = t.lines_of(t.start, usize::MAX);
-        t.observe(first, last);
+        t.observe_written(first, last);
         t.fill_sites(first, last, &mut site);
         t.crash_point("unmap", &mut st.findings);
         if let Some(stores) = t.stores.take() {
@@ -642,10 +921,11 @@ fn msync_event(ptr: *const u8, len: usize, count_superfluous: bool) {
     let mut st = state();
     check_inside(&mut st, ptr, len, "persist (msync)", &mut site);
     st.explore("msync", &mut site);
+    st.sync_writes();
     let mut superfluous = Vec::new();
     for t in st.overlapping(start, end) {
         let (first, last) = t.lines_of(start, end - start);
-        t.observe(first, last);
+        t.observe_written(first, last);
         if !t.msync(first, last) && count_superfluous {
             superfluous.push((last - first, t.start + first * LINE));
         }
@@ -660,7 +940,9 @@ fn msync_event(ptr: *const u8, len: usize, count_superfluous: bool) {
 }
 
 /// A pmem2 memory function stored `[dest, dest + len)` (after it ran).
-pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) {
+/// Returns whether it touched a checked map: then its regions are open,
+/// and [`on_store_end`] must close them.
+pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) -> bool {
     let (dest, mut site) = (dest as usize, LazySite::default());
     let mut st = state();
     let name = if memset {
@@ -671,8 +953,10 @@ pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) {
     let tracked = st.overlapping(dest, dest.saturating_add(len)).count() > 0;
     if tracked {
         // PMDK's markers (after the stores seen before this call), the
-        // stores, the flush the kernel did.
-        st.log(&format!("|{name}.BEGIN|libpmem2.BEGIN"));
+        // stores, the flush the kernel did; the fence or msync that ends
+        // the call comes before the end markers (`on_store_end`).
+        st.begin_region(name);
+        st.begin_region("libpmem2");
     }
     for t in st.overlapping(dest, dest.saturating_add(len)) {
         let (first, last) = t.lines_of(dest, len);
@@ -688,15 +972,29 @@ pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) {
                 end - (dest & !(LINE - 1))
             })
         };
-        st.log(&format!("{flush}|libpmem2.END|{name}.END"));
+        st.log(&flush);
     }
+    tracked
+}
+
+/// The end of a pmem2 memory function whose [`on_store`] returned `true`
+/// (after its fence or `msync`): closes its regions.
+pub(crate) fn on_store_end(memset: bool) {
+    let mut st = state();
+    let _ = st.end_region("libpmem2");
+    let _ = st.end_region(if memset {
+        "pmem2_memset"
+    } else {
+        "pmem2_memmove"
+    });
 }
 
 /// Renders and clears what was found, to the configured destination.
 fn emit(settings: &Settings) {
     let mut st = state();
     let findings = std::mem::take(&mut st.findings);
-    let totals = std::mem::take(&mut st.totals);
+    let totals = st.totals();
+    st.totals = PerfTotals::default();
     st.perf_sites = 0;
     drop(st);
     let text = if settings.json {
@@ -729,19 +1027,57 @@ extern "C" fn at_exit() {
     });
 }
 
-/// Marks a named crash point: every store made so far must be durable now.
+/// Marks a named crash point, or the beginning or end of a named region.
 ///
-/// Each line still in flight (modified, flushed but not fenced, or written
-/// by non-temporal stores and not drained) becomes a verdict at
-/// `point "NAME"`. Does nothing when checking is off.
+/// A crash point: every store made so far must be durable now. Each line
+/// still in flight (modified, flushed but not fenced, or written by
+/// non-temporal stores and not drained) becomes a verdict at
+/// `point "NAME"`. Typical use: right after a commit record was made
+/// durable, so that data the commit depends on but that was never
+/// persisted is reported.
 ///
-/// Typical use: right after a commit record was made durable, so that data
-/// the commit depends on but that was never persisted is reported.
+/// A region marker: a name ending in `.BEGIN` or `.END` (`"commit.BEGIN"`,
+/// then `"commit.END"`) is written to the store log as PMDK's markers are
+/// (`|commit.BEGIN`), for pmreorder's `-x commit=Engine`; crash-state
+/// exploration honours the same mapping (`PMEM2_CHECK_EXPLORE_MARKERS`,
+/// `pmem2 check --markers`) inside the region. Regions nest and must not
+/// cross; a marker that breaks this, or whose name pmreorder can't parse
+/// (`|`, `;`, `.`, START, STOP), is reported on standard error and
+/// ignored. It is not a crash point.
+///
+/// Does nothing when checking is off.
 pub fn point(name: &str) {
     if !active() {
         return;
     }
-    state().crash_point_all(&format!("point {name:?}"), &mut LazySite::default());
+    let marker = name
+        .strip_suffix(".BEGIN")
+        .map(|n| (n, true))
+        .or_else(|| name.strip_suffix(".END").map(|n| (n, false)));
+    let Some((region, begin)) = marker else {
+        state().crash_point_all(&format!("point {name:?}"), &mut LazySite::default());
+        return;
+    };
+    // pmreorder splits the log at `|` and `;`, names a region by the text
+    // before the first `.`, and cuts the log at any record containing
+    // START or STOP.
+    let result = if region.is_empty()
+        || region.contains(['|', ';', '.'])
+        || region.contains("START")
+        || region.contains("STOP")
+    {
+        Err(format!(
+            "{name:?}: a region name is not empty and has no '|', ';', '.', START or STOP"
+        ))
+    } else if begin {
+        state().begin_region(region);
+        Ok(())
+    } else {
+        state().end_region(region)
+    };
+    if let Err(err) = result {
+        eprintln!("pmem2: check::point: {err}; marker ignored");
+    }
 }
 
 /// Crash-consistency checking for this process, from Rust.
@@ -778,10 +1114,41 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// Turns checking on, as [`Checker::start`], with crash-state
+    /// exploration: at every fence, `msync` and crash point the possible
+    /// crash images of each map (its durable bytes with subsets of the lines
+    /// in flight applied; see `docs/check.md`) are given to `consistent`,
+    /// which returns whether the program could recover from that image. The
+    /// first image it rejects is a `crash_state` verdict in the report, with
+    /// the ID `PMEM2_CHECK_REPLAY` replays; `PMEM2_CHECK_EXPLORE_BUDGET`
+    /// bounds the time (60 s by default). It takes the place of a checker
+    /// command (`PMEM2_CHECK_EXPLORE`).
+    ///
+    /// `consistent` runs inside the pmem2 call that fences, with the
+    /// checker's lock held: it must not use pmem2 itself. A panic in it
+    /// stops the exploration.
+    ///
+    /// # Errors
+    /// As [`Checker::start`].
+    pub fn start_exploring(
+        consistent: impl FnMut(&[u8]) -> bool + Send + 'static,
+    ) -> Result<Checker> {
+        EXPLORE_CLOSURE.store(true, Ordering::SeqCst);
+        let checker = Checker::start();
+        if checker.is_ok() {
+            state().consistent = Some(Box::new(consistent));
+        } else {
+            EXPLORE_CLOSURE.store(false, Ordering::SeqCst);
+        }
+        checker
+    }
+}
+
 impl fmt::Display for Checker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = state();
-        let (findings, totals) = (st.findings.clone(), st.totals);
+        let (findings, totals) = (st.findings.clone(), st.totals());
         drop(st);
         if f.alternate() {
             f.write_str(&report::json(&findings, totals))
@@ -817,6 +1184,23 @@ mod tests {
         let s = Settings::parse(Some("json,out=/tmp/x")).unwrap();
         assert!(s.json);
         assert_eq!(s.out.as_deref(), Some(std::path::Path::new("/tmp/x")));
+    }
+
+    #[test]
+    fn markers_parse() {
+        assert_eq!(
+            parse_markers("tx=NoReorderNoCheck, log = NoReorderDoCheck,pmem2_memset=ReorderFull,")
+                .unwrap(),
+            vec![
+                ("tx".to_owned(), Engine::NoCheck),
+                ("log".to_owned(), Engine::InOrder),
+                ("pmem2_memset".to_owned(), Engine::Bounded),
+            ]
+        );
+        assert!(parse_markers("tx").unwrap_err().contains("NAME=Engine"));
+        assert!(parse_markers("tx=Fast")
+            .unwrap_err()
+            .contains("unknown engine"));
     }
 
     #[test]

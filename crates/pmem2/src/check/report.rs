@@ -102,11 +102,19 @@ fn describe(kind: Kind) -> &'static str {
 }
 
 /// The totals of the performance notes (all of them, even those whose
-/// sites were not kept).
+/// sites were not kept), and of the crash-state exploration.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct PerfTotals {
     pub(crate) superfluous: usize,
     pub(crate) redundant: usize,
+    /// `Some` when exploring: the crash states given to the checker.
+    pub(crate) explored: Option<u64>,
+    /// The exploration stopped early: its time budget ran out (not when it
+    /// stopped at a failing state, which is then a finding).
+    pub(crate) budget_spent: bool,
+    /// Maps checked, and how many of them had their pages write-tracked.
+    pub(crate) maps_checked: usize,
+    pub(crate) maps_write_tracked: usize,
 }
 
 /// The report as text.
@@ -127,6 +135,18 @@ pub(crate) fn text(findings: &[Finding], totals: PerfTotals) -> String {
             "es"
         },
     );
+    if let Some(states) = totals.explored {
+        let _ = writeln!(
+            s,
+            "crash-state exploration: {states} state{} checked{}",
+            if states == 1 { "" } else { "s" },
+            if totals.budget_spent {
+                ", stopped by its time budget"
+            } else {
+                ""
+            }
+        );
+    }
     for (i, e) in entries.iter().enumerate() {
         let what = if e.kind == Kind::OutsideMappings {
             format!("{} call{}", e.lines, if e.lines == 1 { "" } else { "s" })
@@ -187,7 +207,14 @@ pub(crate) fn json(findings: &[Finding], totals: PerfTotals) -> String {
         "superfluous_line_flushes": totals.superfluous,
         "redundant_line_flushes": totals.redundant,
         "findings": list,
+        "maps_checked": totals.maps_checked,
+        "maps_write_tracked": totals.maps_write_tracked,
     });
+    let mut doc = doc;
+    if let Some(states) = totals.explored {
+        doc["explored_states"] = json!(states);
+        doc["exploration_budget_spent"] = json!(totals.budget_spent);
+    }
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
@@ -219,9 +246,15 @@ mod tests {
         let totals = PerfTotals {
             superfluous: 0,
             redundant: 2,
+            explored: Some(7),
+            budget_spent: false,
+            maps_checked: 1,
+            maps_write_tracked: 1,
         };
         let doc: Value = serde_json::from_str(&json(&findings, totals)).unwrap();
         assert_eq!(doc["durability_verdicts"], 1);
+        assert_eq!(doc["explored_states"], 7);
+        assert_eq!(doc["exploration_budget_spent"], false);
         assert_eq!(doc["findings"][0]["kind"], "not_flushed");
         assert_eq!(doc["findings"][0]["count"], 3);
         assert_eq!(doc["findings"][1]["kind"], "redundant_flush");

@@ -155,6 +155,11 @@ pub(crate) struct Tracked {
     pub(crate) stores: Option<Vec<(usize, u64, usize)>>,
     /// The lines in flight, by index.
     pending: BTreeMap<usize, Line>,
+    /// With write-tracking: the pages (of [`Tracked::page`] bytes) written
+    /// since they were last compared, one bit each. `None`: every
+    /// comparison reads every line asked for.
+    written: Option<Vec<u64>>,
+    page: usize,
 }
 
 impl Tracked {
@@ -182,7 +187,67 @@ impl Tracked {
             stores: keep_stores.then(Vec::new),
             shadow,
             pending: BTreeMap::new(),
+            written: None,
+            page: 4096,
         }
+    }
+
+    /// From now on, whole-range comparisons ([`Tracked::observe_written`])
+    /// read only the pages [`Tracked::mark_written`] names: the caller
+    /// tracks writes to the map's pages of `page` bytes, armed before the
+    /// shadow was taken.
+    pub(crate) fn track_writes(&mut self, page: usize) {
+        let pages = self.shadow.len().div_ceil(page);
+        self.written = Some(vec![0; pages.div_ceil(64)]);
+        self.page = page;
+    }
+
+    /// Stops write-tracking (the tracker failed): compare everything.
+    pub(crate) fn stop_tracking_writes(&mut self) {
+        self.written = None;
+    }
+
+    /// The pages of the address ranges `written` were written to since the
+    /// last call.
+    pub(crate) fn mark_written(&mut self, written: &[(usize, usize)]) {
+        let (page, start, size) = (self.page, self.start, self.shadow.len());
+        let Some(bits) = &mut self.written else {
+            return;
+        };
+        for &(from, to) in written {
+            let from = from.max(start) - start;
+            let to = to.min(start + size).saturating_sub(start);
+            for p in from / page..to.div_ceil(page) {
+                bits[p / 64] |= 1 << (p % 64);
+            }
+        }
+    }
+
+    /// [`Tracked::observe`] of lines `[first, last)`, reading only the
+    /// pages written since they were last compared when writes are
+    /// tracked; a page wholly compared is no longer marked.
+    pub(crate) fn observe_written(&mut self, first: usize, last: usize) -> usize {
+        let Some(bits) = self.written.take() else {
+            return self.observe(first, last);
+        };
+        let mut bits = bits;
+        let per_page = self.page / LINE;
+        let mut changed = 0;
+        let pages = (first / per_page)..last.div_ceil(per_page);
+        for p in pages {
+            if bits[p / 64] & (1 << (p % 64)) == 0 {
+                continue;
+            }
+            let (from, to) = ((p * per_page).max(first), ((p + 1) * per_page).min(last));
+            changed += self.observe(from, to);
+            let whole = from == p * per_page
+                && (to == (p + 1) * per_page || to * LINE >= self.shadow.len());
+            if whole {
+                bits[p / 64] &= !(1 << (p % 64));
+            }
+        }
+        self.written = Some(bits);
+        changed
     }
 
     /// Records the 8-byte words of line `idx` whose new bytes `now` differ
@@ -438,6 +503,38 @@ mod tests {
         let mut out = Vec::new();
         t.crash_point("test", &mut out);
         out.iter().map(|f| (f.kind, f.lines)).collect()
+    }
+
+    /// With write-tracking, whole-map comparisons read only the pages marked
+    /// written, and a page compared whole is unmarked.
+    #[test]
+    fn write_tracking_narrows_comparisons() {
+        let mut buf = vec![0u8; 4 * 4096];
+        let mut t = tracked(&mut buf, Granularity::CacheLine);
+        t.track_writes(4096);
+        let base = t.start;
+        // SAFETY: inside `buf`, which `t` reads; no reference held.
+        let poke = |off: usize, v: u8| unsafe { ((base + off) as *mut u8).write_volatile(v) };
+        poke(100, 1); // page 0
+        poke(2 * 4096 + 64, 2); // page 2
+        let (first, last) = t.lines_of(base, usize::MAX);
+        // Nothing marked: nothing read.
+        assert_eq!(t.observe_written(first, last), 0);
+        t.mark_written(&[(base + 2 * 4096, base + 3 * 4096)]);
+        assert_eq!(t.observe_written(first, last), 1);
+        assert_eq!(t.in_flight(), vec![(2 * 4096 + 64) / LINE]);
+        // Page 2 was compared whole: unmarked, a new store there is unseen
+        // until the tracker reports it again.
+        poke(2 * 4096 + 128, 3);
+        assert_eq!(t.observe_written(first, last), 0);
+        // A partial comparison leaves the page marked.
+        t.mark_written(&[(base, base + 4096), (base + 2 * 4096, base + 3 * 4096)]);
+        assert_eq!(t.observe_written(0, 1), 0);
+        assert_eq!(t.observe_written(first, last), 2);
+        // Without tracking, everything is read.
+        t.stop_tracking_writes();
+        poke(3 * 4096, 4);
+        assert_eq!(t.observe_written(first, last), 1);
     }
 
     #[test]

@@ -167,9 +167,7 @@ fn checked_store<const G: usize>(dest: *const u8, len: usize, flags: MemFlags, m
         Path::Temporal => check::Store::Flushed,
         Path::NonTemporal => check::Store::NonTemporal,
     };
-    if len != 0 {
-        check::on_store(dest, len, how, memset);
-    }
+    let regions = len != 0 && check::on_store(dest, len, how, memset);
     let noflush = flags.contains(MemFlags::NOFLUSH);
     if granularity == Granularity::Page {
         if !noflush {
@@ -177,6 +175,9 @@ fn checked_store<const G: usize>(dest: *const u8, len: usize, flags: MemFlags, m
         }
     } else if !noflush && !flags.contains(MemFlags::NODRAIN) {
         check::on_fence();
+    }
+    if regions {
+        check::on_store_end(memset);
     }
 }
 

@@ -14,6 +14,7 @@ pub(crate) mod ndctl;
 mod nvdimm;
 pub(crate) mod process;
 pub(crate) mod sigbus;
+pub(crate) mod wrtrack;
 // The aarch64 flush choice probes `DC CVAP`; x86_64 tests the guard itself.
 #[cfg(all(
     not(miri),
