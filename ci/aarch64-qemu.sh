@@ -4,8 +4,10 @@
 # (the flush choice's probe must fall back to DC CVAC), `cortex-a57` has no
 # DCPoP. Runs the crate's unit and integration tests with each; tests whose
 # premise user mode breaks print `SKIPPED <test>: <why>` (counted here); a
-# real kernel runs them in the x86-64 test stage; the arm64 DAX guest
-# (ci/dax-stage.sh, docs/dax-vm.md) runs the DAX suite on an arm64 kernel. Then the C ABI tests for aarch64
+# real kernel runs them in the x86-64 test stage, and on an arm64 kernel the
+# arm64 DAX guest (ci/dax-stage.sh, `--config aarch64`; docs/dax-vm.md) runs
+# their test binaries (xtask/src/dax/emulated.rs lists them) and fails if one
+# of them skips there. Then the C ABI tests for aarch64
 # (`cargo xtask c-test --target aarch64-unknown-linux-gnu`).
 # Time on 2 cores: 3 min 20 s with a warm target directory (build 2 min 15 s,
 # each CPU model 20 to 25 s, C tests 20 s); a cold build adds several minutes.
