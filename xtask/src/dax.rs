@@ -6,8 +6,9 @@
 //! configuration boot twice on fresh backing files: `write` (namespaces, mkfs, mount, all
 //! tests, data persisted, power cut) and `verify` (mount again, check every persisted byte).
 //! One line per test, target and configuration; non-zero exit on any failure. The x86-64
-//! configurations share one set of packages, build and initramfs; the arm64 one
-//! (`aarch64`) has its own. See `docs/dax-vm.md`.
+//! configurations share one set of packages, build and initramfs; the arm64 ones have their
+//! own, and the `aarch64` write boot also runs the `pmem2` tests that skip under QEMU's user
+//! mode ([`emulated`]). See `docs/dax-vm.md`.
 
 mod arch;
 mod build;
