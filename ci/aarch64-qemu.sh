@@ -67,7 +67,7 @@ for m in re.finditer(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ign
     passed += int(m[1]); failed += int(m[2]); ignored += int(m[3])
 skips = sorted(set(re.findall(r"SKIPPED ([^\n]*)", text)))
 # Every test binary with a skip here must run in the arm64 guest (xtask/src/dax/emulated.rs).
-guest = set(re.findall(r'target: "(\w+)"', open("xtask/src/dax/emulated.rs").read()))
+guest = set(re.findall(r'name: "(\w+)"', open("xtask/src/dax/emulated.rs").read()))
 binary, skipping = None, set()
 for line in text.splitlines():
     m = re.match(r"\s*Running (?:unittests src/lib\.rs|tests/(\w+)\.rs)", line)

@@ -65,7 +65,7 @@ fn executable(messages: &str, (kind, name): (&str, &str)) -> Result<PathBuf, Str
         .ok_or_else(|| format!("no {kind} executable named {name} in cargo's messages"))
 }
 
-/// Builds both binaries for `arch`.
+/// Builds the guest's binaries for `arch`.
 pub fn build(workspace: &Path, arch: Arch, timeout: Duration) -> Result<Binaries, String> {
     let mut tests = vec!["test", "--no-run", "-p", "pmem2", "--test", "dax"];
     if arch == Arch::Aarch64 {
@@ -76,7 +76,7 @@ pub fn build(workspace: &Path, arch: Arch, timeout: Duration) -> Result<Binaries
     let mut emulated = Vec::new();
     if arch == Arch::Aarch64 {
         for b in emulated::BINARIES {
-            let want = match b.target {
+            let want = match b.name {
                 "lib" => ("lib", "pmem2"),
                 t => ("test", t),
             };

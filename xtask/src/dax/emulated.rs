@@ -6,10 +6,9 @@
 
 /// One test binary of `pmem2` run in the guest.
 pub struct Binary {
-    /// Its name in the guest (`/dax/emu/<name>`) and in the report.
+    /// Cargo's target: `lib` for the unit tests, else the integration test's name; also its
+    /// name in the guest (`/dax/emu/<name>`) and in the report.
     pub name: &'static str,
-    /// Cargo's target: `lib` for the unit tests, else the integration test's name.
-    pub target: &'static str,
     /// The tests that skip under QEMU's user mode: each must report `ok` in the guest.
     pub must_run: &'static [&'static str],
 }
@@ -18,7 +17,6 @@ pub struct Binary {
 pub const BINARIES: &[Binary] = &[
     Binary {
         name: "lib",
-        target: "lib",
         must_run: &[
             "sys::ndctl::tests::a_non_bus_device_refuses_the_ioctl",
             "badblock::tests::devdax_clear_goes_to_the_regions_bus_device",
@@ -28,12 +26,10 @@ pub const BINARIES: &[Binary] = &[
     },
     Binary {
         name: "granularity_env",
-        target: "granularity_env",
         must_run: &["forced_granularities"],
     },
     Binary {
         name: "map",
-        target: "map",
         must_run: &[
             "tmpfs_and_disk_refuse_cache_line_and_byte",
             "write_persist_and_read_back_through_a_second_mapping",
@@ -41,7 +37,6 @@ pub const BINARIES: &[Binary] = &[
     },
     Binary {
         name: "reservation",
-        target: "reservation",
         must_run: &[
             "refused_granularity_leaves_the_range_free",
             "a_refused_map_leaves_other_registrations_alone",
@@ -49,7 +44,6 @@ pub const BINARIES: &[Binary] = &[
     },
     Binary {
         name: "truncate",
-        target: "truncate",
         must_run: &[
             "every_safe_method_reports_efault_after_truncation_by_this_process",
             "every_safe_method_reports_efault_after_truncation_by_another_process",
@@ -62,7 +56,7 @@ pub const BINARIES: &[Binary] = &[
 pub fn cargo_targets() -> Vec<&'static str> {
     BINARIES
         .iter()
-        .flat_map(|b| match b.target {
+        .flat_map(|b| match b.name {
             "lib" => vec!["--lib"],
             t => vec!["--test", t],
         })
