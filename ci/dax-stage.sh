@@ -3,7 +3,8 @@
 # (write, then verify after a power cut). See docs/dax-vm.md.
 #   1. the x86-64 guest: emulated NVDIMMs in three platform configurations and virtio-pmem;
 #   2. the arm64 guest (`--config aarch64`): qemu-system-aarch64, virt machine under UEFI,
-#      emulated NVDIMMs (fsdax ext4 + xfs, devdax), -cpu max (DC CVAP).
+#      emulated NVDIMMs (fsdax ext4 + xfs, devdax), -cpu max (DC CVAP); its write boot also
+#      runs, for real, the pmem2 tests that skip under qemu-user (ci/aarch64-qemu.sh).
 # Both always run, each with its own budget; the stage fails if either fails.
 #
 # usage: ci/dax-stage.sh [cargo xtask dax-test options other than --config, e.g. --echo]
@@ -12,7 +13,8 @@
 #
 # Time on 2 cores shared with other builds (load average 4 to 6): x86-64 4.5 min with a warm
 # cache and build (269 s: 8 boots of 26 to 40 s), 5.5 min cold, capped at 10 min (DAX_BUDGET,
-# 540 s); arm64 2.5 min warm (149 s: 4 boots of 23 to 40 s), about 5 min cold (downloads,
+# 540 s); arm64 2.5 min warm (149 s: 4 boots of 23 to 40 s; with the qemu-user skips in the
+# aarch64 write boot, 17 s more there: 109 to 112 s at load 3.5), about 5 min cold (downloads,
 # a cross build), capped at 8 min (DAX_AARCH64_BUDGET, 480 s). Each
 # harness stops starting boots after its budget, and `timeout` is the last resort (QEMU dies
 # with the harness, PR_SET_PDEATHSIG).

@@ -6,11 +6,13 @@
 //! configuration boot twice on fresh backing files: `write` (namespaces, mkfs, mount, all
 //! tests, data persisted, power cut) and `verify` (mount again, check every persisted byte).
 //! One line per test, target and configuration; non-zero exit on any failure. The x86-64
-//! configurations share one set of packages, build and initramfs; the arm64 one
-//! (`aarch64`) has its own. See `docs/dax-vm.md`.
+//! configurations share one set of packages, build and initramfs; the arm64 ones have their
+//! own, and the `aarch64` write boot also runs the `pmem2` tests that skip under QEMU's user
+//! mode ([`emulated`]). See `docs/dax-vm.md`.
 
 mod arch;
 mod build;
+mod emulated;
 mod fetch;
 mod initramfs;
 mod proc;
@@ -238,7 +240,11 @@ fn run_configuration(
             ..boot
         };
         let console = vm::boot(&boot, cfg, phase, &log)?;
-        let rep = report::parse(cfg.platform, &console);
+        let rep = report::parse(
+            cfg.platform,
+            cfg.emulated_tests && phase == "write",
+            &console,
+        );
         print_rows(cfg.name, phase, &rep, totals);
         let failed = rep.rows.iter().any(|r| r.status == Status::Fail);
         println!(
@@ -309,11 +315,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
             arch::Arch::X86_64 => base.join("initramfs.cpio"),
             arch::Arch::Aarch64 => base.join(format!("initramfs-{}.cpio", arch.name())),
         };
-        let size = initramfs::build(
-            &root,
-            &[("dax/dax-tests", &bins.dax_tests), ("dax/pmem2", &bins.cli)],
-            &initrd,
-        )?;
+        let emulated: Vec<(String, &Path)> = bins
+            .emulated
+            .iter()
+            .map(|(name, path)| (format!("dax/emu/{name}"), path.as_path()))
+            .collect();
+        let mut payload = vec![
+            ("dax/dax-tests", bins.dax_tests.as_path()),
+            ("dax/pmem2", &bins.cli),
+        ];
+        payload.extend(emulated.iter().map(|(dest, path)| (dest.as_str(), *path)));
+        // the integration tests' CARGO_TARGET_TMPDIR, compiled in (`<target dir>/<triple>/tmp`
+        // with an explicit --target): /init mounts a tmpfs there
+        let tmpdir = target_dir(&ws)
+            .join(arch.rust_target())
+            .join("tmp")
+            .display()
+            .to_string();
+        let size = initramfs::build(&root, &payload, &[("dax/emu-tmpdir", tmpdir)], &initrd)?;
         stage(
             &format!("{} initramfs ({} MiB)", arch.name(), size >> 20),
             t,

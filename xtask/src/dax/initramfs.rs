@@ -354,8 +354,14 @@ fn add_modules(ar: &mut Archive, root: &Root) -> Result<Vec<String>, String> {
     Ok(order)
 }
 
-/// Assembles the initramfs: `payload` is `(guest path, host file)` of the test binaries.
-pub fn build(root: &Root, payload: &[(&str, &Path)], out: &Path) -> Result<u64, String> {
+/// Assembles the initramfs: `payload` is `(guest path, host file)` of the test binaries,
+/// `texts` `(guest path, contents)` of small files for `/init`.
+pub fn build(
+    root: &Root,
+    payload: &[(&str, &Path)],
+    texts: &[(&str, String)],
+    out: &Path,
+) -> Result<u64, String> {
     let mut ar = Archive::default();
     for d in [
         "proc",
@@ -386,6 +392,9 @@ pub fn build(root: &Root, payload: &[(&str, &Path)], out: &Path) -> Result<u64, 
     ar.file("init", INIT.as_bytes().to_vec(), 0o755);
     for (dest, host) in payload {
         ar.copy(dest, host, 0o755)?;
+    }
+    for (dest, text) in texts {
+        ar.file(dest, text.clone().into_bytes(), 0o644);
     }
     ar.write(out)
 }

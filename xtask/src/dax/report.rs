@@ -1,6 +1,7 @@
 //! Reading a boot's console: setup steps, one result per test and target, the exit status of
 //! the test binary, the `pmem2 info --json` outputs, and whether the guest got to the end.
 
+use super::emulated;
 use super::vm::Console;
 
 /// Outcome of one test on one target.
@@ -177,10 +178,31 @@ struct Parser {
     started: Option<String>,
     /// `DAX-RESULT` lines seen: none at all means the suite did not run.
     results: usize,
+    /// The boot must run [`emulated::BINARIES`].
+    emulated: bool,
+    /// Inside a `DAX-EMU` block: binary and output so far.
+    emu: Option<(String, String)>,
+    /// The `DAX-EMU` blocks that ended.
+    emu_done: Vec<String>,
 }
 
 impl Parser {
     fn line(&mut self, raw: &str) {
+        if let Some((name, out)) = self.emu.as_mut() {
+            if let Some(i) = raw.find("DAX-EMU-END ") {
+                let rc = raw[i..]
+                    .split_once(" rc=")
+                    .and_then(|(_, rc)| rc.trim().parse().ok())
+                    .unwrap_or(-1);
+                let (name, out) = (name.clone(), std::mem::take(out));
+                self.emu = None;
+                self.emu_row(&name, rc, &out);
+            } else {
+                out.push_str(raw);
+                out.push('\n');
+            }
+            return;
+        }
         // the kernel or libtest may have written on the same console line first
         let line = raw.find("DAX-").map_or(raw, |i| &raw[i..]);
         if let Some((path, out)) = self.info.as_mut() {
@@ -221,6 +243,8 @@ impl Parser {
         } else if let Some(rc) = line.strip_prefix("DAX-TESTS-EXIT rc=") {
             self.tests_exit = rc.trim().parse::<i32>().ok();
             self.unfinished(&format!("the suite died in this test (exit {})", rc.trim()));
+        } else if let Some(name) = line.strip_prefix("DAX-EMU-BEGIN ") {
+            self.emu = Some((name.trim().to_owned(), String::new()));
         } else if let Some(path) = line.strip_prefix("DAX-INFO-BEGIN ") {
             self.info = Some((path.trim().to_owned(), String::new()));
         } else if line.starts_with("DAX-DONE") {
@@ -235,6 +259,26 @@ impl Parser {
         }
     }
 
+    /// One row for a test binary of [`emulated::BINARIES`].
+    fn emu_row(&mut self, name: &str, rc: i32, out: &str) {
+        self.emu_done.push(name.to_owned());
+        let row_name = format!("qemu-user-skips:{name}");
+        let row = match emulated::read(name, out) {
+            Some(o) => Row {
+                name: row_name,
+                target: "tmpfs".into(),
+                status: if o.passed(rc) {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
+                detail: o.detail(rc),
+            },
+            None => fail_row(&row_name, "tmpfs", "not a known test binary".into()),
+        };
+        self.rows.push(row);
+    }
+
     /// A test that started and never reported.
     fn unfinished(&mut self, why: &str) {
         if let Some(test) = self.started.take() {
@@ -246,6 +290,25 @@ impl Parser {
 
     fn finish(mut self, console: &Console) -> BootReport {
         self.end_info();
+        if let Some((name, _)) = self.emu.take() {
+            self.emu_done.push(name.clone());
+            self.rows.push(fail_row(
+                &format!("qemu-user-skips:{name}"),
+                "tmpfs",
+                "no end: the boot ended in this binary".into(),
+            ));
+        }
+        if self.emulated {
+            for b in emulated::BINARIES {
+                if !self.emu_done.iter().any(|n| n == b.name) {
+                    self.rows.push(fail_row(
+                        &format!("qemu-user-skips:{}", b.name),
+                        "tmpfs",
+                        "did not run".into(),
+                    ));
+                }
+            }
+        }
         self.unfinished("the boot ended in this test");
         self.rows.append(&mut self.info_rows);
         match self.tests_exit {
@@ -286,10 +349,12 @@ impl Parser {
     }
 }
 
-/// Parses one boot's console of configuration `platform`.
-pub fn parse(platform: &str, console: &Console) -> BootReport {
+/// Parses one boot's console of configuration `platform`; `emulated`: the boot must have run
+/// the tests that skip under QEMU's user mode ([`emulated::BINARIES`]).
+pub fn parse(platform: &str, emulated: bool, console: &Console) -> BootReport {
     let mut p = Parser {
         platform: platform.to_owned(),
+        emulated,
         ..Parser::default()
     };
     for line in &console.lines {
@@ -321,6 +386,7 @@ mod tests {
     fn a_complete_boot() {
         let rep = parse(
             "virtio",
+            false,
             &console(
                 &[
                     "DAX-SETUP mkfs-ext4 PASS",
@@ -367,6 +433,7 @@ mod tests {
     fn a_test_that_kills_the_suite_is_named() {
         let rep = parse(
             "default",
+            false,
             &console(
                 &["DAX-START t1 xfs", "DAX-TESTS-EXIT rc=137", "DAX-DONE"],
                 None,
@@ -382,6 +449,7 @@ mod tests {
     fn a_killed_boot_fails_and_names_the_running_test() {
         let rep = parse(
             "default",
+            false,
             &console(
                 &["DAX-START t1 devdax"],
                 Some("no power-off within 300s: QEMU killed"),
@@ -401,6 +469,7 @@ mod tests {
     fn a_suite_that_runs_nothing_fails() {
         let rep = parse(
             "default",
+            false,
             &console(
                 &[
                     "test dax ... ignored, needs PMEM2_DAX_*",
@@ -442,6 +511,57 @@ mod tests {
         // keys the CLI does not report are not required
         let row = classify_info("virtio", "/mnt/ext4/f", 0, r#"{"map_sync":false}"#, "");
         assert_eq!(row.status, Status::Pass, "{}", row.detail);
+    }
+
+    #[test]
+    fn the_qemu_user_skips_are_one_row_per_binary_and_must_all_run() {
+        let ok = |name: &str, tests: &[&str]| {
+            let mut v = vec![format!("DAX-EMU-BEGIN {name}")];
+            v.extend(tests.iter().map(|t| format!("test {t} ... ok")));
+            v.push("test result: ok. 9 passed; 0 failed; 0 ignored; 0 measured".into());
+            v.push(format!("DAX-EMU-END {name} rc=0"));
+            v
+        };
+        let mut lines = vec![
+            "DAX-RESULT PASS t1 ext4".to_owned(),
+            "DAX-TESTS-EXIT rc=0".into(),
+        ];
+        for b in emulated::BINARIES {
+            lines.extend(ok(b.name, b.must_run));
+        }
+        lines.push("DAX-DONE".into());
+        let refs = lines.iter().map(String::as_str).collect::<Vec<_>>();
+        let rep = parse("default", true, &console(&refs, None));
+        assert_eq!(rep.rows.len(), 1 + emulated::BINARIES.len());
+        assert!(rep.rows.iter().all(|r| r.status == Status::Pass));
+        assert_eq!(rep.rows[1].name, "qemu-user-skips:lib");
+        assert_eq!(rep.rows[1].target, "tmpfs");
+
+        // a binary that is missing, or one that never ends, fails
+        let cut = lines.iter().position(|l| l == "DAX-EMU-BEGIN map").unwrap();
+        let refs = lines[..cut + 2]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>();
+        let rep = parse("default", true, &console(&refs, Some("killed")));
+        let failed = rep
+            .rows
+            .iter()
+            .filter(|r| r.status == Status::Fail)
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>();
+        assert_eq!(
+            failed,
+            [
+                "qemu-user-skips:map",
+                "qemu-user-skips:reservation",
+                "qemu-user-skips:truncate",
+                "boot"
+            ]
+        );
+        // not required where the configuration does not run them
+        let rep = parse("default", false, &console(&refs[..2], None));
+        assert!(rep.rows.iter().all(|r| r.name != "qemu-user-skips:map"));
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Configuration {
     persistence: Option<&'static str>,
     /// virtio-pmem devices instead of NVDIMMs.
     virtio: bool,
+    /// The write boot also runs the tests that skip under QEMU's user mode
+    /// ([`super::emulated`]), for real, on this kernel.
+    pub emulated_tests: bool,
 }
 
 /// Every configuration, in run order.
@@ -42,6 +45,7 @@ pub const CONFIGURATIONS: &[Configuration] = &[
         about: "NVDIMMs, no persistence_domain file",
         persistence: None,
         virtio: false,
+        emulated_tests: false,
     },
     Configuration {
         name: "cpu",
@@ -50,6 +54,7 @@ pub const CONFIGURATIONS: &[Configuration] = &[
         about: "NVDIMMs, nvdimm-persistence=cpu (eADR: BYTE granularity)",
         persistence: Some("cpu"),
         virtio: false,
+        emulated_tests: false,
     },
     Configuration {
         name: "mem-ctrl",
@@ -58,6 +63,7 @@ pub const CONFIGURATIONS: &[Configuration] = &[
         about: "NVDIMMs, nvdimm-persistence=mem-ctrl (ADR)",
         persistence: Some("mem-ctrl"),
         virtio: false,
+        emulated_tests: false,
     },
     Configuration {
         name: "virtio",
@@ -66,6 +72,7 @@ pub const CONFIGURATIONS: &[Configuration] = &[
         about: "virtio-pmem: DAX without MAP_SYNC (PAGE granularity)",
         persistence: None,
         virtio: true,
+        emulated_tests: false,
     },
     Configuration {
         name: "aarch64",
@@ -74,6 +81,7 @@ pub const CONFIGURATIONS: &[Configuration] = &[
         about: "arm64 guest: virt machine under UEFI, NVDIMMs (ACPI NFIT), -cpu max (DC CVAP)",
         persistence: None,
         virtio: false,
+        emulated_tests: true,
     },
     Configuration {
         name: "aarch64-cpu",
@@ -82,6 +90,7 @@ pub const CONFIGURATIONS: &[Configuration] = &[
         about: "arm64 guest as aarch64, nvdimm-persistence=cpu (BYTE granularity)",
         persistence: Some("cpu"),
         virtio: false,
+        emulated_tests: false,
     },
 ];
 
@@ -228,12 +237,13 @@ fn qemu_command(b: &Boot, cfg: &Configuration, phase: &str) -> Command {
         .arg("-append")
         .arg(format!(
             "console={} panic=-1 quiet loglevel=3 daxconfig={} daxplatform={} \
-             daxphase={phase} daxsuitetimeout={}",
+             daxphase={phase} daxsuitetimeout={} daxemutests={}",
             cfg.arch.console(),
             cfg.name,
             cfg.platform,
             // the guest kills a hung suite itself and still reports, well before QEMU is killed
-            (b.total_timeout.as_secs() * 2 / 3).max(30)
+            (b.total_timeout.as_secs() * 2 / 3).max(30),
+            u8::from(cfg.emulated_tests)
         ))
         .args([
             "-display",

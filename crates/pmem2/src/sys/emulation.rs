@@ -1,8 +1,8 @@
 //! Test support: detects a user-mode emulator (QEMU's `qemu-aarch64`, which
 //! CI runs the `aarch64` build under) breaking a kernel behaviour a test
 //! relies on. Such a test reports a skip with the reason ([`skip`]) instead
-//! of failing or passing silently; a real kernel runs it (the x86-64 stage)
-//! for real.
+//! of failing or passing silently; a real kernel runs it for real (the
+//! x86-64 stage, and the arm64 DAX guest: `cargo xtask dax-test`).
 //!
 //! - QEMU's user mode (7.2) accepts `MAP_SHARED_VALIDATE | MAP_SYNC` on any
 //!   file when the mapping is `MAP_FIXED` (as pmem2 maps: over its
@@ -75,7 +75,7 @@ pub(crate) fn skip(test: &str, why: &str) {
 
 /// The reason given when [`map_sync_accepted_without_dax`] holds.
 pub(crate) const MAP_SYNC_WHY: &str =
-    "MAP_SYNC is accepted on a non-DAX file here (QEMU user mode ignores the flag); checked where a real kernel runs the tests (the x86-64 stage)";
+    "MAP_SYNC is accepted on a non-DAX file here (QEMU user mode ignores the flag); checked where a real kernel runs the tests (the x86-64 stage, the arm64 DAX guest)";
 /// The reason given when [`unknown_ioctl_answers_enosys`] holds.
 pub(crate) const IOCTL_WHY: &str =
-    "unknown ioctls fail with ENOSYS, not ENOTTY, here (QEMU user mode); checked where a real kernel runs the tests (the x86-64 stage)";
+    "unknown ioctls fail with ENOSYS, not ENOTTY, here (QEMU user mode); checked where a real kernel runs the tests (the x86-64 stage, the arm64 DAX guest)";

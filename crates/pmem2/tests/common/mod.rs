@@ -61,7 +61,8 @@ pub fn page() -> usize {
 /// first test directory, which a kernel refuses unless the file is on DAX:
 /// QEMU's user mode (CI's `aarch64` run) passes the flag through as
 /// `MAP_SHARED`. A test whose premise is "no `MAP_SYNC` here" then reports
-/// a skip ([`MAP_SYNC_WHY`]); the x86-64 run, on a real kernel, checks it.
+/// a skip ([`MAP_SYNC_WHY`]); the x86-64 run and the arm64 DAX guest,
+/// on a real kernel, check it.
 ///
 /// QEMU 7.2 accepts the flags only with `MAP_FIXED` (as pmem2 maps, over its
 /// reservation), so the probe maps the same way.
@@ -111,11 +112,11 @@ pub fn user_mode_emulator() -> bool {
 
 /// Why a test skips when [`user_mode_emulator`].
 pub const NO_FAULTING_FLUSH_WHY: &str =
-    "cache maintenance never faults under QEMU user mode (DC CVAC touches no memory); checked where a real kernel runs the tests (the x86-64 stage)";
+    "cache maintenance never faults under QEMU user mode (DC CVAC touches no memory); checked where a real kernel runs the tests (the x86-64 stage, the arm64 DAX guest)";
 
 /// Why a test skips when [`map_sync_ignored`].
 pub const MAP_SYNC_WHY: &str =
-    "MAP_SYNC is accepted on a non-DAX file here (QEMU user mode ignores the flag); checked where a real kernel runs the tests (the x86-64 stage)";
+    "MAP_SYNC is accepted on a non-DAX file here (QEMU user mode ignores the flag); checked where a real kernel runs the tests (the x86-64 stage, the arm64 DAX guest)";
 
 /// A command running this test binary again. Under an emulator (CI's
 /// `aarch64` run under `qemu-aarch64`, without `binfmt_misc`) the binary
