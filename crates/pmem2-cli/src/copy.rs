@@ -13,9 +13,11 @@
 //!
 //! Where DST's natural granularity is page (a file in the page cache), it
 //! is written with `pwrite` and made durable with one `fdatasync` per
-//! 64 MiB; the main thread reads each buffer back with `pread` as soon as
-//! it is written, from its own cache, and hashes it, since what the page
-//! cache reads back is what `fdatasync` writes out. On persistent memory
+//! 64 MiB; each buffer is read back with `pread` as soon as it is written,
+//! and hashed, since what the page cache reads back is what `fdatasync`
+//! writes out: by a read-back thread when the process may use more than
+//! one CPU (the main thread then only writes), else by the main thread
+//! from its own cache. On persistent memory
 //! (or with `--method map`) DST is mapped one window (64 MiB) at a time;
 //! each window is prefaulted with `MADV_POPULATE_WRITE` (the pages are
 //! allocated and mapped in one call, not faulted in one by one) and written
@@ -180,12 +182,15 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
     let offset = args.offset;
     let (granularity, done, checksum, mismatch, verify_start) = std::thread::scope(|scope| {
         // A reading thread fills buffers from SRC and hashes them while
-        // this one writes them to DST. Through write(2) this one also
-        // reads each buffer back at once, from its own cache, and hashes
-        // it: less work in all than handing it to another core (measured,
-        // docs/benchmarks.md). A map is read back by a third thread, a
-        // segment at a time once durable.
-        let read_back_now = checker.is_some() && writer.read_back_now();
+        // this one writes them to DST. Through write(2) each buffer is read
+        // back as soon as it is written: by a read-back thread when the
+        // process may use more than one CPU (this thread then only writes,
+        // as `cp` does: less wall time), else by this thread from its own
+        // cache (less CPU in all); both measured in docs/benchmarks.md. A
+        // map is read back by the read-back thread, a segment at a time
+        // once durable.
+        let per_buffer = checker.is_some() && writer.read_back_now();
+        let read_back_now = per_buffer && !spare_core();
         let (jobs, queue) = mpsc::sync_channel::<Job>(READ_BACK_LAG);
         let mut verify_bar = Some(&mut verify_progress);
         let checker = checker.filter(|_| !read_back_now).map(|file| {
@@ -218,6 +223,9 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
                     if let Some(bar) = verify_bar.as_mut() {
                         bar.add(n as u64);
                     }
+                    segment = done;
+                } else if per_buffer {
+                    let _ = jobs.send(Job { pos, len: n as u64 });
                     segment = done;
                 } else if done - segment >= SEGMENT {
                     // Durable first, then read back.
@@ -479,6 +487,13 @@ struct Job {
 /// Reads back the ranges of DST as they come (`pread`, or fresh read-only
 /// maps for a device DAX); returns the XXH3 of them all, in order (the
 /// whole copy's range).
+/// Whether the process may run on more than one CPU (its affinity mask
+/// and cgroup quota, as std reads them), so that a read-back thread runs
+/// beside the writer rather than taking turns with it.
+fn spare_core() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
+
 fn read_back(
     name: &str,
     file: &File,

@@ -631,6 +631,32 @@ fn copy_sizes_across_buffers_segments_and_ranges() {
     }
 }
 
+/// Allowed one CPU (`taskset -c 0`), copy reads DST back in the writing
+/// thread instead of a read-back thread; the result is the same.
+#[test]
+fn copy_on_one_cpu_reads_back_in_the_writer() {
+    const BUF: usize = 256 << 10;
+    let dir = Scratch::new("one-cpu");
+    let d = dir.path("dst");
+    for len in [1, 5 * BUF + 7, (64 << 20) + BUF + 3] {
+        let (src, bytes) = dir.file(&format!("src-{len}"), len);
+        let _ = std::fs::remove_file(&d);
+        let out = Command::new("taskset")
+            .args(["-c", "0", BIN, "copy", "--json", "--method", "write"])
+            .arg(&src)
+            .arg(&d)
+            .current_dir(dir.dir())
+            .env_remove("PMEM2_FORCE_GRANULARITY")
+            .output()
+            .expect("taskset (util-linux) runs");
+        let v = json_ok(&out);
+        assert_eq!(v["verified"], true, "{len}");
+        let xxh3 = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
+        assert_eq!(v["xxh3"], xxh3.as_str(), "{len}");
+        assert_eq!(std::fs::read(&d).unwrap(), bytes, "{len}");
+    }
+}
+
 /// SRC and DST name the same problem in the same words.
 #[test]
 fn src_and_dst_errors_are_worded_alike() {
