@@ -45,18 +45,21 @@ trap 'rm -f "$probe"' EXIT
 
 for cpu in max cortex-a57; do
   t1=$(date +%s)
-  runner="qemu-aarch64-static -cpu $cpu -L /usr/aarch64-linux-gnu"
+  # Each emulated process gets at most 10 minutes (a test binary takes
+  # seconds): an emulator deadlock fails that binary instead of hanging CI.
+  qemu="qemu-aarch64-static -cpu $cpu -L /usr/aarch64-linux-gnu"
+  runner="timeout -k 10 600 $qemu"
   log=target/aarch64-qemu/$cpu.log
   rc=0
   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$runner" PMEM2_TEST_RUNNER="$runner" \
     cargo test --release --target "$target" -p pmem2 --no-fail-fast 2>&1 | tee "$log" || rc=$?
   # The CLI reports the flush instruction the probe left: DC CVAC under user
   # mode on both models (`max` claims DCPOP but traps on DC CVAP).
-  info=$($runner target/$target/release/pmem2 info --json "$probe")
+  info=$($qemu target/$target/release/pmem2 info --json "$probe")
   echo "$info"
   flush=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["flush"])' "$info")
   # What the emulated CPU claims (glibc prints the auxiliary vector).
-  hwcap=$(LD_SHOW_AUXV=1 $runner target/$target/release/pmem2 --version | awk '$1 == "AT_HWCAP:" {print $2}')
+  hwcap=$(LD_SHOW_AUXV=1 $qemu target/$target/release/pmem2 --version | awk '$1 == "AT_HWCAP:" {print $2}')
   python3 - "$log" "$cpu" "$rc" "$flush" "$(( $(date +%s) - t1 ))" "$hwcap" <<'PY'
 import re, sys
 log, cpu, rc, flush, secs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]

@@ -48,6 +48,7 @@ pub const BINARIES: &[Binary] = &[
             "every_safe_method_reports_efault_after_truncation_by_this_process",
             "every_safe_method_reports_efault_after_truncation_by_another_process",
             "maps_in_a_reservation_are_guarded_and_repaired_too",
+            "without_a_handler_a_foreign_sigbus_still_kills_by_sigbus",
         ],
     },
 ];

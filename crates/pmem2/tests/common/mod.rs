@@ -114,6 +114,10 @@ pub fn user_mode_emulator() -> bool {
 pub const NO_FAULTING_FLUSH_WHY: &str =
     "cache maintenance never faults under QEMU user mode (DC CVAC touches no memory); checked where a real kernel runs the tests (the x86-64 stage, the arm64 DAX guest)";
 
+/// Why a fatal-fault scenario skips when [`user_mode_emulator`].
+pub const FATAL_FAULT_WHY: &str =
+    "QEMU user mode (7.2) can deadlock delivering a fatal SIGBUS from a memory fault (two threads left waiting on a futex, seen in CI); checked where a real kernel runs the tests (the x86-64 stage, the arm64 DAX guest)";
+
 /// Why a test skips when [`map_sync_ignored`].
 pub const MAP_SYNC_WHY: &str =
     "MAP_SYNC is accepted on a non-DAX file here (QEMU user mode ignores the flag); checked where a real kernel runs the tests (the x86-64 stage, the arm64 DAX guest)";
