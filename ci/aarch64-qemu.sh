@@ -47,12 +47,14 @@ for cpu in max cortex-a57; do
   t1=$(date +%s)
   # Each emulated process gets at most 10 minutes (a test binary takes
   # seconds): an emulator deadlock fails that binary instead of hanging CI.
+  # One test at a time: QEMU's user mode emulates mmap and /proc/self/maps
+  # for the whole process, and concurrent tests have tripped it (docs/dax-vm.md).
   qemu="qemu-aarch64-static -cpu $cpu -L /usr/aarch64-linux-gnu"
   runner="timeout -k 10 600 $qemu"
   log=target/aarch64-qemu/$cpu.log
   rc=0
   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$runner" PMEM2_TEST_RUNNER="$runner" \
-    cargo test --release --target "$target" -p pmem2 --no-fail-fast 2>&1 | tee "$log" || rc=$?
+    cargo test --release --target "$target" -p pmem2 --no-fail-fast -- --test-threads=1 2>&1 | tee "$log" || rc=$?
   # The CLI reports the flush instruction the probe left: DC CVAC under user
   # mode on both models (`max` claims DCPOP but traps on DC CVAP).
   info=$($qemu target/$target/release/pmem2 info --json "$probe")

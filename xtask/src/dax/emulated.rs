@@ -40,6 +40,7 @@ pub const BINARIES: &[Binary] = &[
         must_run: &[
             "refused_granularity_leaves_the_range_free",
             "a_refused_map_leaves_other_registrations_alone",
+            "deleted_maps_leave_the_range_reserved",
         ],
     },
     Binary {

@@ -118,6 +118,11 @@ pub const NO_FAULTING_FLUSH_WHY: &str =
 pub const FATAL_FAULT_WHY: &str =
     "QEMU user mode (7.2) can deadlock delivering a fatal SIGBUS from a memory fault (two threads left waiting on a futex, seen in CI); checked where a real kernel runs the tests (the x86-64 stage, the arm64 DAX guest)";
 
+/// Why a `/proc/self/maps` check skips when [`user_mode_emulator`] lists
+/// nothing for a range the test knows is mapped.
+pub const PROC_MAPS_WHY: &str =
+    "QEMU user mode's emulated /proc/self/maps listed nothing for a reserved (PROT_NONE) range while other test threads mapped and unmapped (seen once in CI); checked where a real kernel runs the tests (the x86-64 stage, the arm64 DAX guest)";
+
 /// Why a test skips when [`map_sync_ignored`].
 pub const MAP_SYNC_WHY: &str =
     "MAP_SYNC is accepted on a non-DAX file here (QEMU user mode ignores the flag); checked where a real kernel runs the tests (the x86-64 stage, the arm64 DAX guest)";
