@@ -797,13 +797,9 @@ fn bench_creates_path_and_marks_granularities_not_durable() {
     }
 }
 
-/// `bench --plot FILE` draws an SVG: one panel per granularity, the
-/// natural one and the not-durable ones named.
-#[test]
-fn bench_plot_draws_an_svg() {
-    let dir = Scratch::new("plot");
-    let svg = dir.path("out.svg");
-    let v = json_ok(&pmem2(
+/// `pmem2 bench --quick --json` (1 ms cells) drawing its chart to `plot`.
+fn quick_bench_plotting(dir: &Scratch, plot: &Path) -> Value {
+    json_ok(&pmem2(
         &[
             "bench",
             "--quick",
@@ -811,10 +807,19 @@ fn bench_plot_draws_an_svg() {
             "--per-cell-ms",
             "1",
             "--plot",
-            svg.to_str().unwrap(),
+            plot.to_str().unwrap(),
         ],
         dir.dir(),
-    ));
+    ))
+}
+
+/// `bench --plot FILE` draws an SVG: one panel per granularity, the
+/// natural one and the not-durable ones named.
+#[test]
+fn bench_plot_draws_an_svg() {
+    let dir = Scratch::new("plot");
+    let svg = dir.path("out.svg");
+    let v = quick_bench_plotting(&dir, &svg);
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.trim_start().starts_with("<svg") && text.trim_end().ends_with("</svg>"));
     let natural = v["natural_granularity"].as_str().unwrap();
@@ -848,18 +853,7 @@ fn bench_plot_draws_an_svg() {
 fn bench_plot_draws_a_png() {
     let dir = Scratch::new("plot-png");
     let png_path = dir.path("out.png");
-    let v = json_ok(&pmem2(
-        &[
-            "bench",
-            "--quick",
-            "--json",
-            "--per-cell-ms",
-            "1",
-            "--plot",
-            png_path.to_str().unwrap(),
-        ],
-        dir.dir(),
-    ));
+    let v = quick_bench_plotting(&dir, &png_path);
     let decoder = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(&png_path).unwrap(),
     ));
