@@ -56,11 +56,13 @@
 mod report;
 mod tracker;
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
 use std::io::Write as _;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
@@ -371,7 +373,54 @@ struct Exploration {
     budget_spent: bool,
 }
 
-fn state() -> MutexGuard<'static, State> {
+thread_local! {
+    /// Whether this thread holds the checker's lock (a [`StateGuard`]).
+    static HOLDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The checker's state, locked by this thread.
+struct StateGuard(MutexGuard<'static, State>);
+
+impl Deref for StateGuard {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+impl DerefMut for StateGuard {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.0
+    }
+}
+
+impl Drop for StateGuard {
+    fn drop(&mut self) {
+        let _ = HOLDING.try_with(|h| h.set(false));
+    }
+}
+
+/// Locks the checker's state; `None` on a thread that holds it already: a
+/// Rust crash-state checker runs under the lock (inside the pmem2 call that
+/// fences), and the pmem2 calls it makes itself are not checked, rather
+/// than deadlocking on the lock.
+fn state() -> Option<StateGuard> {
+    if HOLDING.try_with(Cell::get).unwrap_or(false) {
+        return None;
+    }
+    fork::install();
+    Some(lock_state())
+}
+
+/// Locks the checker's state (blocking; the caller knows this thread does
+/// not hold it).
+fn lock_state() -> StateGuard {
+    let guard = state_mutex().lock().unwrap_or_else(PoisonError::into_inner);
+    let _ = HOLDING.try_with(|h| h.set(true));
+    StateGuard(guard)
+}
+
+fn state_mutex() -> &'static Mutex<State> {
     static STATE: Mutex<State> = Mutex::new(State {
         maps: BTreeMap::new(),
         findings: Vec::new(),
@@ -400,7 +449,59 @@ fn state() -> MutexGuard<'static, State> {
         maps_checked: 0,
         maps_write_tracked: 0,
     });
-    STATE.lock().unwrap_or_else(PoisonError::into_inner)
+    &STATE
+}
+
+/// Fork safety, as the registry's: a child process has only the thread that
+/// forked, so a checker lock another thread held at the fork (while it
+/// recorded a flush, or ran a crash-state checker) would never be released
+/// in the child, whose first checked pmem2 call would hang. Registered
+/// after the registry's handlers, so the prepare handlers (run in reverse
+/// order) take the checker's lock before the registry's, the order pmem2
+/// itself takes them in.
+mod fork {
+    use super::{RefCell, StateGuard};
+
+    thread_local! {
+        /// The lock taken for a fork by this thread; in the child, its
+        /// only thread is a copy of this one and finds the guard here too.
+        static HELD: RefCell<Option<StateGuard>> = const { RefCell::new(None) };
+    }
+
+    extern "C" fn prepare() {
+        // A thread that holds the lock itself (a Rust checker starting a
+        // process) keeps holding it: in the child its copy goes on and
+        // releases it.
+        if !super::HOLDING
+            .try_with(std::cell::Cell::get)
+            .unwrap_or(true)
+        {
+            let guard = super::lock_state();
+            let _ = HELD.try_with(|held| *held.borrow_mut() = Some(guard));
+        }
+    }
+
+    extern "C" fn release() {
+        // `try_with`: a fork from a thread-local destructor must not panic.
+        let _ = HELD.try_with(|held| drop(held.borrow_mut().take()));
+    }
+
+    /// Registers the handlers once per process, after the registry's.
+    pub(super) fn install() {
+        #[cfg(not(miri))]
+        {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                // Installs the registry's handlers first.
+                drop(crate::registry::read());
+                // ENOMEM is the only documented failure; checking then
+                // works as before, only not across a fork made while
+                // another thread holds the lock.
+                let registered = crate::sys::process::at_fork(prepare, release);
+                debug_assert!(registered, "pthread_atfork");
+            });
+        }
+    }
 }
 
 impl State {
@@ -782,7 +883,7 @@ pub(crate) fn on_map(
     // SAFETY: a registered, readable map stays mapped until `on_unmap`,
     // which runs before it is unmapped.
     let tracked = unsafe { Tracked::new(start, size, granularity, explore, logging) };
-    let mut st = state();
+    let Some(mut st) = state() else { return };
     st.maps_checked += 1;
     st.maps.insert(start, tracked);
     if logging {
@@ -796,7 +897,7 @@ pub(crate) fn on_unmap(start: usize) {
     if !active() {
         return;
     }
-    let mut st = state();
+    let Some(mut st) = state() else { return };
     st.explore("unmap", &mut LazySite::default());
     st.sync_writes();
     // Unregistered before the unmap.
@@ -847,7 +948,7 @@ fn check_inside(st: &mut State, ptr: usize, len: usize, what: &str, site: &mut L
 /// (a persist), recorded before the flush instructions run.
 pub(crate) fn on_flush(ptr: *const u8, len: usize, fenced: bool) {
     let (ptr, mut site) = (ptr as usize, LazySite::default());
-    let mut st = state();
+    let Some(mut st) = state() else { return };
     check_inside(
         &mut st,
         ptr,
@@ -894,7 +995,7 @@ pub(crate) fn on_flush(ptr: *const u8, len: usize, fenced: bool) {
 
 /// A fence (drain): flushed and non-temporal lines become durable.
 pub(crate) fn on_fence() {
-    let mut st = state();
+    let Some(mut st) = state() else { return };
     st.explore("fence", &mut LazySite::default());
     st.log("|FENCE");
     for t in st.maps.values_mut() {
@@ -918,7 +1019,7 @@ fn msync_event(ptr: *const u8, len: usize, count_superfluous: bool) {
     let (ptr, mut site) = (ptr as usize, LazySite::default());
     let start = ptr & !(page - 1);
     let end = ptr.saturating_add(len).saturating_add(page - 1) & !(page - 1);
-    let mut st = state();
+    let Some(mut st) = state() else { return };
     check_inside(&mut st, ptr, len, "persist (msync)", &mut site);
     st.explore("msync", &mut site);
     st.sync_writes();
@@ -944,7 +1045,9 @@ fn msync_event(ptr: *const u8, len: usize, count_superfluous: bool) {
 /// and [`on_store_end`] must close them.
 pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) -> bool {
     let (dest, mut site) = (dest as usize, LazySite::default());
-    let mut st = state();
+    let Some(mut st) = state() else {
+        return false;
+    };
     let name = if memset {
         "pmem2_memset"
     } else {
@@ -980,7 +1083,7 @@ pub(crate) fn on_store(dest: *const u8, len: usize, how: Store, memset: bool) ->
 /// The end of a pmem2 memory function whose [`on_store`] returned `true`
 /// (after its fence or `msync`): closes its regions.
 pub(crate) fn on_store_end(memset: bool) {
-    let mut st = state();
+    let Some(mut st) = state() else { return };
     let _ = st.end_region("libpmem2");
     let _ = st.end_region(if memset {
         "pmem2_memset"
@@ -991,7 +1094,7 @@ pub(crate) fn on_store_end(memset: bool) {
 
 /// Renders and clears what was found, to the configured destination.
 fn emit(settings: &Settings) {
-    let mut st = state();
+    let Some(mut st) = state() else { return };
     let findings = std::mem::take(&mut st.findings);
     let totals = st.totals();
     st.totals = PerfTotals::default();
@@ -1019,7 +1122,7 @@ extern "C" fn at_exit() {
     };
     // A panic must not unwind into the C runtime's exit.
     let _ = std::panic::catch_unwind(|| {
-        let mut st = state();
+        let Some(mut st) = state() else { return };
         st.crash_point_all("exit", &mut LazySite::default());
         st.close_log();
         drop(st);
@@ -1055,7 +1158,9 @@ pub fn point(name: &str) {
         .map(|n| (n, true))
         .or_else(|| name.strip_suffix(".END").map(|n| (n, false)));
     let Some((region, begin)) = marker else {
-        state().crash_point_all(&format!("point {name:?}"), &mut LazySite::default());
+        if let Some(mut st) = state() {
+            st.crash_point_all(&format!("point {name:?}"), &mut LazySite::default());
+        }
         return;
     };
     // pmreorder splits the log at `|` and `;`, names a region by the text
@@ -1069,11 +1174,15 @@ pub fn point(name: &str) {
         Err(format!(
             "{name:?}: a region name is not empty and has no '|', ';', '.', START or STOP"
         ))
-    } else if begin {
-        state().begin_region(region);
-        Ok(())
     } else {
-        state().end_region(region)
+        match state() {
+            Some(mut st) if begin => {
+                st.begin_region(region);
+                Ok(())
+            }
+            Some(mut st) => st.end_region(region),
+            None => Ok(()),
+        }
     };
     if let Err(err) = result {
         eprintln!("pmem2: check::point: {err}; marker ignored");
@@ -1126,8 +1235,9 @@ impl Checker {
     /// command (`PMEM2_CHECK_EXPLORE`).
     ///
     /// `consistent` runs inside the pmem2 call that fences, with the
-    /// checker's lock held: it must not use pmem2 itself. A panic in it
-    /// stops the exploration.
+    /// checker's lock held: what it does with pmem2 itself (maps, persists)
+    /// is not checked, and `{checker}` can't be read inside it. A panic in
+    /// it stops the exploration.
     ///
     /// # Errors
     /// As [`Checker::start`].
@@ -1136,18 +1246,27 @@ impl Checker {
     ) -> Result<Checker> {
         EXPLORE_CLOSURE.store(true, Ordering::SeqCst);
         let checker = Checker::start();
-        if checker.is_ok() {
-            state().consistent = Some(Box::new(consistent));
-        } else {
+        let Ok(checker) = checker else {
             EXPLORE_CLOSURE.store(false, Ordering::SeqCst);
-        }
-        checker
+            return checker;
+        };
+        let Some(mut st) = state() else {
+            return Err(Error::NotSupported(
+                "Checker::start_exploring: called from inside a crash-state checker; call it \
+                 once, before the first map"
+                    .into(),
+            ));
+        };
+        st.consistent = Some(Box::new(consistent));
+        Ok(checker)
     }
 }
 
 impl fmt::Display for Checker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = state();
+        let Some(st) = state() else {
+            return f.write_str("(the report can't be read inside the crash-state checker)");
+        };
         let (findings, totals) = (st.findings.clone(), st.totals());
         drop(st);
         if f.alternate() {
@@ -1160,7 +1279,7 @@ impl fmt::Display for Checker {
 
 impl Drop for Checker {
     fn drop(&mut self) {
-        let mut st = state();
+        let Some(mut st) = state() else { return };
         st.crash_point_all("end of check", &mut LazySite::default());
         st.close_log();
         drop(st);

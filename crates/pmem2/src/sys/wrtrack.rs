@@ -136,6 +136,12 @@ pub(crate) struct WriteTracker {
     pagemap: File,
     start: usize,
     len: usize,
+    /// The process that made the tracker. A forked child inherits both
+    /// descriptors, but they act on this process's memory (the
+    /// userfaultfd's address space, `/proc/<pid>/pagemap` as opened): a
+    /// child using them would re-protect, and hide from this process, the
+    /// pages it wrote.
+    owner: rustix::process::Pid,
 }
 
 fn os(err: rustix::io::Errno, what: &'static str) -> Error {
@@ -200,6 +206,7 @@ impl WriteTracker {
             pagemap,
             start,
             len,
+            owner: rustix::process::getpid(),
         };
         let mut wp = UffdioWriteprotect {
             range,
@@ -222,8 +229,16 @@ impl WriteTracker {
     /// again.
     ///
     /// # Errors
-    /// [`Error::Os`] if the scan fails (the range is no longer registered).
+    /// [`Error::Os`] if the scan fails (the range is no longer registered);
+    /// [`Error::NotSupported`] in a forked child of the process that made
+    /// the tracker.
     pub(crate) fn take_written(&mut self, out: &mut Vec<(usize, usize)>) -> Result<()> {
+        if rustix::process::getpid() != self.owner {
+            return Err(Error::NotSupported(
+                "this process is a fork of the one that armed it (its pages are not tracked)"
+                    .into(),
+            ));
+        }
         let end = (self.start + self.len) as u64;
         let mut at = self.start as u64;
         let mut regions = [PageRegion::default(); BATCH];
@@ -263,6 +278,10 @@ impl WriteTracker {
 
 impl Drop for WriteTracker {
     fn drop(&mut self) {
+        if rustix::process::getpid() != self.owner {
+            // A forked child: only its copies of the descriptors close.
+            return;
+        }
         let mut range = UffdioRange {
             start: self.start as u64,
             len: self.len as u64,
