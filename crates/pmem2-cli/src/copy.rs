@@ -197,7 +197,8 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
             let progress = verify_bar.take().expect("one read-back thread");
             scope.spawn(move || read_back(dst, &file, &queue, progress))
         });
-        let mut back = PageBuf::new();
+        // This thread's read-back buffer, only when it reads back itself.
+        let mut back = read_back_now.then(PageBuf::new);
         let mut back_hash = Xxh3::new();
         let (full, filled) = mpsc::sync_channel::<(PageBuf, usize)>(BUFFERS);
         let (free, empty) = mpsc::sync_channel::<PageBuf>(BUFFERS);
@@ -217,7 +218,7 @@ pub fn run(args: &CopyArgs) -> Result<(), String> {
                 progress.add(n as u64);
                 let pos = offset + done;
                 done += n as u64;
-                if read_back_now {
+                if let Some(back) = back.as_mut() {
                     writer.read_back(pos, &mut back.bytes_mut()[..n])?;
                     back_hash.update(&back.bytes()[..n]);
                     if let Some(bar) = verify_bar.as_mut() {
