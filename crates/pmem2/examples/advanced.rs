@@ -20,42 +20,15 @@
 //! Exit status 0 when it is a state a crash could leave, 1 if not, 2 when
 //! it can't be read.
 
+mod common;
+
 use std::fs::File;
-use std::path::PathBuf;
 
 use pmem2::{Config, Error, Granularity, Map, Source};
 
+use common::PoolFile;
+
 /// The file to map: the first argument, or a temporary file removed on drop.
-struct PoolFile {
-    path: PathBuf,
-    temporary: bool,
-}
-
-impl PoolFile {
-    fn new(arg: Option<String>, size: u64) -> std::io::Result<Self> {
-        if let Some(path) = arg {
-            return Ok(PoolFile {
-                path: path.into(),
-                temporary: false,
-            });
-        }
-        let path = std::env::temp_dir().join(format!("pmem2-advanced-{}", std::process::id()));
-        File::create(&path)?.set_len(size)?;
-        Ok(PoolFile {
-            path,
-            temporary: true,
-        })
-    }
-}
-
-impl Drop for PoolFile {
-    fn drop(&mut self) {
-        if self.temporary {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 /// Maps `[offset, offset + len)` of `source`, widened to its alignment,
 /// with the finest granularity available. Returns the map and where the
 /// requested range starts inside it.
@@ -130,19 +103,9 @@ fn consistent(image: &[u8]) -> bool {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::exit_if_verify("advanced", consistent);
     let mut args = std::env::args().skip(1);
-    let first = args.next();
-    if first.as_deref() == Some("verify") {
-        let image = args.next().ok_or("usage: advanced verify IMAGE")?;
-        std::process::exit(match std::fs::read(&image) {
-            Ok(image) => i32::from(!consistent(&image)),
-            Err(err) => {
-                eprintln!("advanced verify: {image}: {err}");
-                2
-            }
-        });
-    }
-    let pool = PoolFile::new(first, 1 << 20)?;
+    let pool = PoolFile::new(args.next(), "advanced", 1 << 20)?;
     let offset: usize = args.next().map_or(Ok(OFFSET), |s| s.parse())?;
     let len: usize = args.next().map_or(Ok(LEN), |s| s.parse())?;
 

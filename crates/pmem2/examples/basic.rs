@@ -10,7 +10,7 @@
 //!
 //! ```sh
 //! cargo run -p pmem2 --example basic            # a temporary file
-//! cargo run -p pmem2 --example basic -- FILE    # FILE (at least 4 KiB; overwritten)
+//! cargo run -p pmem2 --example basic -- FILE    # FILE (at least 4 KiB, or created; overwritten)
 //! pmem2 check --explore --checker "target/release/examples/basic verify" \
 //!     -- target/release/examples/basic            # every crash state of a run
 //! ```
@@ -19,43 +19,16 @@
 //! (zeroed) file: exit status 0 when IMAGE is a state a crash could leave,
 //! 1 if not, 2 when it can't be read.
 
+mod common;
+
 use std::fs::File;
-use std::path::PathBuf;
 
 use pmem2::mem::MemFlags;
 use pmem2::{Config, Granularity, Map, Source};
 
+use common::PoolFile;
+
 /// The file to map: the first argument, or a temporary file removed on drop.
-struct PoolFile {
-    path: PathBuf,
-    temporary: bool,
-}
-
-impl PoolFile {
-    fn from_args(size: u64) -> std::io::Result<Self> {
-        if let Some(path) = std::env::args_os().nth(1) {
-            return Ok(PoolFile {
-                path: path.into(),
-                temporary: false,
-            });
-        }
-        let path = std::env::temp_dir().join(format!("pmem2-basic-{}", std::process::id()));
-        File::create(&path)?.set_len(size)?;
-        Ok(PoolFile {
-            path,
-            temporary: true,
-        })
-    }
-}
-
-impl Drop for PoolFile {
-    fn drop(&mut self) {
-        if self.temporary {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 const GREETING: &[u8] = b"hello, persistent memory";
 const SECOND: &[u8] = b"written, then persisted";
 
@@ -86,18 +59,8 @@ fn consistent(image: &[u8]) -> bool {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if let [mode, image] = &std::env::args().skip(1).collect::<Vec<_>>()[..] {
-        if mode == "verify" {
-            std::process::exit(match std::fs::read(image) {
-                Ok(image) => i32::from(!consistent(&image)),
-                Err(err) => {
-                    eprintln!("basic verify: {image}: {err}");
-                    2
-                }
-            });
-        }
-    }
-    let pool = PoolFile::from_args(4096)?;
+    common::exit_if_verify("basic", consistent);
+    let pool = PoolFile::new(std::env::args_os().nth(1), "basic", 4096)?;
     let file = File::options().read(true).write(true).open(&pool.path)?;
 
     // What to map, and how: the coarsest granularity this program can

@@ -30,11 +30,15 @@
 //! the log enforces when appending (an entry published before its bytes
 //! were durable would read as zeros).
 
+mod common;
+
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pmem2::mem::MemFlags;
 use pmem2::{Config, Granularity, Map, Source};
+
+use common::PoolFile;
 
 const MAGIC: u64 = 0x706d_656d_326c_6f67; // "pmem2log"
 /// Two header copies of 32 bytes, each in its own cache line.
@@ -246,46 +250,10 @@ fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The file to use: the given path, or a temporary file removed on drop.
-struct PoolFile {
-    path: PathBuf,
-    temporary: bool,
-}
-
-impl Drop for PoolFile {
-    fn drop(&mut self) {
-        if self.temporary {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::exit_if_verify("log", consistent);
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [mode, image] = &args[..] {
-        if mode == "verify" {
-            std::process::exit(match std::fs::read(image) {
-                Ok(image) => i32::from(!consistent(&image)),
-                Err(err) => {
-                    eprintln!("log verify: {image}: {err}");
-                    2
-                }
-            });
-        }
-    }
-    let pool = match args.first() {
-        Some(p) => PoolFile {
-            path: p.into(),
-            temporary: false,
-        },
-        None => PoolFile {
-            path: std::env::temp_dir().join(format!("pmem2-log-{}", std::process::id())),
-            temporary: true,
-        },
-    };
-    if !pool.path.exists() {
-        File::create(&pool.path)?.set_len(1 << 20)?;
-    }
+    let pool = PoolFile::new(args.first(), "log", 1 << 20)?;
     let Some(command) = args.get(1) else {
         return demo(&pool.path);
     };

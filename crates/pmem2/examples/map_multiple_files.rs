@@ -19,6 +19,8 @@
 //! line wholly zero or wholly filled: the memset's lines reach the file in
 //! any order, each as a whole), 1 if not, 2 when it can't be read.
 
+mod common;
+
 use std::fs::File;
 use std::path::PathBuf;
 
@@ -68,21 +70,12 @@ impl Drop for PoolFiles {
 const FILL: u8 = b'-';
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if let [mode, image] = &std::env::args().skip(1).collect::<Vec<_>>()[..] {
-        if mode == "verify" {
-            std::process::exit(match std::fs::read(image) {
-                Ok(image) => i32::from(
-                    !image
-                        .chunks(64)
-                        .all(|l| l.iter().all(|&b| b == 0) || l.iter().all(|&b| b == FILL)),
-                ),
-                Err(err) => {
-                    eprintln!("map_multiple_files verify: {image}: {err}");
-                    2
-                }
-            });
-        }
-    }
+    // Each line of a crash image is all zeros or all FILL.
+    common::exit_if_verify("map_multiple_files", |image| {
+        image
+            .chunks(64)
+            .all(|l| l.iter().all(|&b| b == 0) || l.iter().all(|&b| b == FILL))
+    });
     let pool = PoolFiles::from_args()?;
     let files = pool
         .paths

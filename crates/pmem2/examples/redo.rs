@@ -36,10 +36,14 @@
 //! is inside the table, and a retired log's entries are all in the table
 //! (a transfer committed and retired is never lost).
 
+mod common;
+
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pmem2::{Config, Granularity, Map, Sharing, Source};
+
+use common::PoolFile;
 
 const MAGIC: u64 = 0x706d_656d_3272_6564; // "pmem2red"
 const ACCOUNTS: usize = 8;
@@ -318,46 +322,10 @@ fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The file to use: the given path, or a temporary file removed on drop.
-struct PoolFile {
-    path: PathBuf,
-    temporary: bool,
-}
-
-impl Drop for PoolFile {
-    fn drop(&mut self) {
-        if self.temporary {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::exit_if_verify("redo", consistent);
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [mode, image] = &args[..] {
-        if mode == "verify" {
-            std::process::exit(match std::fs::read(image) {
-                Ok(image) => i32::from(!consistent(&image)),
-                Err(err) => {
-                    eprintln!("redo verify: {image}: {err}");
-                    2
-                }
-            });
-        }
-    }
-    let pool = match args.first() {
-        Some(p) => PoolFile {
-            path: p.into(),
-            temporary: false,
-        },
-        None => PoolFile {
-            path: std::env::temp_dir().join(format!("pmem2-redo-{}", std::process::id())),
-            temporary: true,
-        },
-    };
-    if !pool.path.exists() {
-        File::create(&pool.path)?.set_len(POOL_SIZE)?;
-    }
+    let pool = PoolFile::new(args.first(), "redo", POOL_SIZE)?;
     match args.get(1).map(String::as_str) {
         None => demo(&pool.path),
         Some("check") => Pool::open(&pool.path, Sharing::Private)?

@@ -36,12 +36,16 @@
 //! zero), or `read <= write <= read + SLOTS` and every message between them
 //! intact (`message SEQ` in the slot of SEQ).
 
+mod common;
+
 use std::ffi::c_void;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pmem2::{Config, Granularity, Map, MemFlags, Source};
+
+use common::PoolFile;
 
 const MAGIC: u64 = 0x706d_656d_3272_6e67; // "pmem2rng"
 const WRITE_POS: usize = 64;
@@ -264,44 +268,8 @@ fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The file to use: the given path, or a temporary file removed on drop.
-struct PoolFile {
-    path: PathBuf,
-    temporary: bool,
-}
-
-impl Drop for PoolFile {
-    fn drop(&mut self) {
-        if self.temporary {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if let [mode, image] = &std::env::args().skip(1).collect::<Vec<_>>()[..] {
-        if mode == "verify" {
-            std::process::exit(match std::fs::read(image) {
-                Ok(image) => i32::from(!consistent(&image)),
-                Err(err) => {
-                    eprintln!("ringbuf verify: {image}: {err}");
-                    2
-                }
-            });
-        }
-    }
-    let pool = match std::env::args_os().nth(1) {
-        Some(p) => PoolFile {
-            path: p.into(),
-            temporary: false,
-        },
-        None => PoolFile {
-            path: std::env::temp_dir().join(format!("pmem2-ringbuf-{}", std::process::id())),
-            temporary: true,
-        },
-    };
-    if !pool.path.exists() {
-        File::create(&pool.path)?.set_len(64 << 10)?;
-    }
+    common::exit_if_verify("ringbuf", consistent);
+    let pool = PoolFile::new(std::env::args_os().nth(1), "ringbuf", 64 << 10)?;
     demo(&pool.path)
 }

@@ -36,10 +36,14 @@
 //! argument or the demo's text: zeros there are data lost, published by a
 //! length made durable first).
 
+mod common;
+
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pmem2::{Config, Error, Granularity, Map, Source};
+
+use common::PoolFile;
 
 const MAGIC: u64 = 0x706d_656d_3275_7363; // "pmem2usc"
 const USC: usize = 8;
@@ -262,46 +266,10 @@ fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The file to use: the given path, or a temporary file removed on drop.
-struct PoolFile {
-    path: PathBuf,
-    temporary: bool,
-}
-
-impl Drop for PoolFile {
-    fn drop(&mut self) {
-        if self.temporary {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    common::exit_if_verify("unsafe_shutdown", consistent);
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [mode, image] = &args[..] {
-        if mode == "verify" {
-            std::process::exit(match std::fs::read(image) {
-                Ok(image) => i32::from(!consistent(&image)),
-                Err(err) => {
-                    eprintln!("unsafe_shutdown verify: {image}: {err}");
-                    2
-                }
-            });
-        }
-    }
-    let pool = match args.first() {
-        Some(p) => PoolFile {
-            path: p.into(),
-            temporary: false,
-        },
-        None => PoolFile {
-            path: std::env::temp_dir().join(format!("pmem2-usc-{}", std::process::id())),
-            temporary: true,
-        },
-    };
-    if !pool.path.exists() {
-        File::create(&pool.path)?.set_len(4096)?;
-    }
+    let pool = PoolFile::new(args.first(), "usc", 4096)?;
     match (args.get(1).map(String::as_str), args.get(2)) {
         (None, _) => demo(&pool.path),
         (Some("write"), Some(data)) => {
