@@ -2,7 +2,8 @@
 //! checker may use pmem2 itself (its own calls are not checked, and used to
 //! deadlock), and a fork made while another thread holds the lock leaves
 //! the child a lock it can take (the child used to hang on its first
-//! checked call). Checking is per process and starts before the first map,
+//! checked call). A map the checker explores can't be unmapped by the
+//! checker itself (it read unmapped memory). Checking is per process and starts before the first map,
 //! so this binary holds one test. A hang is a failure here, never a hung
 //! run: each part waits with a timeout.
 
@@ -111,8 +112,13 @@ fn checker_lock_allows_pmem2_inside_the_checker_and_fork() {
     let runs = Arc::new(AtomicU64::new(0));
     let linger = Arc::new(AtomicBool::new(false));
     let (in_checker_tx, in_checker) = mpsc::channel::<()>();
+    // A checked map the checker is handed to delete, then drop, while it
+    // explores it; whether the delete was refused.
+    let doomed = Arc::new(std::sync::Mutex::new(None::<Map>));
+    let refused = Arc::new(std::sync::Mutex::new(None::<String>));
     let checker = {
         let (runs, linger) = (runs.clone(), linger.clone());
+        let (doomed, refused) = (doomed.clone(), refused.clone());
         let in_checker_tx = std::sync::Mutex::new(in_checker_tx);
         Checker::start_exploring(move |image| {
             runs.fetch_add(1, Ordering::Relaxed);
@@ -126,6 +132,17 @@ fn checker_lock_allows_pmem2_inside_the_checker_and_fork() {
             scratch.write(0, &image[..8]).unwrap();
             scratch.persist(0, 8).unwrap();
             pmem2::check::point("inside the checker");
+            if let Some(map) = doomed.lock().unwrap().take() {
+                let outcome = match map.delete() {
+                    Ok(()) => "deleted".to_owned(),
+                    Err(e) => {
+                        // Dropped: it stays mapped, as the checker reads it.
+                        drop(e.handle);
+                        e.error.to_string()
+                    }
+                };
+                *refused.lock().unwrap() = Some(outcome);
+            }
             if linger.swap(false, Ordering::SeqCst) {
                 // Holds the lock while the main thread forks.
                 in_checker_tx.lock().unwrap().send(()).unwrap();
@@ -151,7 +168,27 @@ fn checker_lock_allows_pmem2_inside_the_checker_and_fork() {
     // The checker's map was not registered with the checker (it was
     // created under the lock); its persist was not an exploration point.
 
-    // 2. A fork while another thread runs the checker, holding the lock.
+    // 2. A checked map deleted, then dropped, inside the checker while it
+    // is being explored: refused, and kept mapped (the exploration goes on
+    // reading it, at this persist and the next ones).
+    let victim = file_map(16 * 1024);
+    put(&victim, 0, 5);
+    victim.persist(0, 8).unwrap();
+    *doomed.lock().unwrap() = Some(victim);
+    let m = map.clone();
+    within_wait("a persist whose checker deletes a checked map", move || {
+        put(&m, 128, 9);
+        m.persist(128, 8).unwrap();
+    });
+    let outcome = refused.lock().unwrap().take();
+    assert!(
+        outcome
+            .as_deref()
+            .is_some_and(|e| e.starts_with("Map::delete: the crash-state checker")),
+        "{outcome:?}"
+    );
+
+    // 3. A fork while another thread runs the checker, holding the lock.
     linger.store(true, Ordering::SeqCst);
     let m = map.clone();
     let holder = std::thread::spawn(move || {

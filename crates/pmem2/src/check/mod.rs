@@ -378,6 +378,28 @@ thread_local! {
     static HOLDING: Cell<bool> = const { Cell::new(false) };
 }
 
+thread_local! {
+    /// The maps a Rust crash-state checker running on this thread explores
+    /// (set around the exploration): they must stay mapped while it runs.
+    static EXPLORED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sets [`EXPLORED`] for as long as it lives.
+struct ExploredMaps;
+
+impl ExploredMaps {
+    fn set(starts: Vec<usize>) -> ExploredMaps {
+        let _ = EXPLORED.try_with(|e| *e.borrow_mut() = starts);
+        ExploredMaps
+    }
+}
+
+impl Drop for ExploredMaps {
+    fn drop(&mut self) {
+        let _ = EXPLORED.try_with(|e| e.borrow_mut().clear());
+    }
+}
+
 /// The checker's state, locked by this thread.
 struct StateGuard(MutexGuard<'static, State>);
 
@@ -711,13 +733,7 @@ impl State {
             return;
         }
         let started = *self.explore.started.get_or_insert_with(Instant::now);
-        let image_path = std::env::temp_dir().join(match &settings.replay {
-            Some(id) => format!(
-                "pmem2-crash-{}.img",
-                id.to_string().replace([':', '+'], "_")
-            ),
-            None => format!("pmem2-crash-{}.img", std::process::id()),
-        });
+        let image_path = image_path(settings.replay.as_ref());
         self.arm_writes();
         self.sync_writes();
         let State {
@@ -728,6 +744,10 @@ impl State {
             ..
         } = self;
         let seen = explore.seen.get_or_insert_with(HashSet::new);
+        // A Rust checker may drop or delete a map; those it explores stay.
+        let _explored = consistent
+            .is_some()
+            .then(|| ExploredMaps::set(maps.keys().copied().collect()));
         for (m, t) in maps.values_mut().enumerate() {
             let (first, last) = t.lines_of(t.start, usize::MAX);
             t.observe_written(first, last);
@@ -802,6 +822,18 @@ impl State {
             }
         }
     }
+}
+
+/// Where a checker command finds the crash image: one file per process,
+/// or per state when replaying one.
+fn image_path(replay: Option<&StateId>) -> PathBuf {
+    std::env::temp_dir().join(match replay {
+        Some(id) => format!(
+            "pmem2-crash-{}.img",
+            id.to_string().replace([':', '+'], "_")
+        ),
+        None => format!("pmem2-crash-{}.img", std::process::id()),
+    })
 }
 
 /// Runs the Rust checker on `image`, as a command's exit status: 0
@@ -892,12 +924,18 @@ pub(crate) fn on_map(
     }
 }
 
-/// A map is about to be unmapped: a crash point.
-pub(crate) fn on_unmap(start: usize) {
+/// A map is about to be unmapped: a crash point. Returns `false`, and
+/// records nothing, when it must not be unmapped now: a Rust crash-state
+/// checker running on this thread reads it.
+pub(crate) fn on_unmap(start: usize) -> bool {
     if !active() {
-        return;
+        return true;
     }
-    let Some(mut st) = state() else { return };
+    let Some(mut st) = state() else {
+        return !EXPLORED
+            .try_with(|e| e.borrow().contains(&start))
+            .unwrap_or(false);
+    };
     st.explore("unmap", &mut LazySite::default());
     st.sync_writes();
     // Unregistered before the unmap.
@@ -915,6 +953,7 @@ pub(crate) fn on_unmap(start: usize) {
             st.log(&records);
         }
     }
+    true
 }
 
 /// Records a finding when `[ptr, ptr + len)` is not covered by the
@@ -1236,8 +1275,10 @@ impl Checker {
     ///
     /// `consistent` runs inside the pmem2 call that fences, with the
     /// checker's lock held: what it does with pmem2 itself (maps, persists)
-    /// is not checked, and `{checker}` can't be read inside it. A panic in
-    /// it stops the exploration.
+    /// is not checked, and `{checker}` can't be read inside it. The maps it
+    /// explores can't be unmapped from it: [`Map::delete`](crate::Map::delete)
+    /// fails with [`Error::NotSupported`], and a map dropped there stays
+    /// mapped until the process ends. A panic in it stops the exploration.
     ///
     /// # Errors
     /// As [`Checker::start`].

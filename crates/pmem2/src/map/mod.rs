@@ -430,9 +430,13 @@ impl Map {
             return Ok(());
         }
         let start = self.addr.as_ptr() as usize;
-        if self.registered {
-            // A crash point: what is not durable now is lost with the map.
-            check::on_unmap(start);
+        // A crash point: what is not durable now is lost with the map.
+        if self.registered && !check::on_unmap(start) {
+            return Err(Error::NotSupported(
+                "Map::delete: the crash-state checker running on this thread is reading this \
+                 map; unmap it after the checker returns"
+                    .into(),
+            ));
         }
         match std::mem::replace(&mut self.origin, Origin::Existing) {
             Origin::Existing => {
@@ -557,11 +561,22 @@ impl Map {
 
 impl Drop for Map {
     fn drop(&mut self) {
-        // Errors can't be reported from drop; `delete` reports them. A map
-        // that can't be released leaves the registry anyway: nothing can
-        // use it after this.
-        if self.release_memory().is_err() && self.registered {
-            registry::write().remove(self.addr.as_ptr() as usize);
+        // Errors can't be reported from drop; `delete` reports them.
+        match self.release_memory() {
+            Ok(()) => {}
+            // Dropped inside a crash-state checker that reads it: it stays
+            // mapped, and registered, until the process ends (the owned
+            // mapping, or the reservation holding it, is leaked).
+            Err(Error::NotSupported(_)) => {
+                std::mem::forget(std::mem::replace(&mut self.origin, Origin::Existing));
+            }
+            // A map that can't be released leaves the registry anyway:
+            // nothing can use it after this.
+            Err(_) => {
+                if self.registered {
+                    registry::write().remove(self.addr.as_ptr() as usize);
+                }
+            }
         }
     }
 }
