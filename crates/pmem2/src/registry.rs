@@ -168,40 +168,24 @@ fn lock_exclusive() -> RwLockWriteGuard<'static, Registry> {
     REGISTRY.write().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Fork safety: a child process has only the thread that forked, so a
-/// registry lock that another thread held at the moment of the fork would
+/// Fork safety: a registry lock that another thread held at a fork would
 /// never be released in the child, and its first PAGE persist would hang.
-/// `pthread_atfork` handlers, registered once before the registry is first
-/// used, take the lock exclusively just before the fork (waiting for the
-/// other threads to finish their short registry operations) and release it
-/// afterwards in both the parent and the child, so the child starts with
-/// the lock free and the registry consistent.
+/// Handlers registered once before the registry is first used hold the lock
+/// exclusively across every fork (waiting for the other threads' short
+/// registry operations), so the child starts with it free and the
+/// registry consistent.
 mod fork {
     // Miri can't fork: there the handlers are never registered.
     #![cfg_attr(miri, allow(dead_code))]
 
-    use std::cell::RefCell;
-    use std::sync::RwLockWriteGuard;
+    use crate::sys::process::{hold_across_fork, ForkLock};
 
-    use super::Registry;
+    struct RegistryLock;
 
-    thread_local! {
-        /// The guard held across `fork` by the forking thread. The child's
-        /// only thread is a copy of that thread, so it finds the guard here
-        /// too.
-        static HELD: RefCell<Option<RwLockWriteGuard<'static, Registry>>> =
-            const { RefCell::new(None) };
-    }
-
-    extern "C" fn prepare() {
-        let guard = super::lock_exclusive();
-        HELD.with(|held| *held.borrow_mut() = Some(guard));
-    }
-
-    extern "C" fn release() {
-        // Dropping the guard unlocks; `try_with` because a fork from a
-        // thread-local destructor must not panic here.
-        let _ = HELD.try_with(|held| drop(held.borrow_mut().take()));
+    impl ForkLock for RegistryLock {
+        fn take() -> Option<Box<dyn std::any::Any>> {
+            Some(Box::new(super::lock_exclusive()))
+        }
     }
 
     /// Registers the handlers once per process.
@@ -210,11 +194,9 @@ mod fork {
         {
             static ONCE: std::sync::Once = std::sync::Once::new();
             ONCE.call_once(|| {
-                // The handlers only lock and unlock the registry and touch
-                // this thread's own `HELD`. ENOMEM is the only documented
-                // failure; without the handlers pmem2 works as before, only
-                // not across fork.
-                let registered = crate::sys::process::at_fork(prepare, release);
+                // ENOMEM is the only documented failure; without the
+                // handlers pmem2 works as before, only not across fork.
+                let registered = hold_across_fork::<RegistryLock>();
                 debug_assert!(registered, "pthread_atfork");
             });
         }

@@ -474,38 +474,27 @@ fn state_mutex() -> &'static Mutex<State> {
     &STATE
 }
 
-/// Fork safety, as the registry's: a child process has only the thread that
-/// forked, so a checker lock another thread held at the fork (while it
-/// recorded a flush, or ran a crash-state checker) would never be released
-/// in the child, whose first checked pmem2 call would hang. Registered
-/// after the registry's handlers, so the prepare handlers (run in reverse
-/// order) take the checker's lock before the registry's, the order pmem2
-/// itself takes them in.
+/// Fork safety, as the registry's: a checker lock another thread held at a
+/// fork (while it recorded a flush, or ran a crash-state checker) would
+/// never be released in the child, whose first checked pmem2 call would
+/// hang. Registered after the registry's handlers, so that before a fork
+/// the checker's lock is taken first, the order pmem2 itself takes them in.
 mod fork {
-    use super::{RefCell, StateGuard};
+    // Miri can't fork: there the handlers are never registered.
+    #![cfg_attr(miri, allow(dead_code))]
 
-    thread_local! {
-        /// The lock taken for a fork by this thread; in the child, its
-        /// only thread is a copy of this one and finds the guard here too.
-        static HELD: RefCell<Option<StateGuard>> = const { RefCell::new(None) };
-    }
+    use crate::sys::process::{hold_across_fork, ForkLock};
 
-    extern "C" fn prepare() {
-        // A thread that holds the lock itself (a Rust checker starting a
-        // process) keeps holding it: in the child its copy goes on and
-        // releases it.
-        if !super::HOLDING
-            .try_with(std::cell::Cell::get)
-            .unwrap_or(true)
-        {
-            let guard = super::lock_state();
-            let _ = HELD.try_with(|held| *held.borrow_mut() = Some(guard));
+    struct CheckerLock;
+
+    impl ForkLock for CheckerLock {
+        fn take() -> Option<Box<dyn std::any::Any>> {
+            // A thread that holds the lock itself (a Rust checker starting
+            // a process) keeps holding it: in the child its copy goes on
+            // and releases it.
+            let held = super::HOLDING.try_with(std::cell::Cell::get);
+            (held == Ok(false)).then(|| Box::new(super::lock_state()) as Box<dyn std::any::Any>)
         }
-    }
-
-    extern "C" fn release() {
-        // `try_with`: a fork from a thread-local destructor must not panic.
-        let _ = HELD.try_with(|held| drop(held.borrow_mut().take()));
     }
 
     /// Registers the handlers once per process, after the registry's.
@@ -519,7 +508,7 @@ mod fork {
                 // ENOMEM is the only documented failure; checking then
                 // works as before, only not across a fork made while
                 // another thread holds the lock.
-                let registered = crate::sys::process::at_fork(prepare, release);
+                let registered = hold_across_fork::<CheckerLock>();
                 debug_assert!(registered, "pthread_atfork");
             });
         }

@@ -7,6 +7,8 @@
 //! - [`pthread_atfork(3)`](https://man7.org/linux/man-pages/man3/pthread_atfork.3.html)
 //! - [`atexit(3)`](https://man7.org/linux/man-pages/man3/atexit.3.html)
 
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 /// `getenv` that returns nothing in set-uid/set-gid processes
@@ -46,13 +48,50 @@ pub(crate) fn hwcaps() -> (usize, usize) {
     (hwcap as usize, hwcap2 as usize)
 }
 
-/// Registers fork handlers (`pthread_atfork`): `prepare` runs in the forking
-/// thread before the fork, `after` in the parent and in the child after it.
-/// Returns whether registration worked (`ENOMEM` is its only failure).
-pub(crate) fn at_fork(prepare: extern "C" fn(), after: extern "C" fn()) -> bool {
+/// A lock held across `fork`. A child process has only the thread that
+/// forked, so a lock another thread held at the fork would never be
+/// released in the child; [`hold_across_fork`] makes the forking thread
+/// take it just before the fork (waiting for the holder) and release it
+/// just after, in the parent and in the child, which starts with it free.
+pub(crate) trait ForkLock: 'static {
+    /// Takes the lock and returns its guard; `None` when this thread must
+    /// not (it holds the lock already, and its copy in the child will
+    /// release it).
+    fn take() -> Option<Box<dyn Any>>;
+}
+
+thread_local! {
+    /// The guards the forking thread holds across the fork; in the child,
+    /// its only thread is a copy of that thread and finds them here too.
+    static HELD: RefCell<Vec<(TypeId, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
+}
+
+extern "C" fn prepare<L: ForkLock>() {
+    if let Some(guard) = L::take() {
+        // `try_with`: a fork from a thread-local destructor must not panic.
+        let _ = HELD.try_with(|held| held.borrow_mut().push((TypeId::of::<L>(), guard)));
+    }
+}
+
+extern "C" fn release<L: ForkLock>() {
+    let guard = HELD.try_with(|held| {
+        let mut held = held.borrow_mut();
+        let at = held.iter().rposition(|(t, _)| *t == TypeId::of::<L>())?;
+        Some(held.remove(at))
+    });
+    // Unlocks, after the borrow of `HELD` ended.
+    drop(guard);
+}
+
+/// Registers fork handlers (`pthread_atfork`) that hold `L` across every
+/// later `fork`. Prepare handlers run in the reverse order of registration:
+/// of two locks taken in a fixed order, register the one taken second
+/// first. Returns whether registration worked (`ENOMEM` is its only
+/// failure).
+pub(crate) fn hold_across_fork<L: ForkLock>() -> bool {
     // SAFETY: the handlers are plain `extern "C"` functions that live for
     // the whole process; pthread_atfork only stores the pointers.
-    unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) == 0 }
+    unsafe { libc::pthread_atfork(Some(prepare::<L>), Some(release::<L>), Some(release::<L>)) == 0 }
 }
 
 /// Registers `f` to run at normal process exit (`atexit`). Returns whether
