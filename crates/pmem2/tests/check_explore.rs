@@ -6,9 +6,12 @@
 //! entries (flag before data), and exploration finds a state the checker
 //! rejects.
 
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use common::{check_report, not_flushed_at};
 use pmem2::check::Checker;
 use pmem2::{Config, Granularity, Map, Source};
 use serde_json::Value;
@@ -93,21 +96,6 @@ fn crash_states(checker: &Checker) -> Vec<Value> {
         .collect()
 }
 
-fn report(checker: &Checker) -> Value {
-    serde_json::from_str(&format!("{checker:#}")).unwrap()
-}
-
-/// Lines reported not flushed at the named point.
-fn not_flushed_at(checker: &Checker, point: &str) -> u64 {
-    report(checker)["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["kind"] == "not_flushed" && f["point"] == format!("point {point:?}"))
-        .map(|f| f["count"].as_u64().unwrap())
-        .sum()
-}
-
 /// Plain stores on a map whose pages are write-tracked (armed at its first
 /// exploration point): a store before arming, a store after a fence, a
 /// second store to a page
@@ -134,7 +122,7 @@ fn write_tracked_stores(checker: &Checker) {
     assert_eq!(not_flushed_at(checker, "tracked-2"), 2, "{checker}");
     map.persist(0, map.size()).unwrap();
     drop(map);
-    let doc = report(checker);
+    let doc = check_report(checker);
     if doc["maps_write_tracked"] == 0 {
         println!(
             "SKIPPED write-tracked part of closure_checker_finds_flag_before_data: write-tracking \

@@ -7,13 +7,15 @@
 //! so this binary holds one test. A hang is a failure here, never a hung
 //! run: each part waits with a timeout.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use common::not_flushed_at;
 use pmem2::check::Checker;
 use pmem2::{Config, Granularity, Map, Source};
-use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -38,18 +40,6 @@ fn put(map: &Map, offset: usize, byte: u8) {
             .cast::<[u8; 8]>()
             .write_volatile([byte; 8]);
     }
-}
-
-/// Lines reported not flushed at the named point.
-fn not_flushed_at(checker: &Checker, point: &str) -> u64 {
-    let doc: Value = serde_json::from_str(&format!("{checker:#}")).unwrap();
-    doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["kind"] == "not_flushed" && f["point"] == format!("point {point:?}"))
-        .map(|f| f["count"].as_u64().unwrap())
-        .sum()
 }
 
 /// Runs `f` on another thread and waits for it at most [`WAIT`]: a

@@ -144,3 +144,19 @@ pub fn self_command() -> std::process::Command {
         None => std::process::Command::new(exe),
     }
 }
+
+/// The checker's report so far, as `pmem2 check --json` prints it.
+pub fn check_report(checker: &pmem2::check::Checker) -> serde_json::Value {
+    serde_json::from_str(&format!("{checker:#}")).unwrap()
+}
+
+/// Lines the checker reported not flushed at the point named `point`.
+pub fn not_flushed_at(checker: &pmem2::check::Checker, point: &str) -> u64 {
+    check_report(checker)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "not_flushed" && f["point"] == format!("point {point:?}"))
+        .map(|f| f["count"].as_u64().unwrap())
+        .sum()
+}
