@@ -10,46 +10,10 @@
  * them at load time: this test is ours only).
  */
 #include "common.h"
+#include "log_lines.h"
 
-static char text[1 << 16];
-
-/* the lines of the log at `level` that contain `func` and `what` */
-static int
-count(int level, const char *func, const char *what)
-{
-	char tag[32], fn[128];
-	const char *line = text;
-	int n = 0;
-
-	snprintf(tag, sizeof(tag), "<libpmem2>: <%d> [", level);
-	snprintf(fn, sizeof(fn), " %s] ", func);
-	while (*line) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char buf[1024];
-
-		if (len < sizeof(buf)) {
-			memcpy(buf, line, len);
-			buf[len] = '\0';
-			if (strncmp(buf, tag, strlen(tag)) == 0 &&
-					(func == NULL || strstr(buf, fn) != NULL) &&
-					strstr(buf, what) != NULL)
-				n++;
-		}
-		line += len + (end ? 1 : 0);
-	}
-	return n;
-}
-
-#define EXPECT(n, level, func, what) do { \
-	int got_ = count(level, func, what); \
-	if (got_ != (n)) { \
-		fprintf(stderr, "expected %d level-%d lines of %s with \"%s\", " \
-			"got %d; the log:\n%s", (n), (level), (func) ? (func) : "*", \
-			(what), got_, text); \
-		exit(1); \
-	} \
-} while (0)
+/* EXPECT(n, level, func, what): n lines of libpmem2's log (log_lines.h) */
+#define EXPECT(n, level, func, what) LOG_EXPECT(n, "libpmem2", level, func, what)
 
 int
 main(int argc, char *argv[])
@@ -60,8 +24,6 @@ main(int argc, char *argv[])
 	struct pmem2_map *map = NULL;
 	struct pmem2_vm_reservation *rsv;
 	char msg[512];
-	FILE *f;
-	size_t got;
 	int fd;
 
 	if (argc != 2)
@@ -88,11 +50,7 @@ main(int argc, char *argv[])
 	REQUIRE(pmem2_source_delete(&src) == 0);
 	close(fd);
 
-	f = fopen(log_path, "r");
-	REQUIRE(f != NULL);
-	got = fread(text, 1, sizeof(text) - 1, f);
-	text[got] = '\0';
-	fclose(f);
+	log_load(log_path);
 
 	/* level 1: the one error, once, with pmem2_errormsg()'s text */
 	EXPECT(1, 1, "pmem2_map_new", msg);

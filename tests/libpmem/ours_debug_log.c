@@ -16,45 +16,13 @@
 
 #include <libpmem.h>
 
+#include "../c/log_lines.h"
+
 #define REQUIRE(c) do { if (!(c)) { \
 	fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); exit(1); } } while (0)
 
-static char text[1 << 16];
-
-/* lines at `level` containing `what` (any level if level < 0) */
-static int
-count(int level, const char *what)
-{
-	char tag[32];
-	const char *line = text;
-	int n = 0;
-
-	snprintf(tag, sizeof(tag), "<libpmem>: <%d> [", level);
-	while (*line) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char buf[1024];
-
-		if (len < sizeof(buf)) {
-			memcpy(buf, line, len);
-			buf[len] = '\0';
-			if ((level < 0 || strncmp(buf, tag, strlen(tag)) == 0) &&
-					strstr(buf, what) != NULL)
-				n++;
-		}
-		line += len + (end ? 1 : 0);
-	}
-	return n;
-}
-
-#define EXPECT(n, level, what) do { \
-	int got_ = count(level, what); \
-	if (got_ != (n)) { \
-		fprintf(stderr, "expected %d level-%d lines with \"%s\", got %d;" \
-			" the log:\n%s", (n), (level), (what), got_, text); \
-		exit(1); \
-	} \
-} while (0)
+/* EXPECT(n, level, what): n lines of libpmem's log (log_lines.h) */
+#define EXPECT(n, level, what) LOG_EXPECT(n, "libpmem", level, NULL, what)
 
 int
 main(int argc, char *argv[])
@@ -62,10 +30,9 @@ main(int argc, char *argv[])
 	const char *log_path = getenv("PMEM_LOG_FILE");
 	const char *lvl = getenv("PMEM_LOG_LEVEL");
 	char path[4096], missing[4096], msg[512];
-	size_t mapped, got;
+	size_t mapped;
 	int is_pmem, level, i;
 	char *addr;
-	FILE *f;
 
 	REQUIRE(argc == 2 && log_path != NULL && lvl != NULL);
 	level = atoi(lvl);
@@ -82,11 +49,7 @@ main(int argc, char *argv[])
 	REQUIRE(pmem_unmap(addr, mapped) == 0);
 	remove(path);
 
-	f = fopen(log_path, "r");
-	REQUIRE(f != NULL);
-	got = fread(text, 1, sizeof(text) - 1, f);
-	text[got] = '\0';
-	fclose(f);
+	log_load(log_path);
 
 	/* every line is libpmem's, of an enabled level */
 	EXPECT(0, -1, "<libpmem2>");
