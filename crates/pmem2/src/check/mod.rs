@@ -1267,7 +1267,9 @@ impl Checker {
     /// is not checked, and `{checker}` can't be read inside it. The maps it
     /// explores can't be unmapped from it: [`Map::delete`](crate::Map::delete)
     /// fails with [`Error::NotSupported`], and a map dropped there stays
-    /// mapped until the process ends. A panic in it stops the exploration.
+    /// mapped until the process ends. It must not wait for another thread
+    /// that calls pmem2 (that thread waits for the lock). A panic in it
+    /// stops the exploration.
     ///
     /// # Errors
     /// As [`Checker::start`].
