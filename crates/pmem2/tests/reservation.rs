@@ -50,6 +50,16 @@ fn perms_in(start: usize, end: usize) -> Vec<String> {
         .collect()
 }
 
+/// The tests here check with [`perms_in`] that released ranges are free: a
+/// map made meanwhile by a test on another thread can land in a range just
+/// freed (the kernel hands out the most recent hole first; seen in the
+/// arm64 guest), so they run one at a time.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn config_at(rsv: &VmReservation, offset: usize) -> Config {
     let mut config = Config::with_granularity(Granularity::Page);
     config.set_vm_reservation(Some(rsv), offset);
@@ -58,6 +68,7 @@ fn config_at(rsv: &VmReservation, offset: usize) -> Config {
 
 #[test]
 fn maps_land_at_their_offsets_and_are_found() {
+    let _serial = one_at_a_time();
     let f = temp_file(2 * page());
     let source = Source::from_file(&f.file).unwrap();
     let rsv = VmReservation::new(None, 16 * page()).unwrap();
@@ -112,6 +123,7 @@ fn maps_land_at_their_offsets_and_are_found() {
 
 #[test]
 fn placement_errors() {
+    let _serial = one_at_a_time();
     let f = temp_file(2 * page());
     let source = Source::from_file(&f.file).unwrap();
     let rsv = VmReservation::new(None, 8 * page()).unwrap();
@@ -136,6 +148,7 @@ fn placement_errors() {
 
 #[test]
 fn deleted_maps_leave_the_range_reserved() {
+    let _serial = one_at_a_time();
     let f = temp_file(2 * page());
     let source = Source::from_file(&f.file).unwrap();
     let rsv = VmReservation::new(None, 4 * page()).unwrap();
@@ -178,6 +191,7 @@ fn refuses_cache_line() -> bool {
 
 #[test]
 fn refused_granularity_leaves_the_range_free() {
+    let _serial = one_at_a_time();
     let f = temp_file(2 * page());
     let source = Source::from_file(&f.file).unwrap();
     let rsv = VmReservation::new(None, 4 * page()).unwrap();
@@ -199,6 +213,7 @@ fn refused_granularity_leaves_the_range_free() {
 
 #[test]
 fn reservation_delete_refused_while_not_empty() {
+    let _serial = one_at_a_time();
     let f = temp_file(page());
     let source = Source::from_file(&f.file).unwrap();
     let rsv = VmReservation::new(None, 4 * page()).unwrap();
@@ -214,6 +229,7 @@ fn reservation_delete_refused_while_not_empty() {
 
 #[test]
 fn a_map_keeps_its_reservation_alive() {
+    let _serial = one_at_a_time();
     let f = temp_file(page());
     let source = Source::from_file(&f.file).unwrap();
     let rsv = VmReservation::new(None, 4 * page()).unwrap();
@@ -228,6 +244,7 @@ fn a_map_keeps_its_reservation_alive() {
 
 #[test]
 fn extend_and_shrink_with_maps_at_the_edges() {
+    let _serial = one_at_a_time();
     let f = temp_file(page());
     let source = Source::from_file(&f.file).unwrap();
     let rsv = VmReservation::new(None, 4 * page()).unwrap();
@@ -275,6 +292,7 @@ fn extend_and_shrink_with_maps_at_the_edges() {
 
 #[test]
 fn from_existing_is_never_unmapped() {
+    let _serial = one_at_a_time();
     let len = 2 * page();
     // Map the range ourselves, wrap it, delete the wrapper: still mapped.
     // SAFETY: a fresh private anonymous mapping at a kernel-chosen address.
@@ -310,6 +328,7 @@ const SLOTS: usize = 64;
 #[test]
 fn concurrent_stress() {
     const THREADS: usize = 16;
+    let _serial = one_at_a_time();
     let ops_per_thread: usize = std::env::var("PMEM2_STRESS_OPS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -422,6 +441,7 @@ fn stress_worker(
 /// persist over such a map; pmem2 persists around it at once.)
 #[test]
 fn zero_length_existing_maps_occupy_nothing() {
+    let _serial = one_at_a_time();
     let len = 2 * page();
     // SAFETY: a fresh private anonymous mapping at a kernel-chosen address.
     let raw = unsafe {
@@ -485,6 +505,7 @@ fn zero_length_existing_maps_occupy_nothing() {
 /// as PMDK's does.
 #[test]
 fn map_find_ignores_the_rounding_pad() {
+    let _serial = one_at_a_time();
     let f = temp_file(10_000);
     let source = Source::from_file(&f.file).unwrap();
     let rsv = VmReservation::new(None, 16 * page()).unwrap();
@@ -518,6 +539,7 @@ fn map_find_ignores_the_rounding_pad() {
 /// entry at the same address (found by review).
 #[test]
 fn a_refused_map_leaves_other_registrations_alone() {
+    let _serial = one_at_a_time();
     let rsv = VmReservation::new(None, 4 * page()).unwrap();
     let source = Source::anonymous(page()).unwrap();
     let addr = NonNull::new(rsv.addr()).unwrap();
@@ -549,6 +571,7 @@ fn a_refused_map_leaves_other_registrations_alone() {
 /// releases the range, and the config can't map into it any more.
 #[test]
 fn a_deleted_reservation_is_released_despite_configs() {
+    let _serial = one_at_a_time();
     let f = temp_file(page());
     let source = Source::from_file(&f.file).unwrap();
     let rsv = VmReservation::new(None, 4 * page()).unwrap();
@@ -566,6 +589,7 @@ fn a_deleted_reservation_is_released_despite_configs() {
 
 #[test]
 fn empty_reservation_at_a_fixed_address_can_grow() {
+    let _serial = one_at_a_time();
     let probe = VmReservation::new(None, 4 * page()).unwrap();
     let addr = probe.addr();
     probe.delete().unwrap();

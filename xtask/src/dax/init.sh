@@ -151,10 +151,12 @@ if [ "$PHASE" = write ] && [ "$EMU_TESTS" = 1 ]; then
     log "running $name (tests that skip under QEMU user mode) from $t"
     echo "DAX-EMU-BEGIN $name"
     # no backtraces: symbolising one takes seconds under TCG (the panic names its line);
-    # reservation.rs's 16-thread stress test does 4000 operations, not 100000 (28 s here)
+    # reservation.rs's 16-thread stress test does 4000 operations, not 100000 (28 s here);
+    # one test at a time, as under QEMU's user mode (tests that read /proc/self/maps for a
+    # range just freed must not see another test's map land there)
     (cd /tmp && env -u PMEM2_DAX_FSDAX_DIRS -u PMEM2_DAX_DEVDAX -u PMEM2_DAX_PLATFORM \
       -u PMEM2_DAX_PHASE TMPDIR=/tmp RUST_BACKTRACE=0 PMEM2_STRESS_OPS=4000 \
-      timeout -s KILL 90 "$t" 2>&1)
+      timeout -s KILL 90 "$t" --test-threads=1 2>&1)
     rc=$?
     echo
     echo "DAX-EMU-END $name rc=$rc"
