@@ -742,12 +742,7 @@ fn bench_creates_path_and_marks_granularities_not_durable() {
     // tmpfs (or a disk): page is the natural granularity; byte and
     // cache_line stores are not durable there.
     let natural = v["natural_granularity"].as_str().unwrap();
-    let not_durable: Vec<&str> = v["not_durable"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g.as_str().unwrap())
-        .collect();
+    let not_durable = not_durable(&v);
     let order = ["byte", "cache_line", "page"];
     let rank = |g: &str| order.iter().position(|o| *o == g).unwrap();
     for g in order {
@@ -798,6 +793,16 @@ fn bench_creates_path_and_marks_granularities_not_durable() {
 }
 
 /// `pmem2 bench --quick --json` (1 ms cells) drawing its chart to `plot`.
+/// The granularities a bench's JSON marks not durable on its file.
+fn not_durable(v: &Value) -> Vec<&str> {
+    v["not_durable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect()
+}
+
 fn quick_bench_plotting(dir: &Scratch, plot: &Path) -> Value {
     json_ok(&pmem2(
         &[
@@ -827,11 +832,8 @@ fn bench_plot_draws_an_svg() {
         text.contains(&format!("{natural}: natural granularity of this file")),
         "natural panel"
     );
-    for g in v["not_durable"].as_array().unwrap() {
-        assert!(text.contains(&format!(
-            "{}: NOT DURABLE on this file",
-            g.as_str().unwrap()
-        )));
+    for g in not_durable(&v) {
+        assert!(text.contains(&format!("{g}: NOT DURABLE on this file")));
     }
     for series in ["memcpy NONTEMPORAL", "memset 0", "persist", "plain memcpy"] {
         assert!(text.contains(series), "{series}");
@@ -881,12 +883,7 @@ fn bench_plot_draws_a_png() {
     // The title, centred on the top 30 rows.
     assert!(count(300..1200, 0..30, &dark) > 300, "title text");
     let natural = v["natural_granularity"].as_str().unwrap();
-    let not_durable: Vec<&str> = v["not_durable"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g.as_str().unwrap())
-        .collect();
+    let not_durable = not_durable(&v);
     for (i, g) in ["byte", "cache_line", "page"].into_iter().enumerate() {
         let x0 = i * 500;
         assert!(

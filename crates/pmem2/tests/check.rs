@@ -5,32 +5,23 @@
 //! checks the findings each adds. The full matrix (both granularities, Rust
 //! and C, through `pmem2 check`) is `ci/check.sh`.
 
+mod common;
+
 use std::collections::BTreeMap;
 
+use common::{check_report, plain_store};
 use pmem2::check::{self, Checker};
 use pmem2::{Config, Granularity, Map, MemFlags, Source};
-use serde_json::Value;
 
 /// Finding kinds and their counts (lines, or calls) in the report so far.
 fn kinds(checker: &Checker) -> BTreeMap<String, u64> {
-    let doc: Value = serde_json::from_str(&format!("{checker:#}")).unwrap();
+    let doc = check_report(checker);
     let mut out = BTreeMap::new();
     for f in doc["findings"].as_array().unwrap() {
         *out.entry(f["kind"].as_str().unwrap().to_owned())
             .or_default() += f["count"].as_u64().unwrap();
     }
     out
-}
-
-fn store(map: &mut Map, offset: usize, value: u64) {
-    assert!(offset + 8 <= map.size());
-    // SAFETY: inside the writable map; no reference to mapped bytes kept.
-    unsafe {
-        map.addr()
-            .add(offset)
-            .cast::<[u8; 8]>()
-            .write_volatile(value.to_ne_bytes());
-    };
 }
 
 /// One seeded bug (or the correct program) and the findings it must add.
@@ -50,11 +41,15 @@ fn case(name: &'static str, run: fn(&mut Map), expected: &'static [(&'static str
 
 fn cases() -> Vec<Case> {
     vec![
-        case("missing flush", |m| store(m, 0, 1), &[("not_flushed", 1)]),
+        case(
+            "missing flush",
+            |m| plain_store(m, 0, 1),
+            &[("not_flushed", 1)],
+        ),
         case(
             "missing fence",
             |m| {
-                store(m, 128, 2);
+                plain_store(m, 128, 2);
                 m.flush(128, 8).unwrap();
             },
             &[("not_fenced", 1)],
@@ -78,7 +73,7 @@ fn cases() -> Vec<Case> {
         case(
             "double flush",
             |m| {
-                store(m, 64, 4);
+                plain_store(m, 64, 4);
                 m.flush(64, 8).unwrap();
                 m.flush(64, 8).unwrap();
                 m.drain();
@@ -89,7 +84,7 @@ fn cases() -> Vec<Case> {
             "persist before store",
             |m| {
                 m.persist(256, 8).unwrap();
-                store(m, 256, 5);
+                plain_store(m, 256, 5);
             },
             &[("not_flushed", 1), ("superfluous_flush", 1)],
         ),
@@ -99,7 +94,7 @@ fn cases() -> Vec<Case> {
                 m.fill(8192, 256, 0xd0, MemFlags::NOFLUSH).unwrap();
                 // A new value: the file keeps the earlier cases' bytes, and
                 // storing the bytes already there is no change to see.
-                store(m, 0, 11);
+                plain_store(m, 0, 11);
                 m.persist(0, 8).unwrap();
                 check::point("committed");
                 m.persist(8192, 256).unwrap();
@@ -119,12 +114,12 @@ fn cases() -> Vec<Case> {
         case(
             "all correct",
             |m| {
-                store(m, 0, 9);
+                plain_store(m, 0, 9);
                 m.persist(0, 8).unwrap();
                 m.write(512, &[1; 300]).unwrap();
                 m.copy_from_slice(4096, &[2; 4096], MemFlags::NONTEMPORAL)
                     .unwrap();
-                store(m, 128, 3);
+                plain_store(m, 128, 3);
                 m.flush(128, 8).unwrap();
                 m.drain();
             },

@@ -11,7 +11,7 @@ mod common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use common::{check_report, not_flushed_at};
+use common::{check_report, not_flushed_at, plain_store};
 use pmem2::check::Checker;
 use pmem2::{Config, Granularity, Map, Source};
 use serde_json::Value;
@@ -19,17 +19,6 @@ use serde_json::Value;
 const COMMIT: usize = 0;
 const LOG: usize = 64;
 const TABLE: usize = 4096;
-
-fn put(map: &mut Map, offset: usize, value: u64) {
-    assert!(offset + 8 <= map.size());
-    // SAFETY: inside the writable map; a plain store, as C code would do.
-    unsafe {
-        map.addr()
-            .add(offset)
-            .cast::<[u8; 8]>()
-            .write_volatile(value.to_ne_bytes());
-    }
-}
 
 fn get(image: &[u8], offset: usize) -> u64 {
     u64::from_ne_bytes(image[offset..offset + 8].try_into().unwrap())
@@ -51,24 +40,24 @@ fn transaction(map: &mut Map, updates: &[(u64, u64)], buggy: bool) {
     for (i, &(slot, value)) in updates.iter().enumerate() {
         let entry = LOG + i * 24;
         let offset = TABLE as u64 + slot * 8;
-        put(map, entry, offset);
-        put(map, entry + 8, value);
-        put(map, entry + 16, !value ^ offset);
+        plain_store(map, entry, offset);
+        plain_store(map, entry + 8, value);
+        plain_store(map, entry + 16, !value ^ offset);
     }
     let log_len = updates.len() * 24;
     if !buggy {
         map.persist(LOG, log_len).unwrap();
     }
-    put(map, COMMIT, updates.len() as u64);
+    plain_store(map, COMMIT, updates.len() as u64);
     map.persist(COMMIT, 8).unwrap();
     if buggy {
         map.persist(LOG, log_len).unwrap();
     }
     for &(slot, value) in updates {
-        put(map, TABLE + slot as usize * 8, value);
+        plain_store(map, TABLE + slot as usize * 8, value);
     }
     map.persist(TABLE, 128).unwrap();
-    put(map, COMMIT, 0);
+    plain_store(map, COMMIT, 0);
     map.persist(COMMIT, 8).unwrap();
 }
 
@@ -104,20 +93,20 @@ fn crash_states(checker: &Checker) -> Vec<Value> {
 fn write_tracked_stores(checker: &Checker) {
     let file = tempfile::tempfile().unwrap();
     file.set_len(64 * 1024).unwrap();
-    let mut map = Map::new(
+    let map = Map::new(
         &Config::with_granularity(Granularity::Page),
         &Source::from_file(&file).unwrap(),
     )
     .unwrap();
     // (The commit count at 0 stays 0: the closure checks this map too.)
-    put(&mut map, 5 * 4096, 9); // before tracking is armed, never flushed
-    put(&mut map, 4096, 7);
+    plain_store(&map, 5 * 4096, 9); // before tracking is armed, never flushed
+    plain_store(&map, 4096, 7);
     map.persist(4096, 8).unwrap(); // an exploration point: tracking armed
-    put(&mut map, 3 * 4096, 1); // after the fence
+    plain_store(&map, 3 * 4096, 1); // after the fence
     pmem2::check::point("tracked-1");
     assert_eq!(not_flushed_at(checker, "tracked-1"), 2, "{checker}");
-    put(&mut map, 3 * 4096 + 512, 2); // the same page, seen already
-    put(&mut map, 9 * 4096, 3); // a page not written before
+    plain_store(&map, 3 * 4096 + 512, 2); // the same page, seen already
+    plain_store(&map, 9 * 4096, 3); // a page not written before
     pmem2::check::point("tracked-2");
     assert_eq!(not_flushed_at(checker, "tracked-2"), 2, "{checker}");
     map.persist(0, map.size()).unwrap();

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::not_flushed_at;
+use common::{not_flushed_at, plain_store};
 use pmem2::check::Checker;
 use pmem2::{Config, Granularity, Map, Source};
 
@@ -27,19 +27,6 @@ fn file_map(len: u64) -> Map {
         &Source::from_file(&file).unwrap(),
     )
     .unwrap()
-}
-
-/// A plain store of 8 bytes at `offset`, as C code would do: the checker
-/// sees it by write-tracking or comparing, not through a pmem2 call.
-fn put(map: &Map, offset: usize, byte: u8) {
-    assert!(offset + 8 <= map.size());
-    // SAFETY: inside the writable map; volatile, as the checker reads it.
-    unsafe {
-        map.addr()
-            .add(offset)
-            .cast::<[u8; 8]>()
-            .write_volatile([byte; 8]);
-    }
 }
 
 /// Runs `f` on another thread and waits for it at most [`WAIT`]: a
@@ -80,9 +67,9 @@ fn wait_child(pid: libc::pid_t) -> Result<i32, String> {
 /// What the child of the fork does: a checked persist (which hung), then
 /// a store it never flushes, which its own checker must find.
 fn in_child(map: &Map, checker: &Checker) -> i32 {
-    put(map, 4096, 1);
+    plain_store(map, 4096, 1);
     map.persist(4096, 8).unwrap();
-    put(map, 2 * 4096, 2);
+    plain_store(map, 2 * 4096, 2);
     pmem2::check::point("child");
     match not_flushed_at(checker, "child") {
         1 => 0,
@@ -148,7 +135,7 @@ fn checker_lock_allows_pmem2_inside_the_checker_and_fork() {
     // 1. A persist whose exploration runs the checker, which uses pmem2.
     let (m, c) = (map.clone(), checker.clone());
     within_wait("a persist whose checker uses pmem2", move || {
-        put(&m, 0, 7);
+        plain_store(&m, 0, 7);
         m.persist(0, 8).unwrap();
         drop(c);
     });
@@ -162,12 +149,12 @@ fn checker_lock_allows_pmem2_inside_the_checker_and_fork() {
     // is being explored: refused, and kept mapped (the exploration goes on
     // reading it, at this persist and the next ones).
     let victim = file_map(16 * 1024);
-    put(&victim, 0, 5);
+    plain_store(&victim, 0, 5);
     victim.persist(0, 8).unwrap();
     *doomed.lock().unwrap() = Some(victim);
     let m = map.clone();
     within_wait("a persist whose checker deletes a checked map", move || {
-        put(&m, 128, 9);
+        plain_store(&m, 128, 9);
         m.persist(128, 8).unwrap();
     });
     let outcome = refused.lock().unwrap().take();
@@ -182,7 +169,7 @@ fn checker_lock_allows_pmem2_inside_the_checker_and_fork() {
     linger.store(true, Ordering::SeqCst);
     let m = map.clone();
     let holder = std::thread::spawn(move || {
-        put(&m, 64, 8);
+        plain_store(&m, 64, 8);
         m.persist(64, 8).unwrap();
     });
     in_checker
@@ -207,7 +194,7 @@ fn checker_lock_allows_pmem2_inside_the_checker_and_fork() {
     // tell from its own); a persist makes them durable first. Then a store
     // the parent never flushes.
     map.persist(0, map.size()).unwrap();
-    put(&map, 3 * 4096, 3);
+    plain_store(&map, 3 * 4096, 3);
     pmem2::check::point("parent");
     assert_eq!(not_flushed_at(&checker, "parent"), 1, "{checker}");
     map.persist(0, map.size()).unwrap();
