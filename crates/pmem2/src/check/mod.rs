@@ -376,9 +376,7 @@ struct Exploration {
 thread_local! {
     /// Whether this thread holds the checker's lock (a [`StateGuard`]).
     static HOLDING: Cell<bool> = const { Cell::new(false) };
-}
 
-thread_local! {
     /// The maps a Rust crash-state checker running on this thread explores
     /// (set around the exploration): they must stay mapped while it runs.
     static EXPLORED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };

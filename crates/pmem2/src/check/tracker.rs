@@ -227,10 +227,9 @@ impl Tracked {
     /// pages written since they were last compared when writes are
     /// tracked; a page wholly compared is no longer marked.
     pub(crate) fn observe_written(&mut self, first: usize, last: usize) -> usize {
-        let Some(bits) = self.written.take() else {
+        let Some(mut bits) = self.written.take() else {
             return self.observe(first, last);
         };
-        let mut bits = bits;
         let per_page = self.page / LINE;
         let mut changed = 0;
         let pages = (first / per_page)..last.div_ceil(per_page);
