@@ -18,40 +18,29 @@
 //! `PMEM2_CHECK=report`); the expected verdicts per granularity are in
 //! `ci/check.sh`.
 
+mod common;
+
 use std::process::ExitCode;
 
+use common::plain_store;
 use pmem2::{Config, Granularity, Map, MemFlags, Source};
-
-/// Stores `value` at `offset` with a plain CPU store, as a program writing
-/// through a pointer into the mapping does.
-fn store(map: &mut Map, offset: usize, value: u64) {
-    assert!(offset + 8 <= map.size());
-    // SAFETY: the 8 bytes are inside the writable map; no reference to the
-    // mapped bytes is held.
-    unsafe {
-        map.addr()
-            .add(offset)
-            .cast::<[u8; 8]>()
-            .write_volatile(value.to_ne_bytes());
-    };
-}
 
 fn run(case: &str, map: &mut Map) -> pmem2::Result<()> {
     let g = map.store_granularity();
     match case {
         "missing-flush" => {
-            store(map, 0, 1);
+            plain_store(map, 0, 1);
         }
         "missing-flush-ok" => {
-            store(map, 0, 1);
+            plain_store(map, 0, 1);
             map.persist(0, 8)?;
         }
         "missing-fence" => {
-            store(map, 128, 2);
+            plain_store(map, 128, 2);
             map.flush(128, 8)?;
         }
         "missing-fence-ok" => {
-            store(map, 128, 2);
+            plain_store(map, 128, 2);
             map.flush(128, 8)?;
             map.drain();
         }
@@ -75,7 +64,7 @@ fn run(case: &str, map: &mut Map) -> pmem2::Result<()> {
             }
         }
         "superfluous-flush" | "superfluous-flush-ok" => {
-            store(map, 0, 3);
+            plain_store(map, 0, 3);
             map.persist(0, 8)?;
             if case == "superfluous-flush" {
                 // Nothing was stored in the last page.
@@ -83,7 +72,7 @@ fn run(case: &str, map: &mut Map) -> pmem2::Result<()> {
             }
         }
         "double-flush" | "double-flush-ok" => {
-            store(map, 64, 4);
+            plain_store(map, 64, 4);
             map.flush(64, 8)?;
             if case == "double-flush" {
                 map.flush(64, 8)?;
@@ -92,10 +81,10 @@ fn run(case: &str, map: &mut Map) -> pmem2::Result<()> {
         }
         "persist-before-store" => {
             map.persist(256, 8)?;
-            store(map, 256, 5);
+            plain_store(map, 256, 5);
         }
         "persist-before-store-ok" => {
-            store(map, 256, 5);
+            plain_store(map, 256, 5);
             map.persist(256, 8)?;
         }
         "flag-before-data" | "flag-before-data-ok" => {
@@ -109,7 +98,7 @@ fn run(case: &str, map: &mut Map) -> pmem2::Result<()> {
             // The commit is a named region: `|commit.BEGIN` ... `|commit.END`
             // in the store log, around the flag's store, flush and fence.
             pmem2::check::point("commit.BEGIN");
-            store(map, 0, 1);
+            plain_store(map, 0, 1);
             map.persist(0, 8)?;
             pmem2::check::point("commit.END");
             pmem2::check::point("committed");

@@ -14,25 +14,17 @@
 //! (table offset, value, check word `!value ^ offset`) from 64; a table of
 //! 16 u64 from 4096.
 
+mod common;
+
 use std::process::ExitCode;
 
+use common::plain_store;
 use pmem2::{Config, Granularity, Map, Source};
 
 const COMMIT: usize = 0;
 const LOG: usize = 64;
 const TABLE: usize = 4096;
 const SLOTS: u64 = 16;
-
-fn put(map: &mut Map, offset: usize, value: u64) {
-    assert!(offset + 8 <= map.size());
-    // SAFETY: inside the writable map; a plain store, as C code would do.
-    unsafe {
-        map.addr()
-            .add(offset)
-            .cast::<[u8; 8]>()
-            .write_volatile(value.to_ne_bytes());
-    }
-}
 
 fn get(image: &[u8], offset: usize) -> u64 {
     u64::from_ne_bytes(image[offset..offset + 8].try_into().unwrap())
@@ -46,24 +38,24 @@ fn transaction(map: &mut Map, updates: &[(u64, u64)], buggy: bool) -> pmem2::Res
     for (i, &(slot, value)) in updates.iter().enumerate() {
         let entry = LOG + i * 24;
         let offset = TABLE as u64 + slot * 8;
-        put(map, entry, offset);
-        put(map, entry + 8, value);
-        put(map, entry + 16, !value ^ offset);
+        plain_store(map, entry, offset);
+        plain_store(map, entry + 8, value);
+        plain_store(map, entry + 16, !value ^ offset);
     }
     let log_len = updates.len() * 24;
     if !buggy {
         map.persist(LOG, log_len)?;
     }
-    put(map, COMMIT, updates.len() as u64);
+    plain_store(map, COMMIT, updates.len() as u64);
     map.persist(COMMIT, 8)?;
     if buggy {
         map.persist(LOG, log_len)?;
     }
     for &(slot, value) in updates {
-        put(map, TABLE + slot as usize * 8, value);
+        plain_store(map, TABLE + slot as usize * 8, value);
     }
     map.persist(TABLE, SLOTS as usize * 8)?;
-    put(map, COMMIT, 0);
+    plain_store(map, COMMIT, 0);
     map.persist(COMMIT, 8)?;
     pmem2::check::point("redo_tx.END");
     Ok(())

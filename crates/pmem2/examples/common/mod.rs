@@ -1,7 +1,8 @@
-//! What the examples share, apart from pmem2: the file they work on, and
-//! their `verify IMAGE` mode, the crash-state checker that
+//! What the examples share, apart from pmem2: the file they work on, their
+//! `verify IMAGE` mode, the crash-state checker that
 //! `pmem2 check --explore --checker "EXAMPLE verify"` runs on each possible
-//! crash image (ci/check.sh explores every example so).
+//! crash image (ci/check.sh explores every example so), and the plain store
+//! of the checker's fixtures.
 
 // Each example includes this module and uses what it needs of it.
 #![allow(dead_code)]
@@ -68,4 +69,20 @@ pub fn exit_if_verify(name: &str, consistent: impl Fn(&[u8]) -> bool) {
             2
         }
     });
+}
+
+/// A plain 8-byte store at `offset` of `map`, as a C program writing
+/// through a pointer into the mapping makes it: not through a pmem2 call,
+/// so the checker finds it by comparing (or write-tracking) the map's pages.
+/// The checker's fixtures and its integration tests (`tests/common`) use it.
+pub fn plain_store(map: &pmem2::Map, offset: usize, value: u64) {
+    assert!(offset + 8 <= map.size());
+    // SAFETY: inside the map, which the caller made writable; volatile, as
+    // the checker reads the bytes; no reference to mapped bytes is kept.
+    unsafe {
+        map.addr()
+            .add(offset)
+            .cast::<[u8; 8]>()
+            .write_volatile(value.to_ne_bytes());
+    }
 }

@@ -145,20 +145,11 @@ pub fn self_command() -> std::process::Command {
     }
 }
 
-/// A plain 8-byte store at `offset` of `map`, as C code would make it: not
-/// through a pmem2 call, so the checker finds it by comparing (or by
-/// write-tracking) the map's pages.
-pub fn plain_store(map: &pmem2::Map, offset: usize, value: u64) {
-    assert!(offset + 8 <= map.size());
-    // SAFETY: inside the map, which the caller made writable; volatile, as
-    // the checker reads the bytes; no reference to mapped bytes is kept.
-    unsafe {
-        map.addr()
-            .add(offset)
-            .cast::<[u8; 8]>()
-            .write_volatile(value.to_ne_bytes());
-    }
-}
+/// The examples' helpers (the checker's tests use their plain store).
+#[path = "../../examples/common/mod.rs"]
+mod examples_common;
+#[allow(unused_imports)] // as dead_code above: not every test binary stores
+pub use examples_common::plain_store;
 
 /// The checker's report so far, as `pmem2 check --json` prints it.
 pub fn check_report(checker: &pmem2::check::Checker) -> serde_json::Value {
